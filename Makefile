@@ -1,0 +1,43 @@
+# The commands people and CI use. `make` alone lists them.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export HUGBOX_DATA_DIR ?= $(CURDIR)/data
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo serve test lint format bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, pinned: an unpinned torch pulls a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[ml,test]'
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install hugbox with everything the tests need
+
+demo: install ## seed the demo hub (first run builds models: ~5 min) and serve it on :8000
+	$(BIN)/hugbox demo
+	$(BIN)/hugbox serve --host 127.0.0.1 --port 8000
+
+serve: install ## serve the hub on :8000 without seeding
+	$(BIN)/hugbox serve --host 127.0.0.1 --port 8000
+
+test: install lint ## lint, type-check, then run the whole test suite
+	$(BIN)/pytest
+
+lint: install ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+format: install ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+bench: install ## run the benchmarks in bench/ (prints ratios against baselines)
+	$(PY) bench/run.py

@@ -1,0 +1,3 @@
+"""hugbox: a self-hostable Hugging Face Hub."""
+
+__version__ = "0.1.0"

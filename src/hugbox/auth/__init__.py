@@ -1,0 +1,1 @@
+"""Accounts (users and organisations), memberships, access tokens, and who may do what."""

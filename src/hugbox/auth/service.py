@@ -1,0 +1,138 @@
+"""Accounts, memberships and tokens: create them, and turn a bearer token into a caller."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hugbox.auth.models import Account, AccountKind, Membership, OrgRole, Token, TokenRole
+from hugbox.errors import Conflict, InvalidCredentials, NotFound
+from hugbox.names import check_namespace
+
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: a user (through a token of some role) or nobody."""
+
+    user: Account | None = None
+    token: Token | None = None
+
+    @property
+    def anonymous(self) -> bool:
+        return self.user is None
+
+    @property
+    def can_write(self) -> bool:
+        """Whether the credential allows writes at all (a read token never does)."""
+        return self.token is None or self.token.role == TokenRole.WRITE
+
+    def org_role(self, org_id: int) -> OrgRole | None:
+        if self.user is None:
+            return None
+        return next((m.role for m in self.user.memberships if m.org_id == org_id), None)
+
+
+ANONYMOUS = Caller()
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def find_account(session: Session, name: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.name_lower == name.lower()))
+
+
+def get_account(session: Session, name: str, *, kind: AccountKind | None = None) -> Account:
+    account = find_account(session, name)
+    if account is None or (kind and account.kind != kind):
+        raise NotFound(f"No {kind.value if kind else 'account'} named {name!r}")
+    return account
+
+
+def _new_account(session: Session, *, name: str, kind: AccountKind, **fields: object) -> Account:
+    check_namespace(name)
+    if find_account(session, name) is not None:
+        raise Conflict(f"The name {name!r} is already taken")
+    account = Account(name=name, name_lower=name.lower(), kind=kind, **fields)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def create_user(
+    session: Session, *, name: str, password: str, is_admin: bool = False, email: str | None = None
+) -> Account:
+    return _new_account(
+        session,
+        name=name,
+        kind=AccountKind.USER,
+        fullname=name,
+        email=email,
+        is_admin=is_admin,
+        password_hash=_hasher.hash(password),
+    )
+
+
+def verify_password(session: Session, *, name: str, password: str) -> Account | None:
+    user = find_account(session, name)
+    if user is None or user.password_hash is None:
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except VerificationError:
+        return None
+    return user
+
+
+def create_org(session: Session, *, name: str, owner: str, fullname: str = "") -> Account:
+    owner_account = get_account(session, owner, kind=AccountKind.USER)
+    org = _new_account(session, name=name, kind=AccountKind.ORG, fullname=fullname or name)
+    session.add(Membership(org_id=org.id, user_id=owner_account.id, role=OrgRole.ADMIN))
+    return org
+
+
+def add_member(session: Session, *, org: str, user: str, role: OrgRole) -> Membership:
+    org_account = get_account(session, org, kind=AccountKind.ORG)
+    user_account = get_account(session, user, kind=AccountKind.USER)
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.org_id == org_account.id, Membership.user_id == user_account.id
+        )
+    )
+    if membership is None:
+        membership = Membership(org_id=org_account.id, user_id=user_account.id, role=role)
+        session.add(membership)
+    membership.role = role
+    session.flush()
+    return membership
+
+
+def create_token(session: Session, *, user: str, name: str, role: TokenRole) -> str:
+    """Create a token and return it; this is the only time its plain text exists."""
+    account = get_account(session, user, kind=AccountKind.USER)
+    plain = "hf_" + "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(34))
+    session.add(Token(user_id=account.id, name=name, role=role, token_hash=hash_token(plain)))
+    session.flush()
+    return plain
+
+
+_TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def authenticate(session: Session, token: str | None) -> Caller:
+    """The caller a bearer token stands for; no token is anonymous, a bad one is an error."""
+    if not token:
+        return ANONYMOUS
+    row = session.scalar(select(Token).where(Token.token_hash == hash_token(token)))
+    if row is None:
+        raise InvalidCredentials()
+    return Caller(user=row.user, token=row)

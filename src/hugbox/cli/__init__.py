@@ -1,0 +1,20 @@
+"""The `hugbox` command: operator commands that call services directly."""
+
+from __future__ import annotations
+
+import typer
+
+from hugbox.cli import accounts, content, serve
+
+app = typer.Typer(
+    name="hugbox",
+    help="A self-hostable Hugging Face Hub. Data dir: --data-dir or HUGBOX_DATA_DIR.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.add_typer(accounts.user_app, name="user")
+app.add_typer(accounts.org_app, name="org")
+app.add_typer(accounts.token_app, name="token")
+app.command("import")(content.import_command)
+app.command("demo")(content.demo_command)

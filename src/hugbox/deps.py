@@ -1,0 +1,68 @@
+"""Request-scoped dependencies shared by every domain's handlers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from hugbox.auth.service import Caller, authenticate
+from hugbox.db import Database
+from hugbox.repos.store import RepoStore
+from hugbox.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_store(request: Request) -> RepoStore:
+    store: RepoStore = request.app.state.store
+    return store
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed after the handler returns, rolled back on error."""
+    database: Database = request.app.state.database
+    with database.session() as session:
+        yield session
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token from `Authorization: Bearer …`, or from Basic auth (git sends the token as
+    the password, with any user name)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2] or None
+    return None
+
+
+def get_caller(request: Request, session: Annotated[Session, Depends(get_session)]) -> Caller:
+    return authenticate(session, bearer_token(request))
+
+
+def base_url(request: Request) -> str:
+    """Absolute URLs in bodies use the origin the client used (or the configured public URL)."""
+    settings = get_settings(request)
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
+StoreDep = Annotated[RepoStore, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+BaseUrlDep = Annotated[str, Depends(base_url)]

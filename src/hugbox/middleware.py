@@ -1,0 +1,66 @@
+"""ASGI middleware: request ids, routing on the raw path, legacy repo ids."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hugbox.repos.legacy import LegacyIds
+from hugbox.requestid import new_request_id
+
+log = logging.getLogger("hugbox.access")
+
+
+class HubPathMiddleware:
+    """Routes see the undecoded path: `refs%2Fpr%2F1` stays one segment (spec §0.2), and each
+    handler decodes its own parameters. Legacy ids are rewritten to canonical ones here."""
+
+    def __init__(self, app: ASGIApp, legacy_ids: LegacyIds):
+        self.app = app
+        self.legacy_ids = legacy_ids
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw = scope.get("raw_path") or scope["path"].encode()
+        path = raw.decode("latin-1").split("?", 1)[0]
+        if self.legacy_ids.stale():
+            await run_in_threadpool(self.legacy_ids.reload)
+        path = self.legacy_ids.rewrite(path)
+        scope = dict(scope, path=path, raw_path=path.encode("latin-1"))
+        await self.app(scope, receive, send)
+
+
+class RequestIdMiddleware:
+    """Gives each request an id (the client's X-Amzn-Trace-Id when sent) and logs it."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-amzn-trace-id", b"").decode("latin-1") or None
+        request_id = new_request_id(incoming)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).setdefault("X-Request-Id", request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            log.info("%s %s %s %.1fms", scope["method"], scope["path"], status, elapsed)

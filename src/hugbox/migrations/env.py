@@ -1,0 +1,26 @@
+"""Alembic environment: migrates the database whose URL the caller put in the config."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from hugbox.auth import models as _auth_models  # noqa: F401  (registers tables)
+from hugbox.db import Base, make_engine
+from hugbox.repos import models as _repo_models  # noqa: F401  (registers tables)
+
+url = context.config.get_main_option("sqlalchemy.url")
+assert url, "hugbox.db.migrate sets sqlalchemy.url"
+
+if context.is_offline_mode():
+    context.configure(url=url, target_metadata=Base.metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection, target_metadata=Base.metadata, render_as_batch=True
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()

@@ -1,0 +1,1 @@
+"""Repositories: git storage, commits and the routes that serve them."""

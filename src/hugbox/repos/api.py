@@ -1,0 +1,239 @@
+"""Routes for repos themselves: info, listing, create, delete, move, settings, card validation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
+from hugbox.errors import BadRequest, RepoNotFound
+from hugbox.pagination import decode_cursor, paginate
+from hugbox.repos import cards, content, indexer, schemas, service
+from hugbox.repos.deps import ReadableRepo, WritableRepo
+from hugbox.repos.models import Repo, RepoType
+from hugbox.repos.service import Need, RepoQuery
+
+router = APIRouter()
+API = "/api/{repo_type:repotype}/{namespace}/{name}"
+
+
+def _listable(values: list[str] | None) -> list[str]:
+    return [v for value in values or [] for v in value.split(",") if v]
+
+
+@router.get("/api/{repo_type:repotype}")
+def list_repos(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    repo_type: RepoType,
+    search: Annotated[list[str] | None, Query()] = None,
+    author: str | None = None,
+    filter: Annotated[list[str] | None, Query()] = None,
+    sort: str | None = None,
+    limit: int | None = None,
+    full: bool = False,
+    cardData: bool = False,
+    pipeline_tag: str | None = None,
+    gated: bool | None = None,
+    cursor: str | None = None,
+) -> list[dict[str, Any]]:
+    query = RepoQuery(
+        repo_type=repo_type,
+        search=search or [],
+        author=author,
+        filters=tuple(_listable(filter)),
+        sort=sort,
+        gated=gated,
+        pipeline_tag=pipeline_tag,
+    )
+    offset = decode_cursor(cursor)
+    page_size = min(limit or settings.list_page_size, settings.list_page_size)
+    repos = service.list_repos(
+        session, caller=caller, query=query, offset=offset, page_size=page_size + 1
+    )
+    page = paginate(request, response, repos, offset=offset, page_size=page_size)
+    return [_summary(repo, full=full, card=cardData) for repo in page]
+
+
+def _summary(repo: Repo, *, full: bool, card: bool) -> dict[str, Any]:
+    info = schemas.repo_summary(repo)
+    if card or full:
+        info["cardData"] = repo.card_data
+    return info
+
+
+def _repo_info(
+    repo: Repo, store: StoreDep, revision: str, expand: list[str], blobs: bool
+) -> dict[str, Any]:
+    gitrepo = store.open(repo)
+    commit = content.resolve_revision(gitrepo, revision)
+    files = [
+        e for e in content.list_tree(gitrepo, commit, "", recursive=True)
+        if isinstance(e, content.RepoFile)
+    ]  # fmt: skip
+    info = schemas.repo_info(
+        repo,
+        sha=str(commit.id),
+        last_modified=indexer.git.commit_date(commit),
+        snap=indexer.snapshot(gitrepo, repo.type, commit),
+        siblings=files,
+        blobs=blobs,
+    )
+    return schemas.only_expanded(info, _listable(expand))
+
+
+@router.get(API)
+def repo_info(
+    repo: ReadableRepo,
+    store: StoreDep,
+    expand: Annotated[list[str] | None, Query()] = None,
+    blobs: bool = False,
+) -> dict[str, Any]:
+    return _repo_info(repo, store, "main", expand or [], blobs)
+
+
+@router.get(API + "/revision/{revision:path}")
+def repo_info_at(
+    repo: ReadableRepo,
+    store: StoreDep,
+    revision: str,
+    expand: Annotated[list[str] | None, Query()] = None,
+    blobs: bool = False,
+) -> dict[str, Any]:
+    return _repo_info(repo, store, unquote(revision), expand or [], blobs)
+
+
+class CreateRepoBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    organization: str | None = None
+    type: RepoType = RepoType.MODEL
+    visibility: str | None = None
+    private: bool | None = None
+    sdk: str | None = None
+
+
+@router.post("/api/repos/create")
+def create_repo(
+    body: CreateRepoBody, session: SessionDep, caller: CallerDep, store: StoreDep, base: BaseUrlDep
+) -> Any:
+    namespace, name = body.organization, body.name
+    if "/" in name:  # some clients send the full id as `name`
+        namespace, _, name = name.partition("/")
+    private = body.private if body.visibility is None else body.visibility != "public"
+    existing = service.find_repo(session, body.type, f"{namespace or _user(caller)}/{name}")
+    if isinstance(existing, Repo) and service.access.can_write(caller, existing):
+        url = f"{base}/{existing.type.url_prefix}{existing.repo_id}"
+        message = f"You already created this {body.type.value} repo"
+        return JSONResponse({"error": message, "url": url}, status_code=409)
+    repo = service.create_repo(
+        session, store, caller=caller, repo_type=body.type, namespace=namespace, name=name,
+        private=bool(private), sdk=body.sdk,
+    )  # fmt: skip
+    url = f"{base}/{repo.type.url_prefix}{repo.repo_id}"
+    return {"url": url, "name": repo.repo_id, "id": f"{repo.type.value}-{repo.pk}"}
+
+
+def _user(caller: CallerDep) -> str:
+    return caller.user.name if caller.user else ""
+
+
+class RepoRefBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    organization: str | None = None
+    type: RepoType = RepoType.MODEL
+
+
+def _writable(session: SessionDep, caller: CallerDep, repo_type: RepoType, repo_id: str) -> Repo:
+    found = service.find_repo(session, repo_type, repo_id)
+    if not isinstance(found, Repo):
+        raise RepoNotFound(anonymous=caller.anonymous)
+    return service.authorize(session, caller, found, Need.WRITE)
+
+
+@router.delete("/api/repos/delete")
+def delete_repo(body: RepoRefBody, session: SessionDep, caller: CallerDep, store: StoreDep) -> Any:
+    repo_id = body.name if "/" in body.name else f"{body.organization or _user(caller)}/{body.name}"
+    repo = _writable(session, caller, body.type, repo_id)
+    service.delete_repo(session, store, repo=repo)
+    return {}
+
+
+class MoveBody(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    from_repo: str = Field(alias="fromRepo")
+    to_repo: str = Field(alias="toRepo")
+    type: RepoType = RepoType.MODEL
+
+
+@router.post("/api/repos/move")
+def move_repo(body: MoveBody, session: SessionDep, caller: CallerDep) -> Any:
+    repo = _writable(session, caller, body.type, body.from_repo)
+    service.move_repo(session, caller=caller, repo=repo, to_repo_id=body.to_repo)
+    return {}
+
+
+class SettingsBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    private: bool | None = None
+    visibility: str | None = None
+    gated: bool | str | None = None
+
+
+@router.put(API + "/settings")
+def update_settings(body: SettingsBody, repo: WritableRepo, session: SessionDep) -> Any:
+    private = body.private if body.visibility is None else body.visibility != "public"
+    if body.gated is True:
+        raise BadRequest("`gated` must be false, 'auto' or 'manual'")
+    service.update_settings(session, repo=repo, private=private, gated=body.gated)
+    return {}
+
+
+@router.get(API + "/auth-check")
+def auth_check(request: Request, repo: ReadableRepo, session: SessionDep, caller: CallerDep) -> Any:
+    service.authorize(session, caller, repo, Need.DOWNLOAD, repo_url=str(request.base_url))
+    return {}
+
+
+@router.get(API + "/auth-check/write")
+def auth_check_write(repo: WritableRepo) -> Any:
+    return {}
+
+
+class ValidateYamlBody(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    content: str = ""
+    repo_type: str = Field(default="model", alias="repoType")
+
+
+@router.post("/api/validate-yaml")
+def validate_yaml(body: ValidateYamlBody) -> Any:
+    """Always JSON: the client reads the body before it looks at the status."""
+    try:
+        metadata = cards.parse_front_matter(body.content)
+    except cards.CardError as exc:
+        return JSONResponse({"errors": [{"message": str(exc)}], "warnings": []}, status_code=400)
+    if metadata is None or not metadata:
+        warning = {"message": "empty or missing yaml metadata in repo card"}
+        return {"errors": [], "warnings": [warning]}
+    errors = [{"message": message} for message in cards.validate_metadata(metadata)]
+    return JSONResponse({"errors": errors, "warnings": []}, status_code=400 if errors else 200)
+
+
+@router.get("/api/agent-harnesses")
+def agent_harnesses() -> Any:
+    return {"standardEnvVars": [], "harnesses": {}}
+

@@ -1,0 +1,316 @@
+"""Writing to a repo: preupload answers and atomic commits (the ref moves last)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pathspec
+import pygit2
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hugbox.auth.service import Caller
+from hugbox.errors import (
+    BadRequest,
+    EntryNotFound,
+    Forbidden,
+    PreconditionFailed,
+    RevisionNotFound,
+    UnprocessableEntity,
+)
+from hugbox.repos import access, indexer
+from hugbox.repos.gitattributes import is_lfs_path, lfs_patterns, track_line
+from hugbox.repos.models import Discussion, Repo
+from hugbox.repos.paths import check_path_in_repo
+from hugbox.repos.payload import (
+    AddFile,
+    AddLfsFile,
+    CommitHeader,
+    CopyFile,
+    DeleteFile,
+    DeleteFolder,
+    Operation,
+)
+from hugbox.repos.store import RepoStore
+from hugbox.storage import git
+
+# HF stores files of 10 MB and more as LFS whatever .gitattributes says.
+LFS_SIZE_THRESHOLD = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PreuploadFile:
+    path: str
+    size: int
+    sample: bytes
+
+
+@dataclass(frozen=True)
+class UploadMode:
+    path: str
+    upload_mode: str  # "lfs" | "regular"
+    should_ignore: bool
+    oid: str | None
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    oid: str
+    pr_num: int | None = None
+
+
+def _attributes(gitrepo: pygit2.Repository, commit: pygit2.Commit | None) -> str:
+    obj = git.lookup(gitrepo, commit, ".gitattributes") if commit else None
+    return obj.data.decode("utf-8", "replace") if isinstance(obj, pygit2.Blob) else ""
+
+
+def wants_lfs(path: str, size: int, patterns: tuple[str, ...]) -> bool:
+    return size > 0 and (size >= LFS_SIZE_THRESHOLD or is_lfs_path(path, patterns))
+
+
+def preupload(
+    gitrepo: pygit2.Repository,
+    commit: pygit2.Commit,
+    files: Sequence[PreuploadFile],
+    *,
+    git_ignore: str | None,
+    inline: bool,
+) -> list[UploadMode]:
+    """Tell the client how to send each file, whether to skip it, and its current id."""
+    patterns = lfs_patterns(_attributes(gitrepo, commit))
+    ignore_obj = git.lookup(gitrepo, commit, ".gitignore")
+    ignore_text = git_ignore or (
+        ignore_obj.data.decode("utf-8", "replace") if isinstance(ignore_obj, pygit2.Blob) else ""
+    )
+    ignore = pathspec.GitIgnoreSpec.from_lines(ignore_text.splitlines())
+    modes = []
+    for file in files:
+        lfs = not inline and (wants_lfs(file.path, file.size, patterns) or _binary(file))
+        modes.append(
+            UploadMode(
+                path=file.path,
+                upload_mode="lfs" if lfs else "regular",
+                should_ignore=ignore.match_file(file.path),
+                oid=_current_oid(gitrepo, commit, file.path, lfs=lfs),
+            )
+        )
+    return modes
+
+
+def _binary(file: PreuploadFile) -> bool:
+    return file.size > 0 and b"\x00" in file.sample
+
+
+def _current_oid(
+    gitrepo: pygit2.Repository, commit: pygit2.Commit, path: str, *, lfs: bool
+) -> str | None:
+    obj = git.lookup(gitrepo, commit, path)
+    if not isinstance(obj, pygit2.Blob):
+        return None
+    pointer = git.parse_lfs_pointer(obj.data) if obj.size <= git.LFS_POINTER_MAX else None
+    if lfs:
+        return pointer.oid if pointer else None
+    return None if pointer else str(obj.id)
+
+
+def create_commit(
+    session: Session,
+    store: RepoStore,
+    *,
+    caller: Caller,
+    repo: Repo,
+    revision: str,
+    header: CommitHeader,
+    operations: Sequence[Operation],
+    create_pr: bool,
+) -> CommitInfo:
+    """Apply `operations` on `revision` (or on a new PR from it) as one git commit."""
+    if caller.user is None:
+        raise Forbidden("Committing needs a token")
+    gitrepo = store.open(repo)
+    pr_num = _open_pr(session, caller, repo, gitrepo, revision, header) if create_pr else None
+    if not create_pr and not access.can_write(caller, repo):
+        raise Forbidden(f"You don't have the rights to write to {repo.repo_id}")
+    ref_name = f"refs/pr/{pr_num}" if pr_num else _branch_ref(gitrepo, revision)
+    with git.locked(store.git_dir(repo)):
+        head = git.resolve(gitrepo, ref_name)
+        if head is None:
+            raise RevisionNotFound(revision)
+        if header.parent_commit and not create_pr and not _same(header.parent_commit, head):
+            raise PreconditionFailed()
+        changes = _changes(store, gitrepo, head, operations)
+        tree = _build(gitrepo, head, changes)
+        oid = git.write_commit(
+            gitrepo,
+            tree_oid=tree,
+            parents=[str(head.id)],
+            author_name=caller.user.name,
+            author_email=caller.user.email or f"{caller.user.name}@users.noreply.hugbox",
+            message=_message(header),
+        )
+        git.set_ref(gitrepo, ref_name, oid)
+    if ref_name == "refs/heads/main":
+        indexer.refresh(session, store, repo)
+    return CommitInfo(oid=oid, pr_num=pr_num)
+
+
+def _same(parent_commit: str, head: pygit2.Commit) -> bool:
+    return len(parent_commit) >= 5 and str(head.id).startswith(parent_commit.lower())
+
+
+def _message(header: CommitHeader) -> str:
+    summary = header.summary.strip() or "Upload files"
+    return f"{summary}\n\n{header.description.strip()}\n" if header.description.strip() else summary
+
+
+def _branch_ref(gitrepo: pygit2.Repository, revision: str) -> str:
+    if revision.startswith("refs/pr/"):
+        name = revision
+    else:
+        name = f"refs/heads/{revision.removeprefix('refs/heads/')}"
+    if gitrepo.references.get(name) is None:
+        raise RevisionNotFound(revision)
+    return name
+
+
+def _open_pr(
+    session: Session,
+    caller: Caller,
+    repo: Repo,
+    gitrepo: pygit2.Repository,
+    revision: str,
+    header: CommitHeader,
+) -> int:
+    base = gitrepo.references.get(f"refs/heads/{revision}")
+    if base is None:
+        raise RevisionNotFound(revision)
+    start = git.resolve(gitrepo, header.parent_commit) if header.parent_commit else None
+    num = open_discussion(
+        session, repo=repo, caller=caller, title=header.summary, description=header.description,
+        is_pull_request=True,
+    )
+    git.set_ref(gitrepo, f"refs/pr/{num}", str((start or git.resolve(gitrepo, revision)).id))  # type: ignore[union-attr]
+    return num
+
+
+def open_discussion(
+    session: Session,
+    *,
+    repo: Repo,
+    caller: Caller,
+    title: str,
+    description: str,
+    is_pull_request: bool,
+) -> int:
+    last = session.scalar(select(func.max(Discussion.num)).where(Discussion.repo_pk == repo.pk))
+    num = (last or 0) + 1
+    session.add(
+        Discussion(
+            repo_pk=repo.pk,
+            num=num,
+            title=title[:500] or "Untitled",
+            description=description,
+            is_pull_request=is_pull_request,
+            status="draft" if is_pull_request else "open",
+            author_id=caller.user.id if caller.user else None,
+        )
+    )
+    session.flush()
+    return num
+
+
+def _changes(
+    store: RepoStore,
+    gitrepo: pygit2.Repository,
+    head: pygit2.Commit,
+    operations: Sequence[Operation],
+) -> list[git.Change]:
+    attributes = _attributes(gitrepo, head)
+    for op in operations:  # a commit that rewrites .gitattributes applies its own rules
+        if isinstance(op, AddFile) and op.path_in_repo == ".gitattributes":
+            attributes = op.content.path.read_text("utf-8", "replace")
+    patterns = lfs_patterns(attributes)
+    changes: list[git.Change] = []
+    untracked: list[str] = []
+    for op in operations:
+        path = check_path_in_repo(op.path_in_repo)
+        if isinstance(op, AddFile):
+            changes.append(_add_file(store, gitrepo, path, op, patterns, untracked))
+        elif isinstance(op, AddLfsFile):
+            changes.append(_add_lfs(store, gitrepo, path, op, patterns, untracked))
+        elif isinstance(op, CopyFile):
+            changes.append(_copy(gitrepo, head, check_path_in_repo(op.src_path), path))
+        elif isinstance(op, DeleteFile):
+            changes.append(_delete_file(gitrepo, head, path))
+        elif isinstance(op, DeleteFolder):
+            changes.append(git.RemoveDir(path))
+    if untracked:
+        text = attributes.rstrip("\n") + "\n" + "\n".join(map(track_line, untracked)) + "\n"
+        changes.append(git.Put(".gitattributes", git.write_blob(gitrepo, text.encode())))
+    return changes
+
+
+def _add_file(
+    store: RepoStore,
+    gitrepo: pygit2.Repository,
+    path: str,
+    op: AddFile,
+    patterns: tuple[str, ...],
+    untracked: list[str],
+) -> git.Put:
+    spooled = op.content
+    if path == ".gitattributes" or not wants_lfs(path, spooled.size, patterns):
+        return git.Put(path, git.write_blob_from_file(gitrepo, spooled.path))
+    store.blobs.adopt(spooled.path, spooled.sha256)
+    if not is_lfs_path(path, patterns):
+        untracked.append(path)
+    pointer = git.lfs_pointer_bytes(spooled.sha256, spooled.size)
+    return git.Put(path, git.write_blob(gitrepo, pointer))
+
+
+def _add_lfs(
+    store: RepoStore,
+    gitrepo: pygit2.Repository,
+    path: str,
+    op: AddLfsFile,
+    patterns: tuple[str, ...],
+    untracked: list[str],
+) -> git.Put:
+    stored_size = store.blobs.size(op.oid) if git_sha256(op.oid) else None
+    if stored_size is None:
+        raise BadRequest(
+            f"LFS object {op.oid} for {path} was not uploaded: upload it with the LFS batch API "
+            "first"
+        )
+    if op.size is not None and op.size != stored_size:
+        raise BadRequest(f"LFS object {op.oid} has size {stored_size}, not {op.size}")
+    if not is_lfs_path(path, patterns):
+        untracked.append(path)
+    return git.Put(path, git.write_blob(gitrepo, git.lfs_pointer_bytes(op.oid, stored_size)))
+
+
+def git_sha256(oid: str) -> bool:
+    return len(oid) == 64 and all(c in "0123456789abcdef" for c in oid)
+
+
+def _copy(gitrepo: pygit2.Repository, head: pygit2.Commit, src: str, dest: str) -> git.Put:
+    obj = git.lookup(gitrepo, head, src)
+    if not isinstance(obj, pygit2.Blob):
+        raise EntryNotFound(f"Cannot copy {src}: no such file at {head.id}")
+    return git.Put(dest, str(obj.id))
+
+
+def _delete_file(gitrepo: pygit2.Repository, head: pygit2.Commit, path: str) -> git.Remove:
+    if not isinstance(git.lookup(gitrepo, head, path), pygit2.Blob):
+        raise EntryNotFound(f"A file with this name doesn't exist: {path}")
+    return git.Remove(path)
+
+
+def _build(gitrepo: pygit2.Repository, head: pygit2.Commit, changes: list[git.Change]) -> str:
+    try:
+        return git.build_tree(gitrepo, head, changes)
+    except git.TreeConflict as exc:
+        raise UnprocessableEntity(str(exc)) from exc
+    except (KeyError, pygit2.GitError) as exc:
+        raise EntryNotFound(f"Cannot apply the commit: {exc}") from exc

@@ -1,0 +1,138 @@
+"""Reading a repo at a revision: resolve it, list trees, look up files (HF's RepoFile/RepoFolder)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import pygit2
+
+from hugbox.errors import EntryNotFound, RevisionNotFound
+from hugbox.storage import git
+
+_SPECIAL_REF = re.compile(r"^(refs/(?:pr/\d+|convert/[\w-]+))(?:/(.*))?$")
+
+
+@dataclass(frozen=True)
+class LastCommit:
+    id: str
+    title: str
+    date: datetime
+
+
+@dataclass(frozen=True)
+class RepoFile:
+    path: str
+    blob_id: str  # git blob sha1 (of the pointer, for LFS files)
+    size: int  # real size, also for LFS files
+    lfs: git.LfsPointer | None = None
+    last_commit: LastCommit | None = None
+
+
+@dataclass(frozen=True)
+class RepoFolder:
+    path: str
+    tree_id: str
+    last_commit: LastCommit | None = None
+
+
+RepoEntry = RepoFile | RepoFolder
+
+
+def split_special_ref(revision: str, path: str) -> tuple[str, str]:
+    """Accept `refs/pr/1` unencoded in the revision slot of a file URL, as HF does."""
+    if revision != "refs":
+        return revision, path
+    match = _SPECIAL_REF.match(f"refs/{path}")
+    if match is None:
+        return revision, path
+    return match[1], match[2] or ""
+
+
+def resolve_revision(gitrepo: pygit2.Repository, revision: str) -> pygit2.Commit:
+    commit = git.resolve(gitrepo, revision)
+    if commit is None:
+        raise RevisionNotFound(revision)
+    return commit
+
+
+def _file(gitrepo: pygit2.Repository, path: str, blob: pygit2.Blob) -> RepoFile:
+    pointer = git.parse_lfs_pointer(blob.data) if blob.size <= git.LFS_POINTER_MAX else None
+    size = pointer.size if pointer else blob.size
+    return RepoFile(path=path, blob_id=str(blob.id), size=size, lfs=pointer)
+
+
+def _entry(gitrepo: pygit2.Repository, item: git.TreeItem) -> RepoEntry:
+    if item.is_dir:
+        return RepoFolder(path=item.path, tree_id=item.oid)
+    blob = gitrepo.get(item.oid)
+    assert isinstance(blob, pygit2.Blob)
+    return _file(gitrepo, item.path, blob)
+
+
+def list_tree(
+    gitrepo: pygit2.Repository, commit: pygit2.Commit, path: str, *, recursive: bool
+) -> list[RepoEntry]:
+    path = path.strip("/")
+    obj = git.lookup(gitrepo, commit, path)
+    if obj is None:
+        raise EntryNotFound(f"Entry not found: {path}", commit=str(commit.id))
+    if isinstance(obj, pygit2.Blob):
+        return [_file(gitrepo, path, obj)]
+    assert isinstance(obj, pygit2.Tree)
+    return [_entry(gitrepo, item) for item in git.walk(gitrepo, obj, path, recursive=recursive)]
+
+
+def paths_info(
+    gitrepo: pygit2.Repository, commit: pygit2.Commit, paths: Iterable[str]
+) -> list[RepoEntry]:
+    entries: list[RepoEntry] = []
+    for path in dict.fromkeys(p.strip("/") for p in paths):
+        obj = git.lookup(gitrepo, commit, path) if path else None
+        if isinstance(obj, pygit2.Blob):
+            entries.append(_file(gitrepo, path, obj))
+        elif isinstance(obj, pygit2.Tree):
+            entries.append(RepoFolder(path=path, tree_id=str(obj.id)))
+    return entries
+
+
+def get_file(gitrepo: pygit2.Repository, commit: pygit2.Commit, path: str) -> RepoFile:
+    obj = git.lookup(gitrepo, commit, path) if path else None
+    if not isinstance(obj, pygit2.Blob):
+        raise EntryNotFound(f"Entry not found: {path}", commit=str(commit.id))
+    return _file(gitrepo, path, obj)
+
+
+def read_blob(gitrepo: pygit2.Repository, blob_id: str) -> bytes:
+    blob = gitrepo.get(blob_id)
+    assert isinstance(blob, pygit2.Blob)
+    return bytes(blob.data)
+
+
+def with_last_commits(
+    gitrepo: pygit2.Repository, commit: pygit2.Commit, entries: list[RepoEntry]
+) -> list[RepoEntry]:
+    """Attach the last commit that touched each entry (walks history; used for small pages)."""
+    wanted = {e.path: (e.blob_id if isinstance(e, RepoFile) else e.tree_id) for e in entries}
+    found: dict[str, LastCommit] = {}
+    for current in git.history(gitrepo, str(commit.id)):
+        parent = current.parents[0] if current.parents else None
+        for path in [p for p in wanted if p not in found]:
+            before = git.lookup(gitrepo, parent, path) if parent else None
+            if before is None or str(before.id) != wanted[path]:
+                found[path] = _last_commit(current)
+        if len(found) == len(wanted):
+            break
+    return [_replace_last_commit(e, found.get(e.path)) for e in entries]
+
+
+def _last_commit(commit: pygit2.Commit) -> LastCommit:
+    return LastCommit(str(commit.id), commit.message.split("\n", 1)[0], git.commit_date(commit))
+
+
+def _replace_last_commit(entry: RepoEntry, last: LastCommit | None) -> RepoEntry:
+    if isinstance(entry, RepoFile):
+        return RepoFile(entry.path, entry.blob_id, entry.size, entry.lfs, last)
+    return RepoFolder(entry.path, entry.tree_id, last)

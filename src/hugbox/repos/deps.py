@@ -1,0 +1,84 @@
+"""The shared "load the repo named in the URL, or raise" dependency, with its access check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+from fastapi import Depends, Request
+from starlette.convertors import Convertor, register_url_convertor
+
+from hugbox.deps import CallerDep, SessionDep, base_url
+from hugbox.errors import Redirect, RepoNotFound
+from hugbox.repos import service
+from hugbox.repos.models import Repo, RepoType
+from hugbox.repos.service import Moved, Need
+
+
+class RepoTypeConvertor(Convertor[RepoType]):
+    """`models|datasets|spaces` in /api/ paths."""
+
+    regex = "models|datasets|spaces"
+
+    def convert(self, value: str) -> RepoType:
+        return RepoType.from_plural(value)
+
+    def to_string(self, value: RepoType) -> str:
+        return f"{value.value}s"
+
+
+class PrefixTypeConvertor(RepoTypeConvertor):
+    """`datasets|spaces` before a repo id in file and git URLs (models have no prefix)."""
+
+    regex = "datasets|spaces"
+
+
+# Route modules compile their paths when imported, and they import this module first: the
+# convertors must be known by then. Registering is idempotent and builds nothing heavy.
+register_url_convertor("repotype", RepoTypeConvertor())
+register_url_convertor("prefixtype", PrefixTypeConvertor())
+
+
+def path_repo_type(request: Request) -> RepoType:
+    value: Any = request.path_params.get("repo_type", RepoType.MODEL)
+    return RepoType(value)
+
+
+def path_repo_id(request: Request) -> str:
+    params = request.path_params
+    return f"{unquote(params['namespace'])}/{unquote(params['name'])}"
+
+
+def repo_url(request: Request, repo: Repo) -> str:
+    return f"{base_url(request)}/{repo.type.url_prefix}{repo.repo_id}"
+
+
+def _moved_location(request: Request, old_id: str, new_id: str) -> str:
+    path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+    lowered = path.lower()
+    start = lowered.find(f"/{old_id.lower()}")
+    if start >= 0:
+        path = path[:start] + f"/{new_id}" + path[start + 1 + len(old_id) :]
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{base_url(request)}{path}{query}"
+
+
+def _loader(need: Need) -> Callable[..., Repo]:
+    def load_repo(request: Request, session: SessionDep, caller: CallerDep) -> Repo:
+        repo_id = path_repo_id(request)
+        found = service.find_repo(session, path_repo_type(request), repo_id)
+        if found is None:
+            raise RepoNotFound(anonymous=caller.anonymous)
+        if isinstance(found, Moved):
+            # Only someone who may read the repo learns where it went.
+            service.authorize(session, caller, found.repo, Need.READ)
+            raise Redirect(_moved_location(request, repo_id, found.repo.repo_id))
+        return service.authorize(session, caller, found, need, repo_url=repo_url(request, found))
+
+    return load_repo
+
+
+ReadableRepo = Annotated[Repo, Depends(_loader(Need.READ))]
+DownloadableRepo = Annotated[Repo, Depends(_loader(Need.DOWNLOAD))]
+WritableRepo = Annotated[Repo, Depends(_loader(Need.WRITE))]

@@ -1,0 +1,100 @@
+"""Routes that read files: tree listings, paths-info and `/resolve/` downloads."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Request, Response
+
+from hugbox.deps import SessionDep, StoreDep
+from hugbox.errors import EntryNotFound
+from hugbox.pagination import decode_cursor, paginate
+from hugbox.repos import content, downloads, schemas, service
+from hugbox.repos.deps import DownloadableRepo, ReadableRepo
+
+router = APIRouter()
+API = "/api/{repo_type:repotype}/{namespace}/{name}"
+FILE_PREFIXES = ("", "/{repo_type:prefixtype}")
+
+
+def _tree(
+    request: Request,
+    response: Response,
+    repo: ReadableRepo,
+    store: StoreDep,
+    revision: str,
+    path: str = "",
+    recursive: bool = False,
+    expand: bool = False,
+    cursor: str | None = None,
+) -> list[dict[str, Any]]:
+    gitrepo = store.open(repo)
+    commit = content.resolve_revision(gitrepo, unquote(revision))
+    entries = content.list_tree(gitrepo, commit, unquote(path), recursive=recursive)
+    settings = request.app.state.settings
+    page_size = 50 if expand else settings.tree_page_size
+    offset = decode_cursor(cursor)
+    page = paginate(request, response, entries[offset:], offset=offset, page_size=page_size)
+    if expand:
+        page = content.with_last_commits(gitrepo, commit, page)
+    return [schemas.tree_entry(entry) for entry in page]
+
+
+router.add_api_route(f"{API}/tree/{{revision}}", _tree, methods=["GET"])
+router.add_api_route(f"{API}/tree/{{revision}}/{{path:path}}", _tree, methods=["GET"])
+
+
+@router.post(f"{API}/paths-info/{{revision}}")
+async def paths_info(request: Request, repo: ReadableRepo, store: StoreDep, revision: str) -> Any:
+    """Form-encoded (`paths=a&paths=b&expand=false`) by huggingface_hub; JSON also accepted."""
+    paths, expand = await _paths_info_body(request)
+    gitrepo = store.open(repo)
+    commit = content.resolve_revision(gitrepo, unquote(revision))
+    entries = content.paths_info(gitrepo, commit, paths)
+    if expand:
+        entries = content.with_last_commits(gitrepo, commit, entries)
+    return [schemas.tree_entry(entry) for entry in entries]
+
+
+async def _paths_info_body(request: Request) -> tuple[list[str], bool]:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = await request.json()
+        body = body if isinstance(body, dict) else {}
+        paths = body.get("paths") or []
+        return [str(p) for p in paths] if isinstance(paths, list) else [], bool(body.get("expand"))
+    form = await request.form()
+    paths = [str(p) for p in form.getlist("paths") + form.getlist("paths[]")]
+    return paths, str(form.get("expand", "false")).lower() == "true"
+
+
+def resolve_file(
+    request: Request,
+    repo: DownloadableRepo,
+    store: StoreDep,
+    session: SessionDep,
+    revision: str,
+    path: str,
+) -> Response:
+    revision, path = content.split_special_ref(unquote(revision), unquote(path))
+    gitrepo = store.open(repo)
+    commit = content.resolve_revision(gitrepo, revision)
+    file = content.get_file(gitrepo, commit, path)
+    headers = downloads.file_headers(file, str(commit.id))
+    if request.method == "GET" and request.headers.get("x-hf-download-counter"):
+        service.count_download(session, repo=repo, path=path)
+    if file.lfs is None:
+        return downloads.bytes_response(request, content.read_blob(gitrepo, file.blob_id), headers)
+    blob_path = store.blobs.local_path(file.lfs.oid)
+    if blob_path is None:
+        raise EntryNotFound(f"The content of {path} is missing from storage", commit=str(commit.id))
+    return downloads.lfs_response(blob_path, headers)
+
+
+for _prefix in FILE_PREFIXES:
+    router.add_api_route(
+        f"{_prefix}/{{namespace}}/{{name}}/resolve/{{revision}}/{{path:path}}",
+        resolve_file,
+        methods=["GET", "HEAD"],
+    )
+

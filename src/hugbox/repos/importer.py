@@ -1,0 +1,95 @@
+"""`hugbox import`: turn a local folder into a repo in one commit, large files into LFS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from hugbox.auth.service import Caller
+from hugbox.repos import commits, service
+from hugbox.repos.gitattributes import default_gitattributes, lfs_patterns
+from hugbox.repos.models import Repo, RepoType
+from hugbox.repos.payload import AddFile, AddLfsFile, CommitHeader, Operation, SpooledFile
+from hugbox.repos.store import RepoStore
+
+Progress = Callable[[int], None]
+_COPY_CHUNK = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    files: list[tuple[str, Path, int]]  # (path in repo, local path, size)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(size for _, _, size in self.files)
+
+
+def plan_import(folder: Path) -> ImportPlan:
+    """Every file under `folder`, except git's own and hidden caches."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder")
+    files = []
+    for local in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = local.relative_to(folder).as_posix()
+        if rel.split("/")[0] in (".git", ".cache", ".huggingface"):
+            continue
+        files.append((rel, local, local.stat().st_size))
+    return ImportPlan(files)
+
+
+def import_folder(
+    session: Session,
+    store: RepoStore,
+    *,
+    caller: Caller,
+    repo_type: RepoType,
+    repo_id: str,
+    plan: ImportPlan,
+    private: bool = False,
+    on_bytes: Progress = lambda _n: None,
+) -> tuple[Repo, str]:
+    """Create the repo if needed and commit the folder's files to main; returns the commit id."""
+    namespace, _, name = repo_id.partition("/")
+    found = service.find_repo(session, repo_type, repo_id)
+    repo = found if isinstance(found, Repo) else None
+    if repo is None:
+        repo = service.create_repo(
+            session, store, caller=caller, repo_type=repo_type, namespace=namespace, name=name,
+            private=private, sdk="static" if repo_type is RepoType.SPACE else None,
+        )  # fmt: skip
+    attributes = next((p for rel, p, _ in plan.files if rel == ".gitattributes"), None)
+    text = attributes.read_text() if attributes else default_gitattributes(repo_type.value)
+    patterns = lfs_patterns(text)
+    operations = [_operation(store, rel, p, size, patterns, on_bytes) for rel, p, size in plan.files]
+    info = commits.create_commit(
+        session, store, caller=caller, repo=repo, revision="main",
+        header=CommitHeader(summary="Import files with hugbox import", description="",
+                            parent_commit=None),
+        operations=operations, create_pr=False,
+    )  # fmt: skip
+    return repo, info.oid
+
+
+def _operation(
+    store: RepoStore, rel: str, local: Path, size: int, patterns: tuple[str, ...],
+    on_bytes: Progress,
+) -> Operation:  # fmt: skip
+    if rel == ".gitattributes" or not commits.wants_lfs(rel, size, patterns):
+        on_bytes(size)
+        # Regular files are read straight into git; the local file is never moved.
+        return AddFile(rel, SpooledFile(path=local, size=size, sha256=""))
+    writer = store.blobs.writer()
+    try:
+        with local.open("rb") as handle:
+            while chunk := handle.read(_COPY_CHUNK):
+                writer.write(chunk)
+                on_bytes(len(chunk))
+        oid = writer.commit(expected_size=size)
+    except BaseException:
+        writer.abort()
+        raise
+    return AddLfsFile(rel, oid, size)

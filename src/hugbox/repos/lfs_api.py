@@ -1,0 +1,170 @@
+"""The git-lfs HTTP API: batch, signed transfers (single PUT and HF multipart), verify, locks."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
+from hugbox.errors import BadRequest, EntryNotFound, Forbidden
+from hugbox.repos import access, lfs
+from hugbox.repos.deps import ReadableRepo
+from hugbox.repos.downloads import lfs_response
+from hugbox.repos.models import Repo
+from hugbox.repos.service import Need, authorize
+from hugbox.repos.signing import UrlSigner
+
+router = APIRouter()
+LFS_JSON = "application/vnd.git-lfs+json"
+PREFIXES = ("", "/{repo_type:prefixtype}")
+
+
+def _signer(request: Request) -> UrlSigner:
+    signer: UrlSigner = request.app.state.signer
+    return signer
+
+
+def _lfs_json(body: Any, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status_code, media_type=LFS_JSON)
+
+
+async def batch(
+    request: Request,
+    repo: ReadableRepo,
+    session: SessionDep,
+    caller: CallerDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    base: BaseUrlDep,
+) -> Response:
+    body = await request.json()
+    if not isinstance(body, dict) or body.get("operation") not in ("upload", "download"):
+        raise BadRequest("LFS batch `operation` must be 'upload' or 'download'")
+    objects = lfs.parse_objects(body.get("objects"))
+    signer = _signer(request)
+    if body["operation"] == "download":
+        authorize(session, caller, repo, Need.DOWNLOAD)
+        items = [_download_item(store, signer, base, o) for o in objects]
+        return _lfs_json({"transfer": "basic", "objects": items})
+    _check_upload(caller, repo)
+    multipart = "multipart" in (body.get("transfers") or [])
+    chunk = settings.lfs_multipart_chunk_size
+    items = [
+        _upload_item(store, signer, base, repo, o, chunk if multipart else None) for o in objects
+    ]
+    transfer = "multipart" if multipart else "basic"
+    return _lfs_json({"transfer": transfer, "objects": items})
+
+
+def _check_upload(caller: CallerDep, repo: Repo) -> None:
+    # Read access is enough to upload objects for a pull request; a commit still needs rights.
+    if caller.user is None or not (access.can_write(caller, repo) or access.can_read(caller, repo)):
+        raise Forbidden("Uploading LFS objects needs a token with access to the repo")
+
+
+def _error(obj: lfs.LfsObject, code: int, message: str) -> dict[str, Any]:
+    return {"oid": obj.oid, "size": obj.size, "error": {"code": code, "message": message}}
+
+
+def _download_item(
+    store: StoreDep, signer: UrlSigner, base: str, obj: lfs.LfsObject
+) -> dict[str, Any]:
+    if not lfs.valid_oid(obj.oid) or store.blobs.size(obj.oid) != obj.size:
+        return _error(obj, 404, f"Object {obj.oid} does not exist")
+    query = urlencode(signer.sign("get", obj.oid))
+    href = f"{base}/api/lfs/objects/{obj.oid}?{query}"
+    return {"oid": obj.oid, "size": obj.size, "actions": {"download": {"href": href}}}
+
+
+def _upload_item(
+    store: StoreDep,
+    signer: UrlSigner,
+    base: str,
+    repo: Repo,
+    obj: lfs.LfsObject,
+    chunk_size: int | None,
+) -> dict[str, Any]:
+    if not lfs.valid_oid(obj.oid):
+        return _error(obj, 422, f"Invalid oid {obj.oid!r}: expected a sha256")
+    if store.blobs.exists(obj.oid):
+        return {"oid": obj.oid, "size": obj.size}
+    verify = {"href": f"{base}/api/{repo.type.value}s/{repo.repo_id}/lfs-verify"}
+    if chunk_size is None or obj.size <= chunk_size:
+        query = urlencode({"size": obj.size, **signer.sign("put", obj.oid, obj.size)})
+        upload = {"href": f"{base}/api/lfs/objects/{obj.oid}?{query}"}
+    else:
+        upload = _multipart_actions(signer, base, obj, chunk_size)
+    return {"oid": obj.oid, "size": obj.size, "actions": {"upload": upload, "verify": verify}}
+
+
+def _multipart_actions(
+    signer: UrlSigner, base: str, obj: lfs.LfsObject, chunk_size: int
+) -> dict[str, Any]:
+    header: dict[str, Any] = {"chunk_size": str(chunk_size)}
+    for part in range(1, lfs.part_count(obj.size, chunk_size) + 1):
+        signed = signer.sign("part", obj.oid, obj.size, chunk_size, part)
+        query = urlencode({"size": obj.size, "chunk": chunk_size, **signed})
+        header[str(part)] = f"{base}/api/lfs/multipart/{obj.oid}/{part}?{query}"
+    query = urlencode({"size": obj.size, **signer.sign("complete", obj.oid, obj.size)})
+    return {"href": f"{base}/api/lfs/multipart/{obj.oid}?{query}", "header": header}
+
+
+@router.put("/api/lfs/objects/{oid}")
+async def put_object(request: Request, store: StoreDep, oid: str, size: int, exp: str, sig: str) -> Any:
+    _signer(request).check("put", oid, size, exp=exp, sig=sig)
+    await lfs.receive_object(store.blobs, request.stream(), oid=oid, size=size)
+    return Response(status_code=200)
+
+
+@router.get("/api/lfs/objects/{oid}")
+def get_object(request: Request, store: StoreDep, oid: str, exp: str, sig: str) -> Response:
+    _signer(request).check("get", oid, exp=exp, sig=sig)
+    path = store.blobs.local_path(oid)
+    if path is None:
+        raise EntryNotFound(f"Object {oid} does not exist")
+    return lfs_response(path, {"ETag": f'"{oid}"'})
+
+
+@router.put("/api/lfs/multipart/{oid}/{part}")
+async def put_part(
+    request: Request, store: StoreDep, oid: str, part: int, size: int, chunk: int, exp: str,
+    sig: str,
+) -> Response:  # fmt: skip
+    _signer(request).check("part", oid, size, chunk, part, exp=exp, sig=sig)
+    upload = lfs.MultipartUpload(store.tmp_dir, oid)
+    etag = await upload.write_part(request.stream(), offset=(part - 1) * chunk)
+    return Response(status_code=200, headers={"ETag": f'"{etag}"'})
+
+
+@router.post("/api/lfs/multipart/{oid}")
+async def complete_multipart(
+    request: Request, store: StoreDep, oid: str, size: int, exp: str, sig: str
+) -> Any:
+    _signer(request).check("complete", oid, size, exp=exp, sig=sig)
+    if not store.blobs.exists(oid):
+        upload = lfs.MultipartUpload(store.tmp_dir, oid)
+        await run_in_threadpool(upload.complete, store.blobs, oid=oid, size=size)
+    return _lfs_json({"oid": oid, "size": size})
+
+
+@router.post("/api/{repo_type:repotype}/{namespace}/{name}/lfs-verify")
+async def verify(request: Request, repo: ReadableRepo, store: StoreDep) -> Response:
+    body = await request.json()
+    obj = lfs.parse_objects([body])[0]
+    if not lfs.valid_oid(obj.oid) or store.blobs.size(obj.oid) != obj.size:
+        raise EntryNotFound(f"Object {obj.oid} of size {obj.size} was not uploaded")
+    return _lfs_json({"oid": obj.oid, "size": obj.size})
+
+
+def locks_verify(repo: ReadableRepo) -> Response:
+    return _lfs_json({"ours": [], "theirs": [], "next_cursor": ""})
+
+
+for _prefix in PREFIXES:
+    lfs_root = f"{_prefix}/{{namespace}}/{{name}}.git/info/lfs"
+    router.add_api_route(f"{lfs_root}/objects/batch", batch, methods=["POST"])
+    router.add_api_route(f"{lfs_root}/locks/verify", locks_verify, methods=["POST"])

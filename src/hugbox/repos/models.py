@@ -1,0 +1,115 @@
+"""Tables of the repos domain, and the value types its services return."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hugbox.auth.models import Account
+from hugbox.db import Base, UTCDateTime, str_enum, utcnow
+
+
+class RepoType(StrEnum):
+    MODEL = "model"
+    DATASET = "dataset"
+    SPACE = "space"
+
+    @property
+    def url_prefix(self) -> str:
+        """Prefix of web and file URLs: models have none (`gpt2`, `datasets/x/y`)."""
+        return "" if self is RepoType.MODEL else f"{self.value}s/"
+
+    @classmethod
+    def from_plural(cls, plural: str) -> RepoType:
+        return cls(plural.removesuffix("s"))
+
+
+class Repo(Base):
+    """A model, dataset or space repository. Its content lives in a bare git repo on disk."""
+
+    __tablename__ = "repos"
+    __table_args__ = (UniqueConstraint("type", "id_lower"),)
+
+    pk: Mapped[int] = mapped_column("id", primary_key=True)
+    type: Mapped[RepoType] = mapped_column(str_enum(RepoType))
+    namespace: Mapped[str] = mapped_column(String(96))
+    name: Mapped[str] = mapped_column(String(96))
+    id_lower: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    private: Mapped[bool] = mapped_column(default=False)
+    gated: Mapped[str | None] = mapped_column(String(16), default=None)  # None | auto | manual
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Denormalised from the default branch on every commit, so listings never read git.
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    head_sha: Mapped[str | None] = mapped_column(String(40), default=None)
+    card_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    pipeline_tag: Mapped[str | None] = mapped_column(String(64), default=None)
+    library_name: Mapped[str | None] = mapped_column(String(64), default=None)
+    sdk: Mapped[str | None] = mapped_column(String(32), default=None)
+    downloads: Mapped[int] = mapped_column(BigInteger, default=0)
+    likes: Mapped[int] = mapped_column(default=0)
+    used_storage: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    owner: Mapped[Account] = relationship(foreign_keys=[owner_id], lazy="joined")
+
+    @property
+    def repo_id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def git_dir_name(self) -> str:
+        # Keyed by the immutable primary key, so a move renames nothing on disk.
+        return f"{self.pk}.git"
+
+
+class RepoRedirect(Base):
+    """An old id that still leads to a repo: after a move, or a legacy id such as `gpt2`."""
+
+    __tablename__ = "repo_redirects"
+    __table_args__ = (UniqueConstraint("type", "old_id_lower"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[RepoType] = mapped_column(str_enum(RepoType))
+    old_id_lower: Mapped[str] = mapped_column(String(200))
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+
+    repo: Mapped[Repo] = relationship(lazy="joined")
+
+
+class AccessGrant(Base):
+    """A user's access to a gated repo's files."""
+
+    __tablename__ = "access_grants"
+    __table_args__ = (UniqueConstraint("repo_pk", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))  # pending | accepted | rejected
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Discussion(Base):
+    """A discussion or pull request; a PR's commits live on `refs/pr/<num>`."""
+
+    __tablename__ = "discussions"
+    __table_args__ = (UniqueConstraint("repo_pk", "num"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+    num: Mapped[int]
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(default="")
+    is_pull_request: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[Account | None] = relationship(lazy="joined")

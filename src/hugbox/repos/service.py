@@ -1,0 +1,267 @@
+"""Repo lifecycle: find with access checks, create, delete, move, settings, listing."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from hugbox.auth.models import Account
+from hugbox.auth.service import Caller, find_account
+from hugbox.errors import BadRequest, Conflict, DisabledRepo, Forbidden, GatedRepo, RepoNotFound
+from hugbox.names import check_name
+from hugbox.repos import access, indexer
+from hugbox.repos.gitattributes import default_gitattributes
+from hugbox.repos.models import Repo, RepoRedirect, RepoType
+from hugbox.repos.store import RepoStore
+from hugbox.storage import git
+
+
+class Need(Enum):
+    READ = "read"  # info, listings
+    DOWNLOAD = "download"  # file content: gated repos need a grant
+    WRITE = "write"
+
+
+@dataclass(frozen=True)
+class Moved:
+    """The id asked for is an old one; the repo now lives at `repo.repo_id`."""
+
+    repo: Repo
+
+
+def find_repo(session: Session, repo_type: RepoType, repo_id: str) -> Repo | Moved | None:
+    key = repo_id.lower()
+    repo = session.scalar(select(Repo).where(Repo.type == repo_type, Repo.id_lower == key))
+    if repo is not None:
+        return repo
+    redirect = session.scalar(
+        select(RepoRedirect).where(
+            RepoRedirect.type == repo_type, RepoRedirect.old_id_lower == key
+        )
+    )
+    return Moved(redirect.repo) if redirect else None
+
+
+def authorize(
+    session: Session, caller: Caller, repo: Repo, need: Need, *, repo_url: str = ""
+) -> Repo:
+    """Return the repo if the caller may do `need` on it; raise the error HF would give."""
+    if not access.can_read(caller, repo):
+        raise RepoNotFound(anonymous=caller.anonymous)
+    if repo.disabled and need is not Need.READ:
+        raise DisabledRepo()
+    if need is Need.DOWNLOAD and not access.can_download(session, caller, repo):
+        raise GatedRepo(
+            repo_id=repo.repo_id,
+            repo_type=repo.type.value,
+            anonymous=caller.anonymous,
+            repo_url=repo_url,
+        )
+    if need is Need.WRITE and not access.can_write(caller, repo):
+        raise Forbidden(f"You don't have the rights to write to {repo.repo_id}")
+    return repo
+
+
+def create_repo(
+    session: Session,
+    store: RepoStore,
+    *,
+    caller: Caller,
+    repo_type: RepoType,
+    namespace: str | None,
+    name: str,
+    private: bool = False,
+    sdk: str | None = None,
+) -> Repo:
+    """Create a repo with HF's initial commit (a default .gitattributes, by the creator)."""
+    if caller.user is None:
+        raise RepoNotFound(anonymous=True)
+    owner = _namespace_account(session, caller, namespace or caller.user.name)
+    check_name(name, what="repo")
+    repo_id = f"{owner.name}/{name}"
+    existing = find_repo(session, repo_type, repo_id)
+    if isinstance(existing, Repo):
+        raise Conflict(f"You already created this {repo_type.value} repo: {existing.repo_id}")
+    if isinstance(existing, Moved):
+        _drop_redirect(session, repo_type, repo_id)
+    if repo_type is RepoType.SPACE and not sdk:
+        raise BadRequest("Creating a Space needs an `sdk`: gradio, streamlit, docker or static")
+    repo = Repo(
+        type=repo_type,
+        namespace=owner.name,
+        name=name,
+        id_lower=repo_id.lower(),
+        owner_id=owner.id,
+        created_by_id=caller.user.id,
+        private=private,
+        sdk=sdk,
+    )
+    session.add(repo)
+    session.flush()
+    _init_git(store, repo, caller.user)
+    indexer.refresh(session, store, repo)
+    return repo
+
+
+def _namespace_account(session: Session, caller: Caller, namespace: str) -> Account:
+    owner = find_account(session, namespace)
+    if owner is None or not access.can_create_in(caller, owner):
+        raise Forbidden(f"You don't have the rights to create a repo under {namespace!r}")
+    return owner
+
+
+def _init_git(store: RepoStore, repo: Repo, author: Account) -> None:
+    git_dir = store.git_dir(repo)
+    if git_dir.exists():  # left over by a crash before the DB commit
+        shutil.rmtree(git_dir)
+    gitrepo = store.init(repo)
+    blob = git.write_blob(gitrepo, default_gitattributes(repo.type.value).encode())
+    tree = git.build_tree(gitrepo, None, [git.Put(".gitattributes", blob)])
+    commit = git.write_commit(
+        gitrepo,
+        tree_oid=tree,
+        parents=[],
+        author_name=author.name,
+        author_email=author.email or f"{author.name}@users.noreply.hugbox",
+        message="initial commit",
+    )
+    git.set_ref(gitrepo, "refs/heads/main", commit)
+
+
+def delete_repo(session: Session, store: RepoStore, *, repo: Repo) -> None:
+    git_dir = store.git_dir(repo)
+    session.delete(repo)
+    session.flush()
+    # Blobs stay: other repos may share them (content-addressed); a GC job reclaims orphans.
+    shutil.rmtree(git_dir, ignore_errors=True)
+
+
+def move_repo(session: Session, *, caller: Caller, repo: Repo, to_repo_id: str) -> Repo:
+    namespace, _, name = to_repo_id.partition("/")
+    if not namespace or not name:
+        raise BadRequest(f"Invalid repo id {to_repo_id!r}: expected 'namespace/name'")
+    check_name(name, what="repo")
+    owner = _namespace_account(session, caller, namespace)
+    existing = find_repo(session, repo.type, to_repo_id)
+    if isinstance(existing, Repo) and existing.pk != repo.pk:
+        raise Conflict(f"A {repo.type.value} repository called {to_repo_id} already exists")
+    if isinstance(existing, Moved):
+        _drop_redirect(session, repo.type, to_repo_id)
+    session.add(RepoRedirect(type=repo.type, old_id_lower=repo.id_lower, repo_pk=repo.pk))
+    repo.namespace, repo.name, repo.owner_id = owner.name, name, owner.id
+    repo.id_lower = f"{owner.name}/{name}".lower()
+    session.flush()
+    return repo
+
+
+def add_alias(session: Session, *, repo: Repo, alias: str) -> None:
+    """Let a legacy id without namespace (`gpt2`) lead to `repo`, as HF's canonical ids do."""
+    check_name(alias, what="repo")
+    if find_account(session, alias) is not None:
+        raise Conflict(f"{alias!r} is an account name and cannot be a legacy repo id")
+    _drop_redirect(session, repo.type, alias)
+    session.add(RepoRedirect(type=repo.type, old_id_lower=alias.lower(), repo_pk=repo.pk))
+    session.flush()
+
+
+def _drop_redirect(session: Session, repo_type: RepoType, repo_id: str) -> None:
+    redirect = session.scalar(
+        select(RepoRedirect).where(
+            RepoRedirect.type == repo_type, RepoRedirect.old_id_lower == repo_id.lower()
+        )
+    )
+    if redirect is not None:
+        session.delete(redirect)
+        session.flush()
+
+
+def update_settings(
+    session: Session, *, repo: Repo, private: bool | None = None, gated: Any = None
+) -> Repo:
+    if private is not None:
+        repo.private = private
+    if gated is not None:
+        if gated not in (False, "auto", "manual"):
+            raise BadRequest("`gated` must be false, 'auto' or 'manual'")
+        repo.gated = gated or None
+    session.flush()
+    return repo
+
+
+@dataclass(frozen=True)
+class RepoQuery:
+    repo_type: RepoType
+    search: list[str]
+    author: str | None = None
+    filters: tuple[str, ...] = ()
+    sort: str | None = None
+    gated: bool | None = None
+    pipeline_tag: str | None = None
+    limit: int | None = None
+
+
+_SORT_COLUMNS = {
+    "downloads": Repo.downloads,
+    "likes": Repo.likes,
+    "lastModified": Repo.last_modified,
+    "last_modified": Repo.last_modified,
+    "createdAt": Repo.created_at,
+    "created_at": Repo.created_at,
+    "trendingScore": Repo.downloads,
+    "trending_score": Repo.downloads,
+}
+
+
+def list_repos(
+    session: Session, *, caller: Caller, query: RepoQuery, offset: int, page_size: int
+) -> list[Repo]:
+    stmt = _visible(select(Repo).where(Repo.type == query.repo_type), caller)
+    for term in query.search:
+        stmt = stmt.where(Repo.id_lower.contains(term.lower(), autoescape=True))
+    if query.author:
+        stmt = stmt.where(func.lower(Repo.namespace) == query.author.lower())
+    if query.gated is not None:
+        stmt = stmt.where(Repo.gated.is_not(None) if query.gated else Repo.gated.is_(None))
+    if query.pipeline_tag:
+        stmt = stmt.where(Repo.pipeline_tag == query.pipeline_tag)
+    order = _SORT_COLUMNS.get(query.sort or "", Repo.created_at)
+    stmt = stmt.order_by(order.desc(), Repo.pk.desc())
+    repos = list(session.scalars(stmt))
+    # Tag filters match JSON lists: portable across SQLite and PostgreSQL only in Python.
+    repos = [r for r in repos if all(_matches_filter(r, f) for f in query.filters)]
+    return repos[offset : offset + page_size]
+
+
+def _matches_filter(repo: Repo, value: str) -> bool:
+    value = value.lower()
+    return (
+        value in (t.lower() for t in repo.tags)
+        or value == (repo.pipeline_tag or "").lower()
+        or value == (repo.library_name or "").lower()
+        or value == repo.id_lower
+    )
+
+
+def _visible(stmt: Select[tuple[Repo]], caller: Caller) -> Select[tuple[Repo]]:
+    if caller.user is not None and caller.user.is_admin:
+        return stmt
+    if caller.user is None:
+        return stmt.where(Repo.private.is_(False))
+    owners = [caller.user.id] + [m.org_id for m in caller.user.memberships]
+    return stmt.where(or_(Repo.private.is_(False), Repo.owner_id.in_(owners)))
+
+
+# Like HF, count one download per "query file" fetched, not one per file of a snapshot.
+_QUERY_FILES = {RepoType.MODEL: "config.json", RepoType.DATASET: "README.md"}
+
+
+def count_download(session: Session, *, repo: Repo, path: str) -> None:
+    if _QUERY_FILES.get(repo.type) == path:
+        session.execute(
+            update(Repo).where(Repo.pk == repo.pk).values(downloads=Repo.downloads + 1)
+        )

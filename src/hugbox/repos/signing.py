@@ -1,0 +1,42 @@
+"""Self-authenticating URLs for LFS transfers: huggingface_hub PUTs without Authorization."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from pathlib import Path
+
+from hugbox.errors import Forbidden
+
+
+def load_secret(configured: str, data_dir: Path) -> bytes:
+    """The configured key, else one generated once and kept in the data dir."""
+    if configured:
+        return configured.encode()
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+class UrlSigner:
+    def __init__(self, secret: bytes, ttl_seconds: int = 24 * 3600):
+        self._secret = secret
+        self._ttl = ttl_seconds
+
+    def _mac(self, message: str) -> str:
+        return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
+
+    def sign(self, *parts: object) -> dict[str, str]:
+        expires = str(int(time.time()) + self._ttl)
+        message = "\n".join([*map(str, parts), expires])
+        return {"exp": expires, "sig": self._mac(message)}
+
+    def check(self, *parts: object, exp: str, sig: str) -> None:
+        message = "\n".join([*map(str, parts), exp])
+        if not hmac.compare_digest(self._mac(message), sig) or int(exp or 0) < time.time():
+            raise Forbidden("Invalid or expired signed URL: ask the LFS batch API for a new one")

@@ -1,0 +1,31 @@
+"""Where a repo's bytes live: its bare git repo and the shared large-file store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pygit2
+
+from hugbox.repos.models import Repo
+from hugbox.storage import git
+from hugbox.storage.blobs import BlobStore
+
+
+class RepoStore:
+    """Maps repos to their git directories; holds the blob store. One per process."""
+
+    def __init__(self, *, repos_dir: Path, blobs: BlobStore, tmp_dir: Path):
+        self.repos_dir = repos_dir
+        self.blobs = blobs
+        self.tmp_dir = tmp_dir
+        repos_dir.mkdir(parents=True, exist_ok=True)
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def git_dir(self, repo: Repo) -> Path:
+        return self.repos_dir / repo.git_dir_name
+
+    def open(self, repo: Repo) -> pygit2.Repository:
+        return git.open_repo(self.git_dir(repo))
+
+    def init(self, repo: Repo) -> pygit2.Repository:
+        return git.init_bare(self.git_dir(repo))

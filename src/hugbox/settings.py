@@ -1,0 +1,66 @@
+"""Settings: every knob hugbox has, typed, read once from HUGBOX_* environment variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PreuploadMode(StrEnum):
+    """How `preupload` tells clients to send file content (spec/hub-api.md §2.2)."""
+
+    INLINE = "inline"  # every file "regular": stock clients upload even with hf_xet installed
+    LFS = "lfs"  # HF-faithful: .gitattributes decide, content goes through the LFS batch API
+
+
+class Settings(BaseSettings):
+    """The one settings object; built once at start-up and passed to `create_app`."""
+
+    model_config = SettingsConfigDict(env_prefix="HUGBOX_", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path("data"), description="Where repos, large files and the database live."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata database; SQLite in the data dir when unset.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL put in links the server returns; taken from each request when unset.",
+    )
+    preupload_mode: PreuploadMode = Field(
+        default=PreuploadMode.INLINE, description="`inline` (default) or `lfs`; see the docs."
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Signs upload URLs; a random key is kept in the data dir when unset.",
+    )
+    max_regular_file_size: int = Field(
+        default=10 * 1024**3, description="Largest file accepted in a commit payload, in bytes."
+    )
+    lfs_multipart_chunk_size: int = Field(
+        default=64 * 1024 * 1024,
+        description="LFS objects larger than this are uploaded in parts of this size (multipart).",
+    )
+    tree_page_size: int = Field(default=1000, description="Entries per page of tree listings.")
+    list_page_size: int = Field(default=100, description="Repos per page of repo listings.")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'hugbox.db'}"
+
+    @property
+    def repos_dir(self) -> Path:
+        return self.data_dir / "repos"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.data_dir / "lfs"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.data_dir / "tmp"

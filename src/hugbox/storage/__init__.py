@@ -1,0 +1,1 @@
+"""Storage: content-addressed large files and bare git repositories. Knows nothing of repos' owners."""

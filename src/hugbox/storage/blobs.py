@@ -1,0 +1,107 @@
+"""Large files, content-addressed by sha256, behind a small protocol (local disk by default)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class BlobMismatch(ValueError):
+    """The bytes received do not hash to the oid they were announced as."""
+
+
+class BlobWriter(Protocol):
+    def write(self, data: bytes) -> None: ...
+    def commit(self, expected_oid: str | None = None, expected_size: int | None = None) -> str: ...
+    def abort(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    def exists(self, oid: str) -> bool: ...
+    def size(self, oid: str) -> int | None: ...
+    def local_path(self, oid: str) -> Path | None: ...
+    def open(self, oid: str) -> BinaryIO: ...
+    def writer(self) -> BlobWriter: ...
+    def adopt(self, src: Path, oid: str) -> None: ...
+
+
+class LocalBlobWriter:
+    """Streams bytes to a temp file while hashing; publishes it under its sha256 on commit."""
+
+    def __init__(self, store: LocalBlobStore):
+        self._store = store
+        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="upload-")
+        self._file = os.fdopen(fd, "wb")
+        self._path = Path(name)
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+
+    def commit(self, expected_oid: str | None = None, expected_size: int | None = None) -> str:
+        self._file.close()
+        oid = self._hash.hexdigest()
+        if (expected_oid and oid != expected_oid) or (
+            expected_size is not None and self.size != expected_size
+        ):
+            self._path.unlink(missing_ok=True)
+            raise BlobMismatch(
+                f"Uploaded content has sha256 {oid} and size {self.size}, "
+                f"expected {expected_oid} and size {expected_size}"
+            )
+        self._store.adopt(self._path, oid)
+        return oid
+
+    def abort(self) -> None:
+        self._file.close()
+        self._path.unlink(missing_ok=True)
+
+
+class LocalBlobStore:
+    """Objects at `root/ab/cd/<sha256>`; written once, never modified, renamed in atomically."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.tmp_dir = root / "tmp"
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, oid: str) -> Path:
+        if not SHA256_RE.match(oid):
+            raise ValueError(f"not a sha256: {oid!r}")
+        return self.root / oid[:2] / oid[2:4] / oid
+
+    def exists(self, oid: str) -> bool:
+        return self._path(oid).is_file()
+
+    def size(self, oid: str) -> int | None:
+        path = self._path(oid)
+        return path.stat().st_size if path.is_file() else None
+
+    def local_path(self, oid: str) -> Path | None:
+        path = self._path(oid)
+        return path if path.is_file() else None
+
+    def open(self, oid: str) -> BinaryIO:
+        return self._path(oid).open("rb")
+
+    def writer(self) -> LocalBlobWriter:
+        return LocalBlobWriter(self)
+
+    def adopt(self, src: Path, oid: str) -> None:
+        """Move an already-verified file in; a concurrent identical upload simply wins the race."""
+        dest = self._path(oid)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.exists():
+            src.unlink(missing_ok=True)
+            return
+        src.chmod(0o444)
+        os.replace(src, dest)

@@ -1,0 +1,219 @@
+"""Bare git repositories through pygit2: resolve revisions, read trees, write commits atomically."""
+
+from __future__ import annotations
+
+import fcntl
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pygit2
+from pygit2.enums import FileMode, SortMode
+
+HEX_RE = re.compile(r"^[0-9a-f]{4,40}$")
+LFS_POINTER_MAX = 1024
+_LFS_HEADER = b"version https://git-lfs.github.com/spec/v1\n"
+_LFS_RE = re.compile(rb"\noid sha256:([0-9a-f]{64})\nsize (\d+)\n")
+
+
+@dataclass(frozen=True)
+class LfsPointer:
+    oid: str
+    size: int
+    pointer_size: int
+
+
+@dataclass(frozen=True)
+class TreeItem:
+    """One entry of a tree walk. `size` is the git blob size (a pointer's size for LFS files)."""
+
+    path: str
+    is_dir: bool
+    oid: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Put:
+    path: str
+    blob_oid: str
+
+
+@dataclass(frozen=True)
+class Remove:
+    path: str
+
+
+@dataclass(frozen=True)
+class RemoveDir:
+    path: str
+
+
+Change = Put | Remove | RemoveDir
+
+
+class TreeConflict(ValueError):
+    """A change would put a file where a folder is, or the other way round."""
+
+
+def lfs_pointer_bytes(oid: str, size: int) -> bytes:
+    return _LFS_HEADER + f"oid sha256:{oid}\nsize {size}\n".encode()
+
+
+def parse_lfs_pointer(data: bytes) -> LfsPointer | None:
+    if len(data) > LFS_POINTER_MAX or not data.startswith(_LFS_HEADER):
+        return None
+    match = _LFS_RE.search(data)
+    if not match:
+        return None
+    return LfsPointer(match[1].decode(), int(match[2]), len(data))
+
+
+def init_bare(path: Path) -> pygit2.Repository:
+    repo = pygit2.init_repository(str(path), bare=True, initial_head="main")
+    # Let smart HTTP serve it and accept pushes without per-repo setup later.
+    repo.config["http.receivepack"] = True
+    repo.config["uploadpack.allowFilter"] = True
+    return repo
+
+
+def open_repo(path: Path) -> pygit2.Repository:
+    return pygit2.Repository(str(path))
+
+
+def resolve(repo: pygit2.Repository, revision: str) -> pygit2.Commit | None:
+    """Branch, tag, full ref name, or (short) commit sha; nothing else (no `main~1` syntax)."""
+    candidates = [revision] if revision.startswith("refs/") else []
+    candidates += [f"refs/heads/{revision}", f"refs/tags/{revision}"]
+    for name in candidates:
+        ref = repo.references.get(name)
+        if ref is not None:
+            return _peel_commit(repo, ref.target)
+    if HEX_RE.match(revision):
+        try:
+            obj = repo.revparse_single(revision)
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+        return obj if isinstance(obj, pygit2.Commit) else None
+    return None
+
+
+def _peel_commit(repo: pygit2.Repository, oid: pygit2.Oid | str) -> pygit2.Commit | None:
+    obj = repo.get(oid)
+    while isinstance(obj, pygit2.Tag):
+        obj = repo.get(obj.target)
+    return obj if isinstance(obj, pygit2.Commit) else None
+
+
+def lookup(repo: pygit2.Repository, commit: pygit2.Commit, path: str) -> pygit2.Object | None:
+    """The blob or tree at `path` ("" is the root tree), or None."""
+    if not path:
+        return commit.tree
+    try:
+        entry = commit.tree[path]
+    except KeyError:
+        return None
+    return repo.get(entry.id)
+
+
+def walk(
+    repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, *, recursive: bool
+) -> Iterator[TreeItem]:
+    """Entries under `tree` (whose path is `prefix`), folders before their content."""
+    for entry in tree:
+        path = f"{prefix}/{entry.name}" if prefix else entry.name
+        if entry.filemode == FileMode.TREE:
+            yield TreeItem(path, True, str(entry.id), 0)
+            if recursive:
+                yield from walk(repo, repo.get(entry.id), path, recursive=True)
+        elif entry.filemode != FileMode.COMMIT:
+            yield TreeItem(path, False, str(entry.id), repo.get(entry.id).size)
+
+
+def write_blob(repo: pygit2.Repository, data: bytes) -> str:
+    return str(repo.create_blob(data))
+
+
+def write_blob_from_file(repo: pygit2.Repository, path: Path) -> str:
+    return str(repo.create_blob_fromdisk(str(path)))
+
+
+def build_tree(repo: pygit2.Repository, base: pygit2.Commit | None, changes: list[Change]) -> str:
+    index = pygit2.Index()
+    if base is not None:
+        index.read_tree(base.tree)
+    for change in changes:
+        if isinstance(change, Put):
+            _check_no_conflict(index, change.path)
+            index.add(pygit2.IndexEntry(change.path, pygit2.Oid(hex=change.blob_oid), FileMode.BLOB))
+        elif isinstance(change, Remove):
+            index.remove(change.path)
+        else:
+            index.remove_directory(change.path.rstrip("/"))
+    return str(index.write_tree(repo))
+
+
+def _check_no_conflict(index: pygit2.Index, path: str) -> None:
+    parts = path.split("/")
+    for depth in range(1, len(parts)):
+        if "/".join(parts[:depth]) in index:
+            raise TreeConflict(f"Cannot add {path}: {'/'.join(parts[:depth])} is a file")
+    folder = path + "/"
+    if any(entry.path.startswith(folder) for entry in index):
+        raise TreeConflict(f"Cannot add {path}: it is a folder")
+
+
+def write_commit(
+    repo: pygit2.Repository,
+    *,
+    tree_oid: str,
+    parents: list[str],
+    author_name: str,
+    author_email: str,
+    message: str,
+) -> str:
+    signature = pygit2.Signature(author_name, author_email)
+    oid = repo.create_commit(None, signature, signature, message, pygit2.Oid(hex=tree_oid), parents)
+    return str(oid)
+
+
+def set_ref(repo: pygit2.Repository, ref_name: str, oid: str) -> None:
+    repo.references.create(ref_name, pygit2.Oid(hex=oid), force=True)
+
+
+def delete_ref(repo: pygit2.Repository, ref_name: str) -> None:
+    repo.references.delete(ref_name)
+
+
+def ref_names(repo: pygit2.Repository, prefix: str) -> list[str]:
+    return sorted(name for name in repo.references if name.startswith(prefix))
+
+
+def ref_target(repo: pygit2.Repository, ref_name: str) -> str | None:
+    ref = repo.references.get(ref_name)
+    if ref is None:
+        return None
+    commit = _peel_commit(repo, ref.target)
+    return str(commit.id) if commit else None
+
+
+def history(repo: pygit2.Repository, head: str) -> Iterator[pygit2.Commit]:
+    yield from repo.walk(pygit2.Oid(hex=head), SortMode.TOPOLOGICAL | SortMode.TIME)
+
+
+def commit_date(commit: pygit2.Commit) -> datetime:
+    return datetime.fromtimestamp(commit.commit_time, UTC)
+
+
+@contextmanager
+def locked(git_dir: Path) -> Iterator[None]:
+    """Serialise writers of one repo (across processes sharing the disk)."""
+    with (git_dir / "hugbox.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
