@@ -76,7 +76,9 @@ def _seed(data_dir: Path) -> dict[str, str]:
         assert run_cli(data_dir, "user", "create", user, "--password", "pw-" + user).returncode == 0
     assert run_cli(data_dir, "org", "create", "acme", "--owner", "alice").returncode == 0
     assert run_cli(data_dir, "org", "add-member", "acme", "bob", "--role", "read").returncode == 0
-    assert run_cli(data_dir, "org", "add-member", "acme", "carol", "--role", "write").returncode == 0
+    assert (
+        run_cli(data_dir, "org", "add-member", "acme", "carol", "--role", "write").returncode == 0
+    )
     return {
         "alice": _token(data_dir, "alice", "write"),
         "alice_read": _token(data_dir, "alice", "read"),

@@ -13,8 +13,8 @@ from hugbox.errors import install_error_handlers
 from hugbox.middleware import HubPathMiddleware, RequestIdMiddleware
 from hugbox.repos import api as repos_api
 from hugbox.repos import commits_api, discussions_api, files_api, lfs_api
-from hugbox.repos.signing import UrlSigner, load_secret
 from hugbox.repos.legacy import LegacyIds, load_legacy_ids
+from hugbox.repos.signing import UrlSigner, load_secret
 from hugbox.repos.store import RepoStore
 from hugbox.settings import Settings
 from hugbox.storage.blobs import LocalBlobStore

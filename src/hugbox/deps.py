@@ -49,7 +49,12 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
-def get_caller(request: Request, session: Annotated[Session, Depends(get_session)]) -> Caller:
+# scope="function": the transaction commits before the response is sent. With FastAPI's
+# default ("request") it commits after, and a client's next request could miss its own write.
+_Session = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_caller(request: Request, session: _Session) -> Caller:
     return authenticate(session, bearer_token(request))
 
 
@@ -61,7 +66,7 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = _Session
 CallerDep = Annotated[Caller, Depends(get_caller)]
 StoreDep = Annotated[RepoStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -41,4 +41,3 @@ def paginate(
         url = f"{base_url(request)}{request.url.path}?{query}"
         response.headers["Link"] = f'<{url}>; rel="next"'
     return page
-

@@ -39,9 +39,6 @@ class Settings(BaseSettings):
         default=SecretStr(""),
         description="Signs upload URLs; a random key is kept in the data dir when unset.",
     )
-    max_regular_file_size: int = Field(
-        default=10 * 1024**3, description="Largest file accepted in a commit payload, in bytes."
-    )
     lfs_multipart_chunk_size: int = Field(
         default=64 * 1024 * 1024,
         description="LFS objects larger than this are uploaded in parts of this size (multipart).",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import string
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -125,7 +126,7 @@ def create_token(session: Session, *, user: str, name: str, role: TokenRole) -> 
     return plain
 
 
-_TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_TOKEN_ALPHABET = string.ascii_letters + string.digits
 
 
 def authenticate(session: Session, token: str | None) -> Caller:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typer
 from sqlalchemy.orm import Session
 
 from hugbox.auth import service as auth
@@ -38,7 +39,7 @@ def seed_demo(op: Operator) -> None:
     with unit_of_work(op) as session:
         token = auth.create_token(session, user=DEMO_USER, name="demo", role=TokenRole.WRITE)
     err.print(f"Demo ready. User {DEMO_USER!r}, password {DEMO_PASSWORD!r}; a write token:")
-    print(token)  # noqa: T201  (data on stdout is the CLI's job)
+    typer.echo(token)
 
 
 def _ensure_accounts(session: Session, orgs: set[str]) -> None:

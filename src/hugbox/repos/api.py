@@ -12,10 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
 from hugbox.errors import BadRequest, RepoNotFound
 from hugbox.pagination import decode_cursor, paginate
-from hugbox.repos import cards, content, indexer, schemas, service
+from hugbox.repos import access, cards, content, indexer, schemas, service
 from hugbox.repos.deps import ReadableRepo, WritableRepo
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Need, RepoQuery
+from hugbox.storage import git
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -81,7 +82,7 @@ def _repo_info(
     info = schemas.repo_info(
         repo,
         sha=str(commit.id),
-        last_modified=indexer.git.commit_date(commit),
+        last_modified=git.commit_date(commit),
         snap=indexer.snapshot(gitrepo, repo.type, commit),
         siblings=files,
         blobs=blobs,
@@ -130,7 +131,7 @@ def create_repo(
         namespace, _, name = name.partition("/")
     private = body.private if body.visibility is None else body.visibility != "public"
     existing = service.find_repo(session, body.type, f"{namespace or _user(caller)}/{name}")
-    if isinstance(existing, Repo) and service.access.can_write(caller, existing):
+    if isinstance(existing, Repo) and access.can_write(caller, existing):
         url = f"{base}/{existing.type.url_prefix}{existing.repo_id}"
         message = f"You already created this {body.type.value} repo"
         return JSONResponse({"error": message, "url": url}, status_code=409)
@@ -236,4 +237,3 @@ def validate_yaml(body: ValidateYamlBody) -> Any:
 @router.get("/api/agent-harnesses")
 def agent_harnesses() -> Any:
     return {"standardEnvVars": [], "harnesses": {}}
-

@@ -187,7 +187,11 @@ def _open_pr(
         raise RevisionNotFound(revision)
     start = git.resolve(gitrepo, header.parent_commit) if header.parent_commit else None
     num = open_discussion(
-        session, repo=repo, caller=caller, title=header.summary, description=header.description,
+        session,
+        repo=repo,
+        caller=caller,
+        title=header.summary,
+        description=header.description,
         is_pull_request=True,
     )
     git.set_ref(gitrepo, f"refs/pr/{num}", str((start or git.resolve(gitrepo, revision)).id))  # type: ignore[union-attr]
@@ -234,7 +238,9 @@ def _changes(
     changes: list[git.Change] = []
     untracked: list[str] = []
     for op in operations:
-        path = check_path_in_repo(op.path_in_repo)
+        # huggingface_hub sends folder deletions as `folder/` (CommitOperationDelete's convention).
+        folder = isinstance(op, DeleteFolder)
+        path = check_path_in_repo(op.path_in_repo.removesuffix("/") if folder else op.path_in_repo)
         if isinstance(op, AddFile):
             changes.append(_add_file(store, gitrepo, path, op, patterns, untracked))
         elif isinstance(op, AddLfsFile):

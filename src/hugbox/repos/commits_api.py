@@ -215,4 +215,3 @@ def list_commits(
             items.append(commit)
     page = paginate(request, response, items, offset=offset, page_size=page_size)
     return [schemas.commit_item(c, formatted=formatted) for c in page]
-

@@ -1,4 +1,4 @@
-"""Reading a repo at a revision: resolve it, list trees, look up files (HF's RepoFile/RepoFolder)."""
+"""Reading a repo at a revision: resolve it, list trees, find files (HF's RepoFile, RepoFolder)."""
 
 from __future__ import annotations
 

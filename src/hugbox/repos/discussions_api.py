@@ -80,7 +80,11 @@ def list_discussions(repo: ReadableRepo, session: SessionDep, p: int = 0) -> Any
             .limit(50)
         )
     )
-    return {"discussions": [_discussion(repo, d) for d in rows], "count": len(rows), "start": p * 50}
+    return {
+        "discussions": [_discussion(repo, d) for d in rows],
+        "count": len(rows),
+        "start": p * 50,
+    }
 
 
 @router.get(API + "/discussions/{num}")

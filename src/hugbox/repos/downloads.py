@@ -42,7 +42,7 @@ def bytes_response(request: Request, data: bytes, headers: dict[str, str]) -> Re
     """A small (git-stored) file, with single-range support."""
     total = len(data)
     span = _single_range(request.headers.get("range"), total)
-    if span == "unsatisfiable":
+    if span is UNSATISFIABLE:
         return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{total}"})
     if span is None:
         return Response(data, headers=headers, media_type="application/octet-stream")
@@ -53,7 +53,11 @@ def bytes_response(request: Request, data: bytes, headers: dict[str, str]) -> Re
     )
 
 
-def _single_range(header: str | None, total: int) -> tuple[int, int] | str | None:
+UNSATISFIABLE = (-1, -1)
+
+
+def _single_range(header: str | None, total: int) -> tuple[int, int] | None:
+    """(start, end) of a single `bytes=` range; None to send it all; UNSATISFIABLE for 416."""
     if not header or not header.startswith("bytes=") or "," in header:
         return None
     first, _, last = header[6:].strip().partition("-")
@@ -66,5 +70,5 @@ def _single_range(header: str | None, total: int) -> tuple[int, int] | str | Non
     except ValueError:
         return None
     if start >= total or start >= end:
-        return "unsatisfiable"
+        return UNSATISFIABLE
     return start, end

@@ -97,4 +97,3 @@ for _prefix in FILE_PREFIXES:
         resolve_file,
         methods=["GET", "HEAD"],
     )
-

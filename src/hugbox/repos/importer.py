@@ -64,7 +64,9 @@ def import_folder(
     attributes = next((p for rel, p, _ in plan.files if rel == ".gitattributes"), None)
     text = attributes.read_text() if attributes else default_gitattributes(repo_type.value)
     patterns = lfs_patterns(text)
-    operations = [_operation(store, rel, p, size, patterns, on_bytes) for rel, p, size in plan.files]
+    operations = [
+        _operation(store, rel, p, size, patterns, on_bytes) for rel, p, size in plan.files
+    ]
     info = commits.create_commit(
         session, store, caller=caller, repo=repo, revision="main",
         header=CommitHeader(summary="Import files with hugbox import", description="",

@@ -114,7 +114,9 @@ def _multipart_actions(
 
 
 @router.put("/api/lfs/objects/{oid}")
-async def put_object(request: Request, store: StoreDep, oid: str, size: int, exp: str, sig: str) -> Any:
+async def put_object(
+    request: Request, store: StoreDep, oid: str, size: int, exp: str, sig: str
+) -> Any:
     _signer(request).check("put", oid, size, exp=exp, sig=sig)
     await lfs.receive_object(store.blobs, request.stream(), oid=oid, size=size)
     return Response(status_code=200)

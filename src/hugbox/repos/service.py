@@ -40,9 +40,7 @@ def find_repo(session: Session, repo_type: RepoType, repo_id: str) -> Repo | Mov
     if repo is not None:
         return repo
     redirect = session.scalar(
-        select(RepoRedirect).where(
-            RepoRedirect.type == repo_type, RepoRedirect.old_id_lower == key
-        )
+        select(RepoRedirect).where(RepoRedirect.type == repo_type, RepoRedirect.old_id_lower == key)
     )
     return Moved(redirect.repo) if redirect else None
 
@@ -247,7 +245,7 @@ def _matches_filter(repo: Repo, value: str) -> bool:
     )
 
 
-def _visible(stmt: Select[tuple[Repo]], caller: Caller) -> Select[tuple[Repo]]:
+def _visible(stmt: Select[Repo], caller: Caller) -> Select[Repo]:
     if caller.user is not None and caller.user.is_admin:
         return stmt
     if caller.user is None:
@@ -262,6 +260,4 @@ _QUERY_FILES = {RepoType.MODEL: "config.json", RepoType.DATASET: "README.md"}
 
 def count_download(session: Session, *, repo: Repo, path: str) -> None:
     if _QUERY_FILES.get(repo.type) == path:
-        session.execute(
-            update(Repo).where(Repo.pk == repo.pk).values(downloads=Repo.downloads + 1)
-        )
+        session.execute(update(Repo).where(Repo.pk == repo.pk).values(downloads=Repo.downloads + 1))

@@ -1,1 +1,1 @@
-"""Storage: content-addressed large files and bare git repositories. Knows nothing of repos' owners."""
+"""Storage: content-addressed large files and bare git repos; knows nothing of hub repos."""

@@ -104,4 +104,4 @@ class LocalBlobStore:
             src.unlink(missing_ok=True)
             return
         src.chmod(0o444)
-        os.replace(src, dest)
+        src.replace(dest)

@@ -97,7 +97,7 @@ def resolve(repo: pygit2.Repository, revision: str) -> pygit2.Commit | None:
             obj = repo.revparse_single(revision)
         except (KeyError, ValueError, pygit2.GitError):
             return None
-        return obj if isinstance(obj, pygit2.Commit) else None
+        return _peel_commit(repo, obj.id)
     return None
 
 
@@ -124,13 +124,14 @@ def walk(
 ) -> Iterator[TreeItem]:
     """Entries under `tree` (whose path is `prefix`), folders before their content."""
     for entry in tree:
-        path = f"{prefix}/{entry.name}" if prefix else entry.name
-        if entry.filemode == FileMode.TREE:
+        path = f"{prefix}/{entry.name}" if prefix else str(entry.name)
+        obj = repo.get(entry.id)
+        if isinstance(obj, pygit2.Tree):
             yield TreeItem(path, True, str(entry.id), 0)
             if recursive:
-                yield from walk(repo, repo.get(entry.id), path, recursive=True)
-        elif entry.filemode != FileMode.COMMIT:
-            yield TreeItem(path, False, str(entry.id), repo.get(entry.id).size)
+                yield from walk(repo, obj, path, recursive=True)
+        elif isinstance(obj, pygit2.Blob):
+            yield TreeItem(path, False, str(entry.id), obj.size)
 
 
 def write_blob(repo: pygit2.Repository, data: bytes) -> str:
@@ -148,7 +149,9 @@ def build_tree(repo: pygit2.Repository, base: pygit2.Commit | None, changes: lis
     for change in changes:
         if isinstance(change, Put):
             _check_no_conflict(index, change.path)
-            index.add(pygit2.IndexEntry(change.path, pygit2.Oid(hex=change.blob_oid), FileMode.BLOB))
+            index.add(
+                pygit2.IndexEntry(change.path, pygit2.Oid(hex=change.blob_oid), FileMode.BLOB)
+            )
         elif isinstance(change, Remove):
             index.remove(change.path)
         else:

@@ -1,0 +1,1 @@
+"""Compatibility tests: the real client libraries against a live hugbox on a local port."""
