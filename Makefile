@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HUGBOX_DATA_DIR ?= $(CURDIR)/data
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve test lint format bench
+.PHONY: help install demo serve test lint format docs bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ lint: install ## ruff (lint + format check) and mypy
 format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
+
+docs: install ## regenerate docs/configuration.md and docs/cli.md from the code
+	$(PY) -m hugbox.docgen docs
 
 bench: install ## run the benchmarks in bench/ (prints ratios against baselines)
 	$(PY) bench/run.py

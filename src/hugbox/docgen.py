@@ -45,7 +45,8 @@ def cli_reference() -> str:
     runner = CliRunner()
     for path in _command_paths(typer.main.get_command(app), []):
         result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "100", "NO_COLOR": "1"})
-        lines += [f"## `{' '.join(['hugbox', *path])}`", "", "```", result.output.strip(), "```", ""]
+        title = " ".join(["hugbox", *path])
+        lines += [f"## `{title}`", "", "```", result.output.strip(), "```", ""]
     return "\n".join(lines) + "\n"
 
 

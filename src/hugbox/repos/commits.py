@@ -182,7 +182,7 @@ def _open_pr(
     revision: str,
     header: CommitHeader,
 ) -> int:
-    base = gitrepo.references.get(f"refs/heads/{revision}")
+    base = git.resolve(gitrepo, f"refs/heads/{revision}")
     if base is None:
         raise RevisionNotFound(revision)
     start = git.resolve(gitrepo, header.parent_commit) if header.parent_commit else None
@@ -194,7 +194,7 @@ def _open_pr(
         description=header.description,
         is_pull_request=True,
     )
-    git.set_ref(gitrepo, f"refs/pr/{num}", str((start or git.resolve(gitrepo, revision)).id))  # type: ignore[union-attr]
+    git.set_ref(gitrepo, f"refs/pr/{num}", str((start or base).id))
     return num
 
 

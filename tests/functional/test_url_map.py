@@ -1,0 +1,73 @@
+"""The URL map is a contract: every method + path the clients call is pinned here."""
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from hugbox.app import create_app
+from hugbox.settings import Settings
+
+API = "/api/{repo_type:repotype}/{namespace}/{name}"
+FILE = "/{namespace}/{name}"
+PREFIXED = "/{repo_type:prefixtype}/{namespace}/{name}"
+
+PINNED = {
+    ("GET", "/api/whoami-v2"),
+    ("GET", "/api/agent-harnesses"),
+    ("POST", "/api/validate-yaml"),
+    ("POST", "/api/repos/create"),
+    ("DELETE", "/api/repos/delete"),
+    ("POST", "/api/repos/move"),
+    ("GET", "/api/{repo_type:repotype}"),
+    ("GET", API),
+    ("GET", API + "/revision/{revision:path}"),
+    ("PUT", API + "/settings"),
+    ("GET", API + "/auth-check"),
+    ("GET", API + "/auth-check/write"),
+    ("GET", API + "/tree/{revision}"),
+    ("GET", API + "/tree/{revision}/{path:path}"),
+    ("POST", API + "/paths-info/{revision}"),
+    ("POST", API + "/preupload/{revision}"),
+    ("POST", API + "/commit/{revision}"),
+    ("POST", API + "/branch/{branch:path}"),
+    ("DELETE", API + "/branch/{branch:path}"),
+    ("POST", API + "/tag/{revision:path}"),
+    ("DELETE", API + "/tag/{tag:path}"),
+    ("GET", API + "/refs"),
+    ("GET", API + "/commits/{revision:path}"),
+    ("POST", API + "/discussions"),
+    ("GET", API + "/discussions"),
+    ("GET", API + "/discussions/{num}"),
+    ("POST", API + "/lfs-verify"),
+    ("GET", FILE + "/resolve/{revision}/{path:path}"),
+    ("HEAD", FILE + "/resolve/{revision}/{path:path}"),
+    ("GET", PREFIXED + "/resolve/{revision}/{path:path}"),
+    ("HEAD", PREFIXED + "/resolve/{revision}/{path:path}"),
+    ("POST", "/{namespace}/{name}.git/info/lfs/objects/batch"),
+    ("POST", "/{namespace}/{name}.git/info/lfs/locks/verify"),
+    ("POST", "/{repo_type:prefixtype}/{namespace}/{name}.git/info/lfs/objects/batch"),
+    ("POST", "/{repo_type:prefixtype}/{namespace}/{name}.git/info/lfs/locks/verify"),
+    ("PUT", "/api/lfs/objects/{oid}"),
+    ("GET", "/api/lfs/objects/{oid}"),
+    ("PUT", "/api/lfs/multipart/{oid}/{part}"),
+    ("POST", "/api/lfs/multipart/{oid}"),
+}
+FRAMEWORK = {"/openapi.json", "/api/docs", "/docs/oauth2-redirect"}
+
+
+def _routes(router: Any) -> set[tuple[str, str]]:
+    found = set()
+    for route in router.routes:
+        inner = getattr(route, "original_router", None)  # FastAPI's included routers
+        if inner is not None:
+            found |= _routes(inner)
+        elif getattr(route, "path", None) not in FRAMEWORK:
+            found |= {(method, route.path) for method in route.methods}
+    return found
+
+
+def test_every_route_is_pinned(settings: Settings) -> None:
+    app: FastAPI = create_app(settings)
+    routes = _routes(app.router)
+    assert routes - PINNED == set(), "new routes: pin them here"
+    assert PINNED - routes == set(), "routes clients call are missing"
