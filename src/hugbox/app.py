@@ -10,7 +10,7 @@ from hugbox import __version__
 from hugbox.auth import api as auth_api
 from hugbox.db import Database
 from hugbox.errors import install_error_handlers
-from hugbox.middleware import HubPathMiddleware, RequestIdMiddleware
+from hugbox.middleware import BodyLimitMiddleware, HubPathMiddleware, RequestIdMiddleware
 from hugbox.repos import api as repos_api
 from hugbox.repos import commits_api, discussions_api, files_api, lfs_api
 from hugbox.repos.legacy import LegacyIds, load_legacy_ids
@@ -49,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
         with database.session() as session:
             return load_legacy_ids(session)
 
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)
     app.add_middleware(HubPathMiddleware, legacy_ids=LegacyIds(legacy_table))
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hugbox.errors import PayloadTooLarge, error_response
 from hugbox.repos.legacy import LegacyIds
 from hugbox.requestid import new_request_id
 
@@ -64,3 +67,53 @@ class RequestIdMiddleware:
         finally:
             elapsed = (time.perf_counter() - started) * 1000
             log.info("%s %s %s %.1fms", scope["method"], scope["path"], status, elapsed)
+
+
+# Bodies that are streamed to disk, never held in memory: commit payloads and LFS transfers.
+_STREAMED = re.compile(r"^/api/(?:lfs/|(?:models|datasets|spaces)/[^/]+/[^/]+/commit/)")
+
+
+class BodyLimitMiddleware:
+    """JSON and form bodies are read whole, so they are bounded (413 past `limit` bytes)."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _STREAMED.match(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.limit:
+            response = error_response(Request(scope), self._error())
+            await response(scope, receive, send)
+            return
+        received = 0
+        too_large = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                # Frameworks turn errors raised while reading into a generic 400: end the
+                # body instead, drop whatever the app answers, and answer 413 ourselves.
+                too_large = True
+                return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not too_large:
+                await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large:
+            await error_response(Request(scope), self._error())(scope, receive, send)
+
+    def _error(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"Request body larger than {self.limit} bytes")

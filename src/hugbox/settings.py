@@ -39,6 +39,10 @@ class Settings(BaseSettings):
         default=SecretStr(""),
         description="Signs upload URLs; a random key is kept in the data dir when unset.",
     )
+    max_request_body: int = Field(
+        default=16 * 1024 * 1024,
+        description="Largest JSON or form request body, in bytes (commits and LFS are streamed).",
+    )
     lfs_multipart_chunk_size: int = Field(
         default=64 * 1024 * 1024,
         description="LFS objects larger than this are uploaded in parts of this size (multipart).",

@@ -48,3 +48,20 @@ def test_invalid_body_is_400(client: TestClient, token: str) -> None:
 def test_client_trace_id_becomes_the_request_id(client: TestClient) -> None:
     response = client.get("/api/models/a/b", headers={"X-Amzn-Trace-Id": "Root=1-abc"})
     assert response.headers["X-Request-Id"] == "Root=1-abc"
+
+
+def test_oversized_json_body_is_413(client: TestClient, token: str) -> None:
+    body = b'{"content": "' + b"x" * (17 * 1024 * 1024) + b'"}'
+    response = client.post(
+        "/api/validate-yaml", content=body, headers={"content-type": "application/json"}
+    )
+    _assert_hf_error(response, 413)
+
+
+def test_oversized_chunked_body_is_413(client: TestClient) -> None:
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(20):
+            yield b"x" * (1024 * 1024)
+
+    response = client.post("/api/validate-yaml", content=chunks())
+    _assert_hf_error(response, 413)

@@ -1,0 +1,88 @@
+"""The operator commands (`hugbox import`, `user`, `token`) against a live hub's data dir."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub.errors import RepositoryNotFoundError
+
+from conftest import Hub
+
+pytestmark = pytest.mark.compat
+
+BIG = 11 * 1024 * 1024  # over the 10 MB line where any file becomes LFS
+
+
+def _folder(root: Path) -> Path:
+    folder = root / "model"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "config.json").write_text('{"architectures": ["GPT2LMHeadModel"]}')
+    (folder / "nested" / "notes.md").write_text("# notes\n")
+    (folder / "model.safetensors").write_bytes(bytes(range(256)) * 64)
+    (folder / "big.txt").write_bytes(b"a" * BIG)
+    return folder
+
+
+def test_import_folder_then_download_with_the_client(hub: Hub, tmp_path: Path) -> None:
+    repo_id = f"acme/imported-{uuid.uuid4().hex[:8]}"
+    result = hub.cli("import", str(_folder(tmp_path)), repo_id)
+    assert result.returncode == 0, result.stderr
+    commit = result.stdout.strip().splitlines()[-1]
+    api = HfApi(token=hub.alice)
+    info = api.model_info(repo_id, files_metadata=True)
+    assert info.sha == commit
+    assert info.pipeline_tag == "text-generation" and info.library_name == "transformers"
+    lfs = {s.rfilename for s in info.siblings or [] if s.lfs}
+    assert lfs == {"model.safetensors", "big.txt"}
+    attributes = Path(hf_hub_download(repo_id, ".gitattributes")).read_text()
+    assert "big.txt filter=lfs diff=lfs merge=lfs -text" in attributes
+    for name in ("big.txt", "nested/notes.md", "model.safetensors"):
+        downloaded = Path(hf_hub_download(repo_id, name, token=hub.alice)).read_bytes()
+        assert downloaded == (tmp_path / "model" / name).read_bytes()
+    assert next(c.authors for c in api.list_repo_commits(repo_id)) == ["alice"]
+
+
+def test_import_private_hides_the_repo(hub: Hub, tmp_path: Path) -> None:
+    repo_id = f"alice/private-import-{uuid.uuid4().hex[:8]}"
+    assert hub.cli("import", str(_folder(tmp_path)), repo_id, "--private").returncode == 0
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi().model_info(repo_id, token=False)
+    assert HfApi(token=hub.alice).model_info(repo_id).private is True
+
+
+def test_import_into_unknown_namespace_says_what_to_do(hub: Hub, tmp_path: Path) -> None:
+    result = hub.cli("import", str(_folder(tmp_path)), "nobody-here/x")
+    assert result.returncode == 1
+    assert "hugbox org create nobody-here" in result.stderr
+
+
+def test_import_of_a_dataset(hub: Hub, tmp_path: Path) -> None:
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    (folder / "train.csv").write_text("text,label\nhi,1\n")
+    repo_id = f"alice/ds-{uuid.uuid4().hex[:8]}"
+    assert hub.cli("import", str(folder), repo_id, "--repo-type", "dataset").returncode == 0
+    files = HfApi(token=hub.alice).list_repo_files(repo_id, repo_type="dataset")
+    assert sorted(files) == [".gitattributes", "train.csv"]
+
+
+def test_duplicate_user_is_refused(hub: Hub) -> None:
+    result = hub.cli("user", "create", "alice", "--password", "x")
+    assert result.returncode == 1
+    assert "already taken" in result.stderr
+
+
+def test_token_is_alone_on_the_last_stdout_line(hub: Hub) -> None:
+    result = hub.cli("token", "create", "bob", "--role", "read")
+    assert result.returncode == 0
+    token = result.stdout.strip().splitlines()[-1]
+    assert token.startswith("hf_") and len(token) == 37
+    whoami = httpx.get(
+        f"{hub.endpoint}/api/whoami-v2", headers={"authorization": f"Bearer {token}"}
+    )
+    assert whoami.json()["auth"]["accessToken"]["role"] == "read"
+    assert whoami.json()["name"] == "bob"
