@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,11 @@ class Hub:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return run_cli(self.data_dir, *args)
+
+
+def unique(prefix: str = "repo") -> str:
+    """A repo name no other test uses: tests share one hub."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:

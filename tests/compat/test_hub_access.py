@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,13 +26,9 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.file_download import _CACHED_NO_EXIST
 
-from conftest import Hub
+from conftest import Hub, unique
 
 pytestmark = pytest.mark.compat
-
-
-def unique(prefix: str = "repo") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def client(hub: Hub, token: str | bool) -> HfApi:

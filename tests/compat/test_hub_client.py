@@ -30,13 +30,9 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.hf_api import RepoFile, RepoFolder
 
-from conftest import Hub
+from conftest import Hub, unique
 
 pytestmark = pytest.mark.compat
-
-
-def unique(prefix: str = "repo") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def git_sha1(data: bytes) -> str:
