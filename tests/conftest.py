@@ -7,27 +7,15 @@ here, before any test module imports huggingface_hub.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from support import Hub, create_token, free_port, run_cli, running_hub
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-PORT = _free_port()
+PORT = free_port()
 ENDPOINT = f"http://127.0.0.1:{PORT}"
 _HF_HOME = tempfile.mkdtemp(prefix="hugbox-hf-home-")
 os.environ.update(
@@ -43,40 +31,6 @@ os.environ.update(
 os.environ.pop("HF_TOKEN", None)
 
 
-@dataclass(frozen=True)
-class Hub:
-    endpoint: str
-    data_dir: Path
-    alice: str  # write token of user alice, admin of org `acme`
-    alice_read: str  # read token of alice
-    bob: str  # write token of bob, a `read` member of `acme`
-    carol: str  # write token of carol, a `write` member of `acme`
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run_cli(self.data_dir, *args)
-
-
-def unique(prefix: str = "repo") -> str:
-    """A repo name no other test uses: tests share one hub."""
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hugbox", *args, "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-
-
-def _token(data_dir: Path, user: str, role: str) -> str:
-    result = run_cli(data_dir, "token", "create", user, "--role", role)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1]
-
-
 def _seed(data_dir: Path) -> dict[str, str]:
     for user in ("alice", "bob", "carol"):
         assert run_cli(data_dir, "user", "create", user, "--password", "pw-" + user).returncode == 0
@@ -86,41 +40,16 @@ def _seed(data_dir: Path) -> dict[str, str]:
         run_cli(data_dir, "org", "add-member", "acme", "carol", "--role", "write").returncode == 0
     )
     return {
-        "alice": _token(data_dir, "alice", "write"),
-        "alice_read": _token(data_dir, "alice", "read"),
-        "bob": _token(data_dir, "bob", "write"),
-        "carol": _token(data_dir, "carol", "write"),
+        "alice": create_token(data_dir, "alice", "write"),
+        "alice_read": create_token(data_dir, "alice", "read"),
+        "bob": create_token(data_dir, "bob", "write"),
+        "carol": create_token(data_dir, "carol", "write"),
     }
-
-
-def _wait_ready(process: subprocess.Popen[bytes], endpoint: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"hugbox serve exited with {process.returncode}")
-        try:
-            httpx.get(f"{endpoint}/api/agent-harnesses", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError("hugbox serve did not start within 60 s")
 
 
 @pytest.fixture(scope="session")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     data_dir = tmp_path_factory.mktemp("hub-data")
     tokens = _seed(data_dir)
-    log = (data_dir / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hugbox", "serve", "--port", str(PORT), "--log-level", "warning",
-         "--data-dir", str(data_dir)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        _wait_ready(process, ENDPOINT)
-        yield Hub(endpoint=ENDPOINT, data_dir=data_dir, **tokens)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+    with running_hub(data_dir, port=PORT, log_path=data_dir / "server.log") as endpoint:
+        yield Hub(endpoint=endpoint, data_dir=data_dir, **tokens)

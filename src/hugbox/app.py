@@ -12,7 +12,7 @@ from hugbox.db import Database
 from hugbox.errors import install_error_handlers
 from hugbox.middleware import BodyLimitMiddleware, HubPathMiddleware, RequestIdMiddleware
 from hugbox.repos import api as repos_api
-from hugbox.repos import commits_api, discussions_api, files_api, lfs_api
+from hugbox.repos import commits_api, discussions_api, files_api, gated_api, lfs_api
 from hugbox.repos.legacy import LegacyIds, load_legacy_ids
 from hugbox.repos.signing import UrlSigner, load_secret
 from hugbox.repos.store import RepoStore
@@ -42,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
         commits_api.router,
         discussions_api.router,
         lfs_api.router,
+        gated_api.router,
     ):
         app.include_router(router)
 

@@ -13,9 +13,6 @@ shared hub as usual.
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -36,7 +33,7 @@ from datasets import (
 from datasets.exceptions import DatasetNotFoundError
 from huggingface_hub import HfApi, constants
 
-from conftest import Hub, _free_port, _wait_ready
+from support import Hub, running_hub
 
 pytestmark = [
     pytest.mark.compat,
@@ -67,20 +64,10 @@ def _rows(dataset: Any) -> dict[str, list[Any]]:
 @pytest.fixture(scope="module")
 def lfs_endpoint(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A second replica of the shared hub (same data dir) whose preupload answers "lfs"."""
-    endpoint = f"http://127.0.0.1:{_free_port()}"
-    log = (tmp_path_factory.mktemp("lfs-replica") / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hugbox", "serve", "--port", endpoint.rsplit(":", 1)[1],
-         "--log-level", "warning", "--data-dir", str(hub.data_dir)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HUGBOX_PREUPLOAD_MODE": "lfs"},
-    )  # fmt: skip
-    try:
-        _wait_ready(process, endpoint)
+    log_path = tmp_path_factory.mktemp("lfs-replica") / "server.log"
+    env = {"HUGBOX_PREUPLOAD_MODE": "lfs"}
+    with running_hub(hub.data_dir, env=env, log_path=log_path) as endpoint:
         yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 Pushing = Callable[[], AbstractContextManager[None]]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from huggingface_hub import HfApi
 
-from conftest import Hub
+from support import Hub
 
 pytestmark = pytest.mark.compat
 

@@ -26,7 +26,7 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.file_download import _CACHED_NO_EXIST
 
-from conftest import Hub, unique
+from support import Hub, unique
 
 pytestmark = pytest.mark.compat
 
@@ -144,6 +144,40 @@ def test_gated_repo_shows_info_but_not_files(hub: Hub, tmp_path: Path) -> None:
         client(hub, hub.carol).auth_check(repo_id)
     path = hf_hub_download(repo_id, "w.txt", cache_dir=tmp_path, token=hub.alice)
     assert Path(path).read_bytes() == b"weights"
+
+
+def test_access_requests_to_gated_repos(hub: Hub, tmp_path: Path) -> None:
+    owner = client(hub, hub.alice)
+    repo_id = owner.create_repo(f"alice/{unique('gated')}").repo_id
+    owner.upload_file(path_or_fileobj=b"w", path_in_repo="w.txt", repo_id=repo_id)
+    owner.update_repo_settings(repo_id, gated="manual")
+    ask = f"{hub.endpoint}/api/models/{repo_id}/ask-access"
+    assert httpx.post(ask, headers=auth(hub.bob)).json() == {"status": "pending"}
+    with pytest.raises(GatedRepoError):
+        hf_hub_download(repo_id, "w.txt", cache_dir=tmp_path, token=hub.bob)
+    pending = list(owner.list_pending_access_requests(repo_id))
+    assert [r.username for r in pending] == ["bob"]
+    owner.accept_access_request(repo_id, "bob")
+    assert Path(hf_hub_download(repo_id, "w.txt", cache_dir=tmp_path, token=hub.bob)).exists()
+    assert [r.username for r in owner.list_accepted_access_requests(repo_id)] == ["bob"]
+    owner.reject_access_request(repo_id, "bob", rejection_reason="no")
+    with pytest.raises(GatedRepoError):
+        client(hub, hub.bob).auth_check(repo_id)
+    owner.grant_access(repo_id, "carol")
+    client(hub, hub.carol).auth_check(repo_id)
+    with pytest.raises(HfHubHTTPError) as error:
+        list(client(hub, hub.bob).list_pending_access_requests(repo_id))
+    assert error.value.response.status_code == 403
+
+
+def test_auto_gating_accepts_at_once(hub: Hub, tmp_path: Path) -> None:
+    owner = client(hub, hub.alice)
+    repo_id = owner.create_repo(f"alice/{unique('auto')}").repo_id
+    owner.update_repo_settings(repo_id, gated="auto")
+    ask = f"{hub.endpoint}/api/models/{repo_id}/ask-access"
+    assert httpx.post(ask, headers=auth(hub.carol)).json() == {"status": "accepted"}
+    client(hub, hub.carol).auth_check(repo_id)
+    assert httpx.post(ask).status_code == 401
 
 
 def test_read_token_cannot_write(hub: Hub, public_repo: str) -> None:

@@ -30,7 +30,7 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.hf_api import RepoFile, RepoFolder
 
-from conftest import Hub, unique
+from support import Hub, unique
 
 pytestmark = pytest.mark.compat
 

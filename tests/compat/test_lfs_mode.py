@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import _free_port, _token, _wait_ready, run_cli
+from support import create_token, run_cli, running_hub
 
 pytestmark = pytest.mark.compat
 
@@ -47,39 +47,11 @@ def lfs_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LfsHub]:
     data_dir = tmp_path_factory.mktemp("lfs-hub-data")
     # Only alice is needed here; seeding less keeps this second hub quick to start.
     assert run_cli(data_dir, "user", "create", "alice", "--password", "pw-alice").returncode == 0
-    token = _token(data_dir, "alice", "write")
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
+    token = create_token(data_dir, "alice", "write")
+    env = {"HUGBOX_PREUPLOAD_MODE": "lfs", "HUGBOX_LFS_MULTIPART_CHUNK_SIZE": str(CHUNK)}
     log_path = data_dir / "server.log"
-    env = {
-        **os.environ,
-        "HUGBOX_PREUPLOAD_MODE": "lfs",
-        "HUGBOX_LFS_MULTIPART_CHUNK_SIZE": str(CHUNK),
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hugbox",
-                "serve",
-                "--port",
-                str(port),
-                "--log-level",
-                "info",
-                "--data-dir",
-                str(data_dir),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        try:
-            _wait_ready(process, endpoint)
-            yield LfsHub(endpoint=endpoint, log=log_path, alice=token)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with running_hub(data_dir, env=env, log_path=log_path, log_level="info") as endpoint:
+        yield LfsHub(endpoint=endpoint, log=log_path, alice=token)
 
 
 def auth(token: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ import pytest
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import RepositoryNotFoundError
 
-from conftest import Hub
+from support import Hub
 
 pytestmark = pytest.mark.compat
 

@@ -29,10 +29,10 @@ from transformers import (
     set_seed,
 )
 
-from conftest import Hub
 from hugbox.cli.context import operator
 from hugbox.repos import service
 from hugbox.repos.models import Repo, RepoType
+from support import Hub
 
 pytestmark = pytest.mark.compat
 T = TypeVar("T")

@@ -67,6 +67,8 @@ def _file(gitrepo: pygit2.Repository, path: str, blob: pygit2.Blob) -> RepoFile:
 def _entry(gitrepo: pygit2.Repository, item: git.TreeItem) -> RepoEntry:
     if item.is_dir:
         return RepoFolder(path=item.path, tree_id=item.oid)
+    if item.size > git.LFS_POINTER_MAX:  # too big to be a pointer: no need to read it
+        return RepoFile(path=item.path, blob_id=item.oid, size=item.size)
     blob = gitrepo.get(item.oid)
     assert isinstance(blob, pygit2.Blob)
     return _file(gitrepo, item.path, blob)

@@ -123,15 +123,18 @@ def walk(
     repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, *, recursive: bool
 ) -> Iterator[TreeItem]:
     """Entries under `tree` (whose path is `prefix`), folders before their content."""
+    odb = repo.odb
     for entry in tree:
         path = f"{prefix}/{entry.name}" if prefix else str(entry.name)
-        obj = repo.get(entry.id)
-        if isinstance(obj, pygit2.Tree):
+        if entry.type_str == "tree":
             yield TreeItem(path, True, str(entry.id), 0)
             if recursive:
-                yield from walk(repo, obj, path, recursive=True)
-        elif isinstance(obj, pygit2.Blob):
-            yield TreeItem(path, False, str(entry.id), obj.size)
+                subtree = repo.get(entry.id)
+                assert isinstance(subtree, pygit2.Tree)
+                yield from walk(repo, subtree, path, recursive=True)
+        elif entry.type_str == "blob":
+            # The object header alone: loading the blob would inflate all of its content.
+            yield TreeItem(path, False, str(entry.id), odb.read_header(entry.id)[1])
 
 
 def write_blob(repo: pygit2.Repository, data: bytes) -> str:

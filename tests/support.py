@@ -1,0 +1,96 @@
+"""Helpers the test suites share: names, the operator CLI, and running a live hub."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def unique(prefix: str = "repo") -> str:
+    """A repo name no other test uses: tests share one hub."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hugbox", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+def create_token(data_dir: Path, user: str, role: str) -> str:
+    result = run_cli(data_dir, "token", "create", user, "--role", role)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+@dataclass(frozen=True)
+class Hub:
+    endpoint: str
+    data_dir: Path
+    alice: str  # write token of user alice, admin of org `acme`
+    alice_read: str  # read token of alice
+    bob: str  # write token of bob, a `read` member of `acme`
+    carol: str  # write token of carol, a `write` member of `acme`
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(self.data_dir, *args)
+
+
+def _wait_ready(process: subprocess.Popen[bytes], endpoint: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"hugbox serve exited with {process.returncode}")
+        try:
+            httpx.get(f"{endpoint}/api/agent-harnesses", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("hugbox serve did not start within 60 s")
+
+
+@contextmanager
+def running_hub(
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
+    log_path: Path | None = None,
+    log_level: str = "warning",
+) -> Iterator[str]:
+    """`hugbox serve` on a local port for the duration of the block; yields its endpoint."""
+    port = port or free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log_path = log_path or data_dir / f"server-{port}.log"
+    command = [sys.executable, "-m", "hugbox", "serve", "--port", str(port),
+               "--log-level", log_level, "--data-dir", str(data_dir)]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+        try:
+            _wait_ready(process, endpoint)
+            yield endpoint
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
