@@ -10,7 +10,10 @@ import pytest
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import RepositoryNotFoundError
 
-from support import Hub
+from hugbox.cli.context import operator, unit_of_work
+from hugbox.repos import service
+from hugbox.repos.models import Repo, RepoType
+from support import Hub, unique
 
 pytestmark = pytest.mark.compat
 
@@ -86,3 +89,17 @@ def test_token_is_alone_on_the_last_stdout_line(hub: Hub) -> None:
     )
     assert whoami.json()["auth"]["accessToken"]["role"] == "read"
     assert whoami.json()["name"] == "bob"
+
+
+def test_account_names_cannot_shadow_legacy_ids(hub: Hub, tmp_path: Path) -> None:
+    repo_id = f"acme/{unique('legacy')}"
+    assert hub.cli("import", str(_folder(tmp_path)), repo_id).returncode == 0
+    alias = unique("alias")
+    op = operator(hub.data_dir)
+    with unit_of_work(op) as session:
+        repo = service.find_repo(session, RepoType.MODEL, repo_id)
+        assert isinstance(repo, Repo)
+        service.add_alias(session, repo=repo, alias=alias)
+    result = hub.cli("user", "create", alias, "--password", "x")
+    assert result.returncode == 1
+    assert "legacy repo id" in result.stderr

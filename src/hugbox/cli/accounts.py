@@ -7,6 +7,7 @@ import typer
 from hugbox.auth import service
 from hugbox.auth.models import OrgRole, TokenRole
 from hugbox.cli.context import DataDirOption, err, operator, unit_of_work
+from hugbox.repos.service import check_not_legacy_id
 
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 org_app = typer.Typer(help="Manage organisations and their members.", no_args_is_help=True)
@@ -24,6 +25,7 @@ def create_user(
     """Create a user."""
     op = operator(data_dir)
     with unit_of_work(op) as session:
+        check_not_legacy_id(session, name)
         service.create_user(session, name=name, password=password, is_admin=admin, email=email)
     err.print(f"Created user {name}{' (admin)' if admin else ''}.")
 
@@ -37,6 +39,7 @@ def create_org(
     """Create an organisation."""
     op = operator(data_dir)
     with unit_of_work(op) as session:
+        check_not_legacy_id(session, org)
         service.create_org(session, name=org, owner=owner)
     err.print(f"Created org {org}, administered by {owner}.")
 

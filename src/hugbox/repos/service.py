@@ -167,6 +167,15 @@ def add_alias(session: Session, *, repo: Repo, alias: str) -> None:
     session.flush()
 
 
+def check_not_legacy_id(session: Session, name: str) -> None:
+    """Account names must not shadow legacy ids: `/gpt2/...` would become ambiguous."""
+    taken = session.scalar(
+        select(RepoRedirect.id).where(RepoRedirect.old_id_lower == name.lower()).limit(1)
+    )
+    if taken is not None:
+        raise Conflict(f"{name!r} is a legacy repo id (like `gpt2`) and cannot name an account")
+
+
 def _drop_redirect(session: Session, repo_type: RepoType, repo_id: str) -> None:
     redirect = session.scalar(
         select(RepoRedirect).where(
