@@ -238,9 +238,10 @@ def list_repos(
         stmt = stmt.where(Repo.pipeline_tag == query.pipeline_tag)
     order = _SORT_COLUMNS.get(query.sort or "", Repo.created_at)
     stmt = stmt.order_by(order.desc(), Repo.pk.desc())
-    repos = list(session.scalars(stmt))
-    # Tag filters match JSON lists: portable across SQLite and PostgreSQL only in Python.
-    repos = [r for r in repos if all(_matches_filter(r, f) for f in query.filters)]
+    if not query.filters:
+        return list(session.scalars(stmt.offset(offset).limit(page_size)))
+    # Tag filters match JSON lists, which only Python matches the same on SQLite and PostgreSQL.
+    repos = [r for r in session.scalars(stmt) if all(_matches_filter(r, f) for f in query.filters)]
     return repos[offset : offset + page_size]
 
 
