@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,14 +66,17 @@ class MultipartUpload:
         self.path = tmp_dir / f"multipart-{oid}"
 
     async def write_part(self, body: AsyncIterator[bytes], *, offset: int) -> str:
-        digest = hashlib.md5(usedforsecurity=False)
+        """Returns the part's ETag. Clients only echo it back and completion checks the sha256
+        of the whole, so a CRC-32 (~6x faster than MD5, which capped the event loop) will do."""
+        crc, size = 0, 0
         mode = "r+b" if self.path.exists() else "w+b"
         with self.path.open(mode) as handle:
             handle.seek(offset)
             async for chunk in body:
                 handle.write(chunk)
-                digest.update(chunk)
-        return digest.hexdigest()
+                crc = zlib.crc32(chunk, crc)
+                size += len(chunk)
+        return f"{crc:08x}-{size}"
 
     def complete(self, blobs: BlobStore, *, oid: str, size: int) -> None:
         if not self.path.exists():

@@ -1,0 +1,167 @@
+"""`model_info` under 32 concurrent clients: latency percentiles and req/s, against the same load
+on a trivial route (`/api/agent-harnesses`), so the ratio is the cost of the real handler.
+
+The load generator (threads, one `httpx.Client` each) runs in this process, on the same cores as
+the server: its own CPU use is reported next to the server's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from common import (
+    BENCH_USER,
+    Hub,
+    Result,
+    Workspace,
+    cpu_seconds,
+    hugbox_cli,
+    log,
+    percentile,
+    remove_tree,
+    running_hub,
+    seed_user,
+)
+
+REPO_ID = f"{BENCH_USER}/tiny-model"
+CLIENTS = 32
+TARGET_P99_MS = 50.0
+CARD = """---
+license: apache-2.0
+library_name: transformers
+pipeline_tag: text-classification
+tags: [bench]
+---
+# tiny-model
+
+A repo shaped like a small transformers model, for the model_info benchmark.
+"""
+
+
+def _write_repo(folder: Path) -> None:
+    """Ten files, three of them LFS (by the default .gitattributes patterns)."""
+    config = {"architectures": ["BertForSequenceClassification"], "model_type": "bert"}
+    texts = {
+        "README.md": CARD,
+        "config.json": json.dumps(config),
+        "generation_config.json": "{}",
+        "tokenizer_config.json": json.dumps({"model_max_length": 512}),
+        "special_tokens_map.json": json.dumps({"cls_token": "[CLS]"}),
+        "tokenizer.json": json.dumps({"vocab": {f"tok{i}": i for i in range(20_000)}}),
+        "vocab.txt": "\n".join(f"tok{i}" for i in range(20_000)),
+    }
+    folder.mkdir()
+    for name, text in texts.items():
+        (folder / name).write_text(text)
+    for name, size in (("model.safetensors", 4), ("pytorch_model.bin", 4), ("onnx/model.onnx", 2)):
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_bytes(os.urandom(size * 2**20))
+
+
+@dataclass(frozen=True)
+class Load:
+    latencies: list[float]
+    errors: int
+    seconds: float
+    server_cpu: float  # share of one core, over the measured window
+    loadgen_cpu: float
+
+
+def _client_loop(
+    url: str, headers: dict[str, str], warm_until: float, stop_at: float, out: list[float],
+    errors: list[int],
+) -> None:  # fmt: skip
+    with httpx.Client(headers=headers, timeout=30) as client:
+        while (started := time.perf_counter()) < stop_at:
+            try:
+                status = client.get(url).status_code
+            except httpx.TransportError:
+                status = 0
+            elapsed = time.perf_counter() - started
+            if status != 200:
+                errors.append(status)
+            elif started >= warm_until:
+                out.append(elapsed)
+
+
+def _load(hub: Hub, path: str, token: str, warmup: float, duration: float) -> Load:
+    """CLIENTS closed-loop clients for warmup + duration seconds; only the last part counts."""
+    latencies: list[float] = []
+    errors: list[int] = []
+    warm_until = time.perf_counter() + warmup
+    stop_at = warm_until + duration
+    args = (hub.endpoint + path, {"authorization": f"Bearer {token}"}, warm_until, stop_at)
+    threads = [
+        threading.Thread(target=_client_loop, args=(*args, latencies, errors), daemon=True)
+        for _ in range(CLIENTS)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(max(0.0, warm_until - time.perf_counter()))
+    server_before, self_before = cpu_seconds(hub.pid), cpu_seconds(os.getpid())
+    time.sleep(max(0.0, stop_at - time.perf_counter()))
+    server_cpu = cpu_seconds(hub.pid) - server_before
+    loadgen_cpu = cpu_seconds(os.getpid()) - self_before
+    for thread in threads:
+        thread.join(timeout=60)
+    return Load(latencies, len(errors), duration, server_cpu / duration, loadgen_cpu / duration)
+
+
+def _describe(load: Load) -> str:
+    ms = [percentile(load.latencies, p) * 1000 for p in (50, 95, 99)]
+    return (
+        f"p50 {ms[0]:.1f} / p95 {ms[1]:.1f} / p99 {ms[2]:.1f} ms, "
+        f"{len(load.latencies) / load.seconds:.0f} req/s"
+    )
+
+
+def _note(name: str, load: Load) -> str:
+    return (
+        f"{name}: {_describe(load)}, {load.errors} errors; CPU: server {load.server_cpu:.0%}, "
+        f"load generator {load.loadgen_cpu:.0%} of one core (both share the machine's cores)"
+    )
+
+
+def _results(real: Load, trivial: Load) -> list[Result]:
+    p99 = percentile(real.latencies, 99) * 1000
+    base_p99 = percentile(trivial.latencies, 99) * 1000
+    rate = len(real.latencies) / real.seconds
+    base_rate = len(trivial.latencies) / trivial.seconds
+    return [
+        Result(f"model_info x{CLIENTS} clients, p99", f"{p99:.1f} ms",
+               f"trivial route {base_p99:.1f} ms", p99 / base_p99,
+               f"<= {TARGET_P99_MS:.0f} ms", p99 <= TARGET_P99_MS and real.errors == 0,
+               note=_note("model_info", real)),
+        Result(f"model_info x{CLIENTS} clients, throughput", f"{rate:.0f} req/s",
+               f"trivial route {base_rate:.0f} req/s", rate / base_rate, "(info)",
+               note=_note("trivial route /api/agent-harnesses", trivial)),
+    ]  # fmt: skip
+
+
+def run(ws: Workspace) -> list[Result]:
+    warmup, duration = (1.0, 3.0) if ws.quick else (2.0, 10.0)
+    data_dir = ws.root / "model-info-hub"
+    data_dir.mkdir()
+    try:
+        token = seed_user(data_dir)
+        _write_repo(ws.root / "tiny-model")
+        hugbox_cli(data_dir, "import", str(ws.root / "tiny-model"), REPO_ID)
+        with running_hub(data_dir) as hub:
+            loads = {}
+            for name, path in (
+                ("trivial", "/api/agent-harnesses"),
+                ("model_info", f"/api/models/{REPO_ID}"),
+            ):
+                loads[name] = _load(hub, path, token, warmup, duration)
+                log(f"  {_note(name, loads[name])}")
+    finally:
+        remove_tree(data_dir)
+        remove_tree(ws.root / "tiny-model")
+    return _results(loads["model_info"], loads["trivial"])
