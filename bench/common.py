@@ -149,14 +149,16 @@ def _wait_ready(process: subprocess.Popen[bytes], endpoint: str) -> None:
 
 
 @contextmanager
-def running_hub(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[Hub]:
+def running_hub(
+    data_dir: Path, env: Mapping[str, str] | None = None, workers: int = 1
+) -> Iterator[Hub]:
     """`hugbox serve` on a free loopback port, stopped (and waited for) on the way out."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     with (data_dir / "server.log").open("wb") as server_log:
         process = subprocess.Popen(
             [PYTHON, "-m", "hugbox", "serve", "--port", str(port), "--log-level", "warning",
-             "--data-dir", str(data_dir)],
+             "--data-dir", str(data_dir), "--workers", str(workers)],
             env=clean_env(env or {}), stdout=server_log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
@@ -191,10 +193,28 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """User + system CPU time of a process, and of its live children (uvicorn's workers)."""
+    pids = [pid]
+    for entry in Path("/proc").iterdir() if children else ():
+        if entry.name.isdigit():
+            try:
+                if int(_stat(int(entry.name))[1]) == pid:
+                    pids.append(int(entry.name))
+            except (OSError, IndexError):
+                continue  # the process ended while we looked
+    ticks = 0
+    for each in pids:
+        try:
+            fields = _stat(each)
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class RssSampler:

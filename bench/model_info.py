@@ -105,9 +105,9 @@ def _load(hub: Hub, path: str, token: str, warmup: float, duration: float) -> Lo
     for thread in threads:
         thread.start()
     time.sleep(max(0.0, warm_until - time.perf_counter()))
-    server_before, self_before = cpu_seconds(hub.pid), cpu_seconds(os.getpid())
+    server_before, self_before = cpu_seconds(hub.pid, children=True), cpu_seconds(os.getpid())
     time.sleep(max(0.0, stop_at - time.perf_counter()))
-    server_cpu = cpu_seconds(hub.pid) - server_before
+    server_cpu = cpu_seconds(hub.pid, children=True) - server_before
     loadgen_cpu = cpu_seconds(os.getpid()) - self_before
     for thread in threads:
         thread.join(timeout=60)
@@ -161,7 +161,20 @@ def run(ws: Workspace) -> list[Result]:
             ):
                 loads[name] = _load(hub, path, token, warmup, duration)
                 log(f"  {_note(name, loads[name])}")
+        # A deployment runs about one worker per core; show what a second one buys here.
+        with running_hub(data_dir, workers=2) as hub:
+            two = _load(hub, f"/api/models/{REPO_ID}", token, warmup, duration)
+            log(f"  {_note('model_info, 2 workers', two)}")
     finally:
         remove_tree(data_dir)
         remove_tree(ws.root / "tiny-model")
-    return _results(loads["model_info"], loads["trivial"])
+    return [*_results(loads["model_info"], loads["trivial"]), _two_workers(two)]
+
+
+def _two_workers(load: Load) -> Result:
+    p99 = percentile(load.latencies, 99) * 1000
+    return Result(
+        f"model_info x{CLIENTS} clients, 2 workers, p99", f"{p99:.1f} ms", "", None,
+        f"<= {TARGET_P99_MS:.0f} ms", p99 <= TARGET_P99_MS and load.errors == 0,
+        note=_note("model_info, 2 workers", load),
+    )  # fmt: skip

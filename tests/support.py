@@ -77,13 +77,15 @@ def running_hub(
     env: Mapping[str, str] | None = None,
     log_path: Path | None = None,
     log_level: str = "warning",
+    workers: int = 1,
 ) -> Iterator[str]:
     """`hugbox serve` on a local port for the duration of the block; yields its endpoint."""
     port = port or free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log_path = log_path or data_dir / f"server-{port}.log"
     command = [sys.executable, "-m", "hugbox", "serve", "--port", str(port),
-               "--log-level", log_level, "--data-dir", str(data_dir)]  # fmt: skip
+               "--log-level", log_level, "--data-dir", str(data_dir),
+               "--workers", str(workers)]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}

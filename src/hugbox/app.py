@@ -54,3 +54,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(HubPathMiddleware, legacy_ids=LegacyIds(legacy_table))
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app of a worker process started by `hugbox serve --workers N`."""
+    return create_app(Settings())

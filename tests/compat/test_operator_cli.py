@@ -13,7 +13,7 @@ from huggingface_hub.errors import RepositoryNotFoundError
 from hugbox.cli.context import operator, unit_of_work
 from hugbox.repos import service
 from hugbox.repos.models import Repo, RepoType
-from support import Hub, unique
+from support import Hub, running_hub, unique
 
 pytestmark = pytest.mark.compat
 
@@ -103,3 +103,17 @@ def test_account_names_cannot_shadow_legacy_ids(hub: Hub, tmp_path: Path) -> Non
     result = hub.cli("user", "create", alias, "--password", "x")
     assert result.returncode == 1
     assert "legacy repo id" in result.stderr
+
+
+def test_serve_with_several_workers_shares_one_data_dir(hub: Hub, tmp_path: Path) -> None:
+    with running_hub(hub.data_dir, workers=2, log_path=tmp_path / "workers.log") as endpoint:
+        api = HfApi(endpoint=endpoint, token=hub.alice)
+        repo_id = api.create_repo(f"alice/{unique('workers')}").repo_id
+        for index in range(6):  # requests land on both workers; each commit sees the last
+            api.upload_file(
+                path_or_fileobj=f"{index}".encode(), path_in_repo="n.txt", repo_id=repo_id
+            )
+        commits = api.list_repo_commits(repo_id)
+        assert len(commits) == 7
+        url = f"{endpoint}/{repo_id}/resolve/main/n.txt"
+        assert httpx.get(url, headers={"authorization": f"Bearer {hub.alice}"}).text == "5"

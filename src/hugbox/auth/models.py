@@ -50,7 +50,10 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
-        foreign_keys="Membership.user_id", back_populates="user", lazy="selectin"
+        # Loaded on use: only the caller's memberships are ever read, not every owner's.
+        foreign_keys="Membership.user_id",
+        back_populates="user",
+        lazy="select",
     )
 
 

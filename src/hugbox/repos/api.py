@@ -16,7 +16,6 @@ from hugbox.repos import access, cards, content, indexer, schemas, service
 from hugbox.repos.deps import ReadableRepo, WritableRepo
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Need, RepoQuery
-from hugbox.storage import git
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -75,16 +74,13 @@ def _repo_info(
 ) -> dict[str, Any]:
     gitrepo = store.open(repo)
     commit = content.resolve_revision(gitrepo, revision)
-    files = [
-        e for e in content.list_tree(gitrepo, commit, "", recursive=True)
-        if isinstance(e, content.RepoFile)
-    ]  # fmt: skip
+    described = indexer.describe(gitrepo, repo.type, commit)
     info = schemas.repo_info(
         repo,
         sha=str(commit.id),
-        last_modified=git.commit_date(commit),
-        snap=indexer.snapshot(gitrepo, repo.type, commit),
-        siblings=files,
+        last_modified=described.date,
+        snap=described.snapshot,
+        siblings=described.files,
         blobs=blobs,
     )
     return schemas.only_expanded(info, _listable(expand))

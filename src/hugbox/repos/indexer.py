@@ -4,13 +4,16 @@ in step with the default branch so listings never read git."""
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pygit2
 from sqlalchemy.orm import Session
 
-from hugbox.repos import cards
+from hugbox.repos import cards, content
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.store import RepoStore
 from hugbox.storage import git
@@ -39,6 +42,55 @@ def snapshot(gitrepo: pygit2.Repository, repo_type: RepoType, commit: pygit2.Com
     library = _str(card.get("library_name")) or ("transformers" if config else None)
     extra = [t for t in (library, pipeline_tag) if t and t not in tags]
     return Snapshot(card, config, tags + extra, pipeline_tag, library)
+
+
+@dataclass(frozen=True)
+class CommitDescription:
+    """What repo info shows of one commit. Shared between requests: never mutate it."""
+
+    snapshot: Snapshot
+    files: tuple[content.RepoFile, ...]
+    date: datetime
+
+
+class _CommitCache:
+    """A commit id fixes its content, so what is derived from it is cached without expiry."""
+
+    def __init__(self, size: int = 512):
+        self._size = size
+        self._items: OrderedDict[tuple[str, RepoType], CommitDescription] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, RepoType]) -> CommitDescription | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, RepoType], value: CommitDescription) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_descriptions = _CommitCache()
+
+
+def describe(
+    gitrepo: pygit2.Repository, repo_type: RepoType, commit: pygit2.Commit
+) -> CommitDescription:
+    key = (str(commit.id), repo_type)
+    found = _descriptions.get(key)
+    if found is None:
+        entries = content.list_tree(gitrepo, commit, "", recursive=True)
+        files = tuple(e for e in entries if isinstance(e, content.RepoFile))
+        found = CommitDescription(
+            snapshot(gitrepo, repo_type, commit), files, git.commit_date(commit)
+        )
+        _descriptions.put(key, found)
+    return found
 
 
 def refresh(session: Session, store: RepoStore, repo: Repo) -> None:

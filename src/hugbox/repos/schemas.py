@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -45,7 +46,7 @@ def repo_info(
     sha: str,
     last_modified: datetime,
     snap: Snapshot,
-    siblings: list[RepoFile],
+    siblings: Sequence[RepoFile],
     blobs: bool,
 ) -> dict[str, Any]:
     info = repo_summary(repo)
