@@ -14,6 +14,7 @@ from hugbox.auth.service import Caller, authenticate
 from hugbox.db import Database
 from hugbox.repos.store import RepoStore
 from hugbox.settings import Settings
+from hugbox.urls import base_url
 
 
 def get_settings(request: Request) -> Settings:
@@ -56,14 +57,6 @@ _Session = Annotated[Session, Depends(get_session, scope="function")]
 
 def get_caller(request: Request, session: _Session) -> Caller:
     return authenticate(session, bearer_token(request))
-
-
-def base_url(request: Request) -> str:
-    """Absolute URLs in bodies use the origin the client used (or the configured public URL)."""
-    settings = get_settings(request)
-    if settings.public_url:
-        return settings.public_url.rstrip("/")
-    return str(request.base_url).rstrip("/")
 
 
 SessionDep = _Session

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hugbox.requestid import current_request_id
+from hugbox.urls import base_url
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,14 @@ class Conflict(HubError):
     default_message = "Conflict"
 
 
+class RepoExists(Conflict):
+    """Create on an existing repo: clients (`exist_ok=True`) read its `url` from the body."""
+
+    def __init__(self, *, repo_type: str, url_path: str):
+        super().__init__(f"You already created this {repo_type} repo")
+        self.url_path = url_path
+
+
 class PreconditionFailed(HubError):
     status_code = 412
     default_message = (
@@ -156,7 +165,10 @@ def error_response(request: Request, error: HubError) -> Response:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="hugbox"')
     if request.method == "HEAD":
         return Response(status_code=error.status_code, headers=headers)
-    return JSONResponse({"error": error.message}, status_code=error.status_code, headers=headers)
+    body = {"error": error.message}
+    if isinstance(error, RepoExists):
+        body["url"] = f"{base_url(request)}/{error.url_path}"
+    return JSONResponse(body, status_code=error.status_code, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

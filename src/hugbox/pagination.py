@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 from fastapi import Request, Response
 
-from hugbox.deps import base_url
 from hugbox.errors import BadRequest
+from hugbox.urls import base_url
 
 T = TypeVar("T")
 

@@ -65,3 +65,12 @@ def test_oversized_chunked_body_is_413(client: TestClient) -> None:
 
     response = client.post("/api/validate-yaml", content=chunks())
     _assert_hf_error(response, 413)
+
+
+def test_creating_an_existing_repo_is_409_with_its_url(client: TestClient, token: str) -> None:
+    auth = {"authorization": f"Bearer {token}"}
+    body = {"name": "twice", "type": "dataset"}
+    assert client.post("/api/repos/create", headers=auth, json=body).status_code == 200
+    response = client.post("/api/repos/create", headers=auth, json=body)
+    _assert_hf_error(response, 409)
+    assert response.json()["url"] == "http://testserver/datasets/alice/twice"

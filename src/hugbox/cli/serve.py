@@ -24,9 +24,7 @@ def logging_config(level: str) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "filters": {"request_id": {"()": "hugbox.requestid.RequestIdFilter"}},
         "formatters": {
-            "hugbox": {
-                "format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
-            }
+            "hugbox": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
         },
         "handlers": {"default": handler},
         "root": {"handlers": ["default"], "level": level.upper()},

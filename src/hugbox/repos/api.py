@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
 from hugbox.errors import BadRequest, RepoNotFound
 from hugbox.pagination import decode_cursor, paginate
-from hugbox.repos import access, cards, content, indexer, schemas, service
+from hugbox.repos import cards, content, indexer, schemas, service
 from hugbox.repos.deps import ReadableRepo, WritableRepo
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Need, RepoQuery
@@ -126,21 +126,12 @@ def create_repo(
     if "/" in name:  # some clients send the full id as `name`
         namespace, _, name = name.partition("/")
     private = body.private if body.visibility is None else body.visibility != "public"
-    existing = service.find_repo(session, body.type, f"{namespace or _user(caller)}/{name}")
-    if isinstance(existing, Repo) and access.can_write(caller, existing):
-        url = f"{base}/{existing.type.url_prefix}{existing.repo_id}"
-        message = f"You already created this {body.type.value} repo"
-        return JSONResponse({"error": message, "url": url}, status_code=409)
     repo = service.create_repo(
         session, store, caller=caller, repo_type=body.type, namespace=namespace, name=name,
         private=bool(private), sdk=body.sdk,
     )  # fmt: skip
     url = f"{base}/{repo.type.url_prefix}{repo.repo_id}"
     return {"url": url, "name": repo.repo_id, "id": f"{repo.type.value}-{repo.pk}"}
-
-
-def _user(caller: CallerDep) -> str:
-    return caller.user.name if caller.user else ""
 
 
 class RepoRefBody(BaseModel):
@@ -160,7 +151,8 @@ def _writable(session: SessionDep, caller: CallerDep, repo_type: RepoType, repo_
 
 @router.delete("/api/repos/delete")
 def delete_repo(body: RepoRefBody, session: SessionDep, caller: CallerDep, store: StoreDep) -> Any:
-    repo_id = body.name if "/" in body.name else f"{body.organization or _user(caller)}/{body.name}"
+    namespace = body.organization or (caller.user.name if caller.user else "")
+    repo_id = body.name if "/" in body.name else f"{namespace}/{body.name}"
     repo = _writable(session, caller, body.type, repo_id)
     service.delete_repo(session, store, repo=repo)
     return {}

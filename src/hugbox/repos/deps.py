@@ -9,11 +9,12 @@ from urllib.parse import unquote
 from fastapi import Depends, Request
 from starlette.convertors import Convertor, register_url_convertor
 
-from hugbox.deps import CallerDep, SessionDep, base_url
+from hugbox.deps import CallerDep, SessionDep
 from hugbox.errors import Redirect, RepoNotFound
 from hugbox.repos import service
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Moved, Need
+from hugbox.urls import base_url
 
 
 class RepoTypeConvertor(Convertor[RepoType]):

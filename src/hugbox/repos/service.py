@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 
 from hugbox.auth.models import Account
 from hugbox.auth.service import Caller, find_account
-from hugbox.errors import BadRequest, Conflict, DisabledRepo, Forbidden, GatedRepo, RepoNotFound
+from hugbox.errors import (
+    BadRequest,
+    Conflict,
+    DisabledRepo,
+    Forbidden,
+    GatedRepo,
+    RepoExists,
+    RepoNotFound,
+)
 from hugbox.names import check_name
 from hugbox.repos import access, indexer
 from hugbox.repos.gitattributes import default_gitattributes
@@ -84,7 +92,9 @@ def create_repo(
     repo_id = f"{owner.name}/{name}"
     existing = find_repo(session, repo_type, repo_id)
     if isinstance(existing, Repo):
-        raise Conflict(f"You already created this {repo_type.value} repo: {existing.repo_id}")
+        raise RepoExists(
+            repo_type=repo_type.value, url_path=f"{repo_type.url_prefix}{existing.repo_id}"
+        )
     if isinstance(existing, Moved):
         _drop_redirect(session, repo_type, repo_id)
     if repo_type is RepoType.SPACE and not sdk:
