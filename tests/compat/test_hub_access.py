@@ -96,6 +96,36 @@ def test_private_repo_is_not_found_for_anonymous_and_strangers(
     assert Path(path).read_bytes() == b"secret"
 
 
+PRIVATE_ROUTES = [
+    ("GET", "/api/models/{id}"),
+    ("GET", "/api/models/{id}/revision/main"),
+    ("GET", "/api/models/{id}/tree/main"),
+    ("POST", "/api/models/{id}/paths-info/main"),
+    ("GET", "/api/models/{id}/refs"),
+    ("GET", "/api/models/{id}/commits/main"),
+    ("GET", "/api/models/{id}/discussions"),
+    ("POST", "/api/models/{id}/preupload/main"),
+    ("GET", "/{id}/resolve/main/secret.txt"),
+    ("HEAD", "/{id}/resolve/main/secret.txt"),
+    ("POST", "/{id}.git/info/lfs/objects/batch"),
+    ("GET", "/api/models/{id}/auth-check"),
+]
+
+
+@pytest.mark.parametrize(("method", "route"), PRIVATE_ROUTES)
+def test_private_repo_is_not_found_on_every_route(
+    hub: Hub, private_repo: str, method: str, route: str
+) -> None:
+    url = hub.endpoint + route.format(id=private_repo)
+    body = {"operation": "download", "objects": [{"oid": "a" * 64, "size": 1}], "files": []}
+    for headers, status in (({}, 401), (auth(hub.bob), 404)):
+        response = httpx.request(method, url, headers=headers, json=body)
+        assert response.status_code == status, (method, route)
+        assert response.headers["x-error-code"] == "RepoNotFound"
+    listing = httpx.get(f"{hub.endpoint}/api/models", params={"search": private_repo.split("/")[1]})
+    assert listing.json() == []
+
+
 def test_missing_revision(hub: Hub, public_repo: str, tmp_path: Path) -> None:
     api = client(hub, hub.alice)
     with pytest.raises(RevisionNotFoundError):
