@@ -616,3 +616,20 @@ def test_range_requests(hub: Hub, filled_repo: str, path: str) -> None:
     past = httpx.get(url, headers={**headers, "range": f"bytes={len(data)}-"})
     assert past.status_code == 416
     assert past.headers["content-range"] == f"bytes */{len(data)}"
+
+
+def test_unchanged_large_files_are_not_sent_again(hub: Hub, tmp_path: Path) -> None:
+    """In inline mode a large file arrives as a regular one; preupload still knows its id."""
+    api = HfApi(token=hub.alice)
+    repo_id = api.create_repo(f"alice/{unique('noop')}").repo_id
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(bytes(range(256)) * 40)
+    (folder / "notes.txt").write_text("notes")
+    first = api.upload_folder(folder_path=folder, repo_id=repo_id)
+    api.upload_folder(folder_path=folder, repo_id=repo_id)  # nothing changed: no commit
+    assert api.model_info(repo_id).sha == first.oid
+    (folder / "weights.bin").write_bytes(bytes(range(256)) * 41)
+    third = api.upload_folder(folder_path=folder, repo_id=repo_id)
+    assert third.oid != first.oid
+    assert [c.commit_id for c in api.list_repo_commits(repo_id)][:2] == [third.oid, first.oid]

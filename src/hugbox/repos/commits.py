@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pathspec
 import pygit2
@@ -19,9 +19,9 @@ from hugbox.errors import (
     RevisionNotFound,
     UnprocessableEntity,
 )
-from hugbox.repos import access, indexer
+from hugbox.repos import access, indexer, lfs_index
 from hugbox.repos.gitattributes import is_lfs_path, lfs_patterns, track_line
-from hugbox.repos.models import Discussion, Repo
+from hugbox.repos.models import Discussion, LfsObject, Repo
 from hugbox.repos.paths import check_path_in_repo
 from hugbox.repos.payload import (
     AddFile,
@@ -54,6 +54,15 @@ class UploadMode:
     oid: str | None
 
 
+@dataclass
+class _Ingest:
+    """What applying operations learns on the way: paths to track as LFS, content ids."""
+
+    patterns: tuple[str, ...]
+    untracked: list[str] = field(default_factory=list)
+    objects: list[LfsObject] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class CommitInfo:
     oid: str
@@ -70,6 +79,7 @@ def wants_lfs(path: str, size: int, patterns: tuple[str, ...]) -> bool:
 
 
 def preupload(
+    session: Session,
     gitrepo: pygit2.Repository,
     commit: pygit2.Commit,
     files: Sequence[PreuploadFile],
@@ -92,7 +102,7 @@ def preupload(
                 path=file.path,
                 upload_mode="lfs" if lfs else "regular",
                 should_ignore=ignore.match_file(file.path),
-                oid=_current_oid(gitrepo, commit, file.path, lfs=lfs),
+                oid=_current_oid(session, gitrepo, commit, file.path, lfs=lfs),
             )
         )
     return modes
@@ -103,15 +113,16 @@ def _binary(file: PreuploadFile) -> bool:
 
 
 def _current_oid(
-    gitrepo: pygit2.Repository, commit: pygit2.Commit, path: str, *, lfs: bool
+    session: Session, gitrepo: pygit2.Repository, commit: pygit2.Commit, path: str, *, lfs: bool
 ) -> str | None:
     obj = git.lookup(gitrepo, commit, path)
     if not isinstance(obj, pygit2.Blob):
         return None
     pointer = git.parse_lfs_pointer(obj.data) if obj.size <= git.LFS_POINTER_MAX else None
-    if lfs:
-        return pointer.oid if pointer else None
-    return None if pointer else str(obj.id)
+    if pointer is None:
+        return None if lfs else str(obj.id)
+    # A large file the client sends inline is compared by the git blob id of its content.
+    return pointer.oid if lfs else lfs_index.git_oid_of(session, pointer.oid)
 
 
 def create_commit(
@@ -139,7 +150,7 @@ def create_commit(
             raise RevisionNotFound(revision)
         if header.parent_commit and not create_pr and not _same(header.parent_commit, head):
             raise PreconditionFailed()
-        changes = _changes(store, gitrepo, head, operations)
+        changes, ingest = _changes(store, gitrepo, head, operations)
         tree = _build(gitrepo, head, changes)
         oid = git.write_commit(
             gitrepo,
@@ -150,6 +161,7 @@ def create_commit(
             message=_message(header),
         )
         git.set_ref(gitrepo, ref_name, oid)
+    lfs_index.record(session, ingest.objects)
     if ref_name == "refs/heads/main":
         indexer.refresh(session, store, repo)
     return CommitInfo(oid=oid, pr_num=pr_num)
@@ -229,59 +241,51 @@ def _changes(
     gitrepo: pygit2.Repository,
     head: pygit2.Commit,
     operations: Sequence[Operation],
-) -> list[git.Change]:
+) -> tuple[list[git.Change], _Ingest]:
     attributes = _attributes(gitrepo, head)
     for op in operations:  # a commit that rewrites .gitattributes applies its own rules
         if isinstance(op, AddFile) and op.path_in_repo == ".gitattributes":
             attributes = op.content.path.read_text("utf-8", "replace")
-    patterns = lfs_patterns(attributes)
+    ingest = _Ingest(lfs_patterns(attributes))
     changes: list[git.Change] = []
-    untracked: list[str] = []
     for op in operations:
         # huggingface_hub sends folder deletions as `folder/` (CommitOperationDelete's convention).
         folder = isinstance(op, DeleteFolder)
         path = check_path_in_repo(op.path_in_repo.removesuffix("/") if folder else op.path_in_repo)
         if isinstance(op, AddFile):
-            changes.append(_add_file(store, gitrepo, path, op, patterns, untracked))
+            changes.append(_add_file(store, gitrepo, path, op, ingest))
         elif isinstance(op, AddLfsFile):
-            changes.append(_add_lfs(store, gitrepo, path, op, patterns, untracked))
+            changes.append(_add_lfs(store, gitrepo, path, op, ingest))
         elif isinstance(op, CopyFile):
             changes.append(_copy(gitrepo, head, check_path_in_repo(op.src_path), path))
         elif isinstance(op, DeleteFile):
             changes.append(_delete_file(gitrepo, head, path))
         elif isinstance(op, DeleteFolder):
             changes.append(git.RemoveDir(path))
-    if untracked:
-        text = attributes.rstrip("\n") + "\n" + "\n".join(map(track_line, untracked)) + "\n"
+    if ingest.untracked:
+        lines = "\n".join(map(track_line, ingest.untracked))
+        text = attributes.rstrip("\n") + "\n" + lines + "\n"
         changes.append(git.Put(".gitattributes", git.write_blob(gitrepo, text.encode())))
-    return changes
+    return changes, ingest
 
 
 def _add_file(
-    store: RepoStore,
-    gitrepo: pygit2.Repository,
-    path: str,
-    op: AddFile,
-    patterns: tuple[str, ...],
-    untracked: list[str],
+    store: RepoStore, gitrepo: pygit2.Repository, path: str, op: AddFile, ingest: _Ingest
 ) -> git.Put:
     spooled = op.content
-    if path == ".gitattributes" or not wants_lfs(path, spooled.size, patterns):
+    if path == ".gitattributes" or not wants_lfs(path, spooled.size, ingest.patterns):
         return git.Put(path, git.write_blob_from_file(gitrepo, spooled.path))
+    git_oid = lfs_index.content_git_oid(spooled.path)
+    ingest.objects.append(LfsObject(oid=spooled.sha256, size=spooled.size, git_oid=git_oid))
     store.blobs.adopt(spooled.path, spooled.sha256)
-    if not is_lfs_path(path, patterns):
-        untracked.append(path)
+    if not is_lfs_path(path, ingest.patterns):
+        ingest.untracked.append(path)
     pointer = git.lfs_pointer_bytes(spooled.sha256, spooled.size)
     return git.Put(path, git.write_blob(gitrepo, pointer))
 
 
 def _add_lfs(
-    store: RepoStore,
-    gitrepo: pygit2.Repository,
-    path: str,
-    op: AddLfsFile,
-    patterns: tuple[str, ...],
-    untracked: list[str],
+    store: RepoStore, gitrepo: pygit2.Repository, path: str, op: AddLfsFile, ingest: _Ingest
 ) -> git.Put:
     stored_size = store.blobs.size(op.oid) if git_sha256(op.oid) else None
     if stored_size is None:
@@ -291,8 +295,8 @@ def _add_lfs(
         )
     if op.size is not None and op.size != stored_size:
         raise BadRequest(f"LFS object {op.oid} has size {stored_size}, not {op.size}")
-    if not is_lfs_path(path, patterns):
-        untracked.append(path)
+    if not is_lfs_path(path, ingest.patterns):
+        ingest.untracked.append(path)
     return git.Put(path, git.write_blob(gitrepo, git.lfs_pointer_bytes(op.oid, stored_size)))
 
 

@@ -51,6 +51,7 @@ def _sample(item: PreuploadItem) -> bytes:
 def preupload(
     body: PreuploadBody,
     repo: ReadableRepo,
+    session: SessionDep,
     store: StoreDep,
     settings: SettingsDep,
     revision: str,
@@ -60,6 +61,7 @@ def preupload(
     commit = content.resolve_revision(gitrepo, unquote(revision))
     files = [commits.PreuploadFile(f.path, f.size, _sample(f)) for f in body.files]
     modes = commits.preupload(
+        session,
         gitrepo,
         commit,
         files,

@@ -113,3 +113,14 @@ class Discussion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     author: Mapped[Account | None] = relationship(lazy="joined")
+
+
+class LfsObject(Base):
+    """A large file's sha256 with the git blob id of its content, so `inline` preupload can
+    tell clients (which compare git blob ids for regular files) that a file is unchanged."""
+
+    __tablename__ = "lfs_objects"
+
+    oid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    git_oid: Mapped[str] = mapped_column(String(40))
