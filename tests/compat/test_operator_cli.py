@@ -117,3 +117,13 @@ def test_serve_with_several_workers_shares_one_data_dir(hub: Hub, tmp_path: Path
         assert len(commits) == 7
         url = f"{endpoint}/{repo_id}/resolve/main/n.txt"
         assert httpx.get(url, headers={"authorization": f"Bearer {hub.alice}"}).text == "5"
+
+
+def test_clients_see_imported_large_files_as_unchanged(hub: Hub, tmp_path: Path) -> None:
+    repo_id = f"alice/{unique('reimport')}"
+    folder = _folder(tmp_path)
+    assert hub.cli("import", str(folder), repo_id).returncode == 0
+    api = HfApi(token=hub.alice)
+    head = api.model_info(repo_id).sha
+    api.upload_folder(folder_path=folder, repo_id=repo_id)  # same content: nothing to commit
+    assert api.model_info(repo_id).sha == head

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,9 +10,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from hugbox.auth.service import Caller
-from hugbox.repos import commits, service
+from hugbox.repos import commits, lfs_index, service
 from hugbox.repos.gitattributes import default_gitattributes, lfs_patterns
-from hugbox.repos.models import Repo, RepoType
+from hugbox.repos.models import LfsObject, Repo, RepoType
 from hugbox.repos.payload import AddFile, AddLfsFile, CommitHeader, Operation, SpooledFile
 from hugbox.repos.store import RepoStore
 
@@ -64,8 +65,9 @@ def import_folder(
     attributes = next((p for rel, p, _ in plan.files if rel == ".gitattributes"), None)
     text = attributes.read_text() if attributes else default_gitattributes(repo_type.value)
     patterns = lfs_patterns(text)
+    objects: list[LfsObject] = []
     operations = [
-        _operation(store, rel, p, size, patterns, on_bytes) for rel, p, size in plan.files
+        _operation(store, rel, p, size, patterns, on_bytes, objects) for rel, p, size in plan.files
     ]
     info = commits.create_commit(
         session, store, caller=caller, repo=repo, revision="main",
@@ -73,25 +75,31 @@ def import_folder(
                             parent_commit=None),
         operations=operations, create_pr=False,
     )  # fmt: skip
+    lfs_index.record(session, objects)
     return repo, info.oid
 
 
 def _operation(
     store: RepoStore, rel: str, local: Path, size: int, patterns: tuple[str, ...],
-    on_bytes: Progress,
+    on_bytes: Progress, objects: list[LfsObject],
 ) -> Operation:  # fmt: skip
     if rel == ".gitattributes" or not commits.wants_lfs(rel, size, patterns):
         on_bytes(size)
         # Regular files are read straight into git; the local file is never moved.
         return AddFile(rel, SpooledFile(path=local, size=size, sha256=""))
     writer = store.blobs.writer()
+    # The git blob id of the content, computed in the same pass, lets clients that upload
+    # inline see later that the file is unchanged.
+    git_id = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
     try:
         with local.open("rb") as handle:
             while chunk := handle.read(_COPY_CHUNK):
                 writer.write(chunk)
+                git_id.update(chunk)
                 on_bytes(len(chunk))
         oid = writer.commit(expected_size=size)
     except BaseException:
         writer.abort()
         raise
+    objects.append(LfsObject(oid=oid, size=size, git_oid=git_id.hexdigest()))
     return AddLfsFile(rel, oid, size)
