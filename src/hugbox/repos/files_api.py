@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter, Request, Response
 
-from hugbox.deps import SessionDep, StoreDep
+from hugbox.deps import SessionDep, SettingsDep, StoreDep
 from hugbox.errors import EntryNotFound
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import content, downloads, schemas, service
@@ -23,6 +23,7 @@ def _tree(
     response: Response,
     repo: ReadableRepo,
     store: StoreDep,
+    settings: SettingsDep,
     revision: str,
     path: str = "",
     recursive: bool = False,
@@ -32,7 +33,6 @@ def _tree(
     gitrepo = store.open(repo)
     commit = content.resolve_revision(gitrepo, unquote(revision))
     entries = content.list_tree(gitrepo, commit, unquote(path), recursive=recursive)
-    settings = request.app.state.settings
     page_size = 50 if expand else settings.tree_page_size
     offset = decode_cursor(cursor)
     page = paginate(request, response, entries[offset:], offset=offset, page_size=page_size)
