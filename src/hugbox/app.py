@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -10,6 +12,8 @@ from hugbox import __version__
 from hugbox.auth import api as auth_api
 from hugbox.db import Database
 from hugbox.errors import install_error_handlers
+from hugbox.inference import api as inference_api
+from hugbox.inference.executor import ExecutorLimits, ProcessExecutor
 from hugbox.middleware import BodyLimitMiddleware, HubPathMiddleware, RequestIdMiddleware
 from hugbox.repos import api as repos_api
 from hugbox.repos import commits_api, discussions_api, files_api, gated_api, lfs_api
@@ -24,7 +28,24 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings) -> FastAPI:
     database = Database(settings.sqlalchemy_url)
-    app = FastAPI(title="hugbox", version=__version__, docs_url="/api/docs", redoc_url=None)
+    executor = ProcessExecutor(
+        ExecutorLimits(
+            memory_budget=settings.inference_memory_budget,
+            threads=settings.inference_threads,
+            max_batch=settings.inference_max_batch,
+            load_timeout_s=settings.inference_load_timeout,
+        )
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await executor.close()
+
+    app = FastAPI(
+        title="hugbox", version=__version__, docs_url="/api/docs", redoc_url=None, lifespan=lifespan
+    )
+    app.state.executor = executor
     app.state.settings = settings
     app.state.database = database
     app.state.store = RepoStore(
@@ -43,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
         discussions_api.router,
         lfs_api.router,
         gated_api.router,
+        inference_api.router,
     ):
         app.include_router(router)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,6 +32,10 @@ class HubError(Exception):
         self.message = message or self.default_message
         self.headers = dict(headers or {})
         super().__init__(self.message)
+
+    def extra_body(self, base_url: str) -> dict[str, Any]:
+        """Fields clients read beside `error` (most errors have none)."""
+        return {}
 
 
 class BadRequest(HubError):
@@ -122,6 +127,9 @@ class RepoExists(Conflict):
         super().__init__(f"You already created this {repo_type} repo")
         self.url_path = url_path
 
+    def extra_body(self, base_url: str) -> dict[str, Any]:
+        return {"url": f"{base_url}/{self.url_path}"}
+
 
 class PreconditionFailed(HubError):
     status_code = 412
@@ -137,6 +145,16 @@ class PayloadTooLarge(HubError):
 
 class UnprocessableEntity(HubError):
     status_code = 422
+
+
+class ServiceUnavailable(HubError):
+    status_code = 503
+    default_message = "Service unavailable"
+
+
+class TooManyRequests(HubError):
+    status_code = 429
+    default_message = "Too many requests"
 
 
 class Redirect(HubError):
@@ -165,9 +183,7 @@ def error_response(request: Request, error: HubError) -> Response:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="hugbox"')
     if request.method == "HEAD":
         return Response(status_code=error.status_code, headers=headers)
-    body = {"error": error.message}
-    if isinstance(error, RepoExists):
-        body["url"] = f"{base_url(request)}/{error.url_path}"
+    body = {"error": error.message, **error.extra_body(base_url(request))}
     return JSONResponse(body, status_code=error.status_code, headers=headers)
 
 

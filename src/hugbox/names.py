@@ -14,7 +14,8 @@ RESERVED_NAMESPACES = frozenset(
         "api", "models", "datasets", "spaces", "kernels", "buckets", "docs", "settings",
         "login", "logout", "join", "new", "organizations", "collections", "static", "oauth",
         "admin", "search", "pricing", "papers", "blog", "tasks", "inference", "v1", "health",
-        "info", "git", "lfs", "resolve", "tree", "blob", "commit", "commits", "discussions",
+        "info", "git", "lfs", "pipeline", "metrics", "status", "resolve", "tree", "blob",
+        "commit", "commits", "discussions",
     }
 )  # fmt: skip
 

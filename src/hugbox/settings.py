@@ -47,6 +47,20 @@ class Settings(BaseSettings):
         default=64 * 1024 * 1024,
         description="LFS objects larger than this are uploaded in parts of this size (multipart).",
     )
+    inference_memory_budget: int = Field(
+        default=8 * 1024**3,
+        description="Memory that loaded models may use together; idle ones are evicted past it.",
+    )
+    inference_max_model_bytes: int = Field(
+        default=10 * 1024**3, description="Models with larger weights are refused (HF: 10 GB)."
+    )
+    inference_threads: int = Field(default=1, description="Torch threads per model worker.")
+    inference_max_batch: int = Field(
+        default=32, description="Most concurrent requests one model runs as one batch."
+    )
+    inference_load_timeout: float = Field(
+        default=120.0, description="Seconds a request waits for its model to load, then 503."
+    )
     tree_page_size: int = Field(default=1000, description="Entries per page of tree listings.")
     list_page_size: int = Field(default=100, description="Repos per page of repo listings.")
 

@@ -7,8 +7,10 @@ from typing import Annotated, Any
 from urllib.parse import unquote
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 from starlette.convertors import Convertor, register_url_convertor
 
+from hugbox.auth.service import Caller
 from hugbox.deps import CallerDep, SessionDep
 from hugbox.errors import Redirect, RepoNotFound
 from hugbox.repos import service
@@ -47,8 +49,15 @@ def path_repo_type(request: Request) -> RepoType:
 
 
 def path_repo_id(request: Request) -> str:
+    """`namespace/name` from the URL; a pinned revision (`name@sha`) is not part of the id."""
     params = request.path_params
-    return f"{unquote(params['namespace'])}/{unquote(params['name'])}"
+    name = unquote(params["name"]).partition("@")[0]
+    return f"{unquote(params['namespace'])}/{name}"
+
+
+def path_revision(request: Request, default: str = "main") -> str:
+    """The revision pinned with `name@rev` (inference URLs), else `default`."""
+    return unquote(request.path_params["name"]).partition("@")[2] or default
 
 
 def repo_url(request: Request, repo: Repo) -> str:
@@ -65,19 +74,24 @@ def _moved_location(request: Request, old_id: str, new_id: str) -> str:
     return f"{base_url(request)}{path}{query}"
 
 
-def _loader(need: Need) -> Callable[..., Repo]:
-    def load_repo(request: Request, session: SessionDep, caller: CallerDep) -> Repo:
-        repo_id = path_repo_id(request)
-        found = service.find_repo(session, path_repo_type(request), repo_id)
-        if found is None:
-            raise RepoNotFound(anonymous=caller.anonymous)
-        if isinstance(found, Moved):
-            # Only someone who may read the repo learns where it went.
-            service.authorize(session, caller, found.repo, Need.READ)
-            raise Redirect(_moved_location(request, repo_id, found.repo.repo_id))
-        return service.authorize(session, caller, found, need, repo_url=repo_url(request, found))
+def load_repo(request: Request, session: Session, caller: Caller, need: Need) -> Repo:
+    """The repo the URL names, if `caller` may do `need` on it; else the error HF gives."""
+    repo_id = path_repo_id(request)
+    found = service.find_repo(session, path_repo_type(request), repo_id)
+    if found is None:
+        raise RepoNotFound(anonymous=caller.anonymous)
+    if isinstance(found, Moved):
+        # Only someone who may read the repo learns where it went.
+        service.authorize(session, caller, found.repo, Need.READ)
+        raise Redirect(_moved_location(request, repo_id, found.repo.repo_id))
+    return service.authorize(session, caller, found, need, repo_url=repo_url(request, found))
 
-    return load_repo
+
+def _loader(need: Need) -> Callable[..., Repo]:
+    def load(request: Request, session: SessionDep, caller: CallerDep) -> Repo:
+        return load_repo(request, session, caller, need)
+
+    return load
 
 
 ReadableRepo = Annotated[Repo, Depends(_loader(Need.READ))]

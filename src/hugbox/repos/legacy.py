@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from hugbox.repos.models import Repo, RepoRedirect, RepoType
 
-# Where a repo id stands: /api/models/<id>, /datasets/<id>, /<id> (models), each +rest.
+# Where a repo id stands: /api/models/<id>, /datasets/<id>, /<id> (models), the inference
+# routes /models/<id>[@rev] and /pipeline/<task>/<id>, each followed by the rest of the path.
 _PATTERNS = [
     (re.compile(r"^/api/(models|datasets|spaces)/([^/]+)(?=/|$)"), 2),
+    (re.compile(r"^/(?:models|pipeline/[^/]+)/()([^/@]+)(?=[/@]|$)"), 2),
     (re.compile(r"^/(datasets|spaces)/([^/]+?)(?=\.git(?:/|$)|/|$)"), 2),
     (re.compile(r"^/()([^/]+?)(?=\.git(?:/|$)|/|$)"), 2),
 ]

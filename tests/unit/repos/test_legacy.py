@@ -45,3 +45,17 @@ def test_table_reloads_when_stale() -> None:
     ids.reload()
     assert calls == [1]
     assert ids.stale()
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/models/gpt2", "/models/openai-community/gpt2"),
+        ("/models/gpt2@abc123", "/models/openai-community/gpt2@abc123"),
+        ("/models/gpt2/v1/chat/completions", "/models/openai-community/gpt2/v1/chat/completions"),
+        ("/pipeline/text-generation/gpt2", "/pipeline/text-generation/openai-community/gpt2"),
+        ("/models/alice/gpt2", "/models/alice/gpt2"),
+    ],
+)
+def test_inference_routes_use_legacy_ids(legacy: LegacyIds, path: str, expected: str) -> None:
+    assert legacy.rewrite(path) == expected

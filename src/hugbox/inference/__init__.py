@@ -1,0 +1,1 @@
+"""The Inference API: run hosted models behind the HF inference contract."""

@@ -1,0 +1,105 @@
+"""Routes of the Inference API: `/models/{id}`, its `/pipeline/{task}` forms, and `/health`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from hugbox.auth.service import authenticate
+from hugbox.db import Database
+from hugbox.deps import bearer_token
+from hugbox.errors import BadRequest
+from hugbox.inference import service
+from hugbox.inference.executor import Executor
+from hugbox.repos.deps import load_repo, path_revision
+from hugbox.repos.service import Need
+from hugbox.settings import Settings
+
+router = APIRouter()
+MODEL = "/models/{namespace}/{name}"
+
+
+def _target(request: Request) -> service.Target:
+    """Access check and model folder, in a short transaction of its own: the session must not
+    stay open while a model runs."""
+    settings: Settings = request.app.state.settings
+    database: Database = request.app.state.database
+    with database.session() as session:
+        caller = authenticate(session, bearer_token(request))
+        repo = load_repo(request, session, caller, Need.DOWNLOAD)
+        return service.target_for(
+            request.app.state.store,
+            repo,
+            revision=path_revision(request),
+            snapshots_dir=settings.data_dir / "inference" / "snapshots",
+            max_model_bytes=settings.inference_max_model_bytes,
+        )
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        try:  # clients send JSON without saying so, and raw image bytes with no type at all
+            parsed = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return {"inputs": raw}
+    else:
+        try:
+            parsed = json.loads(raw)
+        except ValueError as exc:
+            raise BadRequest(f"The body is not valid JSON: {exc}") from exc
+    if not isinstance(parsed, dict):
+        raise BadRequest('The body must be a JSON object: {"inputs": ..., "parameters": {...}}')
+    return parsed
+
+
+def _wait_for_model(request: Request, body: dict[str, Any]) -> bool | None:
+    header = request.headers.get("x-wait-for-model")
+    if header is not None:
+        return header.lower() in ("1", "true", "yes")
+    options = body.get("options")
+    value = options.get("wait_for_model") if isinstance(options, dict) else None
+    return value if isinstance(value, bool) else None
+
+
+async def _run(request: Request, forced_task: str | None) -> JSONResponse:
+    target = await run_in_threadpool(_target, request)
+    body = await _body(request)
+    executor: Executor = request.app.state.executor
+    answer = await service.infer(
+        executor,
+        target,
+        body,
+        forced_task=forced_task,
+        wait_for_model=_wait_for_model(request, body),
+    )
+    headers = {
+        "x-compute-type": "cpu",
+        "x-compute-time": f"{answer.compute_seconds:.4f}",
+        "x-model-sha": target.sha,
+    }
+    return JSONResponse(answer.body, headers=headers)
+
+
+@router.post(MODEL)
+async def run_model(request: Request) -> JSONResponse:
+    return await _run(request, None)
+
+
+@router.post(MODEL + "/pipeline/{task}")
+async def run_model_task(request: Request, task: str) -> JSONResponse:
+    return await _run(request, task)
+
+
+@router.post("/pipeline/{task}/{namespace}/{name}")
+async def run_legacy_pipeline(request: Request, task: str) -> JSONResponse:
+    return await _run(request, task)
+
+
+@router.get("/health")
+def health() -> dict[str, str]:
+    return {"status": "ok"}

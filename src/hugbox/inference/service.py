@@ -1,0 +1,108 @@
+"""Running a hosted model: from a repo at a revision to the HF-shaped answer of its pipeline."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hugbox.inference import snapshot, tasks
+from hugbox.inference.errors import InferenceInputError, ModelFailed, ModelTooLarge
+from hugbox.inference.executor import Executor, ModelKey
+from hugbox.inference.worker import Job
+from hugbox.repos import content, indexer
+from hugbox.repos.models import Repo
+from hugbox.repos.store import RepoStore
+
+_WEIGHTS = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A model at one commit, ready to load: where its files are and what it is."""
+
+    repo_id: str
+    sha: str
+    model_dir: Path
+    pipeline_tag: str | None
+    sentence_transformers: bool
+    normalizes: bool  # its sentence-transformers modules end with a Normalize step
+    weights_bytes: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: Any
+    compute_seconds: float
+
+
+def target_for(
+    store: RepoStore, repo: Repo, *, revision: str, snapshots_dir: Path, max_model_bytes: int
+) -> Target:
+    gitrepo = store.open(repo)
+    commit = content.resolve_revision(gitrepo, revision)
+    described = indexer.describe(gitrepo, repo.type, commit)
+    paths = {f.path for f in described.files}
+    weights = sum(f.size for f in described.files if f.path.endswith(_WEIGHTS))
+    if weights > max_model_bytes:
+        raise ModelTooLarge(repo.repo_id, weights, max_model_bytes)
+    library = described.snapshot.library_name
+    model_dir = snapshot.materialize(store, gitrepo, commit, snapshots_dir)
+    return Target(
+        repo_id=repo.repo_id,
+        sha=str(commit.id),
+        model_dir=model_dir,
+        pipeline_tag=described.snapshot.pipeline_tag,
+        sentence_transformers=library == "sentence-transformers" or "modules.json" in paths,
+        normalizes=_normalizes(model_dir / "modules.json"),
+        weights_bytes=weights,
+    )
+
+
+def _normalizes(modules_json: Path) -> bool:
+    try:
+        modules = json.loads(modules_json.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(modules, list) and any(
+        isinstance(m, dict) and str(m.get("type", "")).endswith("Normalize") for m in modules
+    )
+
+
+async def infer(
+    executor: Executor,
+    target: Target,
+    body: dict[str, Any],
+    *,
+    forced_task: str | None,
+    wait_for_model: bool | None,
+) -> Answer:
+    try:
+        task = tasks.resolve_task(
+            pipeline_tag=target.pipeline_tag, forced=forced_task, inputs=body.get("inputs")
+        )
+        call = tasks.prepare_call(task, body, sentence_transformers=target.sentence_transformers)
+    except tasks.TaskError as exc:
+        raise InferenceInputError(str(exc)) from exc
+    # `__`-keys are instructions for us, never arguments of the pipeline.
+    kwargs = {k: v for k, v in call.kwargs.items() if not k.startswith("__")}
+    seed = call.kwargs.get("__seed__")
+    job = Job(
+        id=executor.next_job_id(),
+        args=call.args,
+        kwargs=kwargs,
+        pooling=call.pooling,
+        normalize=call.normalize or (call.pooling and target.normalizes),
+        batchable=call.batchable,
+        seed=seed if isinstance(seed, int) else None,
+    )
+    key = ModelKey(target.repo_id, target.model_dir, call.task, target.weights_bytes)
+    started = time.perf_counter()
+    outcome = await executor.run(key, job, wait_for_model=wait_for_model)
+    elapsed = time.perf_counter() - started
+    if not outcome.ok:
+        error = InferenceInputError if outcome.bad_input else ModelFailed
+        raise error(str(outcome.value))
+    return Answer(tasks.shape_output(call, outcome.value), elapsed)

@@ -1,0 +1,53 @@
+"""A repo's files at one commit, laid out as a local folder that transformers can load."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pygit2
+
+from hugbox.repos import content
+from hugbox.repos.store import RepoStore
+
+
+def materialize(
+    store: RepoStore, gitrepo: pygit2.Repository, commit: pygit2.Commit, root: Path
+) -> Path:
+    """The folder for `commit` under `root`, built once: a commit id fixes its content.
+
+    Large files are hard links into the blob store (no copy); small ones are written from git.
+    """
+    target = root / str(commit.id)
+    if target.is_dir():
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{commit.id}-", dir=root))
+    try:
+        for entry in content.list_tree(gitrepo, commit, "", recursive=True):
+            if isinstance(entry, content.RepoFile):
+                _place(store, gitrepo, entry, building / entry.path)
+        building.rename(target)
+    except OSError:
+        shutil.rmtree(building, ignore_errors=True)
+        if not target.is_dir():  # another request may have built it meanwhile
+            raise
+    return target
+
+
+def _place(
+    store: RepoStore, gitrepo: pygit2.Repository, file: content.RepoFile, dest: Path
+) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if file.lfs is None:
+        dest.write_bytes(content.read_blob(gitrepo, file.blob_id))
+        return
+    source = store.blobs.local_path(file.lfs.oid)
+    if source is None:
+        raise FileNotFoundError(f"the content of {file.path} is missing from storage")
+    try:
+        os.link(source, dest)
+    except OSError:  # another filesystem: copy instead
+        shutil.copyfile(source, dest)
