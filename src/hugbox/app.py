@@ -13,6 +13,7 @@ from hugbox.auth import api as auth_api
 from hugbox.db import Database
 from hugbox.errors import install_error_handlers
 from hugbox.inference import api as inference_api
+from hugbox.inference import openai_api
 from hugbox.inference.executor import ExecutorLimits, ProcessExecutor
 from hugbox.middleware import BodyLimitMiddleware, HubPathMiddleware, RequestIdMiddleware
 from hugbox.repos import api as repos_api
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
         lfs_api.router,
         gated_api.router,
         inference_api.router,
+        openai_api.router,
     ):
         app.include_router(router)
 

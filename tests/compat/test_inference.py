@@ -202,3 +202,14 @@ def test_errors_never_hide_behind_a_500(hub: Hub) -> None:
     with pytest.raises(HfHubHTTPError) as error:
         InferenceClient(model=f"{hub.endpoint}/models/alice/nope").text_classification("x")
     assert error.value.response.status_code == 401
+
+
+def test_openai_embeddings(hub: Hub, minilm_id: str) -> None:
+    body = {
+        "model": minilm_id,
+        "input": ["A man is eating food.", "A man is eating a piece of bread."],
+    }
+    response = httpx.post(f"{hub.endpoint}/v1/embeddings", json=body, timeout=120)
+    assert response.status_code == 200, response.text
+    first, second = (np.array(item["embedding"]) for item in response.json()["data"])
+    assert float(first @ second) == pytest.approx(0.7553, abs=1e-3)  # unit vectors: Normalize

@@ -23,18 +23,19 @@ router = APIRouter()
 MODEL = "/models/{namespace}/{name}"
 
 
-def _target(request: Request) -> service.Target:
+def target(request: Request, model: str | None = None) -> service.Target:
     """Access check and model folder, in a short transaction of its own: the session must not
-    stay open while a model runs."""
+    stay open while a model runs. `model` (`org/name[@rev]`) overrides the URL's model."""
     settings: Settings = request.app.state.settings
     database: Database = request.app.state.database
+    repo_id, _, revision = model.partition("@") if model else ("", "", "")
     with database.session() as session:
         caller = authenticate(session, bearer_token(request))
-        repo = load_repo(request, session, caller, Need.DOWNLOAD)
+        repo = load_repo(request, session, caller, Need.DOWNLOAD, repo_id=repo_id or None)
         return service.target_for(
             request.app.state.store,
             repo,
-            revision=path_revision(request),
+            revision=revision or path_revision(request),
             snapshots_dir=settings.data_dir / "inference" / "snapshots",
             max_model_bytes=settings.inference_max_model_bytes,
         )
@@ -67,12 +68,12 @@ def _wait_for_model(request: Request, body: dict[str, Any]) -> bool | None:
 
 
 async def _run(request: Request, forced_task: str | None) -> JSONResponse:
-    target = await run_in_threadpool(_target, request)
+    model = await run_in_threadpool(target, request)
     body = await _body(request)
     executor: Executor = request.app.state.executor
     answer = await service.infer(
         executor,
-        target,
+        model,
         body,
         forced_task=forced_task,
         wait_for_model=_wait_for_model(request, body),
@@ -80,7 +81,7 @@ async def _run(request: Request, forced_task: str | None) -> JSONResponse:
     headers = {
         "x-compute-type": "cpu",
         "x-compute-time": f"{answer.compute_seconds:.4f}",
-        "x-model-sha": target.sha,
+        "x-model-sha": model.sha,
     }
     return JSONResponse(answer.body, headers=headers)
 

@@ -9,12 +9,14 @@ import logging
 import multiprocessing
 import threading
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
 from hugbox.inference.errors import ModelFailed, ModelLoading, ModelOverloaded
+from hugbox.inference.generation import Chunk
 from hugbox.inference.worker import Job, Outcome, WorkerSpec, main
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,9 @@ class ModelKey:
 class Executor(Protocol):
     def next_job_id(self) -> int: ...
     async def run(self, key: ModelKey, job: Job, *, wait_for_model: bool | None) -> Outcome: ...
+    def stream(
+        self, key: ModelKey, job: Job, *, wait_for_model: bool | None
+    ) -> AsyncIterator[str | Outcome]: ...
     def loaded(self) -> list[ModelKey]: ...
     async def close(self) -> None: ...
 
@@ -56,6 +61,7 @@ class _Worker:
     ready: asyncio.Future[int]
     started: float = field(default_factory=time.monotonic)
     pending: dict[int, asyncio.Future[Outcome]] = field(default_factory=dict)
+    streams: dict[int, asyncio.Queue[str]] = field(default_factory=dict)
     last_used: float = field(default_factory=time.monotonic)
     rss: int = 0
     send_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -78,21 +84,55 @@ class ProcessExecutor:
         return [k for k, w in self._workers.items() if w.ready.done() and not w.ready.exception()]
 
     async def run(self, key: ModelKey, job: Job, *, wait_for_model: bool | None) -> Outcome:
+        worker = await self._admit(key, wait_for_model)
+        future = self._register(worker, job)
+        try:
+            await asyncio.to_thread(self._send, worker, job)
+            return await future
+        finally:
+            self._release(worker, job)
+
+    async def stream(
+        self, key: ModelKey, job: Job, *, wait_for_model: bool | None
+    ) -> AsyncIterator[str | Outcome]:
+        """Text chunks as the worker produces them, then the job's final Outcome."""
+        worker = await self._admit(key, wait_for_model)
+        future = self._register(worker, job)
+        chunks: asyncio.Queue[str] = asyncio.Queue()
+        worker.streams[job.id] = chunks
+        try:
+            await asyncio.to_thread(self._send, worker, job)
+            while not (future.done() and chunks.empty()):
+                getter: asyncio.Future[Any] = asyncio.ensure_future(chunks.get())
+                waiting: set[asyncio.Future[Any]] = {getter, future}
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    yield getter.result()
+                else:
+                    getter.cancel()
+            yield future.result()
+        finally:
+            self._release(worker, job)
+
+    async def _admit(self, key: ModelKey, wait_for_model: bool | None) -> _Worker:
         worker = self._workers.get(key) or self._start(key)
         if not worker.ready.done():
             await self._await_ready(worker, wait_for_model)
         worker.ready.result()  # re-raises a failed load
         if len(worker.pending) >= self.limits.max_queue:
             raise ModelOverloaded()
+        return worker
+
+    def _register(self, worker: _Worker, job: Job) -> asyncio.Future[Outcome]:
         worker.last_used = time.monotonic()
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         worker.pending[job.id] = future
-        try:
-            await asyncio.to_thread(self._send, worker, job)
-            return await future
-        finally:
-            worker.pending.pop(job.id, None)
-            worker.last_used = time.monotonic()
+        return future
+
+    def _release(self, worker: _Worker, job: Job) -> None:
+        worker.pending.pop(job.id, None)
+        worker.streams.pop(job.id, None)
+        worker.last_used = time.monotonic()
 
     def next_job_id(self) -> int:
         return next(self._ids)
@@ -157,8 +197,8 @@ class ProcessExecutor:
             first = worker.conn.recv()
             loop.call_soon_threadsafe(self._on_first_message, worker, first)
             while True:
-                outcome: Outcome = worker.conn.recv()
-                loop.call_soon_threadsafe(self._deliver, worker, outcome)
+                message: Outcome | Chunk = worker.conn.recv()
+                loop.call_soon_threadsafe(self._deliver, worker, message)
         except (EOFError, OSError):
             loop.call_soon_threadsafe(self._on_exit, worker)
 
@@ -174,10 +214,15 @@ class ProcessExecutor:
                 ModelFailed(f"Model {worker.key.repo_id} failed to load: {value}")
             )
 
-    def _deliver(self, worker: _Worker, outcome: Outcome) -> None:
-        future = worker.pending.get(outcome.id)
+    def _deliver(self, worker: _Worker, message: Outcome | Chunk) -> None:
+        if isinstance(message, Chunk):
+            queue = worker.streams.get(message.id)
+            if queue is not None:
+                queue.put_nowait(message.text)
+            return
+        future = worker.pending.get(message.id)
         if future is not None and not future.done():
-            future.set_result(outcome)
+            future.set_result(message)
 
     def _on_exit(self, worker: _Worker) -> None:
         if self._workers.get(worker.key) is worker:

@@ -106,3 +106,59 @@ async def infer(
         error = InferenceInputError if outcome.bad_input else ModelFailed
         raise error(str(outcome.value))
     return Answer(tasks.shape_output(call, outcome.value), elapsed)
+
+
+def generation_options(params: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI-style sampling parameters as `generate` arguments (temperature 0 = greedy)."""
+    options: dict[str, Any] = {"max_new_tokens": _bounded_int(params, "max_tokens", 128)}
+    temperature = params.get("temperature")
+    if isinstance(temperature, (int, float)) and temperature > 0:
+        options.update(do_sample=True, temperature=float(temperature))
+        if isinstance(params.get("top_p"), (int, float)):
+            options["top_p"] = float(params["top_p"])
+    else:
+        options["do_sample"] = False
+    stop = params.get("stop")
+    if isinstance(stop, str):
+        stop = [stop]
+    if isinstance(stop, list) and stop and all(isinstance(s, str) for s in stop):
+        options["stop_strings"] = stop
+    return options
+
+
+def _bounded_int(params: dict[str, Any], name: str, default: int) -> int:
+    value = params.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 4096:
+        raise InferenceInputError(f"`{name}` must be an integer between 1 and 4096")
+    return value
+
+
+def generation_job(
+    executor: Executor, prompt: str | list[dict[str, Any]], params: dict[str, Any], *, stream: bool
+) -> Job:
+    seed = params.get("seed")
+    return Job(
+        id=executor.next_job_id(),
+        args=(prompt,),
+        kwargs=generation_options(params),
+        pooling=False,
+        normalize=False,
+        batchable=False,
+        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        generate=True,
+        stream=stream,
+    )
+
+
+def generation_key(target: Target) -> ModelKey:
+    return ModelKey(target.repo_id, target.model_dir, "text-generation", target.weights_bytes)
+
+
+def generated(outcome: Any) -> Any:
+    """The Generated result of a finished job, or the error it ended with."""
+    if not outcome.ok:
+        error = InferenceInputError if outcome.bad_input else ModelFailed
+        raise error(str(outcome.value))
+    return outcome.value

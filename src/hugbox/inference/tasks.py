@@ -341,7 +341,9 @@ def _feature_extraction(inputs: object, params: dict[str, Any], *, pooling: bool
         "feature-extraction",
         pooling=pooling,
         normalize=pooling and options.get("normalize", False),
-        batchable=isinstance(text, str),
+        # Token embeddings of a batched pipeline call keep the batch's padding rows; only the
+        # masked mean-pooling of the worker is padding-free.
+        batchable=pooling and isinstance(text, str),
     )
 
 

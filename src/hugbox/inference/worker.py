@@ -6,6 +6,7 @@ A slow or crashing model never stalls the hub, and evicting a model frees its me
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import resource
 import time
@@ -14,6 +15,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from hugbox.inference import generation
+from hugbox.inference.generation import Chunk
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,8 @@ class Job:
     normalize: bool
     batchable: bool
     seed: int | None
+    generate: bool = False  # chat/completion: args[0] is a prompt or a list of messages
+    stream: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,30 @@ def main(conn: Connection, spec: WorkerSpec) -> None:
     stop = False
     while not stop:
         jobs, stop = _next_batch(conn, spec)
-        for outcome in _run(model, jobs):
+        for job in [j for j in jobs if j.generate]:
+            conn.send(_generate(model, job, conn))
+        for outcome in _run(model, [j for j in jobs if not j.generate]):
             conn.send(outcome)
+
+
+def _generate(model: _Model, job: Job, conn: Connection) -> Outcome:
+    def emit(text: str) -> None:
+        conn.send(Chunk(job.id, text))
+
+    try:
+        if job.seed is not None:
+            import torch
+
+            torch.manual_seed(job.seed)
+        done = generation.generate(
+            model.pipe, job.args[0], job.kwargs, emit if job.stream else None
+        )
+    except _BAD_INPUT as exc:
+        return Outcome(job.id, False, str(exc), bad_input=True)
+    except Exception as exc:
+        log.error("generation failed: %s", traceback.format_exc())
+        return Outcome(job.id, False, f"{type(exc).__name__}: {exc}")
+    return Outcome(job.id, True, done)
 
 
 def _rss_bytes() -> int:
@@ -141,8 +169,7 @@ def _inputs(value: Any) -> Any:
 
 def _call(model: _Model, group: list[Job]) -> list[Any]:
     group = [
-        Job(j.id, tuple(_inputs(a) for a in j.args), j.kwargs, j.pooling, j.normalize,
-            j.batchable, j.seed)
+        dataclasses.replace(j, args=tuple(_inputs(a) for a in j.args))
         for j in group
     ]  # fmt: skip
     first = group[0]

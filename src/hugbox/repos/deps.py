@@ -57,7 +57,7 @@ def path_repo_id(request: Request) -> str:
 
 def path_revision(request: Request, default: str = "main") -> str:
     """The revision pinned with `name@rev` (inference URLs), else `default`."""
-    return unquote(request.path_params["name"]).partition("@")[2] or default
+    return unquote(request.path_params.get("name", "")).partition("@")[2] or default
 
 
 def repo_url(request: Request, repo: Repo) -> str:
@@ -74,10 +74,14 @@ def _moved_location(request: Request, old_id: str, new_id: str) -> str:
     return f"{base_url(request)}{path}{query}"
 
 
-def load_repo(request: Request, session: Session, caller: Caller, need: Need) -> Repo:
-    """The repo the URL names, if `caller` may do `need` on it; else the error HF gives."""
-    repo_id = path_repo_id(request)
-    found = service.find_repo(session, path_repo_type(request), repo_id)
+def load_repo(
+    request: Request, session: Session, caller: Caller, need: Need, repo_id: str | None = None
+) -> Repo:
+    """The repo the URL (or `repo_id`, a model) names, if `caller` may do `need` on it; else
+    the error HF gives."""
+    repo_type = path_repo_type(request) if repo_id is None else RepoType.MODEL
+    repo_id = repo_id or path_repo_id(request)
+    found = service.find_repo(session, repo_type, repo_id)
     if found is None:
         raise RepoNotFound(anonymous=caller.anonymous)
     if isinstance(found, Moved):

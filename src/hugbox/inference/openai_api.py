@@ -1,0 +1,187 @@
+"""OpenAI-style routes: chat completions (plain and streamed), embeddings, the model list."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from hugbox.deps import CallerDep, SessionDep
+from hugbox.errors import BadRequest
+from hugbox.inference import service
+from hugbox.inference.api import MODEL, target
+from hugbox.inference.executor import Executor
+from hugbox.inference.worker import Outcome
+from hugbox.repos import service as repos
+from hugbox.repos.models import RepoType
+
+router = APIRouter()
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object")
+    return body
+
+
+def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = body.get("messages")
+    error = BadRequest('`messages` must be a non-empty list of {"role", "content"} objects')
+    if not isinstance(messages, list) or not messages:
+        raise error
+    result = []
+    for message in messages:
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise error
+        result.append({"role": message["role"], "content": _text(message.get("content", ""))})
+    return result
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):  # OpenAI content parts: keep the text ones
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content)
+
+
+def _model_name(body: dict[str, Any]) -> str | None:
+    """The body's model, without a provider suffix (`org/m:fastest`); InferenceClient sends
+    `dummy` when the URL already names the model."""
+    model = body.get("model")
+    if not isinstance(model, str) or model in ("", "dummy", "tgi"):
+        return None
+    return model.split(":", 1)[0]
+
+
+async def chat_completions(request: Request, url_model: bool) -> Any:
+    body = await _json(request)
+    name = None if url_model else _model_name(body)
+    if not url_model and name is None:
+        raise BadRequest("Name the model in `model`, as `org/name`")
+    model = await run_in_threadpool(target, request, name)
+    executor: Executor = request.app.state.executor
+    job = service.generation_job(executor, _messages(body), body, stream=bool(body.get("stream")))
+    key = service.generation_key(model)
+    reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if job.stream:
+        events = _chat_events(
+            executor.stream(key, job, wait_for_model=None), reply_id, created, model.repo_id
+        )
+        return StreamingResponse(events, media_type="text/event-stream")
+    done = service.generated(await executor.run(key, job, wait_for_model=None))
+    return {
+        "id": reply_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model.repo_id,
+        "system_fingerprint": model.sha,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": done.text},
+                "logprobs": None,
+                "finish_reason": done.finish_reason,
+            }
+        ],
+        "usage": _usage(done),
+    }
+
+
+def _usage(done: Any) -> dict[str, int]:
+    return {
+        "prompt_tokens": done.prompt_tokens,
+        "completion_tokens": done.completion_tokens,
+        "total_tokens": done.prompt_tokens + done.completion_tokens,
+    }
+
+
+async def _chat_events(
+    items: AsyncIterator[str | Outcome], reply_id: str, created: int, model: str
+) -> AsyncIterator[str]:
+    def event(delta: dict[str, Any], finish: str | None, **extra: Any) -> str:
+        chunk = {
+            "id": reply_id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            **extra,
+        }  # fmt: skip
+        return f"data: {json.dumps(chunk)}\n\n"
+
+    yield event({"role": "assistant", "content": ""}, None)
+    async for item in items:
+        if isinstance(item, str):
+            yield event({"content": item}, None)
+        else:
+            try:
+                done = service.generated(item)
+            except Exception as exc:  # the stream has started: report in-band, as OpenAI does
+                yield f"data: {json.dumps({'error': {'message': str(exc)}})}\n\n"
+                return
+            yield event({}, done.finish_reason, usage=_usage(done))
+    yield "data: [DONE]\n\n"
+
+
+@router.post("/v1/chat/completions")
+async def chat(request: Request) -> Any:
+    return await chat_completions(request, url_model=False)
+
+
+@router.post(MODEL + "/v1/chat/completions")
+async def chat_for_model(request: Request) -> Any:
+    return await chat_completions(request, url_model=True)
+
+
+@router.post("/v1/embeddings")
+async def embeddings(request: Request) -> Any:
+    body = await _json(request)
+    name = _model_name(body)
+    texts = body.get("input")
+    if name is None or not (
+        isinstance(texts, str)
+        or (isinstance(texts, list) and all(isinstance(t, str) for t in texts))
+    ):
+        raise BadRequest(
+            "`model` (org/name) and `input` (a string or a list of strings) are required"
+        )
+    model = await run_in_threadpool(target, request, name)
+    executor: Executor = request.app.state.executor
+    answer = await service.infer(
+        executor, model, {"inputs": [texts] if isinstance(texts, str) else texts},
+        forced_task="feature-extraction", wait_for_model=None,
+    )  # fmt: skip
+    vectors = answer.body if isinstance(answer.body, list) else []
+    return {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "index": i, "embedding": vector}
+            for i, vector in enumerate(vectors)
+        ],
+        "model": model.repo_id,
+        "usage": {"prompt_tokens": 0, "total_tokens": 0},
+    }
+
+
+@router.get("/v1/models")
+def list_models(session: SessionDep, caller: CallerDep) -> Any:
+    query = repos.RepoQuery(repo_type=RepoType.MODEL, search=[])
+    found = repos.list_repos(session, caller=caller, query=query, offset=0, page_size=1000)
+    data = [
+        {
+            "id": repo.repo_id,
+            "object": "model",
+            "created": int(repo.created_at.timestamp()),
+            "owned_by": repo.namespace,
+            "pipeline_tag": repo.pipeline_tag,
+        }
+        for repo in found
+        if repo.pipeline_tag
+    ]
+    return JSONResponse({"object": "list", "data": data})

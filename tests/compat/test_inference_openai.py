@@ -1,0 +1,90 @@
+"""OpenAI-style routes with the real clients: InferenceClient.chat_completion (model URL and
+OpenAI-style base_url, plain and streamed), embeddings and the model list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+from huggingface_hub import InferenceClient
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+
+from support import Hub, unique
+
+pytestmark = pytest.mark.compat
+
+EOS = "<|endoftext|>"
+TEMPLATE = (
+    "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}assistant:{% endif %}"
+)
+
+
+@pytest.fixture(scope="module")
+def chat_model(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder: Path = tmp_path_factory.mktemp("tiny-chat")
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, special_tokens=[EOS], show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )  # fmt: skip
+    tok.train_from_iterator(["user: hello there\nassistant: hi, how are you?"], trainer=trainer)
+    tokenizer = GPT2TokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=EOS)
+    tokenizer.chat_template = TEMPLATE
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=128, n_embd=32, n_layer=2, n_head=2)
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    repo_id = f"alice/{unique('chat')}"
+    assert hub.cli("import", str(folder), repo_id).returncode == 0
+    return repo_id
+
+
+MESSAGES = [{"role": "user", "content": "hello there"}]
+
+
+def test_chat_completion_by_model_url(hub: Hub, chat_model: str) -> None:
+    client = InferenceClient(model=f"{hub.endpoint}/models/{chat_model}", token=hub.alice)
+    reply = client.chat_completion(MESSAGES, max_tokens=6, temperature=0)
+    assert reply.choices[0].message.role == "assistant"
+    assert isinstance(reply.choices[0].message.content, str)
+    assert reply.usage.completion_tokens <= 6
+    assert reply.choices[0].finish_reason in ("length", "stop")
+
+
+def test_chat_completion_openai_style_and_streamed(hub: Hub, chat_model: str) -> None:
+    client = InferenceClient(base_url=f"{hub.endpoint}/v1", token=hub.alice)
+    whole = client.chat_completion(MESSAGES, model=chat_model, max_tokens=8, temperature=0)
+    pieces = [
+        chunk.choices[0].delta.content or ""
+        for chunk in client.chat_completion(
+            MESSAGES, model=chat_model, max_tokens=8, temperature=0, stream=True
+        )
+    ]
+    assert "".join(pieces) == whole.choices[0].message.content
+
+
+def test_chat_errors_are_4xx(hub: Hub, chat_model: str) -> None:
+    url = f"{hub.endpoint}/v1/chat/completions"
+    auth = {"authorization": f"Bearer {hub.alice}"}
+    bodies = [
+        {"model": chat_model},
+        {"model": chat_model, "messages": "hi"},
+        {"messages": MESSAGES},
+        {"model": chat_model, "messages": MESSAGES, "max_tokens": -1},
+    ]
+    for body in bodies:
+        response = httpx.post(url, json=body, headers=auth, timeout=120)
+        assert response.status_code == 400, (body, response.text)
+    missing = httpx.post(url, json={"model": "alice/nope", "messages": MESSAGES}, headers=auth)
+    assert missing.status_code == 404
+
+
+def test_models_list_shows_what_the_caller_may_run(hub: Hub, chat_model: str) -> None:
+    ids = [m["id"] for m in httpx.get(f"{hub.endpoint}/v1/models").json()["data"]]
+    assert chat_model in ids
