@@ -34,6 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
             memory_budget=settings.inference_memory_budget,
             threads=settings.inference_threads,
             max_batch=settings.inference_max_batch,
+            max_queue=settings.inference_max_queue,
             load_timeout_s=settings.inference_load_timeout,
         )
     )

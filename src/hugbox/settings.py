@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     inference_max_batch: int = Field(
         default=32, description="Most concurrent requests one model runs as one batch."
     )
+    inference_max_queue: int = Field(
+        default=64,
+        description="Requests one model may hold, running or waiting; more are refused with 429.",
+    )
     inference_load_timeout: float = Field(
         default=120.0, description="Seconds a request waits for its model to load, then 503."
     )

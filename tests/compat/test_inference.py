@@ -213,3 +213,19 @@ def test_openai_embeddings(hub: Hub, minilm_id: str) -> None:
     assert response.status_code == 200, response.text
     first, second = (np.array(item["embedding"]) for item in response.json()["data"])
     assert float(first @ second) == pytest.approx(0.7553, abs=1e-3)  # unit vectors: Normalize
+
+
+def test_text_generation_streams_tokens(hub: Hub, gpt2_id: str) -> None:
+    client = InferenceClient(model=_url(hub, gpt2_id), token=hub.alice)
+    whole = client.text_generation("The knight", max_new_tokens=6, do_sample=False)
+    pieces = list(
+        client.text_generation("The knight", max_new_tokens=6, do_sample=False, stream=True)
+    )
+    assert len(pieces) >= 2
+    assert "".join(pieces) == whole.removeprefix("The knight")
+    final = list(
+        client.text_generation(
+            "The knight", max_new_tokens=6, do_sample=False, stream=True, details=True
+        )
+    )[-1]
+    assert final.details is not None and final.details.generated_tokens <= 6

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from hugbox.auth.service import authenticate
 from hugbox.db import Database
 from hugbox.deps import bearer_token
-from hugbox.errors import BadRequest
+from hugbox.errors import BadRequest, HubError
 from hugbox.inference import service
 from hugbox.inference.executor import Executor
+from hugbox.inference.worker import Outcome
 from hugbox.repos.deps import load_repo, path_revision
 from hugbox.repos.service import Need
 from hugbox.settings import Settings
@@ -67,10 +69,12 @@ def _wait_for_model(request: Request, body: dict[str, Any]) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-async def _run(request: Request, forced_task: str | None) -> JSONResponse:
+async def _run(request: Request, forced_task: str | None) -> Response:
     model = await run_in_threadpool(target, request)
     body = await _body(request)
     executor: Executor = request.app.state.executor
+    if body.get("stream") is True and (forced_task or model.pipeline_tag) == "text-generation":
+        return _tgi_stream(executor, model, body)
     answer = await service.infer(
         executor,
         model,
@@ -86,18 +90,65 @@ async def _run(request: Request, forced_task: str | None) -> JSONResponse:
     return JSONResponse(answer.body, headers=headers)
 
 
+def _tgi_stream(executor: Executor, model: service.Target, body: dict[str, Any]) -> Response:
+    """`"stream": true` on a text-generation model: TGI's server-sent events, token by token."""
+    if not isinstance(body.get("inputs"), str):
+        raise BadRequest("Streaming needs `inputs` to be a string")
+    raw = body.get("parameters")
+    params = raw if isinstance(raw, dict) else {}
+    options = {
+        "max_tokens": params.get("max_new_tokens"),
+        "temperature": params.get("temperature") if params.get("do_sample", True) else 0,
+        "top_p": params.get("top_p"),
+        "stop": params.get("stop"),
+        "seed": params.get("seed"),
+    }
+    job = service.generation_job(executor, body["inputs"], options, stream=True)
+    items = executor.stream(service.generation_key(model), job, wait_for_model=None)
+    return StreamingResponse(_tgi_events(items, details=bool(params.get("details"))),
+                             media_type="text/event-stream")  # fmt: skip
+
+
+async def _tgi_events(items: AsyncIterator[str | Outcome], *, details: bool) -> AsyncIterator[str]:
+    index = 0
+    async for item in items:
+        token = {"id": 0, "text": item if isinstance(item, str) else "", "logprob": 0.0,
+                 "special": False}  # fmt: skip
+        event: dict[str, Any] = {"index": index, "token": token, "generated_text": None,
+                                 "details": None}  # fmt: skip
+        if not isinstance(item, str):
+            try:
+                done = service.generated(item)
+            except HubError as exc:  # the stream has started: report in-band, as TGI does
+                yield f"data: {json.dumps({'error': exc.message, 'error_type': 'generation'})}\n\n"
+                return
+            event["generated_text"] = done.text
+            if details:
+                event["details"] = {
+                    "finish_reason": _tgi_reason(done.finish_reason),
+                    "generated_tokens": done.completion_tokens,
+                    "seed": None,
+                }
+        index += 1
+        yield f"data: {json.dumps(event)}\n\n"
+
+
+def _tgi_reason(reason: str) -> str:
+    return "length" if reason == "length" else "eos_token"
+
+
 @router.post(MODEL)
-async def run_model(request: Request) -> JSONResponse:
+async def run_model(request: Request) -> Response:
     return await _run(request, None)
 
 
 @router.post(MODEL + "/pipeline/{task}")
-async def run_model_task(request: Request, task: str) -> JSONResponse:
+async def run_model_task(request: Request, task: str) -> Response:
     return await _run(request, task)
 
 
 @router.post("/pipeline/{task}/{namespace}/{name}")
-async def run_legacy_pipeline(request: Request, task: str) -> JSONResponse:
+async def run_legacy_pipeline(request: Request, task: str) -> Response:
     return await _run(request, task)
 
 
