@@ -225,8 +225,9 @@ class ProcessExecutor:
             future.set_result(message)
 
     def _on_exit(self, worker: _Worker) -> None:
-        if self._workers.get(worker.key) is worker:
+        if self._workers.get(worker.key) is worker:  # neither evicted nor failed to load: a crash
             del self._workers[worker.key]
+            log.warning("worker %s serving %s stopped", worker.process.pid, worker.key.repo_id)
         error = ModelFailed(f"The worker serving {worker.key.repo_id} stopped; retry the request")
         if not worker.ready.done():
             worker.ready.set_exception(error)
