@@ -1,7 +1,7 @@
 """Run every benchmark and print a summary: each measurement, its same-run baseline, the ratio
 and the target. A report, not a test: it exits 0 even when a target is missed.
 
-Run: .venv/bin/python bench/run.py [--quick] [--only download upload model_info]
+Run: .venv/bin/python bench/run.py [--quick] [--only download upload model_info inference]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import download
+import inference
 import model_info
 import upload
 from common import MIB, Result, Workspace, log, make_payload, remove_tree
@@ -23,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "download": download.run,
     "upload": upload.run,
     "model_info": model_info.run,
+    "inference": inference.run,
 }
 COLUMNS = ("benchmark", "measured", "baseline (same run)", "ratio", "target", "ok")
 

@@ -48,7 +48,8 @@ class ExecutorLimits:
     memory_budget: int
     threads: int = 1
     max_batch: int = 32
-    max_wait_s: float = 0.005
+    # 0: a batch is whatever queued while the last one ran; waiting only delays a lone request.
+    max_wait_s: float = 0.0
     max_queue: int = 64
     load_timeout_s: float = 120.0
 

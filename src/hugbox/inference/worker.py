@@ -122,8 +122,8 @@ def _next_batch(conn: Connection, spec: WorkerSpec) -> tuple[list[Job], bool]:
     jobs: list[Job] = [first]
     deadline = time.monotonic() + spec.max_wait_s
     while len(jobs) < spec.max_batch and first.batchable:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not conn.poll(remaining):
+        # Jobs already queued always join, even past the deadline (poll(0) only looks).
+        if not conn.poll(max(0.0, deadline - time.monotonic())):
             break
         job = conn.recv()
         if job is None:
