@@ -6,7 +6,9 @@ here, before any test module imports huggingface_hub.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,7 @@ from support import Hub, create_token, free_port, run_cli, running_hub
 PORT = free_port()
 ENDPOINT = f"http://127.0.0.1:{PORT}"
 _HF_HOME = tempfile.mkdtemp(prefix="hugbox-hf-home-")
+atexit.register(shutil.rmtree, _HF_HOME, ignore_errors=True)
 os.environ.update(
     HF_ENDPOINT=ENDPOINT,
     HF_HOME=_HF_HOME,
