@@ -13,37 +13,20 @@ import requests
 import torch
 from huggingface_hub import InferenceClient
 from huggingface_hub.errors import HfHubHTTPError
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     BertConfig,
     BertForSequenceClassification,
     GPT2Config,
     GPT2LMHeadModel,
-    GPT2TokenizerFast,
-    PreTrainedTokenizerBase,
 )
 
 from hugbox.demo import minilm
 from support import Hub, unique
+from tiny_models import bpe_tokenizer
 
 pytestmark = pytest.mark.compat
 
-EOS = "<|endoftext|>"
 TEXT = ["The knight rode to the castle.", "A story about a brave knight.", "Write a story."]
-
-
-def _tokenizer() -> PreTrainedTokenizerBase:
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=300, special_tokens=[EOS], show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )  # fmt: skip
-    tok.train_from_iterator(TEXT, trainer=trainer)
-    return GPT2TokenizerFast(
-        tokenizer_object=tok, bos_token=EOS, eos_token=EOS, unk_token=EOS, pad_token=EOS
-    )
 
 
 def _import(hub: Hub, folder: Path, repo_id: str, *extra: str) -> str:
@@ -55,7 +38,7 @@ def _import(hub: Hub, folder: Path, repo_id: str, *extra: str) -> str:
 @pytest.fixture(scope="module")
 def gpt2_id(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("tiny-gpt2")
-    tokenizer = _tokenizer()
+    tokenizer = bpe_tokenizer(TEXT)
     torch.manual_seed(0)
     config = GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2, n_head=2)
     GPT2LMHeadModel(config).save_pretrained(folder)
@@ -66,7 +49,7 @@ def gpt2_id(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def classifier_id(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("tiny-bert")
-    tokenizer = _tokenizer()
+    tokenizer = bpe_tokenizer(TEXT)
     torch.manual_seed(0)
     config = BertConfig(
         vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,

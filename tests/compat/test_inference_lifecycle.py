@@ -23,22 +23,19 @@ import httpx
 import numpy as np
 import pytest
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     BertConfig,
     BertForSequenceClassification,
     BertModel,
     GPT2Config,
     GPT2LMHeadModel,
-    GPT2TokenizerFast,
-    PreTrainedTokenizerBase,
 )
 
 from support import create_token, run_cli, running_hub
+from tiny_models import bpe_tokenizer
 
 pytestmark = pytest.mark.compat
 
-EOS = "<|endoftext|>"
 TEXT = ["The knight rode to the castle.", "A story about a brave knight.", "Write a story."]
 WORDS = " ".join(TEXT * 2).split()
 # A worker (Python + torch + a tiny model) is ~350 MB resident and the executor plans 400 MB for
@@ -57,20 +54,6 @@ CLASSIFY = {"inputs": "A story about a brave knight."}
 GENERATE = {"inputs": "The knight", "parameters": {"max_new_tokens": 5, "do_sample": False}}
 
 
-def _tokenizer() -> PreTrainedTokenizerBase:
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=300, special_tokens=[EOS], show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )  # fmt: skip
-    tok.train_from_iterator(TEXT, trainer=trainer)
-    return GPT2TokenizerFast(
-        tokenizer_object=tok, bos_token=EOS, eos_token=EOS, unk_token=EOS, pad_token=EOS
-    )
-
-
 def _bert_config(vocab_size: int) -> BertConfig:
     return BertConfig(
         vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -81,7 +64,7 @@ def _bert_config(vocab_size: int) -> BertConfig:
 
 def _build_models(root: Path) -> dict[str, Path]:
     """Folders of the tiny models, by the repo id each is imported as."""
-    tokenizer = _tokenizer()
+    tokenizer = bpe_tokenizer(TEXT)
     torch.manual_seed(0)
     folders = {repo_id: root / repo_id.split("/")[1] for repo_id in (CLASSIFIER, GPT2, EMBEDDER)}
     BertForSequenceClassification(_bert_config(len(tokenizer))).save_pretrained(folders[CLASSIFIER])

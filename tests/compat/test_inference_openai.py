@@ -9,14 +9,13 @@ import httpx
 import pytest
 import torch
 from huggingface_hub import InferenceClient
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+from transformers import GPT2Config, GPT2LMHeadModel
 
 from support import Hub, unique
+from tiny_models import bpe_tokenizer
 
 pytestmark = pytest.mark.compat
 
-EOS = "<|endoftext|>"
 TEMPLATE = (
     "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}assistant:{% endif %}"
@@ -26,15 +25,7 @@ TEMPLATE = (
 @pytest.fixture(scope="module")
 def chat_model(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> str:
     folder: Path = tmp_path_factory.mktemp("tiny-chat")
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=300, special_tokens=[EOS], show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )  # fmt: skip
-    tok.train_from_iterator(["user: hello there\nassistant: hi, how are you?"], trainer=trainer)
-    tokenizer = GPT2TokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=EOS)
+    tokenizer = bpe_tokenizer(["user: hello there\nassistant: hi, how are you?"])
     tokenizer.chat_template = TEMPLATE
     torch.manual_seed(0)
     config = GPT2Config(vocab_size=len(tokenizer), n_positions=128, n_embd=32, n_layer=2, n_head=2)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +15,12 @@ import pytest
 import torch
 from huggingface_hub import HfApi, constants, hf_hub_download, model_info
 from huggingface_hub.errors import RepositoryNotFoundError
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
     AutoTokenizer,
     GPT2Config,
     GPT2LMHeadModel,
-    GPT2TokenizerFast,
     PreTrainedTokenizerBase,
     pipeline,
     set_seed,
@@ -32,37 +29,18 @@ from transformers import (
 from hugbox.cli.context import operator
 from hugbox.repos import service
 from hugbox.repos.models import Repo, RepoType
-from support import Hub
+from support import Hub, unique
+from tiny_models import EOS, bpe_tokenizer
 
 pytestmark = pytest.mark.compat
 T = TypeVar("T")
 
-EOS = "<|endoftext|>"
 SENTENCES = [
     "The student worked on a tiny language model.",
     "The teacher read the paper and worked on the slides.",
     "A small model can still generate a few words of text.",
     "The student wrote tests for the hub and the hub served the files.",
 ]
-
-
-def _unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def _train_tokenizer() -> PreTrainedTokenizerBase:
-    """A real byte-level BPE tokenizer, trained on a few sentences in milliseconds."""
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=300,
-        special_tokens=[EOS],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(SENTENCES, trainer=trainer)
-    return GPT2TokenizerFast(tokenizer_object=tok, bos_token=EOS, eos_token=EOS, unk_token=EOS)
 
 
 def _tiny_gpt2(vocab_size: int, seed: int) -> GPT2LMHeadModel:
@@ -87,7 +65,7 @@ class Pushed:
 
 
 def _push(repo_id: str, token: str, *, seed: int = 0, **kwargs: Any) -> Pushed:
-    tokenizer = _train_tokenizer()
+    tokenizer = bpe_tokenizer(SENTENCES)
     model = _tiny_gpt2(len(tokenizer), seed)
     model.push_to_hub(repo_id, token=token, **kwargs)
     tokenizer.push_to_hub(repo_id, token=token, **kwargs)
@@ -96,7 +74,7 @@ def _push(repo_id: str, token: str, *, seed: int = 0, **kwargs: Any) -> Pushed:
 
 @pytest.fixture(scope="module")
 def gpt2(hub: Hub) -> Pushed:
-    return _push(f"alice/{_unique('tiny-gpt2')}", hub.alice)
+    return _push(f"alice/{unique('tiny-gpt2')}", hub.alice)
 
 
 def test_push_to_hub_makes_a_transformers_repo(hub: Hub, gpt2: Pushed) -> None:
@@ -145,7 +123,7 @@ def _cache_dir(repo_id: str) -> Path:
 
 
 def test_load_by_branch_and_by_commit_sha(hub: Hub) -> None:
-    first = _push(f"alice/{_unique('tiny-revs')}", hub.alice, seed=1)
+    first = _push(f"alice/{unique('tiny-revs')}", hub.alice, seed=1)
     first_sha = model_info(first.repo_id).sha
     assert first_sha is not None
     HfApi(token=hub.alice).create_branch(first.repo_id, branch="dev")
@@ -163,7 +141,7 @@ def test_load_by_branch_and_by_commit_sha(hub: Hub) -> None:
 
 
 def test_private_model_needs_the_token(hub: Hub) -> None:
-    private = _push(f"alice/{_unique('tiny-private')}", hub.alice, private=True)
+    private = _push(f"alice/{unique('tiny-private')}", hub.alice, private=True)
     assert model_info(private.repo_id, token=hub.alice).private
 
     # Before anything is cached: huggingface_hub serves a cached copy when the HEAD is refused.
@@ -177,7 +155,7 @@ def test_private_model_needs_the_token(hub: Hub) -> None:
 
 
 def test_sharded_checkpoint_loads(hub: Hub) -> None:
-    sharded = _push(f"alice/{_unique('tiny-sharded')}", hub.alice, max_shard_size="40KB")
+    sharded = _push(f"alice/{unique('tiny-sharded')}", hub.alice, max_shard_size="40KB")
     files = set(HfApi().list_repo_files(sharded.repo_id))
     shards = {f for f in files if f.startswith("model-") and f.endswith(".safetensors")}
     assert "model.safetensors.index.json" in files
@@ -216,7 +194,7 @@ def _eventually(load: Callable[[], T], seconds: float = 10.0) -> T:
 
 
 def test_legacy_single_segment_id(hub: Hub) -> None:
-    alias = _unique("tiny-legacy")
+    alias = unique("tiny-legacy")
     legacy = _push(f"acme/{alias}", hub.alice)
     _add_legacy_alias(hub.data_dir, legacy.repo_id, alias)
 
