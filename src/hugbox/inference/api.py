@@ -45,16 +45,13 @@ def target(request: Request, model: str | None = None) -> service.Target:
 
 async def _body(request: Request) -> dict[str, Any]:
     raw = await request.body()
-    if not request.headers.get("content-type", "").startswith("application/json"):
-        try:  # clients send JSON without saying so, and raw image bytes with no type at all
-            parsed = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:  # UnicodeDecodeError included
+        # Clients send JSON without saying so, and raw image bytes with no type at all.
+        if not request.headers.get("content-type", "").startswith("application/json"):
             return {"inputs": raw}
-    else:
-        try:
-            parsed = json.loads(raw)
-        except ValueError as exc:
-            raise BadRequest(f"The body is not valid JSON: {exc}") from exc
+        raise BadRequest(f"The body is not valid JSON: {exc}") from exc
     if not isinstance(parsed, dict):
         raise BadRequest('The body must be a JSON object: {"inputs": ..., "parameters": {...}}')
     return parsed
@@ -118,7 +115,7 @@ async def _tgi_events(items: AsyncIterator[str | Outcome], *, details: bool) -> 
                                  "details": None}  # fmt: skip
         if not isinstance(item, str):
             try:
-                done = service.generated(item)
+                done = service.result_of(item)
             except HubError as exc:  # the stream has started: report in-band, as TGI does
                 yield f"data: {json.dumps({'error': exc.message, 'error_type': 'generation'})}\n\n"
                 return

@@ -77,7 +77,7 @@ async def chat_completions(request: Request, url_model: bool) -> Any:
             executor.stream(key, job, wait_for_model=None), reply_id, created, model.repo_id
         )
         return StreamingResponse(events, media_type="text/event-stream")
-    done = service.generated(await executor.run(key, job, wait_for_model=None))
+    done = service.result_of(await executor.run(key, job, wait_for_model=None))
     return {
         "id": reply_id,
         "object": "chat.completion",
@@ -121,7 +121,7 @@ async def _chat_events(
             yield event({"content": item}, None)
         else:
             try:
-                done = service.generated(item)
+                done = service.result_of(item)
             except Exception as exc:  # the stream has started: report in-band, as OpenAI does
                 yield f"data: {json.dumps({'error': {'message': str(exc)}})}\n\n"
                 return

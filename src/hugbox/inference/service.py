@@ -11,7 +11,7 @@ from typing import Any
 from hugbox.inference import snapshot, tasks
 from hugbox.inference.errors import InferenceInputError, ModelFailed, ModelTooLarge
 from hugbox.inference.executor import Executor, ModelKey
-from hugbox.inference.worker import Job
+from hugbox.inference.worker import Job, Outcome
 from hugbox.repos import content, indexer
 from hugbox.repos.models import Repo
 from hugbox.repos.store import RepoStore
@@ -102,10 +102,7 @@ async def infer(
     started = time.perf_counter()
     outcome = await executor.run(key, job, wait_for_model=wait_for_model)
     elapsed = time.perf_counter() - started
-    if not outcome.ok:
-        error = InferenceInputError if outcome.bad_input else ModelFailed
-        raise error(str(outcome.value))
-    return Answer(tasks.shape_output(call, outcome.value), elapsed)
+    return Answer(tasks.shape_output(call, result_of(outcome)), elapsed)
 
 
 def generation_options(params: dict[str, Any]) -> dict[str, Any]:
@@ -156,8 +153,8 @@ def generation_key(target: Target) -> ModelKey:
     return ModelKey(target.repo_id, target.model_dir, "text-generation", target.weights_bytes)
 
 
-def generated(outcome: Any) -> Any:
-    """The Generated result of a finished job, or the error it ended with."""
+def result_of(outcome: Outcome) -> Any:
+    """What a finished job produced, or the error it ended with."""
     if not outcome.ok:
         error = InferenceInputError if outcome.bad_input else ModelFailed
         raise error(str(outcome.value))

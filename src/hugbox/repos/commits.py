@@ -34,6 +34,7 @@ from hugbox.repos.payload import (
 )
 from hugbox.repos.store import RepoStore
 from hugbox.storage import git
+from hugbox.storage.blobs import is_sha256
 
 # HF stores files of 10 MB and more as LFS whatever .gitattributes says.
 LFS_SIZE_THRESHOLD = 10 * 1024 * 1024
@@ -287,7 +288,7 @@ def _add_file(
 def _add_lfs(
     store: RepoStore, gitrepo: pygit2.Repository, path: str, op: AddLfsFile, ingest: _Ingest
 ) -> git.Put:
-    stored_size = store.blobs.size(op.oid) if git_sha256(op.oid) else None
+    stored_size = store.blobs.size(op.oid) if is_sha256(op.oid) else None
     if stored_size is None:
         raise BadRequest(
             f"LFS object {op.oid} for {path} was not uploaded: upload it with the LFS batch API "
@@ -298,10 +299,6 @@ def _add_lfs(
     if not is_lfs_path(path, ingest.patterns):
         ingest.untracked.append(path)
     return git.Put(path, git.write_blob(gitrepo, git.lfs_pointer_bytes(op.oid, stored_size)))
-
-
-def git_sha256(oid: str) -> bool:
-    return len(oid) == 64 and all(c in "0123456789abcdef" for c in oid)
 
 
 def _copy(gitrepo: pygit2.Repository, head: pygit2.Commit, src: str, dest: str) -> git.Put:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hugbox.errors import BadRequest
-from hugbox.storage.blobs import SHA256_RE, BlobMismatch, BlobStore
+from hugbox.storage.blobs import BlobMismatch, BlobStore
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,6 @@ def parse_objects(raw: object) -> list[LfsObject]:
             raise BadRequest("Each LFS object needs a string `oid` and a non-negative `size`")
         objects.append(LfsObject(oid.lower(), size))
     return objects
-
-
-def valid_oid(oid: str) -> bool:
-    return bool(SHA256_RE.match(oid))
 
 
 def part_count(size: int, chunk_size: int) -> int:

@@ -17,6 +17,7 @@ from hugbox.repos.downloads import lfs_response
 from hugbox.repos.models import Repo
 from hugbox.repos.service import Need, authorize
 from hugbox.repos.signing import UrlSigner
+from hugbox.storage.blobs import is_sha256
 
 router = APIRouter()
 LFS_JSON = "application/vnd.git-lfs+json"
@@ -73,7 +74,7 @@ def _error(obj: lfs.LfsObject, code: int, message: str) -> dict[str, Any]:
 def _download_item(
     store: StoreDep, signer: UrlSigner, base: str, obj: lfs.LfsObject
 ) -> dict[str, Any]:
-    if not lfs.valid_oid(obj.oid) or store.blobs.size(obj.oid) != obj.size:
+    if not is_sha256(obj.oid) or store.blobs.size(obj.oid) != obj.size:
         return _error(obj, 404, f"Object {obj.oid} does not exist")
     query = urlencode(signer.sign("get", obj.oid))
     href = f"{base}/api/lfs/objects/{obj.oid}?{query}"
@@ -88,7 +89,7 @@ def _upload_item(
     obj: lfs.LfsObject,
     chunk_size: int | None,
 ) -> dict[str, Any]:
-    if not lfs.valid_oid(obj.oid):
+    if not is_sha256(obj.oid):
         return _error(obj, 422, f"Invalid oid {obj.oid!r}: expected a sha256")
     if store.blobs.exists(obj.oid):
         return {"oid": obj.oid, "size": obj.size}
@@ -157,7 +158,7 @@ async def complete_multipart(
 async def verify(request: Request, repo: ReadableRepo, store: StoreDep) -> Response:
     body = await request.json()
     obj = lfs.parse_objects([body])[0]
-    if not lfs.valid_oid(obj.oid) or store.blobs.size(obj.oid) != obj.size:
+    if not is_sha256(obj.oid) or store.blobs.size(obj.oid) != obj.size:
         raise EntryNotFound(f"Object {obj.oid} of size {obj.size} was not uploaded")
     return _lfs_json({"oid": obj.oid, "size": obj.size})
 

@@ -12,6 +12,10 @@ from typing import BinaryIO, Protocol
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
+def is_sha256(oid: str) -> bool:
+    return bool(SHA256_RE.match(oid))
+
+
 class BlobMismatch(ValueError):
     """The bytes received do not hash to the oid they were announced as."""
 
@@ -75,7 +79,7 @@ class LocalBlobStore:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
     def _path(self, oid: str) -> Path:
-        if not SHA256_RE.match(oid):
+        if not is_sha256(oid):
             raise ValueError(f"not a sha256: {oid!r}")
         return self.root / oid[:2] / oid[2:4] / oid
 
