@@ -59,6 +59,8 @@ CLIENTS = 32
 # Starlette's thread pool (what a sync FastAPI endpoint does); the faster one is the baseline.
 NAIVE_VARIANTS = {"serial": True, "thread pool": False}
 GENERATIONS = 8
+# Every call must reach the model: the hub would answer repeated deterministic calls from its cache.
+NO_CACHE = {"x-use-cache": "false"}
 GENERATE = {"max_new_tokens": 64, "do_sample": False}
 # What hugbox's text-generation call hands the pipeline for GENERATE (tasks._text_generation).
 PIPELINE_KWARGS = {**GENERATE, "return_full_text": True}
@@ -274,7 +276,7 @@ async def _closed_loop(url: str, headers: dict[str, str], bodies: list[bytes], p
 
 
 def embed_load(url: str, token: str | None, texts: list[str], pid: int, plan: Plan) -> Load:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
+    headers = {"authorization": f"Bearer {token}", **NO_CACHE} if token else {}
     httpx.post(url, json={"inputs": texts[0]}, headers=headers, timeout=300).raise_for_status()
     bodies = [json.dumps({"inputs": text}).encode() for text in texts]
     return asyncio.run(_closed_loop(url, headers, bodies, pid, plan))
@@ -289,7 +291,8 @@ class Latency:
 
 def http_latency(url: str, token: str, text: str, calls: int, pid: int) -> Latency:
     totals, computes = [], []
-    with httpx.Client(headers={"authorization": f"Bearer {token}"}, timeout=300) as client:
+    headers = {"authorization": f"Bearer {token}", **NO_CACHE}
+    with httpx.Client(headers=headers, timeout=300) as client:
         client.post(url, json={"inputs": text}).raise_for_status()
         started, before = time.perf_counter(), _cpu_now(pid)
         for _ in range(calls):
@@ -304,7 +307,7 @@ def http_latency(url: str, token: str, text: str, calls: int, pid: int) -> Laten
 
 
 async def _generate_all(url: str, token: str, prompts: list[str]) -> tuple[float, list[str]]:
-    headers = {"authorization": f"Bearer {token}"}
+    headers = {"authorization": f"Bearer {token}", **NO_CACHE}
     async with httpx.AsyncClient(headers=headers, timeout=600) as client:
         started = time.perf_counter()
         responses = await asyncio.gather(
@@ -323,7 +326,7 @@ def generate_concurrently(url: str, token: str, prompts: list[str], rounds: int)
 ]:  # fmt: skip
     """Median wall time of all prompts sent at once, and the texts of the last round."""
     warm = {"inputs": prompts[0], "parameters": GENERATE}
-    headers = {"authorization": f"Bearer {token}"}
+    headers = {"authorization": f"Bearer {token}", **NO_CACHE}
     httpx.post(url, json=warm, headers=headers, timeout=300).raise_for_status()  # loads it
     runs = [asyncio.run(_generate_all(url, token, prompts)) for _ in range(rounds)]
     return statistics.median(seconds for seconds, _ in runs), runs[-1][1]

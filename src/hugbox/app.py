@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,8 +15,12 @@ from hugbox.auth import api as auth_api
 from hugbox.db import Database
 from hugbox.errors import install_error_handlers
 from hugbox.inference import api as inference_api
+from hugbox.inference import metrics as inference_metrics
 from hugbox.inference import openai_api
+from hugbox.inference.cache import ResponseCache
 from hugbox.inference.executor import ExecutorLimits, ProcessExecutor
+from hugbox.inference.metrics import ExecutorEvents, MeteredExecutor, Metrics, MetricsMiddleware
+from hugbox.inference.pinned import load_pinned
 from hugbox.middleware import BodyLimitMiddleware, HubPathMiddleware, RequestIdMiddleware
 from hugbox.repos import api as repos_api
 from hugbox.repos import commits_api, discussions_api, files_api, gated_api, lfs_api
@@ -29,25 +35,26 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings) -> FastAPI:
     database = Database(settings.sqlalchemy_url)
-    executor = ProcessExecutor(
-        ExecutorLimits(
-            memory_budget=settings.inference_memory_budget,
-            threads=settings.inference_threads,
-            max_batch=settings.inference_max_batch,
-            max_queue=settings.inference_max_queue,
-            load_timeout_s=settings.inference_load_timeout,
-        )
-    )
+    metrics = Metrics()
+    executor = MeteredExecutor(_executor(settings, metrics), metrics)
+    response_cache = ResponseCache(settings.inference_cache_bytes)
+    metrics.watch(executor, response_cache)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pinning = asyncio.create_task(
+            load_pinned(executor, database=database, store=app.state.store, settings=settings)
+        )
         yield
+        pinning.cancel()
         await executor.close()
 
     app = FastAPI(
         title="hugbox", version=__version__, docs_url="/api/docs", redoc_url=None, lifespan=lifespan
     )
     app.state.executor = executor
+    app.state.metrics = metrics
+    app.state.response_cache = response_cache
     app.state.settings = settings
     app.state.database = database
     app.state.store = RepoStore(
@@ -68,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
         gated_api.router,
         inference_api.router,
         openai_api.router,
+        inference_metrics.router,
     ):
         app.include_router(router)
 
@@ -75,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
         with database.session() as session:
             return load_legacy_ids(session)
 
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # innermost: it reads the route
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)
     app.add_middleware(HubPathMiddleware, legacy_ids=LegacyIds(legacy_table))
     app.add_middleware(RequestIdMiddleware)
@@ -84,3 +93,20 @@ def create_app(settings: Settings) -> FastAPI:
 def create_app_from_env() -> FastAPI:
     """The app of a worker process started by `hugbox serve --workers N`."""
     return create_app(Settings())
+
+
+def _executor(settings: Settings, events: ExecutorEvents) -> ProcessExecutor:
+    threads = max(1, settings.inference_threads)
+    cores = settings.inference_cores or os.cpu_count() or 1
+    return ProcessExecutor(
+        ExecutorLimits(
+            memory_budget=settings.inference_memory_budget,
+            threads=threads,
+            max_batch=settings.inference_max_batch,
+            max_queue=settings.inference_max_queue,
+            load_timeout_s=settings.inference_load_timeout,
+            deadline_s=settings.inference_deadline,
+            compute_slots=max(1, cores // threads),
+        ),
+        events=events,
+    )

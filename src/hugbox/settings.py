@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import ByteSize, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,12 +47,14 @@ class Settings(BaseSettings):
         default=64 * 1024 * 1024,
         description="LFS objects larger than this are uploaded in parts of this size (multipart).",
     )
-    inference_memory_budget: int = Field(
-        default=8 * 1024**3,
-        description="Memory that loaded models may use together; idle ones are evicted past it.",
+    inference_memory_budget: ByteSize = Field(
+        default=ByteSize(8 * 1024**3),
+        description="Memory that loaded models may use together (bytes, or e.g. `8GiB`); idle "
+        "ones are evicted past it.",
     )
-    inference_max_model_bytes: int = Field(
-        default=10 * 1024**3, description="Models with larger weights are refused (HF: 10 GB)."
+    inference_max_model_bytes: ByteSize = Field(
+        default=ByteSize(10 * 1024**3),
+        description="Models with larger weights are refused (HF: 10 GB).",
     )
     inference_threads: int = Field(default=1, description="Torch threads per model worker.")
     inference_max_batch: int = Field(
@@ -64,6 +66,30 @@ class Settings(BaseSettings):
     )
     inference_load_timeout: float = Field(
         default=120.0, description="Seconds a request waits for its model to load, then 503."
+    )
+    inference_deadline: float = Field(
+        default=300.0,
+        description="Seconds a request may wait for its answer (queue and compute), then 504.",
+    )
+    inference_cores: int | None = Field(
+        default=None,
+        description="Cores the model workers of one server process may keep busy at once "
+        "(batches running together x threads); default: the machine's cores divided by the "
+        "server's worker processes.",
+    )
+    inference_pinned: list[str] = Field(
+        default_factory=list,
+        description='Models loaded at start and never evicted, as a JSON list: ["org/name", ...].',
+    )
+    inference_cache_bytes: int = Field(
+        default=64 * 1024**2,
+        description="Memory for cached answers of deterministic inference calls, per server "
+        "process (JSON bytes; 0 turns the cache off).",
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics to anyone; by default it needs a site admin's token (its "
+        "labels name private models).",
     )
     tree_page_size: int = Field(default=1000, description="Entries per page of tree listings.")
     list_page_size: int = Field(default=100, description="Repos per page of repo listings.")

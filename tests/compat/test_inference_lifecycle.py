@@ -116,6 +116,7 @@ class LiveHub:
         self, repo_id: str, body: dict[str, Any], *, path: str = "", **headers: str
     ) -> httpx.Response:
         headers["Authorization"] = f"Bearer {self.token}"
+        headers.setdefault("x-use-cache", "false")  # these tests watch the workers run
         url = f"{self.endpoint}/models/{repo_id}{path}"
         return httpx.post(url, json=body, headers=headers, timeout=120)
 
@@ -335,3 +336,49 @@ def test_concurrent_requests_answer_as_sequential_ones(
     calls = [lambda t=text: roomy_hub.post(repo_id, {"inputs": t}, path=path) for text in texts]
     for alone, response in zip(sequential, _concurrently(calls), strict=True):
         np.testing.assert_allclose(values(_ok(response)), values(alone), rtol=1e-4, atol=1e-5)
+
+
+def test_concurrent_generations_share_a_batch_and_match_sequential_ones(
+    roomy_hub: LiveHub,
+) -> None:
+    # Prompts of different lengths (left padding) and different token limits (per-row stops).
+    bodies = [
+        {"inputs": " ".join(WORDS[: i + 2]), "parameters": {"max_new_tokens": 4 + i % 5}}
+        for i in range(8)
+    ]
+    sequential = [_ok(roomy_hub.post(GPT2, body)) for body in bodies]
+    calls = [lambda b=body: roomy_hub.post(GPT2, b) for body in bodies]
+    assert [_ok(response) for response in _concurrently(calls)] == sequential
+
+
+def test_a_stream_whose_client_leaves_stops_generating(roomy_hub: LiveHub) -> None:
+    _ok(roomy_hub.post(GPT2, GENERATE))  # loaded
+    body = {"inputs": "The knight", "parameters": {"max_new_tokens": 250}, "stream": True}
+    headers = {"Authorization": f"Bearer {roomy_hub.token}"}
+    url = f"{roomy_hub.endpoint}/models/{GPT2}"
+    with httpx.stream("POST", url, json=body, headers=headers, timeout=60) as response:
+        assert response.status_code == 200
+        first = next(response.iter_lines())
+        assert first.startswith("data:")
+    # Leaving the block closed the connection: the worker must stop well short of 250 tokens.
+    _wait_until(lambda: "stopped after" in roomy_hub.log(), "the cancelled job's end")
+    stopped = re.findall(r"cancelling job (\d+) on alice/gpt2", roomy_hub.log())
+    assert stopped
+    tokens = re.search(rf"job {stopped[-1]} stopped after (\d+) generated tokens", roomy_hub.log())
+    assert tokens is not None and int(tokens.group(1)) < 250
+    assert _ok(roomy_hub.post(GPT2, GENERATE))[0]["generated_text"].startswith("The knight")
+
+
+def test_a_pinned_model_loads_at_start_and_is_never_evicted(library: Library) -> None:
+    env = {
+        "HUGBOX_INFERENCE_MEMORY_BUDGET": str(ONE_WORKER_BUDGET),
+        "HUGBOX_INFERENCE_PINNED": json.dumps([EMBEDDER]),
+    }
+    with _serve(library, "pinned", env) as hub:
+        _wait_until(lambda: f"pinned model {EMBEDDER} loaded" in hub.log(), "the pin", 120)
+        [pinned] = hub.workers(EMBEDDER, "feature-extraction")
+        _ok(hub.post(CLASSIFIER, CLASSIFY))  # over the budget, but a pinned model stays
+        assert f"evicting {EMBEDDER}" not in hub.log()
+        assert _alive(pinned)
+        _ok(hub.post(EMBEDDER, {"inputs": "A knight."}))
+        assert hub.workers(EMBEDDER, "feature-extraction") == [pinned]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hugbox.cli import accounts, content, serve
+from hugbox.cli import accounts, content, infer, serve
 
 app = typer.Typer(
     name="hugbox",
@@ -18,3 +18,4 @@ app.add_typer(accounts.org_app, name="org")
 app.add_typer(accounts.token_app, name="token")
 app.command("import")(content.import_command)
 app.command("demo")(content.demo_command)
+app.command("infer")(infer.infer_command)

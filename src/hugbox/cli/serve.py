@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -37,9 +38,21 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
     workers: int = typer.Option(1, min=1, help="Worker processes (about one per core)."),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
+    memory_budget: str | None = typer.Option(
+        None,
+        help="Memory loaded models may use together, e.g. 8GiB [HUGBOX_INFERENCE_MEMORY_BUDGET].",
+    ),
+    pin: list[str] = typer.Option(
+        [],
+        help="A model to load at start and never evict; repeat for more [HUGBOX_INFERENCE_PINNED].",
+    ),
+    inference_threads: int | None = typer.Option(
+        None, min=1, help="Torch threads per model worker [HUGBOX_INFERENCE_THREADS]."
+    ),
     data_dir: DataDirOption = None,
 ) -> None:
     """Start the hub (migrating the database first)."""
+    _export_inference_options(memory_budget, pin, inference_threads, workers)
     op = operator(data_dir)
     options: dict[str, Any] = {
         "host": host,
@@ -53,3 +66,18 @@ def serve(
     # Worker processes build their own app from the environment, so the data dir goes there.
     os.environ["HUGBOX_DATA_DIR"] = str(op.settings.data_dir.resolve())
     uvicorn.run("hugbox.app:create_app_from_env", factory=True, workers=workers, **options)
+
+
+def _export_inference_options(
+    memory_budget: str | None, pin: list[str], threads: int | None, workers: int
+) -> None:
+    """Options become the settings' environment variables, which worker processes inherit.
+    Server processes share the cores: each keeps at most its share of them busy."""
+    if memory_budget is not None:
+        os.environ["HUGBOX_INFERENCE_MEMORY_BUDGET"] = memory_budget
+    if pin:
+        os.environ["HUGBOX_INFERENCE_PINNED"] = json.dumps(pin)
+    if threads is not None:
+        os.environ["HUGBOX_INFERENCE_THREADS"] = str(threads)
+    if workers > 1 and "HUGBOX_INFERENCE_CORES" not in os.environ:
+        os.environ["HUGBOX_INFERENCE_CORES"] = str(max(1, (os.cpu_count() or 1) // workers))

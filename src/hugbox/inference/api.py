@@ -1,46 +1,72 @@
-"""Routes of the Inference API: `/models/{id}`, its `/pipeline/{task}` forms, and `/health`."""
+"""Routes of the Inference API: `/models/{id}`, its `/pipeline/{task}` forms, TGI's `/generate`,
+`/generate_stream` and `/info` under a model, the classic `/status/{id}`, and `/health`."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from hugbox import __version__
 from hugbox.auth.service import authenticate
 from hugbox.db import Database
 from hugbox.deps import bearer_token
 from hugbox.errors import BadRequest, HubError
 from hugbox.inference import service
 from hugbox.inference.executor import Executor
-from hugbox.inference.worker import Outcome
+from hugbox.inference.generation import Generated
+from hugbox.inference.metrics import INFERENCE_TAG
+from hugbox.inference.worker import Job, Outcome
 from hugbox.repos.deps import load_repo, path_revision
+from hugbox.repos.models import Repo
 from hugbox.repos.service import Need
 from hugbox.settings import Settings
 
-router = APIRouter()
+router = APIRouter(tags=[INFERENCE_TAG])
 MODEL = "/models/{namespace}/{name}"
+T = TypeVar("T")
 
 
-def target(request: Request, model: str | None = None) -> service.Target:
-    """Access check and model folder, in a short transaction of its own: the session must not
-    stay open while a model runs. `model` (`org/name[@rev]`) overrides the URL's model."""
-    settings: Settings = request.app.state.settings
+def _with_model(request: Request, model: str | None, use: Callable[[Repo, str], T]) -> T:
+    """`use(repo, revision)` after the access check, in a short transaction of its own: the
+    session must not stay open while a model runs. `model` (`org/name[@rev]`) overrides the
+    URL's model."""
     database: Database = request.app.state.database
     repo_id, _, revision = model.partition("@") if model else ("", "", "")
     with database.session() as session:
         caller = authenticate(session, bearer_token(request))
         repo = load_repo(request, session, caller, Need.DOWNLOAD, repo_id=repo_id or None)
-        return service.target_for(
+        request.state.inference_model = repo.repo_id  # the label of its metrics
+        return use(repo, revision or path_revision(request))
+
+
+def target(request: Request, model: str | None = None) -> service.Target:
+    """The model folder, ready to load (see `_with_model`)."""
+    settings: Settings = request.app.state.settings
+    return _with_model(
+        request,
+        model,
+        lambda repo, revision: service.target_for(
             request.app.state.store,
             repo,
-            revision=revision or path_revision(request),
+            revision=revision,
             snapshots_dir=settings.data_dir / "inference" / "snapshots",
             max_model_bytes=settings.inference_max_model_bytes,
-        )
+        ),
+    )
+
+
+def facts(request: Request) -> service.ModelFacts:
+    """What the URL's model is, without preparing it to load (see `_with_model`)."""
+    store = request.app.state.store
+    return _with_model(
+        request, None, lambda repo, revision: service.model_facts(store, repo, revision=revision)
+    )
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -57,12 +83,13 @@ async def _body(request: Request) -> dict[str, Any]:
     return parsed
 
 
-def _wait_for_model(request: Request, body: dict[str, Any]) -> bool | None:
-    header = request.headers.get("x-wait-for-model")
+def _option(request: Request, body: dict[str, Any], name: str) -> bool | None:
+    """An option from its `x-…` header (`x-wait-for-model`), else from the body's `options`."""
+    header = request.headers.get("x-" + name.replace("_", "-"))
     if header is not None:
         return header.lower() in ("1", "true", "yes")
     options = body.get("options")
-    value = options.get("wait_for_model") if isinstance(options, dict) else None
+    value = options.get(name) if isinstance(options, dict) else None
     return value if isinstance(value, bool) else None
 
 
@@ -71,28 +98,34 @@ async def _run(request: Request, forced_task: str | None) -> Response:
     body = await _body(request)
     executor: Executor = request.app.state.executor
     if body.get("stream") is True and (forced_task or model.pipeline_tag) == "text-generation":
-        return _tgi_stream(executor, model, body)
+        return await _tgi_stream(executor, model, body)
     answer = await service.infer(
         executor,
         model,
         body,
         forced_task=forced_task,
-        wait_for_model=_wait_for_model(request, body),
+        wait_for_model=_option(request, body, "wait_for_model"),
+        cache=request.app.state.response_cache,
+        use_cache=_option(request, body, "use_cache") is not False,
     )
     headers = {
         "x-compute-type": "cpu",
         "x-compute-time": f"{answer.compute_seconds:.4f}",
         "x-model-sha": model.sha,
     }
+    if answer.cache:
+        headers["x-cache"] = answer.cache
     return JSONResponse(answer.body, headers=headers)
 
 
-def _tgi_stream(executor: Executor, model: service.Target, body: dict[str, Any]) -> Response:
-    """`"stream": true` on a text-generation model: TGI's server-sent events, token by token."""
+def _tgi_job(executor: Executor, body: dict[str, Any], *, stream: bool) -> tuple[Job, bool]:
+    """TGI's `{"inputs": str, "parameters": {...}}` as a generation job, and whether it asked
+    for `details`."""
     if not isinstance(body.get("inputs"), str):
-        raise BadRequest("Streaming needs `inputs` to be a string")
-    raw = body.get("parameters")
-    params = raw if isinstance(raw, dict) else {}
+        raise BadRequest("Text generation needs `inputs` to be a string")
+    params = body.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise BadRequest("`parameters` must be a JSON object")
     options = {
         "max_tokens": params.get("max_new_tokens"),
         "temperature": params.get("temperature") if params.get("do_sample", True) else 0,
@@ -100,10 +133,31 @@ def _tgi_stream(executor: Executor, model: service.Target, body: dict[str, Any])
         "stop": params.get("stop"),
         "seed": params.get("seed"),
     }
-    job = service.generation_job(executor, body["inputs"], options, stream=True)
-    items = executor.stream(service.generation_key(model), job, wait_for_model=None)
-    return StreamingResponse(_tgi_events(items, details=bool(params.get("details"))),
-                             media_type="text/event-stream")  # fmt: skip
+    job = service.generation_job(executor, body["inputs"], options, stream=stream)
+    return job, bool(params.get("details"))
+
+
+async def _tgi_stream(executor: Executor, model: service.Target, body: dict[str, Any]) -> Response:
+    """`"stream": true` on a text-generation model, and `/generate_stream`: TGI's server-sent
+    events, token by token."""
+    key = service.generation_key(model)
+    job, details = _tgi_job(executor, body, stream=True)
+    items = await started(executor.stream(key, job, wait_for_model=None))
+    return StreamingResponse(_tgi_events(items, details=details), media_type="text/event-stream")
+
+
+async def started(items: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
+    """`items` once its first item is there: errors before it (the model cannot load, is
+    overloaded) are then HTTP errors, not a broken stream. Closing the result closes `items`."""
+    first = await anext(items)
+
+    async def chained() -> AsyncGenerator[T, None]:
+        async with aclosing(items):
+            yield first
+            async for item in items:
+                yield item
+
+    return chained()
 
 
 async def _tgi_events(items: AsyncIterator[str | Outcome], *, details: bool) -> AsyncIterator[str]:
@@ -115,23 +169,20 @@ async def _tgi_events(items: AsyncIterator[str | Outcome], *, details: bool) -> 
                                  "details": None}  # fmt: skip
         if not isinstance(item, str):
             try:
-                done = service.result_of(item)
+                done = service.generated_of(item)
             except HubError as exc:  # the stream has started: report in-band, as TGI does
                 yield f"data: {json.dumps({'error': exc.message, 'error_type': 'generation'})}\n\n"
                 return
             event["generated_text"] = done.text
             if details:
-                event["details"] = {
-                    "finish_reason": _tgi_reason(done.finish_reason),
-                    "generated_tokens": done.completion_tokens,
-                    "seed": None,
-                }
+                event["details"] = _tgi_details(done)
         index += 1
         yield f"data: {json.dumps(event)}\n\n"
 
 
-def _tgi_reason(reason: str) -> str:
-    return "length" if reason == "length" else "eos_token"
+def _tgi_details(done: Generated) -> dict[str, Any]:
+    reason = "length" if done.finish_reason == "length" else "eos_token"
+    return {"finish_reason": reason, "generated_tokens": done.completion_tokens, "seed": None}
 
 
 @router.post(MODEL)
@@ -147,6 +198,73 @@ async def run_model_task(request: Request, task: str) -> Response:
 @router.post("/pipeline/{task}/{namespace}/{name}")
 async def run_legacy_pipeline(request: Request, task: str) -> Response:
     return await _run(request, task)
+
+
+@router.post(MODEL + "/generate")
+async def generate(request: Request) -> dict[str, Any]:
+    """TGI's `/generate`: the new text only (unless `return_full_text`), with `details` if asked."""
+    model = await run_in_threadpool(target, request)
+    body = await _body(request)
+    executor: Executor = request.app.state.executor
+    key = service.generation_key(model)
+    job, details = _tgi_job(executor, body, stream=False)
+    done = service.generated_of(await executor.run(key, job, wait_for_model=None))
+    params = body.get("parameters") or {}
+    text = body["inputs"] + done.text if params.get("return_full_text") is True else done.text
+    answer: dict[str, Any] = {"generated_text": text}
+    if details:
+        answer["details"] = _tgi_details(done)
+    return answer
+
+
+@router.post(MODEL + "/generate_stream")
+async def generate_stream(request: Request) -> Response:
+    model = await run_in_threadpool(target, request)
+    body = await _body(request)
+    return await _tgi_stream(request.app.state.executor, model, body)
+
+
+@router.get(MODEL + "/info")
+async def info(request: Request) -> dict[str, Any]:
+    """TGI-like facts about the model and how it is served (`InferenceClient.get_endpoint_info`)."""
+    model = await run_in_threadpool(facts, request)
+    settings: Settings = request.app.state.settings
+    config = model.config or {}
+    context = next((config[k] for k in _CONTEXT_KEYS if isinstance(config.get(k), int)), None)
+    return {
+        "model_id": model.repo_id,
+        "model_sha": model.sha,
+        "model_pipeline_tag": model.pipeline_tag,
+        "model_dtype": "float32",
+        "model_device_type": "cpu",
+        "max_concurrent_requests": settings.inference_max_queue,
+        "max_batch_size": settings.inference_max_batch,
+        "max_best_of": 1,
+        "max_input_tokens": context - 1 if context else None,
+        "max_total_tokens": context,
+        "router": "hugbox",
+        "version": __version__,
+    }
+
+
+_CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "max_seq_len")
+
+
+@router.get("/status/{namespace}/{name}")
+async def status(request: Request) -> dict[str, Any]:
+    """The classic API's model status: loaded now, loadable, or too big to load."""
+    model = await run_in_threadpool(facts, request)
+    settings: Settings = request.app.state.settings
+    executor: Executor = request.app.state.executor
+    found = service.model_status(
+        model, loaded=executor.loaded(), max_model_bytes=settings.inference_max_model_bytes
+    )
+    return {
+        "loaded": found.loaded,
+        "state": found.state,
+        "compute_type": "cpu",
+        "framework": found.framework,
+    }
 
 
 @router.get("/health")

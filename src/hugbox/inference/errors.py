@@ -45,3 +45,15 @@ class ModelFailed(HubError):
     """Loading the model, or running it, failed on the server's side."""
 
     status_code = 500
+
+
+class ModelTimeout(HubError):
+    """A request outlived the executor's deadline (the model is too slow for what was asked)."""
+
+    status_code = 504
+
+    def __init__(self, repo_id: str, seconds: float):
+        super().__init__(
+            f"Model {repo_id} did not answer within {seconds:.0f} s; ask for less work (fewer "
+            "inputs, a smaller max_new_tokens) or raise HUGBOX_INFERENCE_DEADLINE"
+        )

@@ -4,23 +4,28 @@ memory budget, bounded queues. `Executor` is the protocol a remote fleet (Ray Se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import multiprocessing
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
-from hugbox.inference.errors import ModelFailed, ModelLoading, ModelOverloaded
-from hugbox.inference.generation import Chunk
-from hugbox.inference.worker import Job, Outcome, WorkerSpec, main
+from hugbox.inference.errors import ModelFailed, ModelLoading, ModelOverloaded, ModelTimeout
+from hugbox.inference.generation import Chunk, Generated
+from hugbox.inference.metrics import ExecutorEvents, NoEvents
+from hugbox.inference.worker import Batch, Cancel, Job, Outcome, WorkerSpec, main
 
 log = logging.getLogger(__name__)
 _WORKER_BASELINE = 400 * 1024**2  # a Python process with torch and transformers imported
+# A generation batch starts once no request has joined its queue for _GATHER_QUIET_S.
+_GATHER_QUIET_S, _GATHER_MAX_S = 0.005, 0.05
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,9 @@ class Executor(Protocol):
     async def run(self, key: ModelKey, job: Job, *, wait_for_model: bool | None) -> Outcome: ...
     def stream(
         self, key: ModelKey, job: Job, *, wait_for_model: bool | None
-    ) -> AsyncIterator[str | Outcome]: ...
+    ) -> AsyncGenerator[str | Outcome, None]: ...
     def loaded(self) -> list[ModelKey]: ...
+    async def preload(self, key: ModelKey) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -52,6 +58,9 @@ class ExecutorLimits:
     max_wait_s: float = 0.0
     max_queue: int = 64
     load_timeout_s: float = 120.0
+    deadline_s: float = 300.0  # a request still unanswered after this is given up (504)
+    # Batches running at once across all models: workers x threads never exceed the cores.
+    compute_slots: int = 1
 
 
 @dataclass
@@ -63,9 +72,19 @@ class _Worker:
     started: float = field(default_factory=time.monotonic)
     pending: dict[int, asyncio.Future[Outcome]] = field(default_factory=dict)
     streams: dict[int, asyncio.Queue[str]] = field(default_factory=dict)
+    queue: deque[Job] = field(default_factory=deque)  # admitted, not yet sent
+    running: set[int] = field(default_factory=set)  # ids of the batch the process runs now
+    batch_done: asyncio.Event = field(default_factory=asyncio.Event)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    dispatcher: asyncio.Task[None] | None = None
+    pinned: bool = False
     last_used: float = field(default_factory=time.monotonic)
     rss: int = 0
     send_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def idle(self) -> bool:
+        return not self.pending and not self.running
 
     @property
     def footprint(self) -> int:
@@ -73,36 +92,47 @@ class _Worker:
 
 
 class ProcessExecutor:
-    """One worker process per loaded model; the process is the unit of isolation and eviction."""
+    """One worker process per loaded model; the process is the unit of isolation and eviction.
+    Requests queue here; each model's dispatcher sends what queued as the next batch once the
+    last one is answered and a compute slot is free."""
 
-    def __init__(self, limits: ExecutorLimits):
+    def __init__(self, limits: ExecutorLimits, events: ExecutorEvents | None = None):
         self.limits = limits
+        self.events = events or NoEvents()  # loads, evictions, batches: for metrics
         self._workers: dict[ModelKey, _Worker] = {}
         self._ids = itertools.count(1)
         self._context = multiprocessing.get_context("spawn")
+        self._slots = asyncio.Semaphore(max(1, limits.compute_slots))
 
     def loaded(self) -> list[ModelKey]:
         return [k for k, w in self._workers.items() if w.ready.done() and not w.ready.exception()]
 
+    def next_job_id(self) -> int:
+        return next(self._ids)
+
+    async def preload(self, key: ModelKey) -> None:
+        """Load `key` now and keep it: pinned models are never evicted."""
+        worker = self._workers.get(key) or self._start(key)
+        worker.pinned = True
+        await asyncio.shield(worker.ready)
+
     async def run(self, key: ModelKey, job: Job, *, wait_for_model: bool | None) -> Outcome:
-        worker = await self._admit(key, wait_for_model)
-        future = self._register(worker, job)
+        worker = await self._admit(key, job, wait_for_model)
         try:
-            await asyncio.to_thread(self._send, worker, job)
-            return await future
+            return await self._within_deadline(worker, worker.pending[job.id])
         finally:
             self._release(worker, job)
 
     async def stream(
         self, key: ModelKey, job: Job, *, wait_for_model: bool | None
-    ) -> AsyncIterator[str | Outcome]:
-        """Text chunks as the worker produces them, then the job's final Outcome."""
-        worker = await self._admit(key, wait_for_model)
-        future = self._register(worker, job)
+    ) -> AsyncGenerator[str | Outcome, None]:
+        """Text chunks as the worker produces them, then the job's final Outcome. Closing the
+        iterator early (the client went away) stops the generation."""
+        worker = await self._admit(key, job, wait_for_model)
+        future = worker.pending[job.id]
         chunks: asyncio.Queue[str] = asyncio.Queue()
         worker.streams[job.id] = chunks
         try:
-            await asyncio.to_thread(self._send, worker, job)
             while not (future.done() and chunks.empty()):
                 getter: asyncio.Future[Any] = asyncio.ensure_future(chunks.get())
                 waiting: set[asyncio.Future[Any]] = {getter, future}
@@ -115,28 +145,35 @@ class ProcessExecutor:
         finally:
             self._release(worker, job)
 
-    async def _admit(self, key: ModelKey, wait_for_model: bool | None) -> _Worker:
+    async def _admit(self, key: ModelKey, job: Job, wait_for_model: bool | None) -> _Worker:
+        """Queue `job` on the model's worker, starting (or waiting for) it as needed."""
         worker = self._workers.get(key) or self._start(key)
         if not worker.ready.done():
             await self._await_ready(worker, wait_for_model)
         worker.ready.result()  # re-raises a failed load
         if len(worker.pending) >= self.limits.max_queue:
             raise ModelOverloaded()
+        worker.last_used = time.monotonic()
+        worker.pending[job.id] = asyncio.get_running_loop().create_future()
+        worker.queue.append(job)
+        worker.wakeup.set()
         return worker
 
-    def _register(self, worker: _Worker, job: Job) -> asyncio.Future[Outcome]:
-        worker.last_used = time.monotonic()
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        worker.pending[job.id] = future
-        return future
+    async def _within_deadline(self, worker: _Worker, future: asyncio.Future[Outcome]) -> Outcome:
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.limits.deadline_s)
+        except TimeoutError:
+            raise ModelTimeout(worker.key.repo_id, self.limits.deadline_s) from None
 
     def _release(self, worker: _Worker, job: Job) -> None:
-        worker.pending.pop(job.id, None)
+        """The caller is done with `job`: answered, failed, or gone. A job still running is
+        cancelled in the worker; one still queued is simply never sent."""
+        future = worker.pending.pop(job.id, None)
         worker.streams.pop(job.id, None)
         worker.last_used = time.monotonic()
-
-    def next_job_id(self) -> int:
-        return next(self._ids)
+        if future is not None and not future.done() and job.id in worker.running:
+            log.info("cancelling job %d on %s: its client went away", job.id, worker.key.repo_id)
+            self._send(worker, Cancel(job.id))
 
     async def _await_ready(self, worker: _Worker, wait_for_model: bool | None) -> None:
         elapsed = time.monotonic() - worker.started
@@ -154,20 +191,18 @@ class ProcessExecutor:
     def _start(self, key: ModelKey) -> _Worker:
         self._make_room(key)
         parent, child = self._context.Pipe()
-        spec = WorkerSpec(
-            model_dir=key.model_dir,
-            task=key.task,
-            threads=self.limits.threads,
-            max_batch=self.limits.max_batch,
-            max_wait_s=self.limits.max_wait_s,
-        )
+        spec = WorkerSpec(model_dir=key.model_dir, task=key.task, threads=self.limits.threads)
         process = self._context.Process(target=main, args=(child, spec), daemon=True)
         process.start()
         child.close()
         loop = asyncio.get_running_loop()
         worker = _Worker(key=key, process=process, conn=parent, ready=loop.create_future())
+        for older in self._workers.values():  # a pinned model's new commit takes over its pin
+            if older.key.repo_id == key.repo_id and older.pinned:
+                older.pinned, worker.pinned = False, True
         self._workers[key] = worker
         threading.Thread(target=self._read, args=(worker, loop), daemon=True).start()
+        worker.dispatcher = loop.create_task(self._dispatch(worker))
         log.info("loading %s (%s) in worker %s", key.repo_id, key.task, process.pid)
         return worker
 
@@ -175,7 +210,7 @@ class ProcessExecutor:
         """Evict idle models, least recently used first, until the new one fits the budget."""
         needed = _WORKER_BASELINE + int(key.weights_bytes * 1.2)
         idle = sorted(
-            (w for w in self._workers.values() if not w.pending and w.ready.done()),
+            (w for w in self._workers.values() if w.idle and w.ready.done() and not w.pinned),
             key=lambda w: w.last_used,
         )
         while idle and needed + sum(w.footprint for w in self._workers.values()) > (
@@ -185,12 +220,55 @@ class ProcessExecutor:
 
     def _stop(self, worker: _Worker, *, reason: str) -> None:
         log.info("evicting %s (%s)", worker.key.repo_id, reason)
+        self.events.evicted(worker.key, reason)
         self._workers.pop(worker.key, None)
+        if worker.dispatcher is not None:
+            worker.dispatcher.cancel()
         worker.process.terminate()
 
-    def _send(self, worker: _Worker, job: Job) -> None:
-        with worker.send_lock:
-            worker.conn.send(job)
+    async def _dispatch(self, worker: _Worker) -> None:
+        """Sends the worker its batches, one at a time, each holding a compute slot."""
+        await asyncio.shield(worker.ready)
+        while True:
+            await worker.wakeup.wait()
+            worker.wakeup.clear()
+            await self._gather(worker)
+            while batch := self._next_batch(worker):
+                async with self._slots:
+                    worker.running = {job.id for job in batch}
+                    self.events.batch_started(worker.key, batch)
+                    worker.batch_done.clear()
+                    await asyncio.to_thread(self._send, worker, Batch(batch))
+                    await worker.batch_done.wait()
+
+    async def _gather(self, worker: _Worker) -> None:
+        """Let a burst of requests arrive before the first of them starts a batch alone. Only
+        generation waits (a few ms against seconds of decoding, and decoding cannot take
+        newcomers once it has started); others wait only if `max_wait_s` asks."""
+        if self.limits.max_wait_s:
+            await asyncio.sleep(self.limits.max_wait_s)
+        if not (worker.queue and worker.queue[0].generate):
+            return
+        deadline = time.monotonic() + _GATHER_MAX_S
+        while len(worker.queue) < self.limits.max_batch and time.monotonic() < deadline:
+            arrived = len(worker.queue)
+            await asyncio.sleep(_GATHER_QUIET_S)
+            if len(worker.queue) == arrived:
+                return
+
+    def _next_batch(self, worker: _Worker) -> list[Job]:
+        """Up to `max_batch` queued jobs whose callers are still waiting."""
+        batch: list[Job] = []
+        while worker.queue and len(batch) < self.limits.max_batch:
+            job = worker.queue.popleft()
+            if job.id in worker.pending:
+                batch.append(job)
+        return batch
+
+    def _send(self, worker: _Worker, message: Batch | Cancel | None) -> None:
+        # OSError: the process has gone, which the reader thread reports.
+        with worker.send_lock, contextlib.suppress(OSError):
+            worker.conn.send(message)
 
     def _read(self, worker: _Worker, loop: asyncio.AbstractEventLoop) -> None:
         """Reader thread: hands each message from the worker to the waiting request."""
@@ -208,9 +286,11 @@ class ProcessExecutor:
         if kind == "ready":
             worker.rss = int(value)
             worker.ready.set_result(worker.rss)
+            self.events.loaded(worker.key, time.monotonic() - worker.started)
             log.info("%s ready, %d MB resident", worker.key.repo_id, worker.rss // 2**20)
         else:
             self._workers.pop(worker.key, None)
+            self.events.load_failed(worker.key)
             worker.ready.set_exception(
                 ModelFailed(f"Model {worker.key.repo_id} failed to load: {value}")
             )
@@ -221,14 +301,25 @@ class ProcessExecutor:
             if queue is not None:
                 queue.put_nowait(message.text)
             return
+        worker.running.discard(message.id)
+        if not worker.running:
+            worker.batch_done.set()
         future = worker.pending.get(message.id)
         if future is not None and not future.done():
             future.set_result(message)
+        elif future is None and message.ok and isinstance(message.value, list):
+            stopped = [g for g in message.value if isinstance(g, Generated)]
+            tokens = sum(g.completion_tokens for g in stopped)
+            log.info("job %d stopped after %d generated tokens", message.id, tokens)
 
     def _on_exit(self, worker: _Worker) -> None:
         if self._workers.get(worker.key) is worker:  # neither evicted nor failed to load: a crash
             del self._workers[worker.key]
             log.warning("worker %s serving %s stopped", worker.process.pid, worker.key.repo_id)
+            self.events.evicted(worker.key, "crash")
+        if worker.dispatcher is not None:
+            worker.dispatcher.cancel()
+        worker.batch_done.set()
         error = ModelFailed(f"The worker serving {worker.key.repo_id} stopped; retry the request")
         if not worker.ready.done():
             worker.ready.set_exception(error)

@@ -1,4 +1,5 @@
-"""OpenAI-style routes: chat completions (plain and streamed), embeddings, the model list."""
+"""OpenAI-style routes: chat completions and completions (plain and streamed), embeddings, the
+model list."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,15 +15,16 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from hugbox.deps import CallerDep, SessionDep
-from hugbox.errors import BadRequest
+from hugbox.errors import BadRequest, HubError
 from hugbox.inference import service
-from hugbox.inference.api import MODEL, target
+from hugbox.inference.api import MODEL, started, target
 from hugbox.inference.executor import Executor
+from hugbox.inference.metrics import INFERENCE_TAG
 from hugbox.inference.worker import Outcome
 from hugbox.repos import service as repos
 from hugbox.repos.models import RepoType
 
-router = APIRouter()
+router = APIRouter(tags=[INFERENCE_TAG])
 
 
 async def _json(request: Request) -> dict[str, Any]:
@@ -73,11 +76,10 @@ async def chat_completions(request: Request, url_model: bool) -> Any:
     key = service.generation_key(model)
     reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if job.stream:
-        events = _chat_events(
-            executor.stream(key, job, wait_for_model=None), reply_id, created, model.repo_id
-        )
+        items = await started(executor.stream(key, job, wait_for_model=None))
+        events = _chat_events(items, reply_id, created, model.repo_id)
         return StreamingResponse(events, media_type="text/event-stream")
-    done = service.result_of(await executor.run(key, job, wait_for_model=None))
+    done = service.generated_of(await executor.run(key, job, wait_for_model=None))
     return {
         "id": reply_id,
         "object": "chat.completion",
@@ -121,7 +123,7 @@ async def _chat_events(
             yield event({"content": item}, None)
         else:
             try:
-                done = service.result_of(item)
+                done = service.generated_of(item)
             except Exception as exc:  # the stream has started: report in-band, as OpenAI does
                 yield f"data: {json.dumps({'error': {'message': str(exc)}})}\n\n"
                 return
@@ -137,6 +139,97 @@ async def chat(request: Request) -> Any:
 @router.post(MODEL + "/v1/chat/completions")
 async def chat_for_model(request: Request) -> Any:
     return await chat_completions(request, url_model=True)
+
+
+async def completions(request: Request, url_model: bool) -> Any:
+    """OpenAI's legacy completions: one prompt continued, on the chat generation path."""
+    body = await _json(request)
+    name = None if url_model else _model_name(body)
+    if not url_model and name is None:
+        raise BadRequest("Name the model in `model`, as `org/name`")
+    prompt = _prompt(body)
+    if body.get("n") not in (None, 1):
+        raise BadRequest("`n` must be 1: one completion per request")
+    model = await run_in_threadpool(target, request, name)
+    executor: Executor = request.app.state.executor
+    if body.get("max_tokens") is None:
+        body["max_tokens"] = 16  # OpenAI's default
+    job = service.generation_job(executor, prompt, body, stream=body.get("stream") is True)
+    key = service.generation_key(model)
+    echo = prompt if body.get("echo") is True else ""
+    reply = _Reply(f"cmpl-{uuid.uuid4().hex}", int(time.time()), model.repo_id, model.sha)
+    if job.stream:
+        items = await started(executor.stream(key, job, wait_for_model=None))
+        events = _completion_events(items, reply, echo=echo, usage=_include_usage(body))
+        return StreamingResponse(events, media_type="text/event-stream")
+    done = service.generated_of(await executor.run(key, job, wait_for_model=None))
+    return {
+        **reply.chunk(echo + done.text, done.finish_reason),
+        "usage": _usage(done),
+    }
+
+
+def _include_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def _prompt(body: dict[str, Any]) -> str:
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and len(prompt) == 1:
+        prompt = prompt[0]
+    if not isinstance(prompt, str):
+        raise BadRequest("`prompt` must be a string (or a list of one string)")
+    return prompt
+
+
+@dataclass(frozen=True)
+class _Reply:
+    id: str
+    created: int
+    model: str
+    sha: str
+
+    def chunk(self, text: str, finish: str | None, **extra: Any) -> dict[str, Any]:
+        return {
+            "id": self.id, "object": "text_completion", "created": self.created,
+            "model": self.model, "system_fingerprint": self.sha,
+            "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}],
+            **extra,
+        }  # fmt: skip
+
+
+async def _completion_events(
+    items: AsyncIterator[str | Outcome], reply: _Reply, *, echo: str, usage: bool
+) -> AsyncIterator[str]:
+    def sse(chunk: dict[str, Any]) -> str:
+        return f"data: {json.dumps(chunk)}\n\n"
+
+    if echo:
+        yield sse(reply.chunk(echo, None))
+    async for item in items:
+        if isinstance(item, str):
+            yield sse(reply.chunk(item, None))
+            continue
+        try:
+            done = service.generated_of(item)
+        except HubError as exc:  # the stream has started: report in-band, as OpenAI does
+            yield sse({"error": {"message": exc.message}})
+            return
+        yield sse(reply.chunk("", done.finish_reason))
+        if usage:  # OpenAI: one last chunk, with no choices, carries the usage
+            yield sse({**reply.chunk("", None), "choices": [], "usage": _usage(done)})
+    yield "data: [DONE]\n\n"
+
+
+@router.post("/v1/completions")
+async def completion(request: Request) -> Any:
+    return await completions(request, url_model=False)
+
+
+@router.post(MODEL + "/v1/completions")
+async def completion_for_model(request: Request) -> Any:
+    return await completions(request, url_model=True)
 
 
 @router.post("/v1/embeddings")

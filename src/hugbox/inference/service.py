@@ -8,9 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pygit2
+
 from hugbox.inference import snapshot, tasks
+from hugbox.inference.cache import ResponseCache
 from hugbox.inference.errors import InferenceInputError, ModelFailed, ModelTooLarge
 from hugbox.inference.executor import Executor, ModelKey
+from hugbox.inference.generation import Generated
 from hugbox.inference.worker import Job, Outcome
 from hugbox.repos import content, indexer
 from hugbox.repos.models import Repo
@@ -36,6 +40,45 @@ class Target:
 class Answer:
     body: Any
     compute_seconds: float
+    cache: str | None = None  # "HIT" or "MISS" for a deterministic call, else None
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What a model's commit says about it, read from git without loading anything."""
+
+    repo_id: str
+    sha: str
+    pipeline_tag: str | None
+    library_name: str | None
+    config: dict[str, Any] | None
+    weights_bytes: int
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """The classic `/status/{id}` answer: is the model loaded, and could it be."""
+
+    loaded: bool
+    state: str  # "Loaded", "Loadable" or "TooBig"
+    framework: str
+
+
+def model_facts(store: RepoStore, repo: Repo, *, revision: str) -> ModelFacts:
+    gitrepo = store.open(repo)
+    return _facts(gitrepo, repo, content.resolve_revision(gitrepo, revision))
+
+
+def _facts(gitrepo: pygit2.Repository, repo: Repo, commit: pygit2.Commit) -> ModelFacts:
+    described = indexer.describe(gitrepo, repo.type, commit)
+    return ModelFacts(
+        repo_id=repo.repo_id,
+        sha=str(commit.id),
+        pipeline_tag=described.snapshot.pipeline_tag,
+        library_name=described.snapshot.library_name,
+        config=described.snapshot.config,
+        weights_bytes=sum(f.size for f in described.files if f.path.endswith(_WEIGHTS)),
+    )
 
 
 def target_for(
@@ -43,22 +86,32 @@ def target_for(
 ) -> Target:
     gitrepo = store.open(repo)
     commit = content.resolve_revision(gitrepo, revision)
-    described = indexer.describe(gitrepo, repo.type, commit)
-    paths = {f.path for f in described.files}
-    weights = sum(f.size for f in described.files if f.path.endswith(_WEIGHTS))
-    if weights > max_model_bytes:
-        raise ModelTooLarge(repo.repo_id, weights, max_model_bytes)
-    library = described.snapshot.library_name
+    facts = _facts(gitrepo, repo, commit)
+    if facts.weights_bytes > max_model_bytes:
+        raise ModelTooLarge(repo.repo_id, facts.weights_bytes, max_model_bytes)
     model_dir = snapshot.materialize(store, gitrepo, commit, snapshots_dir)
     return Target(
         repo_id=repo.repo_id,
-        sha=str(commit.id),
+        sha=facts.sha,
         model_dir=model_dir,
-        pipeline_tag=described.snapshot.pipeline_tag,
-        sentence_transformers=library == "sentence-transformers" or "modules.json" in paths,
+        pipeline_tag=facts.pipeline_tag,
+        sentence_transformers=facts.library_name == "sentence-transformers"
+        or (model_dir / "modules.json").is_file(),
         normalizes=_normalizes(model_dir / "modules.json"),
-        weights_bytes=weights,
+        weights_bytes=facts.weights_bytes,
     )
+
+
+def model_status(facts: ModelFacts, *, loaded: list[ModelKey], max_model_bytes: int) -> ModelStatus:
+    """`loaded` is what the executor holds; a model counts at this commit only."""
+    is_loaded = any(k.repo_id == facts.repo_id and k.model_dir.name == facts.sha for k in loaded)
+    if is_loaded:
+        state = "Loaded"
+    elif facts.weights_bytes > max_model_bytes:
+        state = "TooBig"
+    else:
+        state = "Loadable"
+    return ModelStatus(is_loaded, state, facts.library_name or "transformers")
 
 
 def _normalizes(modules_json: Path) -> bool:
@@ -78,7 +131,11 @@ async def infer(
     *,
     forced_task: str | None,
     wait_for_model: bool | None,
+    cache: ResponseCache | None = None,
+    use_cache: bool = True,
 ) -> Answer:
+    """Run `body` on `target`. A deterministic call is answered from `cache` when it holds the
+    answer and `use_cache` allows; a fresh answer always replaces the cached one."""
     try:
         task = tasks.resolve_task(
             pipeline_tag=target.pipeline_tag, forced=forced_task, inputs=body.get("inputs")
@@ -86,6 +143,11 @@ async def infer(
         call = tasks.prepare_call(task, body, sentence_transformers=target.sentence_transformers)
     except tasks.TaskError as exc:
         raise InferenceInputError(str(exc)) from exc
+    cache_key = tasks.cache_key(target.sha, call) if cache is not None else None
+    if cache is not None and cache_key is not None and use_cache:
+        cached = cache.get(cache_key)
+        if cached is not None:
+            return Answer(cached, 0.0, cache="HIT")
     # `__`-keys are instructions for us, never arguments of the pipeline.
     kwargs = {k: v for k, v in call.kwargs.items() if not k.startswith("__")}
     seed = call.kwargs.get("__seed__")
@@ -97,12 +159,17 @@ async def infer(
         normalize=call.normalize or (call.pooling and target.normalizes),
         batchable=call.batchable,
         seed=seed if isinstance(seed, int) else None,
+        generate=call.task == "text-generation",
     )
     key = ModelKey(target.repo_id, target.model_dir, call.task, target.weights_bytes)
     started = time.perf_counter()
     outcome = await executor.run(key, job, wait_for_model=wait_for_model)
     elapsed = time.perf_counter() - started
-    return Answer(tasks.shape_output(call, result_of(outcome)), elapsed)
+    answer = tasks.shape_output(call, result_of(outcome))
+    if cache is None or cache_key is None:
+        return Answer(answer, elapsed)
+    cache.put(cache_key, answer)
+    return Answer(answer, elapsed, cache="MISS")
 
 
 def generation_options(params: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +217,12 @@ def generation_job(
 
 
 def generation_key(target: Target) -> ModelKey:
+    """The model to generate with: chat, completions and TGI routes need a causal LM."""
+    if target.pipeline_tag not in (None, "text-generation"):
+        raise InferenceInputError(
+            f"{target.repo_id} is a {target.pipeline_tag} model; this route needs a "
+            "text-generation model"
+        )
     return ModelKey(target.repo_id, target.model_dir, "text-generation", target.weights_bytes)
 
 
@@ -159,3 +232,9 @@ def result_of(outcome: Outcome) -> Any:
         error = InferenceInputError if outcome.bad_input else ModelFailed
         raise error(str(outcome.value))
     return outcome.value
+
+
+def generated_of(outcome: Outcome) -> Generated:
+    """The one sequence a chat, completion or streamed generation asked for."""
+    sequences: list[Generated] = result_of(outcome)
+    return sequences[0]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hugbox.inference.generation import Generated
     from hugbox.inference.tasks import PipelineCall
 
 _SCALARS = (str, int, float, bool)
@@ -74,6 +75,42 @@ def _text_of(call: PipelineCall, item: Any, key: str) -> str:
             if isinstance(item.get(name), str):
                 return str(item[name])
     raise _unexpected(call, item)
+
+
+def _generations(call: PipelineCall, raw: Any) -> Any:
+    """Generated sequences (one list per input) as [{"generated_text"}, ...], the prompt echoed
+    when `return_full_text`; with `details`, TGI's details of each sequence."""
+    if _several(call):
+        return [
+            _generated(call, prompt, items) for prompt, items in zip(call.args[0], raw, strict=True)
+        ]
+    return _generated(call, call.args[0], raw)
+
+
+def _generated(call: PipelineCall, prompt: str, items: list[Generated]) -> list[dict[str, Any]]:
+    prefix = prompt if call.kwargs.get("__return_full_text__") else ""
+    answers: list[dict[str, Any]] = []
+    for item in items:
+        answer: dict[str, Any] = {"generated_text": prefix + item.text}
+        if call.kwargs.get("__details__"):
+            answer["details"] = tgi_details(item, seed=call.kwargs.get("__seed__"))
+        answers.append(answer)
+    return answers
+
+
+def tgi_details(item: Generated, *, seed: int | None) -> dict[str, Any]:
+    """TGI's `details` of one sequence (without per-token log-probabilities: none are kept)."""
+    return {
+        "finish_reason": tgi_finish_reason(item.finish_reason),
+        "generated_tokens": item.completion_tokens,
+        "seed": seed,
+        "prefill": [],
+        "tokens": [],
+    }
+
+
+def tgi_finish_reason(reason: str) -> str:
+    return "length" if reason == "length" else "eos_token"
 
 
 def _ranked(call: PipelineCall, raw: Any) -> list[dict[str, Any]]:
@@ -167,7 +204,7 @@ def _cosine(a: list[float], b: list[float]) -> float:
 
 
 _SHAPES: dict[str, Callable[[PipelineCall, Any], Any]] = {
-    "text-generation": _texts("generated_text"),
+    "text-generation": _generations,
     "text2text-generation": _texts("generated_text"),
     "summarization": _texts("summary_text"),
     "translation": _texts("translation_text"),

@@ -4,8 +4,9 @@
 worker process runs as `pipe(*call.args, **call.kwargs)`, `shape_output` (in `shapes`) turns the
 pipeline's result into the JSON huggingface_hub's InferenceClient parses (spec §1.3, §2.3-§2.5).
 
-Keys of `PipelineCall.kwargs` that start with "__" are directives for the worker (`__seed__`;
-`__prompt_name__` and `__dimensions__` on pooled calls), never arguments of the pipeline.
+Keys of `PipelineCall.kwargs` that start with "__" are directives for hugbox (`__seed__`;
+`__return_full_text__` and `__details__` for generation; `__prompt_name__` and `__dimensions__`
+on pooled calls), never arguments of the pipeline.
 """
 
 from __future__ import annotations
@@ -58,6 +59,14 @@ def resolve_task(*, pipeline_tag: str | None, forced: str | None, inputs: object
     if task in _EMBEDDING_TASKS and isinstance(inputs, str | list):
         return "feature-extraction"
     return task
+
+
+def pipeline_for(pipeline_tag: str | None) -> str:
+    """The pipeline a model's worker loads for its own task (what `resolve_task` would run)."""
+    if pipeline_tag is None:
+        raise TaskError("This model has no `pipeline_tag`: set one in its model card.")
+    task = _supported(pipeline_tag, f"This model's task `{pipeline_tag}` is not supported.")
+    return "feature-extraction" if task in _EMBEDDING_TASKS else task
 
 
 def _supported(task: str, problem: str) -> str:
@@ -148,7 +157,9 @@ _GENERATE: dict[str, Check] = {
 }
 _TEXT_GENERATION = {
     **_GENERATE,
+    "typical_p": _probability,
     "return_full_text": _bool,
+    "details": _bool,
     "seed": _non_negative_int,
     "stop": _strings,
 }
@@ -167,7 +178,7 @@ _SEQ2SEQ_OPTIONS: dict[str, Check] = {
     "truncation": _choice("do_not_truncate", "longest_first", "only_first", "only_second"),
 }
 _TRANSLATION_OPTIONS = {**_SEQ2SEQ_OPTIONS, "src_lang": _string, "tgt_lang": _string}
-_SAMPLING_KNOBS = ("temperature", "top_k", "top_p")
+_SAMPLING_KNOBS = ("temperature", "top_k", "top_p", "typical_p")
 
 
 def _decide_sampling(kwargs: dict[str, Any]) -> None:
@@ -188,12 +199,15 @@ def _decide_sampling(kwargs: dict[str, Any]) -> None:
 
 
 def _text_generation(inputs: object, params: dict[str, Any]) -> PipelineCall:
+    """A `generate` call; how to present its result (`return_full_text`, `details`) rides along
+    as directives for `shape_output`."""
     text = _text_inputs("text-generation", inputs)
     kwargs = _pick(params, _TEXT_GENERATION)
-    kwargs.setdefault("return_full_text", True)  # the classic API echoes the prompt
+    kwargs["__return_full_text__"] = kwargs.pop("return_full_text", True)  # classic: echo prompt
+    kwargs["__details__"] = kwargs.pop("details", False)
     seed = kwargs.pop("seed", None)
     if stop := kwargs.pop("stop", None):
-        kwargs["stop_sequence"] = stop  # the pipeline turns it into stop_strings + its tokenizer
+        kwargs["stop_strings"] = stop
     _decide_sampling(kwargs)
     if kwargs["do_sample"] and seed is not None:
         kwargs["__seed__"] = seed

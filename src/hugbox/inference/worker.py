@@ -1,7 +1,7 @@
 """The model worker: a separate process that loads one pipeline and answers batches of calls.
 
 A slow or crashing model never stalls the hub, and evicting a model frees its memory for real
-(the process ends). Requests that arrive while a batch runs are merged into the next batch.
+(the process ends). The executor decides what runs together and sends it as one `Batch`.
 """
 
 from __future__ import annotations
@@ -9,20 +9,22 @@ from __future__ import annotations
 import dataclasses
 import logging
 import resource
-import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from hugbox.inference import generation
-from hugbox.inference.generation import Chunk
+from hugbox.inference.generation import Chunk, Generated
 
 log = logging.getLogger(__name__)
 
 # Errors a pipeline raises for inputs it cannot take; HF answers these with 400, others with 500.
 _BAD_INPUT = (ValueError, TypeError, AssertionError, KeyError, IndexError)
+# TGI's default when a request names no `max_new_tokens`.
+_DEFAULT_NEW_TOKENS = 100
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,6 @@ class WorkerSpec:
     model_dir: Path
     task: str
     threads: int
-    max_batch: int
-    max_wait_s: float
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,9 @@ class Job:
     normalize: bool
     batchable: bool
     seed: int | None
-    generate: bool = False  # chat/completion: args[0] is a prompt or a list of messages
+    # Text generation: args[0] is a prompt or chat messages, kwargs are `generate` arguments,
+    # and the outcome is one `Generated` per returned sequence.
+    generate: bool = False
     stream: bool = False
 
 
@@ -55,41 +57,162 @@ class Outcome:
     bad_input: bool = False
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Jobs to run together: the executor sends the next batch once this one is answered."""
+
+    jobs: list[Job]
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """The client of a running job has gone: stop generating for it."""
+
+    id: int
+
+
 def main(conn: Connection, spec: WorkerSpec) -> None:
-    """Process entry point: load, report, then serve jobs until told to stop (None)."""
+    """Process entry point: load, report, then run batches until told to stop (None)."""
     try:
         model = _load(spec)
     except Exception as exc:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", _rss_bytes()))
-    stop = False
-    while not stop:
-        jobs, stop = _next_batch(conn, spec)
-        for job in [j for j in jobs if j.generate]:
-            conn.send(_generate(model, job, conn))
-        for outcome in _run(model, [j for j in jobs if not j.generate]):
-            conn.send(outcome)
+    inbox = _Inbox(conn)
+    while (jobs := inbox.next_batch()) is not None:
+        for group in _groups(jobs):
+            for outcome in _run_group(model, group, inbox):
+                conn.send(outcome)
 
 
-def _generate(model: _Model, job: Job, conn: Connection) -> Outcome:
-    def emit(text: str) -> None:
-        conn.send(Chunk(job.id, text))
+class _Inbox:
+    """The executor's messages. Cancellations can arrive while a batch runs; generation polls
+    for them between tokens."""
 
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.cancelled: set[int] = set()
+        self.stopping = False
+
+    def next_batch(self) -> list[Job] | None:
+        while not self.stopping:
+            message = self.conn.recv()
+            if isinstance(message, Batch):
+                self.cancelled.clear()  # a job's Cancel always comes after its batch
+                return message.jobs
+            self._note(message)
+        return None
+
+    def poll_cancelled(self) -> set[int]:
+        while self.conn.poll(0):
+            self._note(self.conn.recv())
+        return self.cancelled
+
+    def _note(self, message: Cancel | None) -> None:
+        if message is None:
+            self.stopping = True
+        else:
+            self.cancelled.add(message.id)
+
+    def emitter(self, job: Job) -> Callable[[str], None] | None:
+        if not job.stream:
+            return None
+        return lambda text: self.conn.send(Chunk(job.id, text))
+
+
+def _groups(jobs: list[Job]) -> list[list[Job]]:
+    """Jobs that can share one forward pass: same kind, same options (a generation's own token
+    limit aside), no fixed seed."""
+    groups: dict[str, list[Job]] = {}
+    for job in jobs:
+        options = {
+            k: v for k, v in job.kwargs.items() if not (job.generate and k == "max_new_tokens")
+        }
+        key = repr((job.generate, job.pooling, job.normalize, sorted(options.items())))
+        alone = job.seed is not None or not (job.batchable or job.generate)
+        groups.setdefault(f"single-{job.id}" if alone else key, []).append(job)
+    return list(groups.values())
+
+
+def _run_group(model: _Model, group: list[Job], inbox: _Inbox) -> list[Outcome]:
     try:
-        if job.seed is not None:
+        if group[0].seed is not None:
             import torch
 
-            torch.manual_seed(job.seed)
-        done = generation.generate(
-            model.pipe, job.args[0], job.kwargs, emit if job.stream else None
-        )
+            torch.manual_seed(group[0].seed)
+        raws = _generate(model, group, inbox) if group[0].generate else _call(model, group)
     except _BAD_INPUT as exc:
-        return Outcome(job.id, False, str(exc), bad_input=True)
+        if len(group) > 1:  # one bad input must not fail its neighbours: retry one by one
+            return [outcome for job in group for outcome in _run_group(model, [job], inbox)]
+        return [Outcome(group[0].id, False, str(exc), bad_input=True)]
     except Exception as exc:
-        log.error("generation failed: %s", traceback.format_exc())
-        return Outcome(job.id, False, f"{type(exc).__name__}: {exc}")
-    return Outcome(job.id, True, done)
+        log.error("inference failed: %s", traceback.format_exc())
+        return [Outcome(job.id, False, f"{type(exc).__name__}: {exc}") for job in group]
+    return [Outcome(job.id, True, raw) for job, raw in zip(group, raws, strict=True)]
+
+
+def _generate(model: _Model, group: list[Job], inbox: _Inbox) -> list[Any]:
+    """One `generate` for the whole group. Each job gets a list of its returned sequences, or
+    one such list per prompt when it sent a list of prompts."""
+    rows = [row for job in group for row in _rows(model, job, inbox)]
+    skip = ("max_new_tokens", "num_return_sequences")
+    options = {k: v for k, v in group[0].kwargs.items() if k not in skip}
+    done = generation.generate(model.pipe, rows, options, inbox.poll_cancelled)
+    results: dict[tuple[int, int], list[Generated]] = {}
+    for row, generated in zip(rows, done, strict=True):
+        results.setdefault((row.job_id, row.prompt_index), []).append(generated)
+    return [_per_prompt(job, results) for job in group]
+
+
+def _prompts(job: Job) -> list[Any]:
+    """The job's prompts: a list of strings is several, a list of dicts is one chat."""
+    return list(job.args[0]) if _several_prompts(job) else [job.args[0]]
+
+
+def _several_prompts(job: Job) -> bool:
+    value = job.args[0]
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _per_prompt(job: Job, results: dict[tuple[int, int], list[Generated]]) -> Any:
+    lists = [results[(job.id, i)] for i in range(len(_prompts(job)))]
+    return lists if _several_prompts(job) else lists[0]
+
+
+def _rows(model: _Model, job: Job, inbox: _Inbox) -> list[generation.Row]:
+    emit = inbox.emitter(job)
+    copies = job.kwargs.get("num_return_sequences", 1)
+    rows = []
+    for index, prompt in enumerate(_prompts(job)):
+        prompt_ids = generation.encode(model.tokenizer, prompt)
+        limit = _token_limit(model, len(prompt_ids), job.kwargs.get("max_new_tokens"))
+        rows += [
+            generation.Row(job.id, prompt_ids, limit, emit if index == copy == 0 else None, index)
+            for copy in range(copies)
+        ]
+    return rows
+
+
+def _token_limit(model: _Model, prompt_tokens: int, asked: int | None) -> int:
+    """The row's `max_new_tokens`: what was asked if the context has room, else a 400."""
+    context = _context_size(model)
+    room = context - prompt_tokens
+    if room < 1 or (asked is not None and asked > room):
+        raise ValueError(
+            f"`inputs` tokens + `max_new_tokens` must be <= {context}. Given: {prompt_tokens} "
+            f"`inputs` tokens and {asked or 1} `max_new_tokens`"
+        )
+    return asked or min(room, _DEFAULT_NEW_TOKENS)
+
+
+def _context_size(model: _Model) -> int:
+    config = model.encoder.config
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return 1 << 20
 
 
 def _rss_bytes() -> int:
@@ -107,53 +230,16 @@ def _load(spec: WorkerSpec) -> _Model:
     import torch
     import transformers
 
+    from hugbox.inference import runners
+
     torch.set_num_threads(spec.threads)
-    # `pipeline` is overloaded on literal task names; ours is a runtime string.
-    factory: Any = transformers.pipeline
-    pipe = factory(spec.task, model=str(spec.model_dir), device="cpu")
+    # transformers 5 has no pipeline for some tasks: our runners stand in for those.
+    pipe: Any = runners.load(spec.task, spec.model_dir)
+    if pipe is None:
+        # `pipeline` is overloaded on literal task names; ours is a runtime string.
+        factory: Any = transformers.pipeline
+        pipe = factory(spec.task, model=str(spec.model_dir), device="cpu")
     return _Model(pipe=pipe, tokenizer=getattr(pipe, "tokenizer", None), encoder=pipe.model)
-
-
-def _next_batch(conn: Connection, spec: WorkerSpec) -> tuple[list[Job], bool]:
-    """The next jobs to run together, and whether the stop signal (None) came after them."""
-    first = conn.recv()
-    if first is None:
-        return [], True
-    jobs: list[Job] = [first]
-    deadline = time.monotonic() + spec.max_wait_s
-    while len(jobs) < spec.max_batch and first.batchable:
-        # Jobs already queued always join, even past the deadline (poll(0) only looks).
-        if not conn.poll(max(0.0, deadline - time.monotonic())):
-            break
-        job = conn.recv()
-        if job is None:
-            return jobs, True
-        jobs.append(job)
-    return jobs, False
-
-
-def _run(model: _Model, jobs: list[Job]) -> list[Outcome]:
-    groups: dict[str, list[Job]] = {}
-    for job in jobs:
-        key = repr((job.pooling, job.normalize, sorted(job.kwargs.items())))
-        groups.setdefault(key if job.batchable else f"single-{job.id}", []).append(job)
-    outcomes = []
-    for group in groups.values():
-        outcomes += _run_group(model, group)
-    return outcomes
-
-
-def _run_group(model: _Model, group: list[Job]) -> list[Outcome]:
-    try:
-        raws = _call(model, group)
-    except _BAD_INPUT as exc:
-        if len(group) > 1:  # one bad input must not fail its neighbours: retry one by one
-            return [outcome for job in group for outcome in _run_group(model, [job])]
-        return [Outcome(group[0].id, False, str(exc), bad_input=True)]
-    except Exception as exc:
-        log.error("inference failed: %s", traceback.format_exc())
-        return [Outcome(job.id, False, f"{type(exc).__name__}: {exc}") for job in group]
-    return [Outcome(job.id, True, raw) for job, raw in zip(group, raws, strict=True)]
 
 
 def _inputs(value: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from hugbox.inference.generation import Generated
 from hugbox.inference.tasks import (
     SUPPORTED_TASKS,
     PipelineCall,
@@ -84,6 +85,7 @@ def _classic(task: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Pipeli
 
 
 QA = {"question": "Who?", "context": "Me."}
+ECHO = {"__return_full_text__": True, "__details__": False}  # a text-generation call's defaults
 B64 = base64.b64encode(PNG).decode()
 # (the body InferenceClient 2.4 sends, the call it must become)
 CLIENT_BODIES = {
@@ -92,7 +94,7 @@ CLIENT_BODIES = {
         PipelineCall(
             "text-generation",
             ("p",),
-            {"max_new_tokens": 5, "return_full_text": True, "do_sample": False},
+            {"max_new_tokens": 5, **ECHO, "do_sample": False},
             "text-generation",
         ),
     ),
@@ -166,7 +168,8 @@ def test_client_body_details_and_stream_are_accepted() -> None:
     body = {"inputs": "p", "parameters": {"details": True, "max_new_tokens": 5}, "stream": True}
     assert _call("text-generation", body).kwargs == {
         "max_new_tokens": 5,
-        "return_full_text": True,
+        "__return_full_text__": True,
+        "__details__": True,
         "do_sample": False,
     }
 
@@ -204,7 +207,6 @@ TGI_EXTRAS = {
     "best_of": 2,
     "watermark": True,
     "truncate": 10,
-    "typical_p": 0.5,
     "top_n_tokens": 3,
     "grammar": {"type": "json", "value": {}},
     "frequency_penalty": 0.1,
@@ -217,7 +219,8 @@ def test_tgi_parameters_are_accepted_and_never_passed_on() -> None:
     body = {"inputs": "p", "parameters": {**TGI_EXTRAS, "max_new_tokens": 3}}
     assert _call("text-generation", body).kwargs == {
         "max_new_tokens": 3,
-        "return_full_text": True,
+        "__return_full_text__": True,
+        "__details__": True,
         "do_sample": False,
     }
 
@@ -225,14 +228,16 @@ def test_tgi_parameters_are_accepted_and_never_passed_on() -> None:
 def test_every_generation_parameter_is_mapped() -> None:
     same = {
         "max_new_tokens": 7, "temperature": 0.7, "top_k": 40, "top_p": 0.9, "max_time": 5.0,
-        "repetition_penalty": 1.2, "do_sample": True, "return_full_text": False,
-        "num_return_sequences": 2,
+        "repetition_penalty": 1.2, "do_sample": True, "num_return_sequences": 2,
+        "typical_p": 0.8,
     }  # fmt: skip
-    body = _body("p", **same, seed=42, stop=["\n"])
+    body = _body("p", **same, seed=42, stop=["\n"], return_full_text=False)
     assert _call("text-generation", body).kwargs == {
         **same,
+        "__return_full_text__": False,
+        "__details__": False,
         "__seed__": 42,
-        "stop_sequence": ["\n"],
+        "stop_strings": ["\n"],
     }
 
 
@@ -246,13 +251,14 @@ def test_every_generation_parameter_is_mapped() -> None:
         ({"temperature": 0.5, "do_sample": False}, {"do_sample": False}),
         ({"seed": 3}, {"do_sample": False}),
         ({"seed": 3, "temperature": 1.0}, {"temperature": 1.0, "do_sample": True, "__seed__": 3}),
-        ({"stop": "END"}, {"do_sample": False, "stop_sequence": ["END"]}),
+        ({"stop": "END"}, {"do_sample": False, "stop_strings": ["END"]}),
+        ({"typical_p": 0.5}, {"typical_p": 0.5, "do_sample": True}),
         ({"stop": []}, {"do_sample": False}),
     ],
 )
 def test_sampling_follows_tgi(params: dict[str, Any], expected: dict[str, Any]) -> None:
     kwargs = _call("text-generation", {"inputs": "p", "parameters": params}).kwargs
-    assert kwargs == {"return_full_text": True, **expected}
+    assert kwargs == {**ECHO, **expected}
 
 
 def test_seq2seq_merges_flat_and_generate_parameters() -> None:
@@ -412,11 +418,31 @@ def test_text_classification_is_nested_and_sorted() -> None:
     assert _shape("text-classification", {"inputs": "x"}, legacy) == [[legacy]]
 
 
+def test_generation_details_follow_tgi() -> None:
+    body = {"inputs": "p", "parameters": {"details": True, "return_full_text": False}}
+    answer = _shape("text-generation", body, [Generated(" q", 1, 1, "length")])
+    assert answer == [
+        {
+            "generated_text": " q",
+            "details": {
+                "finish_reason": "length", "generated_tokens": 1, "seed": None, "prefill": [],
+                "tokens": [],
+            },
+        }
+    ]  # fmt: skip
+
+
 def test_generated_texts_are_lists() -> None:
-    raw = [{"generated_text": "Once upon a time, there"}]
-    assert _shape("text-generation", {"inputs": "Once upon"}, raw) == raw
-    two = [[{"generated_text": "a1"}], [{"generated_text": "b1"}]]  # pipe(["a", "b"])
-    assert _shape("text-generation", {"inputs": ["a", "b"]}, two) == two
+    raw = [Generated(" a time", 2, 2, "length")]
+    assert _shape("text-generation", {"inputs": "Once upon"}, raw) == [
+        {"generated_text": "Once upon a time"}
+    ]
+    body = {"inputs": ["a", "b"], "parameters": {"return_full_text": False}}
+    two = [[Generated("1", 1, 1, "stop")], [Generated("2", 1, 1, "stop")]]
+    assert _shape("text-generation", body, two) == [
+        [{"generated_text": "1"}],
+        [{"generated_text": "2"}],
+    ]
     assert _shape("text2text-generation", {"inputs": "x"}, "y") == [{"generated_text": "y"}]
 
 
