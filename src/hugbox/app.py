@@ -21,6 +21,7 @@ from hugbox.inference.cache import ResponseCache
 from hugbox.inference.executor import ExecutorLimits, ProcessExecutor
 from hugbox.inference.metrics import ExecutorEvents, MeteredExecutor, Metrics, MetricsMiddleware
 from hugbox.inference.pinned import load_pinned
+from hugbox.inference.targets import TargetCache
 from hugbox.middleware import BodyLimitMiddleware, HubPathMiddleware, RequestIdMiddleware
 from hugbox.repos import api as repos_api
 from hugbox.repos import commits_api, discussions_api, files_api, gated_api, lfs_api
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.executor = executor
     app.state.metrics = metrics
     app.state.response_cache = response_cache
+    app.state.target_cache = TargetCache(settings.inference_access_ttl)
     app.state.settings = settings
     app.state.database = database
     app.state.store = RepoStore(

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description='Models loaded at start and never evicted, as a JSON list: ["org/name", ...].',
     )
+    inference_access_ttl: float = Field(
+        default=1.0,
+        description="Seconds an inference caller's access to a model, and the commit its branch "
+        "points to, are remembered (0: checked on every request).",
+    )
     inference_cache_bytes: int = Field(
         default=64 * 1024**2,
         description="Memory for cached answers of deterministic inference calls, per server "

@@ -9,7 +9,7 @@ from contextlib import aclosing
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from hugbox import __version__
@@ -21,6 +21,7 @@ from hugbox.inference import service
 from hugbox.inference.executor import Executor
 from hugbox.inference.generation import Generated
 from hugbox.inference.metrics import INFERENCE_TAG
+from hugbox.inference.targets import TargetCache
 from hugbox.inference.worker import Job, Outcome
 from hugbox.repos.deps import load_repo, path_revision
 from hugbox.repos.models import Repo
@@ -61,6 +62,16 @@ def target(request: Request, model: str | None = None) -> service.Target:
     )
 
 
+async def resolve(request: Request, model: str | None = None) -> service.Target:
+    """`target`, from the caller's recent answers when it asked for the same model (see
+    `TargetCache`): the hot path of a busy client needs no thread, query or git read."""
+    cache: TargetCache = request.app.state.target_cache
+    key = cache.key(bearer_token(request), request.url.path, model)
+    found = await cache.get(key, lambda: run_in_threadpool(target, request, model))
+    request.state.inference_model = found.repo_id  # the label of its metrics
+    return found
+
+
 def facts(request: Request) -> service.ModelFacts:
     """What the URL's model is, without preparing it to load (see `_with_model`)."""
     store = request.app.state.store
@@ -94,7 +105,7 @@ def _option(request: Request, body: dict[str, Any], name: str) -> bool | None:
 
 
 async def _run(request: Request, forced_task: str | None) -> Response:
-    model = await run_in_threadpool(target, request)
+    model = await resolve(request)
     body = await _body(request)
     executor: Executor = request.app.state.executor
     if body.get("stream") is True and (forced_task or model.pipeline_tag) == "text-generation":
@@ -115,7 +126,7 @@ async def _run(request: Request, forced_task: str | None) -> Response:
     }
     if answer.cache:
         headers["x-cache"] = answer.cache
-    return JSONResponse(answer.body, headers=headers)
+    return Response(answer.content, media_type="application/json", headers=headers)
 
 
 def _tgi_job(executor: Executor, body: dict[str, Any], *, stream: bool) -> tuple[Job, bool]:
@@ -203,7 +214,7 @@ async def run_legacy_pipeline(request: Request, task: str) -> Response:
 @router.post(MODEL + "/generate")
 async def generate(request: Request) -> dict[str, Any]:
     """TGI's `/generate`: the new text only (unless `return_full_text`), with `details` if asked."""
-    model = await run_in_threadpool(target, request)
+    model = await resolve(request)
     body = await _body(request)
     executor: Executor = request.app.state.executor
     key = service.generation_key(model)
@@ -219,7 +230,7 @@ async def generate(request: Request) -> dict[str, Any]:
 
 @router.post(MODEL + "/generate_stream")
 async def generate_stream(request: Request) -> Response:
-    model = await run_in_threadpool(target, request)
+    model = await resolve(request)
     body = await _body(request)
     return await _tgi_stream(request.app.state.executor, model, body)
 

@@ -1,5 +1,5 @@
 """The response cache of the Inference API (`use_cache`, spec §6.9): deterministic answers kept
-in memory, least recently used dropped first once their JSON outgrows a byte budget.
+in memory as the JSON bytes sent, least recently used dropped first past a byte budget.
 
 One cache per server process (`hugbox serve --workers N` keeps N); keys come from
 `tasks.cache_key`, which already names the model's commit, so a push never serves stale answers.
@@ -7,16 +7,7 @@ One cache per server process (`hugbox serve --workers N` keeps N); keys come fro
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any
-
-
-@dataclass(frozen=True)
-class _Entry:
-    body: Any
-    size: int
 
 
 class ResponseCache:
@@ -27,32 +18,30 @@ class ResponseCache:
         self.size = 0
         self.hits = 0
         self.misses = 0
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: OrderedDict[str, bytes] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: str) -> Any | None:
-        """The cached body, or None (JSON `null` is never a pipeline answer)."""
-        entry = self._entries.get(key)
-        if entry is None:
+    def get(self, key: str) -> bytes | None:
+        content = self._entries.get(key)
+        if content is None:
             self.misses += 1
             return None
         self._entries.move_to_end(key)
         self.hits += 1
-        return entry.body
+        return content
 
-    def put(self, key: str, body: Any) -> None:
-        size = len(json.dumps(body, separators=(",", ":")))
-        if size > self.max_bytes // 4:  # one huge answer must not flush everything else
+    def put(self, key: str, content: bytes) -> None:
+        if len(content) > self.max_bytes // 4:  # one huge answer must not flush everything else
             return
         self._drop(key)
-        self._entries[key] = _Entry(body, size)
-        self.size += size
+        self._entries[key] = content
+        self.size += len(content)
         while self.size > self.max_bytes:
             self._drop(next(iter(self._entries)))
 
     def _drop(self, key: str) -> None:
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            self.size -= entry.size
+        content = self._entries.pop(key, None)
+        if content is not None:
+            self.size -= len(content)

@@ -12,12 +12,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from hugbox.deps import CallerDep, SessionDep
 from hugbox.errors import BadRequest, HubError
 from hugbox.inference import service
-from hugbox.inference.api import MODEL, started, target
+from hugbox.inference.api import MODEL, resolve, started
 from hugbox.inference.executor import Executor
 from hugbox.inference.metrics import INFERENCE_TAG
 from hugbox.inference.worker import Outcome
@@ -70,7 +69,7 @@ async def chat_completions(request: Request, url_model: bool) -> Any:
     name = None if url_model else _model_name(body)
     if not url_model and name is None:
         raise BadRequest("Name the model in `model`, as `org/name`")
-    model = await run_in_threadpool(target, request, name)
+    model = await resolve(request, name)
     executor: Executor = request.app.state.executor
     job = service.generation_job(executor, _messages(body), body, stream=bool(body.get("stream")))
     key = service.generation_key(model)
@@ -150,7 +149,7 @@ async def completions(request: Request, url_model: bool) -> Any:
     prompt = _prompt(body)
     if body.get("n") not in (None, 1):
         raise BadRequest("`n` must be 1: one completion per request")
-    model = await run_in_threadpool(target, request, name)
+    model = await resolve(request, name)
     executor: Executor = request.app.state.executor
     if body.get("max_tokens") is None:
         body["max_tokens"] = 16  # OpenAI's default
@@ -244,7 +243,7 @@ async def embeddings(request: Request) -> Any:
         raise BadRequest(
             "`model` (org/name) and `input` (a string or a list of strings) are required"
         )
-    model = await run_in_threadpool(target, request, name)
+    model = await resolve(request, name)
     executor: Executor = request.app.state.executor
     answer = await service.infer(
         executor, model, {"inputs": [texts] if isinstance(texts, str) else texts},

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pygit2
 
 from hugbox.inference import snapshot, tasks
@@ -38,9 +39,13 @@ class Target:
 
 @dataclass(frozen=True)
 class Answer:
-    body: Any
+    content: bytes  # the JSON answer, encoded once: sent as is, and cached as is
     compute_seconds: float
     cache: str | None = None  # "HIT" or "MISS" for a deterministic call, else None
+
+    @property
+    def body(self) -> Any:
+        return orjson.loads(self.content)
 
 
 @dataclass(frozen=True)
@@ -136,22 +141,38 @@ async def infer(
 ) -> Answer:
     """Run `body` on `target`. A deterministic call is answered from `cache` when it holds the
     answer and `use_cache` allows; a fresh answer always replaces the cached one."""
-    try:
-        task = tasks.resolve_task(
-            pipeline_tag=target.pipeline_tag, forced=forced_task, inputs=body.get("inputs")
-        )
-        call = tasks.prepare_call(task, body, sentence_transformers=target.sentence_transformers)
-    except tasks.TaskError as exc:
-        raise InferenceInputError(str(exc)) from exc
+    call = _prepare(target, body, forced_task)
     cache_key = tasks.cache_key(target.sha, call) if cache is not None else None
     if cache is not None and cache_key is not None and use_cache:
         cached = cache.get(cache_key)
         if cached is not None:
             return Answer(cached, 0.0, cache="HIT")
+    key = ModelKey(target.repo_id, target.model_dir, call.task, target.weights_bytes)
+    started = time.perf_counter()
+    outcome = await executor.run(key, _job(executor, target, call), wait_for_model=wait_for_model)
+    elapsed = time.perf_counter() - started
+    content = orjson.dumps(tasks.shape_output(call, result_of(outcome)))
+    if cache is None or cache_key is None:
+        return Answer(content, elapsed)
+    cache.put(cache_key, content)
+    return Answer(content, elapsed, cache="MISS")
+
+
+def _prepare(target: Target, body: dict[str, Any], forced_task: str | None) -> tasks.PipelineCall:
+    try:
+        task = tasks.resolve_task(
+            pipeline_tag=target.pipeline_tag, forced=forced_task, inputs=body.get("inputs")
+        )
+        return tasks.prepare_call(task, body, sentence_transformers=target.sentence_transformers)
+    except tasks.TaskError as exc:
+        raise InferenceInputError(str(exc)) from exc
+
+
+def _job(executor: Executor, target: Target, call: tasks.PipelineCall) -> Job:
     # `__`-keys are instructions for us, never arguments of the pipeline.
     kwargs = {k: v for k, v in call.kwargs.items() if not k.startswith("__")}
     seed = call.kwargs.get("__seed__")
-    job = Job(
+    return Job(
         id=executor.next_job_id(),
         args=call.args,
         kwargs=kwargs,
@@ -161,15 +182,6 @@ async def infer(
         seed=seed if isinstance(seed, int) else None,
         generate=call.task == "text-generation",
     )
-    key = ModelKey(target.repo_id, target.model_dir, call.task, target.weights_bytes)
-    started = time.perf_counter()
-    outcome = await executor.run(key, job, wait_for_model=wait_for_model)
-    elapsed = time.perf_counter() - started
-    answer = tasks.shape_output(call, result_of(outcome))
-    if cache is None or cache_key is None:
-        return Answer(answer, elapsed)
-    cache.put(cache_key, answer)
-    return Answer(answer, elapsed, cache="MISS")
 
 
 def generation_options(params: dict[str, Any]) -> dict[str, Any]:

@@ -8,8 +8,9 @@ from hugbox.inference.cache import ResponseCache
 from hugbox.inference.executor import ModelKey
 from hugbox.inference.service import ModelFacts, model_status
 
-ANSWER = [[{"label": "pos", "score": 0.5}]]
-SIZE = len('[[{"label":"pos","score":0.5}]]')
+ANSWER = b'[[{"label":"pos","score":0.5}]]'
+OTHER = b'[[{"label":"neg","score":0.5}]]'
+SIZE = len(ANSWER)
 
 
 def test_least_recently_used_answers_go_first() -> None:
@@ -26,10 +27,10 @@ def test_least_recently_used_answers_go_first() -> None:
 def test_a_fresh_answer_replaces_the_old_one_and_huge_ones_are_not_kept() -> None:
     cache = ResponseCache(max_bytes=4 * SIZE)
     cache.put("a", ANSWER)
-    cache.put("a", [[{"label": "neg", "score": 0.5}]])
-    assert cache.get("a") == [[{"label": "neg", "score": 0.5}]]
+    cache.put("a", OTHER)
+    assert cache.get("a") == OTHER
     assert cache.size == SIZE
-    cache.put("huge", ["x" * 4 * SIZE])
+    cache.put("huge", b"x" * 4 * SIZE)
     assert cache.get("huge") is None and len(cache) == 1
 
 
