@@ -1,7 +1,7 @@
 """Run every benchmark and print a summary: each measurement, its same-run baseline, the ratio
 and the target. A report, not a test: it exits 0 even when a target is missed.
 
-Run: .venv/bin/python bench/run.py [--quick] [--only download upload model_info inference]
+Run: .venv/bin/python bench/run.py [--quick] [--only download upload model_info inference git]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import download
+import git_clone
 import inference
 import model_info
 import upload
@@ -25,6 +26,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "upload": upload.run,
     "model_info": model_info.run,
     "inference": inference.run,
+    "git": git_clone.run,
 }
 COLUMNS = ("benchmark", "measured", "baseline (same run)", "ratio", "target", "ok")
 

@@ -14,6 +14,7 @@ from hugbox import __version__
 from hugbox.auth import api as auth_api
 from hugbox.db import Database
 from hugbox.errors import install_error_handlers
+from hugbox.gitserver import api as gitserver_api
 from hugbox.inference import api as inference_api
 from hugbox.inference import metrics as inference_metrics
 from hugbox.inference import openai_api
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
         commits_api.router,
         discussions_api.router,
         lfs_api.router,
+        gitserver_api.router,
         gated_api.router,
         inference_api.router,
         openai_api.router,

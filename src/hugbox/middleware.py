@@ -69,8 +69,11 @@ class RequestIdMiddleware:
             log.info("%s %s %s %.1fms", scope["method"], scope["path"], status, elapsed)
 
 
-# Bodies that are streamed to disk, never held in memory: commit payloads and LFS transfers.
-_STREAMED = re.compile(r"^/api/(?:lfs/|(?:models|datasets|spaces)/[^/]+/[^/]+/commit/)")
+# Bodies that are streamed to disk, never held in memory: commit payloads, LFS transfers and
+# git packs.
+_STREAMED = re.compile(
+    r"^/api/(?:lfs/|(?:models|datasets|spaces)/[^/]+/[^/]+/commit/)|/git-(?:upload|receive)-pack$"
+)
 
 
 class BodyLimitMiddleware:
@@ -81,7 +84,7 @@ class BodyLimitMiddleware:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _STREAMED.match(scope["path"]):
+        if scope["type"] != "http" or _STREAMED.search(scope["path"]):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length", b"0")

@@ -71,6 +71,19 @@ PINNED = {
     ("PUT", "/api/lfs/multipart/{oid}/{part}"),
     ("POST", "/api/lfs/multipart/{oid}"),
 }
+# git smart HTTP: every clone URL (models, `datasets/`, `spaces/`; `.git` or not).
+GIT_ROOTS = [
+    f"{p}/{{namespace}}/{{name}}{s}" for p in ("", "/{repo_type:prefixtype}") for s in (".git", "")
+]
+PINNED |= {
+    (method, root + path)
+    for root in GIT_ROOTS
+    for method, path in (
+        ("GET", "/info/refs"),
+        ("POST", "/git-upload-pack"),
+        ("POST", "/git-receive-pack"),
+    )
+}
 FRAMEWORK = {"/openapi.json", "/api/docs", "/docs/oauth2-redirect"}
 
 

@@ -10,9 +10,9 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.convertors import Convertor, register_url_convertor
 
-from hugbox.auth.service import Caller
-from hugbox.deps import CallerDep, SessionDep
-from hugbox.errors import Redirect, RepoNotFound
+from hugbox.auth.service import Caller, authenticate
+from hugbox.deps import CallerDep, SessionDep, bearer_token
+from hugbox.errors import AuthenticationRequired, HubError, Redirect, RepoNotFound
 from hugbox.repos import service
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Moved, Need
@@ -89,6 +89,28 @@ def load_repo(
         service.authorize(session, caller, found.repo, Need.READ)
         raise Redirect(_moved_location(request, repo_id, found.repo.repo_id))
     return service.authorize(session, caller, found, need, repo_url=repo_url(request, found))
+
+
+# git and git-lfs send credentials only after a 401 that offers Basic auth (user: anything,
+# password: the token); git-lfs reads LFS-Authenticate first.
+BASIC_CHALLENGE = {
+    "WWW-Authenticate": 'Basic realm="Authentication required"',
+    "LFS-Authenticate": 'Basic realm="Authentication required"',
+}
+
+
+def load_repo_for_git(request: Request, session: Session, need: Need) -> tuple[Repo, Caller]:
+    """`load_repo` for git and git-lfs clients: each 401 asks for Basic credentials, and writes
+    ask for them before anything else (git pushes anonymously first)."""
+    try:
+        caller = authenticate(session, bearer_token(request))
+        if need is Need.WRITE and caller.anonymous:
+            raise AuthenticationRequired()
+        return load_repo(request, session, caller, need), caller
+    except HubError as exc:
+        if exc.status_code == 401:
+            exc.headers.update(BASIC_CHALLENGE)
+        raise
 
 
 def _loader(need: Need) -> Callable[..., Repo]:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
-from hugbox.errors import BadRequest, EntryNotFound, Forbidden
+from hugbox.auth.service import Caller
+from hugbox.deps import BaseUrlDep, SessionDep, SettingsDep, StoreDep
+from hugbox.errors import AuthenticationRequired, BadRequest, EntryNotFound, Forbidden
 from hugbox.repos import access, lfs
-from hugbox.repos.deps import ReadableRepo
+from hugbox.repos.deps import BASIC_CHALLENGE, ReadableRepo, load_repo_for_git
 from hugbox.repos.downloads import lfs_response
 from hugbox.repos.models import Repo
 from hugbox.repos.service import Need, authorize
@@ -33,11 +34,18 @@ def _lfs_json(body: Any, status_code: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status_code, media_type=LFS_JSON)
 
 
+def _lfs_repo(request: Request, session: SessionDep) -> tuple[Repo, Caller]:
+    # git-lfs, like git, sends Basic credentials only once a 401 asks for them.
+    return load_repo_for_git(request, session, Need.READ)
+
+
+LfsRepo = Annotated[tuple[Repo, Caller], Depends(_lfs_repo)]
+
+
 async def batch(
     request: Request,
-    repo: ReadableRepo,
+    found: LfsRepo,
     session: SessionDep,
-    caller: CallerDep,
     store: StoreDep,
     settings: SettingsDep,
     base: BaseUrlDep,
@@ -46,6 +54,7 @@ async def batch(
     if not isinstance(body, dict) or body.get("operation") not in ("upload", "download"):
         raise BadRequest("LFS batch `operation` must be 'upload' or 'download'")
     objects = lfs.parse_objects(body.get("objects"))
+    repo, caller = found
     signer = _signer(request)
     if body["operation"] == "download":
         authorize(session, caller, repo, Need.DOWNLOAD)
@@ -61,9 +70,11 @@ async def batch(
     return _lfs_json({"transfer": transfer, "objects": items})
 
 
-def _check_upload(caller: CallerDep, repo: Repo) -> None:
+def _check_upload(caller: Caller, repo: Repo) -> None:
+    if caller.user is None:
+        raise AuthenticationRequired(headers=BASIC_CHALLENGE)
     # Read access is enough to upload objects for a pull request; a commit still needs rights.
-    if caller.user is None or not (access.can_write(caller, repo) or access.can_read(caller, repo)):
+    if not (access.can_write(caller, repo) or access.can_read(caller, repo)):
         raise Forbidden("Uploading LFS objects needs a token with access to the repo")
 
 
@@ -163,7 +174,7 @@ async def verify(request: Request, repo: ReadableRepo, store: StoreDep) -> Respo
     return _lfs_json({"oid": obj.oid, "size": obj.size})
 
 
-def locks_verify(repo: ReadableRepo) -> Response:
+def locks_verify(found: LfsRepo) -> Response:
     return _lfs_json({"ours": [], "theirs": [], "next_cursor": ""})
 
 

@@ -1,0 +1,1 @@
+"""Plain git and git-lfs access to the repos (smart HTTP)."""

@@ -1,0 +1,87 @@
+"""Smart HTTP routes (`info/refs`, `git-upload-pack`, `git-receive-pack`) under every clone URL:
+`/{ns}/{name}`, `/datasets/…`, `/spaces/…`, each with or without `.git`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from hugbox.deps import SessionDep, SettingsDep, StoreDep
+from hugbox.errors import BadRequest
+from hugbox.gitserver import service, transport
+from hugbox.repos.deps import load_repo_for_git
+from hugbox.repos.models import Repo
+from hugbox.repos.service import Need
+
+router = APIRouter()
+NO_CACHE = {
+    "Cache-Control": "no-cache, max-age=0, must-revalidate",
+    "Expires": "Fri, 01 Jan 1980 00:00:00 GMT",
+    "Pragma": "no-cache",
+}
+
+
+def _git_repo(request: Request, session: SessionDep) -> Repo:
+    """Clone and fetch need the files (gated repos included); a push needs write rights."""
+    pushing = request.url.path.endswith("/" + transport.RECEIVE_PACK) or (
+        request.query_params.get("service") == transport.RECEIVE_PACK
+    )
+    return load_repo_for_git(request, session, Need.WRITE if pushing else Need.DOWNLOAD)[0]
+
+
+GitRepo = Annotated[Repo, Depends(_git_repo)]
+
+
+def _gzipped(request: Request) -> bool:
+    return request.headers.get("content-encoding", "").lower() in ("gzip", "x-gzip")
+
+
+async def info_refs(
+    request: Request, repo: GitRepo, store: StoreDep, service: str = ""
+) -> Response:
+    if service not in transport.SERVICES:
+        raise BadRequest("Only smart HTTP is served: use git 1.6.6 or later")
+    body = await transport.advertise_refs(
+        service, store.git_dir(repo), request.headers.get("git-protocol")
+    )
+    return Response(body, media_type=f"application/x-{service}-advertisement", headers=NO_CACHE)
+
+
+async def upload_pack(request: Request, repo: GitRepo, store: StoreDep) -> Response:
+    body = await transport.spool_body(
+        request.stream(), gzipped=_gzipped(request), tmp_dir=store.tmp_dir
+    )
+    stream = transport.stream_upload_pack(
+        store.git_dir(repo), body, request.headers.get("git-protocol")
+    )
+    media_type = f"application/x-{transport.UPLOAD_PACK}-result"
+    return StreamingResponse(stream, media_type=media_type, headers=NO_CACHE)
+
+
+async def receive_pack(
+    request: Request, repo: GitRepo, session: SessionDep, store: StoreDep, settings: SettingsDep
+) -> Response:
+    body = await transport.spool_body(
+        request.stream(), gzipped=_gzipped(request), tmp_dir=store.tmp_dir
+    )
+    setup = service.PushSetup(
+        hooks_dir=settings.data_dir / "git-hooks", blobs_dir=settings.blobs_dir
+    )
+    with body:
+        output = await run_in_threadpool(
+            service.receive_pack, session, store, repo=repo, body=body, setup=setup
+        )
+    media_type = f"application/x-{transport.RECEIVE_PACK}-result"
+    return Response(output, media_type=media_type, headers=NO_CACHE)
+
+
+# `.git` routes first: `/{name}/info/refs` would otherwise take `x.git` as the name.
+for _prefix in ("", "/{repo_type:prefixtype}"):
+    for _suffix in (".git", ""):
+        _root = f"{_prefix}/{{namespace}}/{{name}}{_suffix}"
+        router.add_api_route(f"{_root}/info/refs", info_refs, methods=["GET"])
+        router.add_api_route(f"{_root}/{transport.UPLOAD_PACK}", upload_pack, methods=["POST"])
+        router.add_api_route(f"{_root}/{transport.RECEIVE_PACK}", receive_pack, methods=["POST"])

@@ -1,0 +1,47 @@
+"""The pre-receive hook git runs during a push: `python -m hugbox.gitserver.hook`.
+
+receive-pack starts it with the pushed objects in quarantine and the updates on stdin; what it
+prints on stderr reaches the pusher as `remote: …` lines, and a non-zero exit refuses the push.
+The server passes what the hook needs in HUGBOX_HOOK_* variables (see `service.hook_env`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hugbox.gitserver import policy
+from hugbox.storage.blobs import LocalBlobStore
+
+BLOBS_VAR = "HUGBOX_HOOK_BLOBS"
+MAX_FILE_VAR = "HUGBOX_HOOK_MAX_FILE"
+DEFAULT_BRANCH_VAR = "HUGBOX_HOOK_DEFAULT_BRANCH"
+REPORT_VAR = "HUGBOX_HOOK_REPORT"
+
+
+def main() -> int:
+    updates = policy.parse_updates(sys.stdin.read())
+    rules = policy.Rules(
+        blobs=LocalBlobStore(Path(os.environ[BLOBS_VAR])),
+        max_file=int(os.environ[MAX_FILE_VAR]),
+        default_branch=os.environ[DEFAULT_BRANCH_VAR],
+    )
+    try:
+        verdict = policy.check_push(Path(os.environ.get("GIT_DIR", ".")), updates, rules)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        # The pusher sees this line; server paths and tracebacks stay out of it.
+        print(f"hugbox: could not check the push ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    for problem in verdict.problems:
+        print(f"hugbox: {problem}", file=sys.stderr)
+    if verdict.problems:
+        return 1
+    Path(os.environ[REPORT_VAR]).write_text(json.dumps({"pointers": verdict.pointers}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
