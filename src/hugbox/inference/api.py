@@ -17,12 +17,12 @@ from hugbox.auth.service import authenticate
 from hugbox.db import Database
 from hugbox.deps import bearer_token
 from hugbox.errors import BadRequest, HubError
-from hugbox.inference import service
+from hugbox.inference import service, tasks
 from hugbox.inference.executor import Executor
-from hugbox.inference.generation import Generated
 from hugbox.inference.metrics import INFERENCE_TAG
+from hugbox.inference.shapes import tgi_details
 from hugbox.inference.targets import TargetCache
-from hugbox.inference.worker import Job, Outcome
+from hugbox.inference.worker import Outcome
 from hugbox.repos.deps import load_repo, path_revision
 from hugbox.repos.models import Repo
 from hugbox.repos.service import Need
@@ -129,32 +129,13 @@ async def _run(request: Request, forced_task: str | None) -> Response:
     return Response(answer.content, media_type="application/json", headers=headers)
 
 
-def _tgi_job(executor: Executor, body: dict[str, Any], *, stream: bool) -> tuple[Job, bool]:
-    """TGI's `{"inputs": str, "parameters": {...}}` as a generation job, and whether it asked
-    for `details`."""
-    if not isinstance(body.get("inputs"), str):
-        raise BadRequest("Text generation needs `inputs` to be a string")
-    params = body.get("parameters") or {}
-    if not isinstance(params, dict):
-        raise BadRequest("`parameters` must be a JSON object")
-    options = {
-        "max_tokens": params.get("max_new_tokens"),
-        "temperature": params.get("temperature") if params.get("do_sample", True) else 0,
-        "top_p": params.get("top_p"),
-        "stop": params.get("stop"),
-        "seed": params.get("seed"),
-    }
-    job = service.generation_job(executor, body["inputs"], options, stream=stream)
-    return job, bool(params.get("details"))
-
-
 async def _tgi_stream(executor: Executor, model: service.Target, body: dict[str, Any]) -> Response:
     """`"stream": true` on a text-generation model, and `/generate_stream`: TGI's server-sent
     events, token by token."""
     key = service.generation_key(model)
-    job, details = _tgi_job(executor, body, stream=True)
+    job, call = service.text_generation_job(executor, model, body, stream=True)
     items = await started(executor.stream(key, job, wait_for_model=None))
-    return StreamingResponse(_tgi_events(items, details=details), media_type="text/event-stream")
+    return StreamingResponse(_tgi_events(items, call), media_type="text/event-stream")
 
 
 async def started(items: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
@@ -171,7 +152,9 @@ async def started(items: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
     return chained()
 
 
-async def _tgi_events(items: AsyncIterator[str | Outcome], *, details: bool) -> AsyncIterator[str]:
+async def _tgi_events(
+    items: AsyncIterator[str | Outcome], call: tasks.PipelineCall
+) -> AsyncIterator[str]:
     index = 0
     async for item in items:
         token = {"id": 0, "text": item if isinstance(item, str) else "", "logprob": 0.0,
@@ -185,15 +168,10 @@ async def _tgi_events(items: AsyncIterator[str | Outcome], *, details: bool) -> 
                 yield f"data: {json.dumps({'error': exc.message, 'error_type': 'generation'})}\n\n"
                 return
             event["generated_text"] = done.text
-            if details:
-                event["details"] = _tgi_details(done)
+            if call.kwargs["__details__"]:
+                event["details"] = tgi_details(done, seed=call.kwargs.get("__seed__"))
         index += 1
         yield f"data: {json.dumps(event)}\n\n"
-
-
-def _tgi_details(done: Generated) -> dict[str, Any]:
-    reason = "length" if done.finish_reason == "length" else "eos_token"
-    return {"finish_reason": reason, "generated_tokens": done.completion_tokens, "seed": None}
 
 
 @router.post(MODEL)
@@ -218,13 +196,13 @@ async def generate(request: Request) -> dict[str, Any]:
     body = await _body(request)
     executor: Executor = request.app.state.executor
     key = service.generation_key(model)
-    job, details = _tgi_job(executor, body, stream=False)
+    job, call = service.text_generation_job(executor, model, body, stream=False)
     done = service.generated_of(await executor.run(key, job, wait_for_model=None))
     params = body.get("parameters") or {}
-    text = body["inputs"] + done.text if params.get("return_full_text") is True else done.text
-    answer: dict[str, Any] = {"generated_text": text}
-    if details:
-        answer["details"] = _tgi_details(done)
+    full = params.get("return_full_text") is True  # TGI's /generate does not echo by default
+    answer: dict[str, Any] = {"generated_text": (call.args[0] if full else "") + done.text}
+    if call.kwargs["__details__"]:
+        answer["details"] = tgi_details(done, seed=call.kwargs.get("__seed__"))
     return answer
 
 

@@ -168,7 +168,20 @@ def _prepare(target: Target, body: dict[str, Any], forced_task: str | None) -> t
         raise InferenceInputError(str(exc)) from exc
 
 
-def _job(executor: Executor, target: Target, call: tasks.PipelineCall) -> Job:
+def text_generation_job(
+    executor: Executor, target: Target, body: dict[str, Any], *, stream: bool
+) -> tuple[Job, tasks.PipelineCall]:
+    """TGI's `{"inputs", "parameters"}` as a generation job, with the classic route's checks and
+    parameters; the call says how to present the result (`details`, `return_full_text`)."""
+    call = _prepare(target, body, "text-generation")
+    if stream and not isinstance(call.args[0], str):
+        raise InferenceInputError("Streaming needs `inputs` to be one string")
+    return _job(executor, target, call, stream=stream), call
+
+
+def _job(
+    executor: Executor, target: Target, call: tasks.PipelineCall, *, stream: bool = False
+) -> Job:
     # `__`-keys are instructions for us, never arguments of the pipeline.
     kwargs = {k: v for k, v in call.kwargs.items() if not k.startswith("__")}
     seed = call.kwargs.get("__seed__")
@@ -181,6 +194,7 @@ def _job(executor: Executor, target: Target, call: tasks.PipelineCall) -> Job:
         batchable=call.batchable,
         seed=seed if isinstance(seed, int) else None,
         generate=call.task == "text-generation",
+        stream=stream,
     )
 
 
