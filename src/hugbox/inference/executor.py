@@ -8,6 +8,7 @@ import contextlib
 import itertools
 import logging
 import multiprocessing
+import pickle
 import threading
 import time
 from collections import deque
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 _WORKER_BASELINE = 400 * 1024**2  # a Python process with torch and transformers imported
 # A generation batch starts once no request has joined its queue for _GATHER_QUIET_S.
 _GATHER_QUIET_S, _GATHER_MAX_S = 0.005, 0.05
+_PIPE_BUFFER = 64 * 1024  # what a pipe takes without waiting for its reader (Linux default)
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ class ProcessExecutor:
             if older.key.repo_id == key.repo_id and older.pinned:
                 older.pinned, worker.pinned = False, True
         self._workers[key] = worker
-        threading.Thread(target=self._read, args=(worker, loop), daemon=True).start()
+        loop.add_reader(parent.fileno(), self._on_readable, worker)
         worker.dispatcher = loop.create_task(self._dispatch(worker))
         log.info("loading %s (%s) in worker %s", key.repo_id, key.task, process.pid)
         return worker
@@ -225,6 +227,7 @@ class ProcessExecutor:
         if worker.dispatcher is not None:
             worker.dispatcher.cancel()
         worker.process.terminate()
+        self._close_pipe(worker)
 
     async def _dispatch(self, worker: _Worker) -> None:
         """Sends the worker its batches, one at a time, each holding a compute slot."""
@@ -238,7 +241,7 @@ class ProcessExecutor:
                     worker.running = {job.id for job in batch}
                     self.events.batch_started(worker.key, batch)
                     worker.batch_done.clear()
-                    await asyncio.to_thread(self._send, worker, Batch(batch))
+                    await self._send_batch(worker, Batch(batch))
                     await worker.batch_done.wait()
 
     async def _gather(self, worker: _Worker) -> None:
@@ -265,21 +268,35 @@ class ProcessExecutor:
                 batch.append(job)
         return batch
 
-    def _send(self, worker: _Worker, message: Batch | Cancel | None) -> None:
-        # OSError: the process has gone, which the reader thread reports.
-        with worker.send_lock, contextlib.suppress(OSError):
-            worker.conn.send(message)
+    async def _send_batch(self, worker: _Worker, batch: Batch) -> None:
+        """A small batch goes straight into the pipe; a large one (images, long lists) from a
+        thread, so that the worker's reading pace never blocks the event loop."""
+        data = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+        if len(data) <= _PIPE_BUFFER:
+            self._send_bytes(worker, data)
+        else:
+            await asyncio.to_thread(self._send_bytes, worker, data)
 
-    def _read(self, worker: _Worker, loop: asyncio.AbstractEventLoop) -> None:
-        """Reader thread: hands each message from the worker to the waiting request."""
+    def _send(self, worker: _Worker, message: Cancel | None) -> None:
+        self._send_bytes(worker, pickle.dumps(message))
+
+    def _send_bytes(self, worker: _Worker, data: bytes) -> None:
+        # OSError: the process has gone, which `_on_readable` reports.
+        with worker.send_lock, contextlib.suppress(OSError):
+            worker.conn.send_bytes(data)
+
+    def _on_readable(self, worker: _Worker) -> None:
+        """Hands each message the worker sent to the waiting request, on the event loop: no
+        reader thread, no hop between threads on the way back."""
         try:
-            first = worker.conn.recv()
-            loop.call_soon_threadsafe(self._on_first_message, worker, first)
-            while True:
-                message: Outcome | Chunk = worker.conn.recv()
-                loop.call_soon_threadsafe(self._deliver, worker, message)
+            while worker.conn.poll():
+                message = worker.conn.recv()
+                if worker.ready.done():
+                    self._deliver(worker, message)
+                else:
+                    self._on_first_message(worker, message)
         except (EOFError, OSError):
-            loop.call_soon_threadsafe(self._on_exit, worker)
+            self._on_exit(worker)
 
     def _on_first_message(self, worker: _Worker, message: tuple[str, Any]) -> None:
         kind, value = message
@@ -313,6 +330,7 @@ class ProcessExecutor:
             log.info("job %d stopped after %d generated tokens", message.id, tokens)
 
     def _on_exit(self, worker: _Worker) -> None:
+        self._close_pipe(worker)
         if self._workers.get(worker.key) is worker:  # neither evicted nor failed to load: a crash
             del self._workers[worker.key]
             log.warning("worker %s serving %s stopped", worker.process.pid, worker.key.repo_id)
@@ -326,6 +344,11 @@ class ProcessExecutor:
         for future in worker.pending.values():
             if not future.done():
                 future.set_exception(error)
+
+    def _close_pipe(self, worker: _Worker) -> None:
+        if not worker.conn.closed:
+            asyncio.get_running_loop().remove_reader(worker.conn.fileno())
+            worker.conn.close()
 
     async def close(self) -> None:
         for worker in list(self._workers.values()):
