@@ -1,0 +1,25 @@
+"""How the worker splits a batch of texts by length: padding is work thrown away."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from hugbox.inference.worker import _length_buckets
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [[5], [7] * 32, list(range(1, 40)), [3] * 20 + [120] * 4, list(range(1, 600))],
+)
+def test_buckets_cover_every_text_once_in_order(lengths: list[int]) -> None:
+    runs = _length_buckets(lengths)
+    assert runs[0][0] == 0 and runs[-1][1] == len(lengths)
+    assert all(end == start for (_, end), (start, _) in itertools.pairwise(runs))
+    assert all(start < end for start, end in runs)
+
+
+def test_equal_lengths_run_as_one_pass_and_outliers_get_their_own() -> None:
+    assert _length_buckets([12] * 32) == [(0, 32)]
+    assert _length_buckets([3] * 20 + [120] * 4) == [(0, 20), (20, 24)]
