@@ -286,11 +286,15 @@ def embed_load(url: str, token: str | None, texts: list[str], pid: int, plan: Pl
 class Latency:
     median: float  # seconds per request, one at a time
     compute: float  # median of the hub's x-compute-time: the executor's round trip
+    added: float  # median over requests of (request time - the worker's own time on it)
     cpu: Cpu
 
 
 def http_latency(url: str, token: str, text: str, calls: int, pid: int) -> Latency:
-    totals, computes = [], []
+    """Requests one at a time. Each answer says how long its worker computed
+    (x-inference-time), so the time added around the forward pass is measured on the same
+    request, whatever else the machine is doing meanwhile."""
+    totals, computes, added = [], [], []
     headers = {"authorization": f"Bearer {token}", **NO_CACHE}
     with httpx.Client(headers=headers, timeout=300) as client:
         client.post(url, json={"inputs": text}).raise_for_status()
@@ -301,9 +305,12 @@ def http_latency(url: str, token: str, text: str, calls: int, pid: int) -> Laten
             totals.append(time.perf_counter() - sent)
             response.raise_for_status()
             computes.append(float(response.headers["x-compute-time"]))
+            added.append(totals[-1] - float(response.headers["x-inference-time"]) / 1000)
         after, seconds = _cpu_now(pid), time.perf_counter() - started
     cpu = Cpu(*((b - a) / seconds for a, b in zip(before, after, strict=True)))
-    return Latency(statistics.median(totals), statistics.median(computes), cpu)
+    return Latency(
+        statistics.median(totals), statistics.median(computes), statistics.median(added), cpu
+    )
 
 
 async def _generate_all(url: str, token: str, prompts: list[str]) -> tuple[float, list[str]]:
@@ -518,16 +525,17 @@ def _generation_rows(m: Measured) -> list[Result]:
 
 def _latency_row(m: Measured) -> Result:
     assert m.latency is not None
-    hub, bare = m.latency.median, m.local[1]["single_median_s"]
-    added = (hub - bare) * 1000
+    hub, bare, added = m.latency.median, m.local[1]["single_median_s"], m.latency.added
     note = (
-        f"latency: hugbox median {hub * 1000:.1f} ms, of which the executor round trip "
-        f"(x-compute-time) {m.latency.compute * 1000:.1f} ms; bare forward {bare * 1000:.1f} ms; "
-        f"{m.latency.cpu.describe()}"
+        f"latency: hugbox median {hub * 1000:.1f} ms per request, of which "
+        f"{(hub - added) * 1000:.1f} ms in the worker (x-inference-time) and "
+        f"{m.latency.compute * 1000:.1f} ms in the executor (x-compute-time); a bare forward "
+        f"call in another process, measured apart: {bare * 1000:.1f} ms; {m.latency.cpu.describe()}"
     )
-    return Result("feature-extraction, 1 request at a time: added latency", f"{added:.1f} ms",
-                  f"bare forward {bare * 1000:.1f} ms", hub / bare, f"<= {TARGET_ADDED_MS:.0f} ms",
-                  added <= TARGET_ADDED_MS, note=note)  # fmt: skip
+    return Result("feature-extraction, 1 request at a time: added latency",
+                  f"{added * 1000:.1f} ms", f"worker forward {(hub - added) * 1000:.1f} ms",
+                  hub / (hub - added), f"<= {TARGET_ADDED_MS:.0f} ms",
+                  added * 1000 <= TARGET_ADDED_MS, note=note)  # fmt: skip
 
 
 def results(m: Measured) -> list[Result]:

@@ -122,6 +122,7 @@ async def _run(request: Request, forced_task: str | None) -> Response:
     headers = {
         "x-compute-type": "cpu",
         "x-compute-time": f"{answer.compute_seconds:.4f}",
+        "x-inference-time": f"{answer.inference_seconds * 1000:.2f}",  # TGI's, in ms
         "x-model-sha": model.sha,
     }
     if answer.cache:

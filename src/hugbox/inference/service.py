@@ -40,7 +40,8 @@ class Target:
 @dataclass(frozen=True)
 class Answer:
     content: bytes  # the JSON answer, encoded once: sent as is, and cached as is
-    compute_seconds: float
+    compute_seconds: float  # in the executor: waiting, loading, running
+    inference_seconds: float = 0.0  # in the worker: the batch that ran it
     cache: str | None = None  # "HIT" or "MISS" for a deterministic call, else None
 
     @property
@@ -152,10 +153,10 @@ async def infer(
     outcome = await executor.run(key, _job(executor, target, call), wait_for_model=wait_for_model)
     elapsed = time.perf_counter() - started
     content = orjson.dumps(tasks.shape_output(call, result_of(outcome)))
-    if cache is None or cache_key is None:
-        return Answer(content, elapsed)
-    cache.put(cache_key, content)
-    return Answer(content, elapsed, cache="MISS")
+    if cache is not None and cache_key is not None:
+        cache.put(cache_key, content)
+    hit = None if cache_key is None else "MISS"
+    return Answer(content, elapsed, outcome.seconds, cache=hit)
 
 
 def _prepare(target: Target, body: dict[str, Any], forced_task: str | None) -> tasks.PipelineCall:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import resource
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class Outcome:
     ok: bool
     value: Any  # the raw pipeline output, or the error message
     bad_input: bool = False
+    seconds: float = 0.0  # the worker's time on the batch that ran the job
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,9 @@ def _run_group(model: _Model, group: list[Job], inbox: _Inbox) -> list[Outcome]:
             import torch
 
             torch.manual_seed(group[0].seed)
+        started = time.perf_counter()
         raws = _generate(model, group, inbox) if group[0].generate else _call(model, group)
+        seconds = time.perf_counter() - started
     except _BAD_INPUT as exc:
         if len(group) > 1:  # one bad input must not fail its neighbours: retry one by one
             return [outcome for job in group for outcome in _run_group(model, [job], inbox)]
@@ -152,7 +156,9 @@ def _run_group(model: _Model, group: list[Job], inbox: _Inbox) -> list[Outcome]:
     except Exception as exc:
         log.error("inference failed: %s", traceback.format_exc())
         return [Outcome(job.id, False, f"{type(exc).__name__}: {exc}") for job in group]
-    return [Outcome(job.id, True, raw) for job, raw in zip(group, raws, strict=True)]
+    return [
+        Outcome(job.id, True, raw, seconds=seconds) for job, raw in zip(group, raws, strict=True)
+    ]
 
 
 def _generate(model: _Model, group: list[Job], inbox: _Inbox) -> list[Any]:
