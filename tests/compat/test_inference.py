@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import openai
 import pytest
 import requests
 import torch
@@ -196,6 +197,13 @@ def test_openai_embeddings(hub: Hub, minilm_id: str) -> None:
     assert response.status_code == 200, response.text
     first, second = (np.array(item["embedding"]) for item in response.json()["data"])
     assert float(first @ second) == pytest.approx(0.7553, abs=1e-3)  # unit vectors: Normalize
+
+    # The openai client asks for base64 float32 by default and decodes it; by the model's URL.
+    client = openai.OpenAI(base_url=f"{hub.endpoint}/models/{minilm_id}/v1", api_key=hub.alice)
+    vectors = client.embeddings.create(model="dummy", input=body["input"]).data
+    first, second = (np.array(item.embedding) for item in vectors)
+    assert float(first @ second) == pytest.approx(0.7553, abs=1e-3)
+    assert [m.id for m in client.models.list()] == [minilm_id]
 
 
 def test_text_generation_streams_tokens(hub: Hub, gpt2_id: str) -> None:

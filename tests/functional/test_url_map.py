@@ -61,6 +61,8 @@ PINNED = {
     ("GET", "/v1/models"),
     ("POST", "/v1/completions"),
     ("POST", "/models/{namespace}/{name}/v1/completions"),
+    ("POST", "/models/{namespace}/{name}/v1/embeddings"),
+    ("GET", "/models/{namespace}/{name}/v1/models"),
     ("POST", "/models/{namespace}/{name}/generate"),
     ("POST", "/models/{namespace}/{name}/generate_stream"),
     ("GET", "/models/{namespace}/{name}/info"),

@@ -3,7 +3,9 @@ model list."""
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -231,34 +233,64 @@ async def completion_for_model(request: Request) -> Any:
     return await completions(request, url_model=True)
 
 
-@router.post("/v1/embeddings")
-async def embeddings(request: Request) -> Any:
+async def embeddings(request: Request, url_model: bool) -> Any:
+    """OpenAI embeddings: floats, or base64 of little-endian float32 (what the `openai` client
+    asks for by default, and decodes itself)."""
     body = await _json(request)
-    name = _model_name(body)
+    name = None if url_model else _model_name(body)
     texts = body.get("input")
-    if name is None or not (
+    if (name is None and not url_model) or not (
         isinstance(texts, str)
-        or (isinstance(texts, list) and all(isinstance(t, str) for t in texts))
+        or (isinstance(texts, list) and texts and all(isinstance(t, str) for t in texts))
     ):
         raise BadRequest(
             "`model` (org/name) and `input` (a string or a list of strings) are required"
         )
+    if body.get("encoding_format", "float") not in ("float", "base64"):
+        raise BadRequest("`encoding_format` must be float or base64")
+    inputs: dict[str, Any] = {"inputs": [texts] if isinstance(texts, str) else texts}
+    if body.get("dimensions") is not None:
+        inputs["dimensions"] = body["dimensions"]
     model = await resolve(request, name)
     executor: Executor = request.app.state.executor
     answer = await service.infer(
-        executor, model, {"inputs": [texts] if isinstance(texts, str) else texts},
-        forced_task="feature-extraction", wait_for_model=None,
-    )  # fmt: skip
-    vectors = answer.body if isinstance(answer.body, list) else []
-    return {
-        "object": "list",
-        "data": [
-            {"object": "embedding", "index": i, "embedding": vector}
-            for i, vector in enumerate(vectors)
-        ],
-        "model": model.repo_id,
-        "usage": {"prompt_tokens": 0, "total_tokens": 0},
+        executor, model, inputs, forced_task="feature-extraction", wait_for_model=None
+    )
+    encode = _base64 if body.get("encoding_format") == "base64" else list
+    data = [
+        {"object": "embedding", "index": i, "embedding": encode(vector)}
+        for i, vector in enumerate(answer.body)
+    ]
+    return {"object": "list", "data": data, "model": model.repo_id,
+            "usage": {"prompt_tokens": 0, "total_tokens": 0}}  # fmt: skip
+
+
+def _base64(vector: list[float]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+
+
+@router.post("/v1/embeddings")
+async def embeddings_by_body(request: Request) -> Any:
+    return await embeddings(request, url_model=False)
+
+
+@router.post(MODEL + "/v1/embeddings")
+async def embeddings_for_model(request: Request) -> Any:
+    return await embeddings(request, url_model=True)
+
+
+@router.get(MODEL + "/v1/models")
+async def model_for_url(request: Request) -> Any:
+    """The URL's model, as the one entry of an OpenAI model list."""
+    model = await resolve(request)
+    entry = {
+        "id": model.repo_id,
+        "object": "model",
+        "created": 0,
+        "owned_by": model.repo_id.split("/")[0],
+        "pipeline_tag": model.pipeline_tag,
     }
+    return {"object": "list", "data": [entry]}
 
 
 @router.get("/v1/models")
