@@ -3,12 +3,13 @@ OpenAI-style base_url, plain and streamed), embeddings and the model list."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
 import pytest
 import torch
-from huggingface_hub import InferenceClient
+from huggingface_hub import AsyncInferenceClient, InferenceClient
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from support import Hub, unique
@@ -79,3 +80,25 @@ def test_chat_errors_are_4xx(hub: Hub, chat_model: str) -> None:
 def test_models_list_shows_what_the_caller_may_run(hub: Hub, chat_model: str) -> None:
     ids = [m["id"] for m in httpx.get(f"{hub.endpoint}/v1/models").json()["data"]]
     assert chat_model in ids
+
+
+def test_async_client_chats_and_generates_streamed(hub: Hub, chat_model: str) -> None:
+    url = f"{hub.endpoint}/models/{chat_model}"
+
+    async def calls() -> tuple[str, str, str, str]:
+        async with AsyncInferenceClient(model=url, token=hub.alice) as client:
+            reply = await client.chat_completion(MESSAGES, max_tokens=6, temperature=0)
+            chunks = await client.chat_completion(
+                MESSAGES, max_tokens=6, temperature=0, stream=True
+            )
+            streamed = "".join([c.choices[0].delta.content or "" async for c in chunks])
+            text = await client.text_generation("user: hi", max_new_tokens=5, do_sample=False)
+            tokens = await client.text_generation(
+                "user: hi", max_new_tokens=5, do_sample=False, stream=True
+            )
+            pieces = "".join([token async for token in tokens])
+        return reply.choices[0].message.content or "", streamed, text, pieces
+
+    reply, streamed, text, pieces = asyncio.run(calls())
+    assert streamed == reply
+    assert text == "user: hi" + pieces  # the classic answer echoes the prompt
