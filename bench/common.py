@@ -135,34 +135,53 @@ class Hub:
     pid: int
 
 
-def _wait_ready(process: subprocess.Popen[bytes], endpoint: str) -> None:
-    deadline = time.monotonic() + 60
+def wait_ready(
+    url: str, *, what: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 60
+) -> None:
+    """Until `url` answers 200 (`process`, when given, must not exit meanwhile)."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"hugbox serve exited with {process.returncode}")
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
         try:
-            httpx.get(f"{endpoint}/api/agent-harnesses", timeout=1)
-            return
+            with httpx.stream("GET", url, timeout=1) as response:  # the status, not the body
+                if response.status_code == 200:
+                    return
         except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("hugbox serve did not start within 60 s")
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not answer {url} within {timeout:.0f} s")
+
+
+def ensure_debian_package(binary: Path, package: str) -> Path:
+    """`binary`, installing its Debian package on first use when missing."""
+    if binary.exists():
+        return binary
+    log(f"{binary.name} is missing: apt-get install -y {package}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", package]):
+        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, timeout=600)
+    return binary
 
 
 @contextmanager
 def running_hub(
-    data_dir: Path, env: Mapping[str, str] | None = None, workers: int = 1
+    data_dir: Path,
+    env: Mapping[str, str] | None = None,
+    workers: int = 1,
+    log_level: str = "warning",
 ) -> Iterator[Hub]:
     """`hugbox serve` on a free loopback port, stopped (and waited for) on the way out."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     with (data_dir / "server.log").open("wb") as server_log:
         process = subprocess.Popen(
-            [PYTHON, "-m", "hugbox", "serve", "--port", str(port), "--log-level", "warning",
+            [PYTHON, "-m", "hugbox", "serve", "--port", str(port), "--log-level", log_level,
              "--data-dir", str(data_dir), "--workers", str(workers)],
             env=clean_env(env or {}), stdout=server_log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
-            _wait_ready(process, endpoint)
+            wait_ready(f"{endpoint}/health", what="hugbox serve", process=process)
             yield Hub(endpoint, data_dir, process.pid)
         finally:
             stop_process(process)

@@ -19,13 +19,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
-
 from common import (
     BENCH_USER,
     MIB,
     Result,
     Workspace,
+    ensure_debian_package,
     free_port,
     hugbox_cli,
     log,
@@ -34,10 +33,11 @@ from common import (
     running_hub,
     seed_user,
     stop_process,
+    wait_ready,
 )
 from hugbox.settings import Settings
 from hugbox.storage.blobs import LocalBlobStore
-from nginx import ensure_nginx
+from nginx import nginx_config, start_nginx
 
 REPO_ID = f"{BENCH_USER}/git-clone"
 FILES = 1000
@@ -81,22 +81,10 @@ def _clone(url: str, dest: Path, env: dict[str, str], lfs_size: int) -> float:
     return seconds
 
 
-def _ensure_fcgiwrap() -> None:
-    if FCGIWRAP.exists():
-        return
-    log("fcgiwrap is missing: apt-get install -y fcgiwrap")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "install", "-y", "fcgiwrap"], env=env, check=True,
-                   stdout=subprocess.DEVNULL, timeout=600)  # fmt: skip
-
-
 def _nginx_config(workdir: Path, port: int, repos: Path, git_dir: str, blob: Path) -> str:
     oid, size = blob.name, blob.stat().st_size
     batch = json.dumps({"transfer": "basic", "objects": [{"oid": oid, "size": size, "actions": {
         "download": {"href": f"http://127.0.0.1:{port}/lfs/{oid}"}}}]})  # fmt: skip
-    temps = "\n".join(f"  {kind}_temp_path {workdir / kind};" for kind in
-                      ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))  # fmt: skip
-    user = "user root;\n" if os.geteuid() == 0 else ""
     params = {
         "SCRIPT_FILENAME": str(HTTP_BACKEND), "GIT_PROJECT_ROOT": str(repos),
         "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": "$1", "QUERY_STRING": "$query_string",
@@ -105,18 +93,9 @@ def _nginx_config(workdir: Path, port: int, repos: Path, git_dir: str, blob: Pat
         "HTTP_CONTENT_ENCODING": "$http_content_encoding", "REMOTE_ADDR": "$remote_addr",
     }  # fmt: skip
     fastcgi = "\n".join(f'      fastcgi_param {k} "{v}";' for k, v in params.items())
-    return f"""{user}worker_processes 1;
-pid {workdir / "nginx.pid"};
-error_log {workdir / "error.log"} warn;
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  client_max_body_size 0;
-{temps}
-  server {{
-    listen 127.0.0.1:{port};
+    return nginx_config(
+        workdir,
+        f"""    listen 127.0.0.1:{port};
     location = /git/{git_dir}/info/lfs/objects/batch {{
       default_type application/vnd.git-lfs+json;
       return 200 '{batch}';
@@ -129,47 +108,29 @@ http {{
       fastcgi_pass unix:{workdir / "fcgiwrap.sock"};
       fastcgi_buffering off;
 {fastcgi}
-    }}
-  }}
-}}
-"""
+    }}""",
+        http="  client_max_body_size 0;\n",
+    )
 
 
 @contextmanager
 def running_http_backend(workdir: Path, repos: Path, git_dir: str, blob: Path) -> Iterator[str]:
     """nginx + fcgiwrap + git http-backend on a free loopback port; yields the clone URL."""
-    binary = ensure_nginx()
-    _ensure_fcgiwrap()
+    ensure_debian_package(FCGIWRAP, "fcgiwrap")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    conf = workdir / "nginx.conf"
-    conf.write_text(_nginx_config(workdir, port, repos, git_dir, blob))
     wrap = subprocess.Popen([str(FCGIWRAP), "-c", "4", "-s", f"unix:{workdir / 'fcgiwrap.sock'}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
-    nginx = subprocess.Popen(
-        [str(binary), "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(conf),
-         "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    nginx = start_nginx(workdir, _nginx_config(workdir, port, repos, git_dir, blob))
     url = f"http://127.0.0.1:{port}/git/{git_dir}"
     try:
-        _wait_ready(f"{url}/info/refs?service=git-upload-pack")
+        wait_ready(f"{url}/info/refs?service=git-upload-pack", what="git http-backend",
+                   process=nginx, timeout=30)  # fmt: skip
         yield url
     finally:
         stop_process(nginx)
         stop_process(wrap)
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"git http-backend did not answer {url} within 30 s")
 
 
 def _times(runs: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:

@@ -47,6 +47,7 @@ from common import (
     running_hub,
     seed_user,
     stop_process,
+    wait_ready,
 )
 
 LOCAL = Path(__file__).resolve().parent / "inference_local.py"
@@ -128,25 +129,12 @@ def naive_server(root: Path, model_dir: Path, threads: int, serial: bool) -> Ite
             env=clean_env(OFFLINE), stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
-            _wait_for(process, f"http://127.0.0.1:{port}/health")
+            wait_ready(f"http://127.0.0.1:{port}/health", what="the naive server",
+                       process=process, timeout=180)  # fmt: skip
             yield f"http://127.0.0.1:{port}/embed", process.pid
         finally:
             stop_process(process)
             args.unlink()
-
-
-def _wait_for(process: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the naive server exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the naive server did not start within 180 s")
 
 
 # --- load -----------------------------------------------------------------------------------

@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from common import free_port, log, stop_process
+from common import ensure_debian_package, free_port, stop_process, wait_ready
 
 NGINX = Path("/usr/sbin/nginx")
 
@@ -30,18 +27,12 @@ class ServedFile:
 
 
 def ensure_nginx() -> Path:
-    """The Debian package, installed on first use when missing."""
-    if NGINX.exists():
-        return NGINX
-    log("nginx is missing: apt-get install -y nginx")
-    quiet = {"stdout": subprocess.DEVNULL, "check": True, "timeout": 600}
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update"], env=env, **quiet)  # type: ignore[call-overload]
-    subprocess.run(["apt-get", "install", "-y", "nginx"], env=env, **quiet)  # type: ignore[call-overload]
-    return NGINX
+    return ensure_debian_package(NGINX, "nginx")
 
 
-def _config(workdir: Path, port: int, served: ServedFile) -> str:
+def nginx_config(workdir: Path, server: str, http: str = "") -> str:
+    """A one-worker nginx.conf keeping everything in `workdir`; `server` is the server block's
+    body, `http` extra lines of the http block."""
     temps = "\n".join(
         f"  {kind}_temp_path {workdir / kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -56,10 +47,28 @@ http {{
   access_log off;
   sendfile on;
   tcp_nopush on;
-  default_type application/octet-stream;
-{temps}
+{http}{temps}
   server {{
-    listen 127.0.0.1:{port};
+{server}
+  }}
+}}
+"""
+
+
+def start_nginx(workdir: Path, config: str) -> subprocess.Popen[bytes]:
+    conf = workdir / "nginx.conf"
+    conf.write_text(config)
+    return subprocess.Popen(
+        [str(ensure_nginx()), "-p", str(workdir), "-e", str(workdir / "error.log"),
+         "-c", str(conf), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def _config(workdir: Path, port: int, served: ServedFile) -> str:
+    return nginx_config(
+        workdir,
+        f"""    listen 127.0.0.1:{port};
     location = {served.url_path} {{
       alias {served.disk_path};
       etag off;
@@ -67,41 +76,20 @@ http {{
       add_header X-Repo-Commit {served.commit};
       add_header X-Linked-Etag '"{served.oid}"';
       add_header X-Linked-Size {served.size};
-    }}
-  }}
-}}
-"""
-
-
-def _wait_ready(process: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited with {process.returncode}")
-        try:
-            httpx.head(url, timeout=1).raise_for_status()
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("nginx did not start within 30 s")
+    }}""",
+        http="  default_type application/octet-stream;\n",
+    )
 
 
 @contextmanager
 def running_nginx(workdir: Path, served: ServedFile) -> Iterator[str]:
     """Serve `served` on a free loopback port; yields the base URL."""
-    binary = ensure_nginx()
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    conf = workdir / "nginx.conf"
-    conf.write_text(_config(workdir, port, served))
-    process = subprocess.Popen(
-        [str(binary), "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(conf),
-         "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    process = start_nginx(workdir, _config(workdir, port, served))
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(process, endpoint + served.url_path)
+        wait_ready(endpoint + served.url_path, what="nginx", process=process, timeout=30)
         yield endpoint
     finally:
         stop_process(process)
