@@ -66,11 +66,21 @@ def _model_name(body: dict[str, Any]) -> str | None:
     return model.split(":", 1)[0]
 
 
-async def chat_completions(request: Request, url_model: bool) -> Any:
-    body = await _json(request)
-    name = None if url_model else _model_name(body)
-    if not url_model and name is None:
+def _body_model(request: Request, body: dict[str, Any]) -> str | None:
+    """The model the body names, when the URL does not name one (`/v1/...` at the root)."""
+    if "namespace" in request.path_params:
+        return None
+    name = _model_name(body)
+    if name is None:
         raise BadRequest("Name the model in `model`, as `org/name`")
+    return name
+
+
+@router.post("/v1/chat/completions")
+@router.post(MODEL + "/v1/chat/completions")
+async def chat_completions(request: Request) -> Any:
+    body = await _json(request)
+    name = _body_model(request, body)
     model = await resolve(request, name)
     executor: Executor = request.app.state.executor
     job = service.generation_job(executor, _messages(body), body, stream=bool(body.get("stream")))
@@ -132,22 +142,12 @@ async def _chat_events(
     yield "data: [DONE]\n\n"
 
 
-@router.post("/v1/chat/completions")
-async def chat(request: Request) -> Any:
-    return await chat_completions(request, url_model=False)
-
-
-@router.post(MODEL + "/v1/chat/completions")
-async def chat_for_model(request: Request) -> Any:
-    return await chat_completions(request, url_model=True)
-
-
-async def completions(request: Request, url_model: bool) -> Any:
+@router.post("/v1/completions")
+@router.post(MODEL + "/v1/completions")
+async def completions(request: Request) -> Any:
     """OpenAI's legacy completions: one prompt continued, on the chat generation path."""
     body = await _json(request)
-    name = None if url_model else _model_name(body)
-    if not url_model and name is None:
-        raise BadRequest("Name the model in `model`, as `org/name`")
+    name = _body_model(request, body)
     prompt = _prompt(body)
     if body.get("n") not in (None, 1):
         raise BadRequest("`n` must be 1: one completion per request")
@@ -223,29 +223,19 @@ async def _completion_events(
     yield "data: [DONE]\n\n"
 
 
-@router.post("/v1/completions")
-async def completion(request: Request) -> Any:
-    return await completions(request, url_model=False)
-
-
-@router.post(MODEL + "/v1/completions")
-async def completion_for_model(request: Request) -> Any:
-    return await completions(request, url_model=True)
-
-
-async def embeddings(request: Request, url_model: bool) -> Any:
+@router.post("/v1/embeddings")
+@router.post(MODEL + "/v1/embeddings")
+async def embeddings(request: Request) -> Any:
     """OpenAI embeddings: floats, or base64 of little-endian float32 (what the `openai` client
     asks for by default, and decodes itself)."""
     body = await _json(request)
-    name = None if url_model else _model_name(body)
+    name = _body_model(request, body)
     texts = body.get("input")
-    if (name is None and not url_model) or not (
+    if not (
         isinstance(texts, str)
         or (isinstance(texts, list) and texts and all(isinstance(t, str) for t in texts))
     ):
-        raise BadRequest(
-            "`model` (org/name) and `input` (a string or a list of strings) are required"
-        )
+        raise BadRequest("`input` must be a string or a non-empty list of strings")
     if body.get("encoding_format", "float") not in ("float", "base64"):
         raise BadRequest("`encoding_format` must be float or base64")
     inputs: dict[str, Any] = {"inputs": [texts] if isinstance(texts, str) else texts}
@@ -267,16 +257,6 @@ async def embeddings(request: Request, url_model: bool) -> Any:
 
 def _base64(vector: list[float]) -> str:
     return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
-
-
-@router.post("/v1/embeddings")
-async def embeddings_by_body(request: Request) -> Any:
-    return await embeddings(request, url_model=False)
-
-
-@router.post(MODEL + "/v1/embeddings")
-async def embeddings_for_model(request: Request) -> Any:
-    return await embeddings(request, url_model=True)
 
 
 @router.get(MODEL + "/v1/models")
