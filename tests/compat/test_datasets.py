@@ -3,11 +3,11 @@
 also private). Everything is built in the test; nothing leaves the machine.
 
 `Dataset.push_to_hub` preuploads each parquet shard from a temporary file and deletes that file
-before `create_commit`. With the hub's default `inline` preupload mode the shard is "regular", so
-its bytes would be read at commit time from the deleted file: it cannot work (pinned below as a
-strict xfail). The supported setup is the hub in `lfs` mode and a client with Xet off; here a second
-`hugbox serve` on the same data dir runs in that mode and takes the pushes, and the loads go to the
-shared hub as usual.
+before `create_commit`, so shards must travel as LFS objects at preupload time: through Xet in the
+hub's default mode, or through the LFS batch API. The other pushes here take the second road: a
+second `hugbox serve` on the same data dir runs in `lfs` mode with the client's Xet off; the loads
+go to the shared hub as usual. (In `inline` mode the shard would be "regular" and read from the
+deleted file at commit time: that mode cannot serve `push_to_hub`.)
 """
 
 from __future__ import annotations
@@ -89,14 +89,11 @@ def pushing(lfs_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Pushing:
     return patched
 
 
-@pytest.mark.xfail(
-    raises=FileNotFoundError,
-    strict=True,
-    reason="server limitation: `inline` preupload makes the shard regular, and datasets has "
-    "deleted its temporary file before create_commit reads it",
-)
-def test_push_to_hub_in_default_inline_mode(hub: Hub) -> None:
-    Dataset.from_dict(ROWS).push_to_hub(_unique("ds-inline"), token=hub.alice)
+def test_push_to_hub_through_xet_in_the_default_mode(hub: Hub) -> None:
+    repo_id = _unique("ds-xet")
+    Dataset.from_dict(ROWS).push_to_hub(repo_id, token=hub.alice)
+
+    assert _rows(load_dataset(repo_id)["train"]) == ROWS
 
 
 def test_push_dataset_and_load_it(hub: Hub, pushing: Pushing) -> None:

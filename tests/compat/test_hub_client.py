@@ -90,7 +90,8 @@ def filled_repo(api: HfApi, repo_id: str, tmp_path: Path) -> str:
 def test_whoami_names_user_orgs_and_token_role(hub: Hub) -> None:
     alice = HfApi(endpoint=hub.endpoint, token=hub.alice).whoami()
     assert alice["name"] == "alice"
-    assert [(o["name"], o["roleInOrg"]) for o in alice["orgs"]] == [("acme", "admin")]
+    # Other tests may add alice to more orgs of the shared hub.
+    assert ("acme", "admin") in [(o["name"], o["roleInOrg"]) for o in alice["orgs"]]
     assert alice["auth"]["accessToken"]["role"] == "write"
     bob = HfApi(endpoint=hub.endpoint, token=hub.bob).whoami()
     assert [(o["name"], o["roleInOrg"]) for o in bob["orgs"]] == [("acme", "read")]
@@ -215,7 +216,8 @@ def test_hf_hub_download_and_metadata(api: HfApi, filled_repo: str, tmp_path: Pa
         assert meta.commit_hash == sha
         assert meta.size == len(data)
         assert meta.etag == (sha256(data) if path in LFS_FILES else git_sha1(data))
-        assert meta.xet_file_data is None
+        # LFS files went up through Xet (the hub's default mode), so they come down through it.
+        assert (meta.xet_file_data is not None) == (path in LFS_FILES)
 
 
 def test_upload_file_returns_commit_info(hub: Hub, api: HfApi, repo_id: str) -> None:

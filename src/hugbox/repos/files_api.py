@@ -12,6 +12,7 @@ from hugbox.errors import EntryNotFound
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import content, downloads, schemas, service
 from hugbox.repos.deps import DownloadableRepo, ReadableRepo
+from hugbox.xet import api as xet_api
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -24,6 +25,7 @@ def _tree(
     repo: ReadableRepo,
     store: StoreDep,
     settings: SettingsDep,
+    session: SessionDep,
     revision: str,
     path: str = "",
     recursive: bool = False,
@@ -38,7 +40,8 @@ def _tree(
     page = paginate(request, response, entries[offset:], offset=offset, page_size=page_size)
     if expand:
         page = content.with_last_commits(gitrepo, commit, page)
-    return [schemas.tree_entry(entry) for entry in page]
+    items = [schemas.tree_entry(entry) for entry in page]
+    return xet_api.with_xet_hashes(request, session, repo, items)
 
 
 router.add_api_route(f"{API}/tree/{{revision}}", _tree, methods=["GET"])
@@ -46,7 +49,9 @@ router.add_api_route(f"{API}/tree/{{revision}}/{{path:path}}", _tree, methods=["
 
 
 @router.post(f"{API}/paths-info/{{revision}}")
-async def paths_info(request: Request, repo: ReadableRepo, store: StoreDep, revision: str) -> Any:
+async def paths_info(
+    request: Request, repo: ReadableRepo, store: StoreDep, session: SessionDep, revision: str
+) -> Any:
     """Form-encoded (`paths=a&paths=b&expand=false`) by huggingface_hub; JSON also accepted."""
     paths, expand = await _paths_info_body(request)
     gitrepo = store.open(repo)
@@ -54,7 +59,8 @@ async def paths_info(request: Request, repo: ReadableRepo, store: StoreDep, revi
     entries = content.paths_info(gitrepo, commit, paths)
     if expand:
         entries = content.with_last_commits(gitrepo, commit, entries)
-    return [schemas.tree_entry(entry) for entry in entries]
+    items = [schemas.tree_entry(entry) for entry in entries]
+    return xet_api.with_xet_hashes(request, session, repo, items)
 
 
 async def _paths_info_body(request: Request) -> tuple[list[str], bool]:
@@ -85,6 +91,10 @@ def resolve_file(
         service.count_download(session, repo=repo, path=path)
     if file.lfs is None:
         return downloads.bytes_response(request, content.read_blob(gitrepo, file.blob_id), headers)
+    xet = xet_api.download_headers(
+        request, session, repo, sha256=file.lfs.oid, revision=str(commit.id)
+    )
+    headers.update(xet)
     blob_path = store.blobs.local_path(file.lfs.oid)
     if blob_path is None:
         raise EntryNotFound(f"The content of {path} is missing from storage", commit=str(commit.id))

@@ -33,6 +33,7 @@ class BlobStore(Protocol):
     def open(self, oid: str) -> BinaryIO: ...
     def writer(self) -> BlobWriter: ...
     def adopt(self, src: Path, oid: str) -> None: ...
+    def delete(self, oid: str) -> None: ...
 
 
 class LocalBlobWriter:
@@ -109,3 +110,7 @@ class LocalBlobStore:
             return
         src.chmod(0o444)
         src.replace(dest)
+
+    def delete(self, oid: str) -> None:
+        """Remove an object (garbage collection); a missing one is not an error."""
+        self._path(oid).unlink(missing_ok=True)
