@@ -15,6 +15,7 @@ from hugbox.db import Database
 from hugbox.repos.store import RepoStore
 from hugbox.settings import Settings
 from hugbox.urls import base_url
+from hugbox.web import csrf as web_csrf
 
 
 def get_settings(request: Request) -> Settings:
@@ -47,7 +48,8 @@ def bearer_token(request: Request) -> str | None:
         except (binascii.Error, UnicodeDecodeError):
             return None
         return decoded.partition(":")[2] or None
-    return None
+    # Our pages' scripts: the session cookie, with the page's CSRF token as a header.
+    return web_csrf.api_token(request) if not header else None
 
 
 # scope="function": the transaction commits before the response is sent. With FastAPI's

@@ -7,7 +7,7 @@ headers are the only channel there) and, where clients branch on it, `X-Error-Co
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -176,6 +176,10 @@ def error_response(request: Request, error: HubError) -> Response:
     headers = {**error.headers, "X-Request-Id": current_request_id()}
     if isinstance(error, Redirect):
         return Response(status_code=error.status_code, headers=headers)
+    page = _error_page(request, error)
+    if page is not None:  # pages get the same error as HTML (see hugbox.web.templates)
+        page.headers["X-Error-Message"] = _header_safe(error.message)
+        return page
     headers["X-Error-Message"] = _header_safe(error.message)
     if error.error_code:
         headers["X-Error-Code"] = error.error_code
@@ -185,6 +189,16 @@ def error_response(request: Request, error: HubError) -> Response:
         return Response(status_code=error.status_code, headers=headers)
     body = {"error": error.message, **error.extra_body(base_url(request))}
     return JSONResponse(body, status_code=error.status_code, headers=headers)
+
+
+def _error_page(request: Request, error: HubError) -> Response | None:
+    app = request.scope.get("app")
+    render: Callable[[Request, HubError], Response | None] | None = getattr(
+        getattr(app, "state", None), "render_error_page", None
+    )
+    if render is None or request.method == "HEAD":
+        return None
+    return render(request, error)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -6,10 +6,11 @@ import hashlib
 import secrets
 import string
 from dataclasses import dataclass
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hugbox.auth.models import Account, AccountKind, Membership, OrgRole, Token, TokenRole
@@ -137,3 +138,57 @@ def authenticate(session: Session, token: str | None) -> Caller:
     if row is None:
         raise InvalidCredentials()
     return Caller(user=row.user, token=row)
+
+
+def list_tokens(session: Session, *, user: Account, exclude_name: str | None = None) -> list[Token]:
+    stmt = select(Token).where(Token.user_id == user.id).order_by(Token.created_at.desc())
+    return [t for t in session.scalars(stmt) if t.name != exclude_name]
+
+
+def delete_token(session: Session, *, user: Account, token_id: int) -> None:
+    """Revoke one of `user`'s tokens; someone else's token id is a 404, as a missing one."""
+    token = session.get(Token, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound("No such token")
+    session.delete(token)
+    session.flush()
+
+
+def revoke_token(session: Session, plain: str) -> None:
+    """Delete the token whose plain text is `plain`, if any (logging out a browser session)."""
+    row = session.scalar(select(Token).where(Token.token_hash == hash_token(plain)))
+    if row is not None:
+        session.delete(row)
+        session.flush()
+
+
+def list_members(session: Session, *, org: Account) -> list[Membership]:
+    stmt = select(Membership).where(Membership.org_id == org.id).order_by(Membership.id)
+    return list(session.scalars(stmt))
+
+
+def remove_member(session: Session, *, org: str, user: str) -> None:
+    org_account = get_account(session, org, kind=AccountKind.ORG)
+    user_account = get_account(session, user, kind=AccountKind.USER)
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.org_id == org_account.id, Membership.user_id == user_account.id
+        )
+    )
+    if membership is None:
+        raise NotFound(f"{user} is not a member of {org}")
+    session.delete(membership)
+    session.flush()
+
+
+def is_org_admin(caller: Caller, org: Account) -> bool:
+    if caller.user is None or not caller.can_write:
+        return False
+    return caller.user.is_admin or caller.org_role(org.id) == OrgRole.ADMIN
+
+
+def delete_old_tokens(session: Session, *, user: Account, name: str, before: datetime) -> None:
+    """Drop `user`'s tokens called `name` created before `before` (expired browser sessions)."""
+    session.execute(
+        delete(Token).where(Token.user_id == user.id, Token.name == name, Token.created_at < before)
+    )

@@ -74,6 +74,11 @@ def _entry(gitrepo: pygit2.Repository, item: git.TreeItem) -> RepoEntry:
     return _file(gitrepo, item.path, blob)
 
 
+def tree_entry(gitrepo: pygit2.Repository, item: git.TreeItem) -> RepoEntry:
+    """One entry of a listing (LFS pointers read only for blobs small enough to be one)."""
+    return _entry(gitrepo, item)
+
+
 def list_tree(
     gitrepo: pygit2.Repository, commit: pygit2.Commit, path: str, *, recursive: bool
 ) -> list[RepoEntry]:

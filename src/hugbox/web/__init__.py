@@ -1,0 +1,1 @@
+"""Server-rendered pages: layout, templates, static files, browser sessions and CSRF."""

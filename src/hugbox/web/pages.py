@@ -1,0 +1,56 @@
+"""The site's own pages (home, static files) and `install`, which wires the web UI into the app."""
+
+from __future__ import annotations
+
+import functools
+import mimetypes
+import re
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import HTMLResponse
+
+from hugbox.auth import pages as auth_pages
+from hugbox.errors import HubError, NotFound
+from hugbox.repos import files_pages
+from hugbox.repos import pages as repo_pages
+from hugbox.web import session as web_session
+from hugbox.web import templates
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+STATIC_DIR = templates.TEMPLATES_DIR.parent / "static"
+_STATIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@functools.lru_cache(maxsize=64)
+def _static(name: str) -> bytes | None:
+    path = STATIC_DIR / name
+    return path.read_bytes() if _STATIC_NAME.match(name) and path.is_file() else None
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> Response:
+    data = _static(name)
+    if data is None:
+        raise NotFound(f"No static file {name!r}")
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    return Response(data, media_type=media_type, headers=headers)
+
+
+def render_error_page(request: Request, error: HubError) -> HTMLResponse | None:
+    return templates.error_page(request, error) if templates.wants_html(request) else None
+
+
+def install(app: FastAPI, *, secret: bytes) -> None:
+    """Pages come after the API routes: `/{namespace}/{name}` must not shadow them."""
+    app.state.web_secret = secret
+    app.state.render_error_page = render_error_page
+    app.state.login_limiter = web_session.LoginLimiter()
+    for page_router in (
+        router,
+        auth_pages.router,
+        repo_pages.router,
+        files_pages.router,
+        auth_pages.profile_router,
+    ):
+        app.include_router(page_router)
