@@ -1,7 +1,8 @@
 """Run every benchmark and print a summary: each measurement, its same-run baseline, the ratio
 and the target. A report, not a test: it exits 0 even when a target is missed.
 
-Run: .venv/bin/python bench/run.py [--quick] [--only download upload model_info inference git]
+Run: .venv/bin/python bench/run.py [--quick]
+     [--only download upload model_info inference git viewer xet web]
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import git_clone
 import inference
 import model_info
 import upload
+import viewer
+import web
+import xet
 from common import MIB, Result, Workspace, log, make_payload, remove_tree
 
 BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
@@ -27,6 +31,9 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "model_info": model_info.run,
     "inference": inference.run,
     "git": git_clone.run,
+    "viewer": viewer.run,
+    "xet": xet.run,
+    "web": web.run,
 }
 COLUMNS = ("benchmark", "measured", "baseline (same run)", "ratio", "target", "ok")
 

@@ -23,14 +23,22 @@ from hugbox.inference.executor import ExecutorLimits, ProcessExecutor
 from hugbox.inference.metrics import ExecutorEvents, MeteredExecutor, Metrics, MetricsMiddleware
 from hugbox.inference.pinned import load_pinned
 from hugbox.inference.targets import TargetCache
+from hugbox.jobs.worker import Worker, WorkerLimits
 from hugbox.middleware import BodyLimitMiddleware, HubPathMiddleware, RequestIdMiddleware
 from hugbox.repos import api as repos_api
 from hugbox.repos import commits_api, discussions_api, files_api, gated_api, lfs_api
 from hugbox.repos.legacy import LegacyIds, load_legacy_ids
 from hugbox.repos.signing import UrlSigner, load_secret
 from hugbox.repos.store import RepoStore
-from hugbox.settings import Settings
+from hugbox.settings import PreuploadMode, Settings
 from hugbox.storage.blobs import LocalBlobStore
+from hugbox.viewer import api as viewer_api
+from hugbox.viewer.reader import ReaderCache
+from hugbox.viewer.service import Viewer
+from hugbox.viewer.tasks import ViewerTasks
+from hugbox.web import pages as web_pages
+from hugbox.xet import api as xet_api
+from hugbox.xet.service import open_storage
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +55,12 @@ def create_app(settings: Settings) -> FastAPI:
         pinning = asyncio.create_task(
             load_pinned(executor, database=database, store=app.state.store, settings=settings)
         )
+        if settings.job_workers > 0:
+            job_worker.start()
         yield
         pinning.cancel()
+        if settings.job_workers > 0:
+            job_worker.stop()
         await executor.close()
 
     app = FastAPI(
@@ -67,6 +79,10 @@ def create_app(settings: Settings) -> FastAPI:
     )
     secret = load_secret(settings.secret_key.get_secret_value(), settings.data_dir)
     app.state.signer = UrlSigner(secret)
+    app.state.viewer = viewer = Viewer(app.state.store, settings.data_dir / "viewer", ReaderCache())
+    job_worker = job_worker_for(settings, database, viewer)
+    if settings.preupload_mode is PreuploadMode.XET:
+        app.state.xet = open_storage(settings.xet_dir, blobs=app.state.store.blobs, secret=secret)
     install_error_handlers(app)
     for router in (
         auth_api.router,
@@ -75,13 +91,16 @@ def create_app(settings: Settings) -> FastAPI:
         commits_api.router,
         discussions_api.router,
         lfs_api.router,
+        xet_api.router,
         gitserver_api.router,
         gated_api.router,
         inference_api.router,
         openai_api.router,
         inference_metrics.router,
+        viewer_api.router,
     ):
         app.include_router(router)
+    web_pages.install(app, secret=secret)  # after the API: pages must not shadow its routes
 
     def legacy_table() -> dict[tuple[str, str], str]:
         with database.session() as session:
@@ -90,6 +109,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # innermost: it reads the route
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)
     app.add_middleware(HubPathMiddleware, legacy_ids=LegacyIds(legacy_table))
+    app.add_middleware(viewer_api.DatasetsServerHostMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
 
@@ -114,3 +134,15 @@ def _executor(settings: Settings, events: ExecutorEvents) -> ProcessExecutor:
         ),
         events=events,
     )
+
+
+def job_worker_for(settings: Settings, database: Database, viewer: Viewer) -> Worker:
+    """Background jobs: run by each server process (and by `hugbox worker`)."""
+    tasks = ViewerTasks(database, viewer, int(settings.viewer_max_dataset_bytes))
+    limits = WorkerLimits(
+        threads=max(1, settings.job_workers),
+        stale_after_s=settings.job_stale_after,
+        heartbeat_s=max(0.2, min(5.0, settings.job_stale_after / 4)),
+        max_attempts=settings.job_max_attempts,
+    )
+    return Worker(database, tasks.handlers(), limits)

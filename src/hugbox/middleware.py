@@ -70,9 +70,11 @@ class RequestIdMiddleware:
 
 
 # Bodies that are streamed to disk, never held in memory: commit payloads, LFS transfers and
-# git packs.
+# git packs; and Xet uploads, which the CAS bounds itself.
 _STREAMED = re.compile(
     r"^/api/(?:lfs/|(?:models|datasets|spaces)/[^/]+/[^/]+/commit/)|/git-(?:upload|receive)-pack$"
+    r"|^/xet/"  # Xet xorbs and shards: bounded by the CAS itself (64 MiB)
+    r"|^/(?:(?:datasets|spaces)/)?[^/]+/[^/]+/upload/[^/]+$"  # browser uploads: spooled to disk
 )
 
 

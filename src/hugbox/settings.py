@@ -14,6 +14,7 @@ class PreuploadMode(StrEnum):
 
     INLINE = "inline"  # every file "regular": stock clients upload even with hf_xet installed
     LFS = "lfs"  # HF-faithful: .gitattributes decide, content goes through the LFS batch API
+    XET = "xet"  # as `lfs`, and stock clients move large files through hugbox's Xet CAS
 
 
 class Settings(BaseSettings):
@@ -33,7 +34,8 @@ class Settings(BaseSettings):
         description="Base URL put in links the server returns; taken from each request when unset.",
     )
     preupload_mode: PreuploadMode = Field(
-        default=PreuploadMode.INLINE, description="`inline` (default) or `lfs`; see the docs."
+        default=PreuploadMode.XET,
+        description="`xet` (default), `lfs` (LFS batch API only) or `inline`; see the docs.",
     )
     secret_key: SecretStr = Field(
         default=SecretStr(""),
@@ -98,6 +100,24 @@ class Settings(BaseSettings):
     )
     tree_page_size: int = Field(default=1000, description="Entries per page of tree listings.")
     list_page_size: int = Field(default=100, description="Repos per page of repo listings.")
+    job_workers: int = Field(
+        default=1,
+        description="Background job threads per server process (dataset conversion, search "
+        "indexes); 0 leaves jobs to `hugbox worker`.",
+    )
+    job_stale_after: float = Field(
+        default=60.0,
+        description="Seconds without a heartbeat after which a running job is taken to be "
+        "orphaned (its process died) and runs again.",
+    )
+    job_max_attempts: int = Field(
+        default=5, description="Runs a failing job gets (with exponential backoff) before it fails."
+    )
+    viewer_max_dataset_bytes: ByteSize = Field(
+        default=ByteSize(5 * 1000**3),
+        description="Dataset viewer: Arrow bytes converted per split; beyond, the export is "
+        "`partial` (HF: 5 GB).",
+    )
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -110,6 +130,10 @@ class Settings(BaseSettings):
     @property
     def blobs_dir(self) -> Path:
         return self.data_dir / "lfs"
+
+    @property
+    def xet_dir(self) -> Path:
+        return self.data_dir / "xet"
 
     @property
     def tmp_dir(self) -> Path:

@@ -45,7 +45,8 @@ def hf(hub: Hub, *args: str, token: str | None = None, cwd: Path | None = None) 
 
 def test_auth_whoami(hub: Hub) -> None:
     info = hf(hub, "auth", "whoami")
-    assert (info["user"], info["orgs"]) == ("alice", "acme")
+    # Other tests may add alice to more orgs of the shared hub.
+    assert info["user"] == "alice" and "acme" in info["orgs"].split(",")
     assert info["endpoint"] == hub.endpoint
     assert hf(hub, "auth", "whoami", token=hub.carol)["user"] == "carol"
 

@@ -73,6 +73,26 @@ PINNED = {
     ("PUT", "/api/lfs/multipart/{oid}/{part}"),
     ("POST", "/api/lfs/multipart/{oid}"),
 }
+# Xet: token endpoints on the hub API, the CAS under its storage epoch, telemetry at the root.
+PINNED |= {
+    ("GET", API + "/xet-read-token/{revision:path}"),
+    ("GET", API + "/xet-write-token/{revision:path}"),
+    ("POST", API + "/lfs-files/duplicate"),
+    ("POST", "/xet/{epoch}/v1/xorbs/{prefix}/{xorb}"),
+    ("POST", "/xet/{epoch}/v1/shards"),
+    ("GET", "/xet/{epoch}/v1/chunks/{prefix}/{chunk}"),
+    ("GET", "/xet/{epoch}/v1/reconstructions/{file}"),
+    ("GET", "/xet/{epoch}/v2/reconstructions/{file}"),
+    ("GET", "/xet/{epoch}/v1/fetch/{xorb}"),
+    ("POST", "/v1/telemetry"),
+}
+# The dataset viewer (datasets-server API), also answered at the root for its own host name.
+PINNED |= {
+    ("GET", f"/datasets-server/{name}")
+    for name in ("is-valid", "splits", "first-rows", "rows", "search", "filter", "parquet",
+                 "info", "size", "statistics",
+                 "assets/{namespace}/{name}/--/{config}/{split}/{row_idx}/{column}/{filename}")
+}  # fmt: skip
 # git smart HTTP: every clone URL (models, `datasets/`, `spaces/`; `.git` or not).
 GIT_ROOTS = [
     f"{p}/{{namespace}}/{{name}}{s}" for p in ("", "/{repo_type:prefixtype}") for s in (".git", "")
@@ -84,6 +104,52 @@ PINNED |= {
         ("GET", "/info/refs"),
         ("POST", "/git-upload-pack"),
         ("POST", "/git-receive-pack"),
+    )
+}
+# Web pages (HTML): the site's own, then the same set under every repo URL.
+PINNED |= {
+    ("GET", "/"),
+    ("GET", "/static/{name}"),
+    ("GET", "/models"),
+    ("GET", "/datasets"),
+    ("GET", "/spaces"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/join"),
+    ("POST", "/join"),
+    ("POST", "/logout"),
+    ("GET", "/new"),
+    ("POST", "/new"),
+    ("GET", "/settings/tokens"),
+    ("POST", "/settings/tokens"),
+    ("POST", "/settings/tokens/{token_id}/delete"),
+    ("GET", "/organizations/new"),
+    ("POST", "/organizations/new"),
+    ("GET", "/organizations/{org}/members"),
+    ("POST", "/organizations/{org}/members"),
+    ("GET", "/{namespace}"),
+}
+PINNED |= {
+    (method, root + path)
+    for root in (FILE, PREFIXED)
+    for method, path in (
+        ("GET", ""),
+        ("GET", "/tree/{revision}"),
+        ("GET", "/tree/{revision}/{path:path}"),
+        ("GET", "/blob/{revision}/{path:path}"),
+        ("GET", "/commits/{revision}"),
+        ("GET", "/commit/{sha}"),
+        ("GET", "/tokenizer"),
+        ("GET", "/upload/{revision}"),
+        ("POST", "/upload/{revision}"),
+        ("GET", "/edit/{revision}/{path:path}"),
+        ("POST", "/edit/{revision}/{path:path}"),
+        ("POST", "/delete/{revision}/{path:path}"),
+        ("GET", "/settings"),
+        ("POST", "/settings"),
+        ("POST", "/settings/move"),
+        ("POST", "/settings/delete"),
+        ("POST", "/ask-access"),
     )
 }
 FRAMEWORK = {"/openapi.json", "/api/docs", "/docs/oauth2-redirect"}

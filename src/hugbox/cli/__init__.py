@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hugbox.cli import accounts, content, infer, serve
+from hugbox.cli import accounts, content, infer, serve, storage, viewer
 
 app = typer.Typer(
     name="hugbox",
@@ -19,3 +19,6 @@ app.add_typer(accounts.token_app, name="token")
 app.command("import")(content.import_command)
 app.command("demo")(content.demo_command)
 app.command("infer")(infer.infer_command)
+app.add_typer(storage.storage_app, name="storage")
+app.add_typer(viewer.viewer_app, name="viewer")
+app.command("worker")(viewer.worker_command)

@@ -24,6 +24,7 @@ from hugbox.repos.models import LfsObject, Repo
 from hugbox.repos.refs import DEFAULT_BRANCH
 from hugbox.repos.store import RepoStore
 from hugbox.storage import git
+from hugbox.viewer import service as viewer
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ def receive_pack(
     record_pointers(session, store, pointers)
     if before != after:
         indexer.refresh(session, store, repo)
+        viewer.dataset_changed(session, repo)
     return output
 
 

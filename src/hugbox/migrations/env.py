@@ -6,7 +6,10 @@ from alembic import context
 
 from hugbox.auth import models as _auth_models  # noqa: F401  (registers tables)
 from hugbox.db import Base, make_engine
+from hugbox.jobs import models as _job_models  # noqa: F401  (registers tables)
 from hugbox.repos import models as _repo_models  # noqa: F401  (registers tables)
+from hugbox.viewer import models as _viewer_models  # noqa: F401  (registers tables)
+from hugbox.xet import models as _xet_models  # noqa: F401  (registers tables)
 
 url = context.config.get_main_option("sqlalchemy.url")
 assert url, "hugbox.db.migrate sets sqlalchemy.url"

@@ -35,6 +35,7 @@ from hugbox.repos.payload import (
 from hugbox.repos.store import RepoStore
 from hugbox.storage import git
 from hugbox.storage.blobs import is_sha256
+from hugbox.viewer import service as viewer
 
 # HF stores files of 10 MB and more as LFS whatever .gitattributes says.
 LFS_SIZE_THRESHOLD = 10 * 1024 * 1024
@@ -165,6 +166,7 @@ def create_commit(
     lfs_index.record(session, ingest.objects)
     if ref_name == "refs/heads/main":
         indexer.refresh(session, store, repo)
+        viewer.dataset_changed(session, repo)
     return CommitInfo(oid=oid, pr_num=pr_num)
 
 

@@ -1,0 +1,150 @@
+"""Enqueue, claim, heartbeat and finish jobs. Every state change is one short transaction, and
+a claim is one conditional UPDATE, so any number of workers in any number of processes share
+the table safely."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from hugbox.db import Database, utcnow
+from hugbox.jobs.models import Job, JobStatus
+
+BACKOFF_S = 5.0  # first retry after 5 s, then 10, 20, ...
+MAX_BACKOFF_S = 600.0
+KEEP_DONE = timedelta(days=7)
+
+
+def enqueue(session: Session, *, kind: str, key: str, payload: dict[str, Any]) -> Job:
+    """Add a job in the caller's transaction, so it exists exactly when that work commits."""
+    waiting = session.scalar(
+        select(Job).where(Job.kind == kind, Job.key == key, Job.status == JobStatus.WAITING)
+    )
+    if waiting is not None:
+        waiting.payload = payload
+        waiting.run_after = min(waiting.run_after, utcnow())
+        session.flush()
+        return waiting
+    job = Job(kind=kind, key=key, payload=payload, status=JobStatus.WAITING, run_after=utcnow())
+    session.add(job)
+    session.flush()
+    return job
+
+
+def claim(database: Database, *, worker: str, kinds: Sequence[str]) -> Job | None:
+    """The oldest ready job of `kinds` nobody runs (nor another job of its key), now ours."""
+    now = utcnow()
+    busy = aliased(Job)
+    same_key_running = exists().where(
+        and_(busy.kind == Job.kind, busy.key == Job.key, busy.status == JobStatus.RUNNING)
+    )
+    with database.session() as session:
+        candidates = session.scalars(
+            select(Job.id)
+            .where(Job.status == JobStatus.WAITING, Job.run_after <= now, Job.kind.in_(kinds))
+            .where(~same_key_running)
+            .order_by(Job.run_after, Job.id)
+            .limit(5)
+        ).all()
+    for job_id in candidates:
+        with database.session() as session:
+            taken = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.WAITING)
+                .values(
+                    status=JobStatus.RUNNING,
+                    worker=worker,
+                    heartbeat_at=now,
+                    attempts=Job.attempts + 1,
+                )
+            )
+            if taken.rowcount == 1:  # type: ignore[attr-defined]
+                job = session.get(Job, job_id)
+                assert job is not None
+                session.expunge(job)
+                return job
+    return None
+
+
+def heartbeat(database: Database, *, worker: str) -> None:
+    with database.session() as session:
+        session.execute(
+            update(Job)
+            .where(Job.worker == worker, Job.status == JobStatus.RUNNING)
+            .values(heartbeat_at=utcnow())
+        )
+
+
+def finish(database: Database, *, job_id: int) -> None:
+    _set(database, job_id, status=JobStatus.DONE, finished_at=utcnow(), error=None)
+
+
+def fail(database: Database, *, job_id: int, error: str, max_attempts: int) -> JobStatus:
+    """Retry later with exponential backoff, or give up after `max_attempts` runs."""
+    with database.session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return JobStatus.FAILED
+        job.error = error[-4000:]
+        job.worker = None
+        if job.attempts >= max_attempts:
+            job.status, job.finished_at = JobStatus.FAILED, utcnow()
+        else:
+            delay = min(MAX_BACKOFF_S, BACKOFF_S * 2 ** (job.attempts - 1))
+            job.status, job.run_after = JobStatus.WAITING, utcnow() + timedelta(seconds=delay)
+        return job.status
+
+
+def release(database: Database, *, worker: str) -> None:
+    """A stopping worker hands its running jobs back, without counting the interrupted run."""
+    with database.session() as session:
+        session.execute(
+            update(Job)
+            .where(Job.worker == worker, Job.status == JobStatus.RUNNING)
+            .values(status=JobStatus.WAITING, worker=None, attempts=Job.attempts - 1)
+        )
+
+
+def requeue_stale(database: Database, *, stale_after: float) -> int:
+    """Jobs whose worker stopped beating (its process died) are waiting again."""
+    cutoff = utcnow() - timedelta(seconds=stale_after)
+    with database.session() as session:
+        result = session.execute(
+            update(Job)
+            .where(Job.status == JobStatus.RUNNING, Job.heartbeat_at < cutoff)
+            .values(status=JobStatus.WAITING, worker=None, run_after=utcnow())
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def prune(database: Database, *, older_than: timedelta = KEEP_DONE) -> int:
+    """Forget jobs that succeeded long ago (failed ones stay, for operators to read)."""
+    cutoff = utcnow() - older_than
+    with database.session() as session:
+        result = session.execute(
+            delete(Job).where(Job.status == JobStatus.DONE, Job.finished_at < cutoff)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def jobs_for(session: Session, *, key: str, limit: int = 20) -> list[Job]:
+    """The newest jobs of one key and its sub-keys (`key/...`), newest first."""
+    related = or_(Job.key == key, Job.key.startswith(f"{key}/", autoescape=True))
+    stmt = select(Job).where(related).order_by(Job.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def pending(session: Session, *, kind: str, key: str) -> bool:
+    """Whether a job of `kind` on `key` waits or runs."""
+    active = (JobStatus.WAITING, JobStatus.RUNNING)
+    stmt = select(Job.id).where(Job.kind == kind, Job.key == key, Job.status.in_(active))
+    return session.scalar(stmt.limit(1)) is not None
+
+
+def _set(database: Database, job_id: int, **values: Any) -> None:
+    with database.session() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(**values))

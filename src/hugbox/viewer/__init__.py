@@ -1,0 +1,1 @@
+"""The dataset viewer: parquet export, splits, rows, search, filter and statistics."""
