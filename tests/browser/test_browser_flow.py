@@ -8,21 +8,21 @@ Screenshots of each page land in test-artifacts/browser/.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import torch
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from hugbox.demo import minilm
 from support import Hub, unique
 from tiny_models import bpe_tokenizer
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path("/usr/bin/chromium")  # the `browser` fixture (conftest) launches it
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run)"),
@@ -51,15 +51,6 @@ DROP_A_FILE = """() => {
   const zone = document.getElementById("dropzone");
   zone.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true }));
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -102,14 +102,16 @@ def create_org(session: Session, *, name: str, owner: str, fullname: str = "") -
     return org
 
 
+def _membership(session: Session, org: Account, user: Account) -> Membership | None:
+    return session.scalar(
+        select(Membership).where(Membership.org_id == org.id, Membership.user_id == user.id)
+    )
+
+
 def add_member(session: Session, *, org: str, user: str, role: OrgRole) -> Membership:
     org_account = get_account(session, org, kind=AccountKind.ORG)
     user_account = get_account(session, user, kind=AccountKind.USER)
-    membership = session.scalar(
-        select(Membership).where(
-            Membership.org_id == org_account.id, Membership.user_id == user_account.id
-        )
-    )
+    membership = _membership(session, org_account, user_account)
     if membership is None:
         membership = Membership(org_id=org_account.id, user_id=user_account.id, role=role)
         session.add(membership)
@@ -170,11 +172,7 @@ def list_members(session: Session, *, org: Account) -> list[Membership]:
 def remove_member(session: Session, *, org: str, user: str) -> None:
     org_account = get_account(session, org, kind=AccountKind.ORG)
     user_account = get_account(session, user, kind=AccountKind.USER)
-    membership = session.scalar(
-        select(Membership).where(
-            Membership.org_id == org_account.id, Membership.user_id == user_account.id
-        )
-    )
+    membership = _membership(session, org_account, user_account)
     if membership is None:
         raise NotFound(f"{user} is not a member of {org}")
     session.delete(membership)
