@@ -382,3 +382,21 @@ def test_a_pinned_model_loads_at_start_and_is_never_evicted(library: Library) ->
         assert _alive(pinned)
         _ok(hub.post(EMBEDDER, {"inputs": "A knight."}))
         assert hub.workers(EMBEDDER, "feature-extraction") == [pinned]
+
+
+def test_requests_waiting_for_a_crashed_worker_move_to_a_new_one(roomy_hub: LiveHub) -> None:
+    hub = roomy_hub
+    expected = _ok(hub.post(CLASSIFIER, CLASSIFY))
+    worker = hub.workers(CLASSIFIER, "text-classification")[-1]
+    os.kill(worker, signal.SIGSTOP)  # frozen: the next request is sent to it and never answered
+    with ThreadPoolExecutor(2) as pool:
+        running = pool.submit(hub.post, CLASSIFIER, {"inputs": "A brave knight."})
+        time.sleep(0.5)
+        waiting = pool.submit(hub.post, CLASSIFIER, CLASSIFY)  # queued behind it in the hub
+        time.sleep(0.5)
+        os.kill(worker, signal.SIGKILL)
+        failed, moved = running.result(), waiting.result()
+    assert failed.status_code == 500 and "retry the request" in failed.json()["error"]
+    assert _ok(moved) == expected
+    assert "1 waiting request(s) for alice/classifier moved to a new worker" in hub.log()
+    assert hub.workers(CLASSIFIER, "text-classification")[-1] != worker

@@ -105,6 +105,7 @@ class ProcessExecutor:
         self._ids = itertools.count(1)
         self._context = multiprocessing.get_context("spawn")
         self._slots = asyncio.Semaphore(max(1, limits.compute_slots))
+        self._owners: dict[int, _Worker] = {}  # job id -> the worker holding it now
 
     def loaded(self) -> list[ModelKey]:
         return [k for k, w in self._workers.items() if w.ready.done() and not w.ready.exception()]
@@ -123,7 +124,7 @@ class ProcessExecutor:
         try:
             return await self._within_deadline(worker, worker.pending[job.id])
         finally:
-            self._release(worker, job)
+            self._release(job)
 
     async def stream(
         self, key: ModelKey, job: Job, *, wait_for_model: bool | None
@@ -145,7 +146,7 @@ class ProcessExecutor:
                     getter.cancel()
             yield future.result()
         finally:
-            self._release(worker, job)
+            self._release(job)
 
     async def _admit(self, key: ModelKey, job: Job, wait_for_model: bool | None) -> _Worker:
         """Queue `job` on the model's worker, starting (or waiting for) it as needed."""
@@ -159,6 +160,7 @@ class ProcessExecutor:
         worker.pending[job.id] = asyncio.get_running_loop().create_future()
         worker.queue.append(job)
         worker.wakeup.set()
+        self._owners[job.id] = worker
         return worker
 
     async def _within_deadline(self, worker: _Worker, future: asyncio.Future[Outcome]) -> Outcome:
@@ -167,9 +169,12 @@ class ProcessExecutor:
         except TimeoutError:
             raise ModelTimeout(worker.key.repo_id, self.limits.deadline_s) from None
 
-    def _release(self, worker: _Worker, job: Job) -> None:
+    def _release(self, job: Job) -> None:
         """The caller is done with `job`: answered, failed, or gone. A job still running is
         cancelled in the worker; one still queued is simply never sent."""
+        worker = self._owners.pop(job.id, None)
+        if worker is None:
+            return
         future = worker.pending.pop(job.id, None)
         worker.streams.pop(job.id, None)
         worker.last_used = time.monotonic()
@@ -335,6 +340,7 @@ class ProcessExecutor:
             del self._workers[worker.key]
             log.warning("worker %s serving %s stopped", worker.process.pid, worker.key.repo_id)
             self.events.evicted(worker.key, "crash")
+            self._requeue(worker)
         if worker.dispatcher is not None:
             worker.dispatcher.cancel()
         worker.batch_done.set()
@@ -344,6 +350,24 @@ class ProcessExecutor:
         for future in worker.pending.values():
             if not future.done():
                 future.set_exception(error)
+
+    def _requeue(self, crashed: _Worker) -> None:
+        """Requests that never reached a crashed worker go to a new one; only the batch it was
+        running fails (a model that crashes while loading is not restarted)."""
+        unsent = [job for job in crashed.queue if job.id in crashed.pending]
+        if not unsent or not crashed.ready.done() or crashed.ready.exception() is not None:
+            return
+        replacement = self._start(crashed.key)
+        for job in unsent:
+            replacement.pending[job.id] = crashed.pending.pop(job.id)
+            if job.id in crashed.streams:
+                replacement.streams[job.id] = crashed.streams.pop(job.id)
+            replacement.queue.append(job)
+            self._owners[job.id] = replacement
+        replacement.wakeup.set()
+        log.info(
+            "%d waiting request(s) for %s moved to a new worker", len(unsent), crashed.key.repo_id
+        )
 
     def _close_pipe(self, worker: _Worker) -> None:
         if not worker.conn.closed:
