@@ -376,3 +376,18 @@ def test_parallel_pushes_and_api_commits_lose_no_update(
     for text in refusals:  # by git itself (stale remote ref) or by the hub's hook
         assert "[rejected]" in text or "remote: hugbox: refs/heads/main was updated" in text
     assert git(final, "rev-parse", "HEAD", env=git_env) == api.model_info(repo_id).sha
+
+
+def test_git_lfs_is_asked_for_credentials_on_a_gated_repo(hub: Hub, api: HfApi) -> None:
+    repo_id = filled_repo(api)
+    api.update_repo_settings(repo_id, gated="manual")
+    batch = f"{hub.endpoint}/{repo_id}.git/info/lfs/objects/batch"
+    body = {"operation": "download", "objects": [{"oid": hashlib.sha256(WEIGHTS).hexdigest(),
+                                                   "size": len(WEIGHTS)}]}  # fmt: skip
+    headers = {"Accept": "application/vnd.git-lfs+json"}
+    anonymous = httpx.post(batch, json=body, headers=headers)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["lfs-authenticate"].startswith("Basic ")
+    assert httpx.post(batch, json=body, headers=headers, auth=("x", hub.bob)).status_code == 403
+    owner = httpx.post(batch, json=body, headers=headers, auth=("x", hub.alice))
+    assert owner.status_code == 200 and "download" in owner.json()["objects"][0]["actions"]

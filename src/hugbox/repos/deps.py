@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 from urllib.parse import unquote
 
@@ -99,18 +100,26 @@ BASIC_CHALLENGE = {
 }
 
 
-def load_repo_for_git(request: Request, session: Session, need: Need) -> tuple[Repo, Caller]:
-    """`load_repo` for git and git-lfs clients: each 401 asks for Basic credentials, and writes
-    ask for them before anything else (git pushes anonymously first)."""
+@contextmanager
+def asking_for_basic() -> Iterator[None]:
+    """git and git-lfs send credentials only once a 401 asks for Basic ones: every 401 raised
+    inside says so."""
     try:
-        caller = authenticate(session, bearer_token(request))
-        if need is Need.WRITE and caller.anonymous:
-            raise AuthenticationRequired()
-        return load_repo(request, session, caller, need), caller
+        yield
     except HubError as exc:
         if exc.status_code == 401:
             exc.headers.update(BASIC_CHALLENGE)
         raise
+
+
+def load_repo_for_git(request: Request, session: Session, need: Need) -> tuple[Repo, Caller]:
+    """`load_repo` for git and git-lfs clients: each 401 asks for Basic credentials, and writes
+    ask for them before anything else (git pushes anonymously first)."""
+    with asking_for_basic():
+        caller = authenticate(session, bearer_token(request))
+        if need is Need.WRITE and caller.anonymous:
+            raise AuthenticationRequired()
+        return load_repo(request, session, caller, need), caller
 
 
 def _loader(need: Need) -> Callable[..., Repo]:

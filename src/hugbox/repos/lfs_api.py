@@ -13,7 +13,7 @@ from hugbox.auth.service import Caller
 from hugbox.deps import BaseUrlDep, SessionDep, SettingsDep, StoreDep
 from hugbox.errors import AuthenticationRequired, BadRequest, EntryNotFound, Forbidden
 from hugbox.repos import access, lfs
-from hugbox.repos.deps import BASIC_CHALLENGE, ReadableRepo, load_repo_for_git
+from hugbox.repos.deps import BASIC_CHALLENGE, ReadableRepo, asking_for_basic, load_repo_for_git
 from hugbox.repos.downloads import lfs_response
 from hugbox.repos.models import Repo
 from hugbox.repos.service import Need, authorize
@@ -57,7 +57,8 @@ async def batch(
     repo, caller = found
     signer = _signer(request)
     if body["operation"] == "download":
-        authorize(session, caller, repo, Need.DOWNLOAD)
+        with asking_for_basic():  # a gated repo: anonymous git-lfs must be asked to log in
+            authorize(session, caller, repo, Need.DOWNLOAD)
         items = [_download_item(store, signer, base, o) for o in objects]
         return _lfs_json({"transfer": "basic", "objects": items})
     _check_upload(caller, repo)
