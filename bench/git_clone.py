@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import time
@@ -119,8 +120,10 @@ def running_http_backend(workdir: Path, repos: Path, git_dir: str, blob: Path) -
     ensure_debian_package(FCGIWRAP, "fcgiwrap")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    # Its own session: fcgiwrap forks workers, which must stop with it (see the finally below).
     wrap = subprocess.Popen([str(FCGIWRAP), "-c", "4", "-s", f"unix:{workdir / 'fcgiwrap.sock'}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
     nginx = start_nginx(workdir, _nginx_config(workdir, port, repos, git_dir, blob))
     url = f"http://127.0.0.1:{port}/git/{git_dir}"
     try:
@@ -129,6 +132,7 @@ def running_http_backend(workdir: Path, repos: Path, git_dir: str, blob: Path) -
         yield url
     finally:
         stop_process(nginx)
+        os.killpg(wrap.pid, signal.SIGTERM)
         stop_process(wrap)
         shutil.rmtree(workdir, ignore_errors=True)
 
