@@ -1,22 +1,18 @@
-"""A short memory of the models callers were allowed to run. A busy client sends the same model
-and token hundreds of times a second, and resolving them costs database queries and git reads
-each time; an entry lives `ttl_s` seconds, so a revoked token, a repo made private or a new
-commit on the branch takes effect within that time."""
+"""The models callers were recently allowed to run (`auth.recent.RecentAccess`), with one
+resolution at a time per key: a burst of requests for a cold key resolves it once."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
+
+from hugbox.auth.recent import Key, RecentAccess
 
 if TYPE_CHECKING:
     from hugbox.inference.service import Target
 
 _MAX_ENTRIES = 4096
-Key = tuple[bytes, str, str]
 
 
 class TargetCache:
@@ -24,20 +20,17 @@ class TargetCache:
     Concurrent callers with the same key share one resolution."""
 
     def __init__(self, ttl_s: float):
-        self.ttl_s = ttl_s
-        self._entries: OrderedDict[Key, tuple[float, Target]] = OrderedDict()
+        self._recent = RecentAccess(ttl_s, max_entries=_MAX_ENTRIES)
         self._resolving: dict[Key, asyncio.Future[Target]] = {}
 
     @staticmethod
     def key(token: str | None, path: str, model: str | None) -> Key:
-        # The token itself is a secret: keep only its digest in memory.
-        digest = hashlib.sha256(token.encode()).digest() if token else b""
-        return digest, path, model or ""
+        return RecentAccess.key(token, path, model or "")
 
     async def get(self, key: Key, resolve: Callable[[], Awaitable[Target]]) -> Target:
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] >= time.monotonic():
-            return entry[1]
+        found: Target | None = self._recent.get(key)
+        if found is not None:
+            return found
         if key in self._resolving:  # shield: one caller leaving must not cancel the others
             return await asyncio.shield(self._resolving[key])
         future = asyncio.ensure_future(resolve())
@@ -46,13 +39,5 @@ class TargetCache:
             target = await asyncio.shield(future)
         finally:
             del self._resolving[key]
-        self._put(key, target)
+        self._recent.put(key, target)
         return target
-
-    def _put(self, key: Key, target: Target) -> None:
-        if self.ttl_s <= 0:
-            return
-        self._entries[key] = (time.monotonic() + self.ttl_s, target)
-        self._entries.move_to_end(key)
-        while len(self._entries) > _MAX_ENTRIES:
-            self._entries.popitem(last=False)

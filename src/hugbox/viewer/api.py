@@ -108,7 +108,7 @@ def load_dataset_repo(request: Request, session: Session) -> Repo:
 def load_with_export(
     request: Request, session: Session, viewer: Viewer
 ) -> tuple[Repo, ViewerExport]:
-    """The dataset and its export, remembered for a second per token (see recent.py)."""
+    """The dataset and its export, remembered for a second per token (see auth/recent.py)."""
     key = viewer.recent.key(bearer_token(request), request.query_params.get("dataset", ""))
     found = viewer.recent.get(key)
     if found is not None:

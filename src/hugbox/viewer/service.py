@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
+from hugbox.auth.recent import RecentAccess
 from hugbox.jobs import service as jobs
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.store import RepoStore
@@ -30,7 +31,6 @@ from hugbox.viewer.models import (
     job_key,
 )
 from hugbox.viewer.reader import ReaderCache, SplitReader
-from hugbox.viewer.recent import RecentAccess
 
 PAGE = 100
 
