@@ -32,6 +32,10 @@ os.environ.update(
     TOKENIZERS_PARALLELISM="false",
 )
 os.environ.pop("HF_TOKEN", None)
+# Space builds share one wheel cache across test runs: gradio and streamlit download once.
+os.environ.setdefault(
+    "HUGBOX_SPACES_UV_CACHE", str(Path.home() / ".cache" / "hugbox-tests" / "uv-cache")
+)
 
 
 def _seed(data_dir: Path) -> dict[str, str]:

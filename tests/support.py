@@ -85,7 +85,7 @@ def running_hub(
     log_path = log_path or data_dir / f"server-{port}.log"
     command = [sys.executable, "-m", "hugbox", "serve", "--port", str(port),
                "--log-level", log_level, "--data-dir", str(data_dir),
-               "--workers", str(workers)]  # fmt: skip
+               "--workers", str(workers), "--spaces-port", str(free_port())]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}

@@ -31,6 +31,7 @@ from hugbox.repos.legacy import LegacyIds, load_legacy_ids
 from hugbox.repos.signing import UrlSigner, load_secret
 from hugbox.repos.store import RepoStore
 from hugbox.settings import PreuploadMode, Settings
+from hugbox.spaces import api as spaces_api
 from hugbox.storage.blobs import LocalBlobStore
 from hugbox.viewer import api as viewer_api
 from hugbox.viewer.reader import ReaderCache
@@ -98,6 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
         openai_api.router,
         inference_metrics.router,
         viewer_api.router,
+        spaces_api.router,
     ):
         app.include_router(router)
     web_pages.install(app, secret=secret)  # after the API: pages must not shadow its routes

@@ -118,6 +118,53 @@ class Settings(BaseSettings):
         description="Dataset viewer: Arrow bytes converted per split; beyond, the export is "
         "`partial` (HF: 5 GB).",
     )
+    spaces_enabled: bool = Field(
+        default=True,
+        description="Run spaces: `hugbox serve` starts the spaces host (builder, sandboxed apps, "
+        "proxy) beside the hub.",
+    )
+    spaces_port: int | None = Field(
+        default=None,
+        description="Port of the spaces origin, where apps are served under "
+        "`/spaces/{owner}/{name}/`; the hub's port + 1 when unset.",
+    )
+    spaces_url: str | None = Field(
+        default=None,
+        description="Public base URL of the spaces origin (the `host` clients read); "
+        "`http://<hub host>:<spaces port>` when unset.",
+    )
+    spaces_max_running: int = Field(
+        default=4, description="Apps running at once; past it the least recently used sleeps."
+    )
+    spaces_sleep_time: int = Field(
+        default=48 * 3600,
+        description="Seconds without a visitor before an app sleeps, unless its owner set "
+        "another sleep time (-1: never).",
+    )
+    spaces_memory: ByteSize = Field(
+        default=ByteSize(4 * 1024**3), description="Memory an app's process may use."
+    )
+    spaces_disk: ByteSize = Field(
+        default=ByteSize(1024**3),
+        description="Writable space an app gets (its home and app copy, on tmpfs, in memory).",
+    )
+    spaces_processes: int = Field(
+        default=256, description="Processes (and threads) an app may have at once."
+    )
+    spaces_build_timeout: float = Field(
+        default=900.0, description="Seconds a space's build may take before it fails."
+    )
+    spaces_uv_cache: Path | None = Field(
+        default=None,
+        description="Wheel cache shared by every space's build; `<data dir>/spaces/uv-cache` "
+        "when unset.",
+    )
+    spaces_gradio_version: str = Field(
+        default="6.31.0", description="Gradio version of spaces whose README names none."
+    )
+    spaces_streamlit_version: str = Field(
+        default="1.67.0", description="Streamlit version of spaces whose README names none."
+    )
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -134,6 +181,10 @@ class Settings(BaseSettings):
     @property
     def xet_dir(self) -> Path:
         return self.data_dir / "xet"
+
+    @property
+    def spaces_dir(self) -> Path:
+        return self.data_dir / "spaces"
 
     @property
     def tmp_dir(self) -> Path:

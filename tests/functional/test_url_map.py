@@ -86,6 +86,24 @@ PINNED |= {
     ("GET", "/xet/{epoch}/v1/fetch/{xorb}"),
     ("POST", "/v1/telemetry"),
 }
+# Spaces: the runtime API huggingface_hub calls, and duplicating any repo.
+SPACE = "/api/{repo_type:spacetype}/{namespace}/{name}"
+PINNED |= {
+    ("POST", API + "/duplicate"),
+    ("GET", "/api/spaces/hardware"),
+    ("GET", SPACE + "/runtime"),
+    ("GET", SPACE + "/host"),
+    ("POST", SPACE + "/restart"),
+    ("POST", SPACE + "/pause"),
+    ("POST", SPACE + "/sleeptime"),
+    ("POST", SPACE + "/hardware"),
+    ("GET", SPACE + "/logs/{kind}"),
+}
+PINNED |= {
+    (method, SPACE + f"/{what}")
+    for what in ("secrets", "variables")
+    for method in ("GET", "POST", "DELETE")
+}
 # The dataset viewer (datasets-server API), also answered at the root for its own host name.
 PINNED |= {
     ("GET", f"/datasets-server/{name}")
@@ -151,6 +169,11 @@ PINNED |= {
         ("POST", "/settings/delete"),
         ("POST", "/ask-access"),
     )
+}
+# Space settings forms (HTML), under spaces' URLs only.
+PINNED |= {
+    ("POST", "/{repo_type:spacetype}/{namespace}/{name}/settings/" + what)
+    for what in ("secrets", "secrets/delete", "variables", "variables/delete", "sleep-time")
 }
 FRAMEWORK = {"/openapi.json", "/api/docs", "/docs/oauth2-redirect"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hugbox.cli import accounts, content, infer, serve, storage, viewer
+from hugbox.cli import accounts, content, infer, serve, spaces, storage, viewer
 
 app = typer.Typer(
     name="hugbox",
@@ -22,3 +22,4 @@ app.command("infer")(infer.infer_command)
 app.add_typer(storage.storage_app, name="storage")
 app.add_typer(viewer.viewer_app, name="viewer")
 app.command("worker")(viewer.worker_command)
+app.add_typer(spaces.spaces_app, name="spaces")

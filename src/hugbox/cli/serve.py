@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from typing import Any
 
 import typer
@@ -11,6 +13,7 @@ import uvicorn
 
 from hugbox.app import create_app
 from hugbox.cli.context import DataDirOption, operator
+from hugbox.settings import Settings
 
 
 def logging_config(level: str) -> dict[str, Any]:
@@ -49,23 +52,38 @@ def serve(
     inference_threads: int | None = typer.Option(
         None, min=1, help="Torch threads per model worker [HUGBOX_INFERENCE_THREADS]."
     ),
+    spaces_port: int | None = typer.Option(
+        None, help="Port of the spaces origin (default: --port + 1) [HUGBOX_SPACES_PORT]."
+    ),
     data_dir: DataDirOption = None,
 ) -> None:
-    """Start the hub (migrating the database first)."""
+    """Start the hub (migrating the database first), and the spaces host beside it."""
     _export_inference_options(memory_budget, pin, inference_threads, workers)
     op = operator(data_dir)
+    # Worker processes and the spaces host read their settings from the environment.
+    os.environ["HUGBOX_DATA_DIR"] = str(op.settings.data_dir.resolve())
+    spaces_port = spaces_port or op.settings.spaces_port or port + 1
+    os.environ["HUGBOX_SPACES_PORT"] = str(spaces_port)
     options: dict[str, Any] = {
         "host": host,
         "port": port,
         "log_config": logging_config(log_level),
         "access_log": False,
     }
-    if workers == 1:
-        uvicorn.run(create_app(op.settings), **options)
-        return
-    # Worker processes build their own app from the environment, so the data dir goes there.
-    os.environ["HUGBOX_DATA_DIR"] = str(op.settings.data_dir.resolve())
-    uvicorn.run("hugbox.app:create_app_from_env", factory=True, workers=workers, **options)
+    spaces_host = None
+    if op.settings.spaces_enabled:
+        spaces_host = _start_spaces_host(
+            host=host, port=port, spaces_port=spaces_port, log_level=log_level
+        )
+    try:
+        if workers == 1:
+            uvicorn.run(create_app(Settings()), **options)
+        else:
+            uvicorn.run("hugbox.app:create_app_from_env", factory=True, workers=workers, **options)
+    finally:
+        if spaces_host is not None:
+            spaces_host.terminate()
+            spaces_host.wait(timeout=30)
 
 
 def _export_inference_options(
@@ -81,3 +99,18 @@ def _export_inference_options(
         os.environ["HUGBOX_INFERENCE_THREADS"] = str(threads)
     if workers > 1 and "HUGBOX_INFERENCE_CORES" not in os.environ:
         os.environ["HUGBOX_INFERENCE_CORES"] = str(max(1, (os.cpu_count() or 1) // workers))
+
+
+def reachable(host: str) -> str:
+    """An address to connect to for a server listening on `host`."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a comparison
+
+
+def _start_spaces_host(
+    *, host: str, port: int, spaces_port: int, log_level: str
+) -> subprocess.Popen[bytes]:
+    """The spaces host as a child of `hugbox serve`: one per machine, whatever the workers."""
+    command = [sys.executable, "-m", "hugbox", "spaces", "serve", "--host", host,
+               "--port", str(spaces_port), "--hub-url", f"http://{reachable(host)}:{port}",
+               "--log-level", log_level, "--follow-parent"]  # fmt: skip
+    return subprocess.Popen(command)

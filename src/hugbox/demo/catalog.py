@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hugbox.demo import drug_reviews, gpt2, minilm, smollm2, wikipedia
+from hugbox.demo import drug_reviews, gpt2, minilm, smollm2, spaces, wikipedia
 from hugbox.demo.cache import build_once, is_complete
 
 logger = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ class DemoRepo:
     """A finished repo folder (README.md card with front-matter plus files) and where it goes."""
 
     repo_id: str  # "namespace/name"
-    repo_type: str  # "model" | "dataset"
+    repo_type: str  # "model" | "dataset" | "space"
     folder: Path
     aliases: tuple[str, ...] = ()  # legacy single-segment ids that should point at it
 
@@ -41,6 +41,8 @@ RECIPES: tuple[DemoRecipe, ...] = (
     DemoRecipe("gpt2", 3, gpt2.REPO_ID, "model", gpt2.build, gpt2.ALIASES),
     DemoRecipe("wikipedia", 2, wikipedia.REPO_ID, "dataset", wikipedia.build),
     DemoRecipe("drug-reviews", 3, drug_reviews.REPO_ID, "dataset", drug_reviews.build),
+    DemoRecipe("sentence-similarity", 1, spaces.SIMILARITY_ID, "space", spaces.build_similarity),
+    DemoRecipe("drug-reviews-explorer", 1, spaces.EXPLORER_ID, "space", spaces.build_explorer),
 )
 
 

@@ -23,6 +23,7 @@ from hugbox.repos.commits import LFS_SIZE_THRESHOLD
 from hugbox.repos.models import LfsObject, Repo
 from hugbox.repos.refs import DEFAULT_BRANCH
 from hugbox.repos.store import RepoStore
+from hugbox.spaces import service as spaces
 from hugbox.storage import git
 from hugbox.viewer import service as viewer
 
@@ -87,6 +88,7 @@ def receive_pack(
     if before != after:
         indexer.refresh(session, store, repo)
         viewer.dataset_changed(session, repo)
+        spaces.space_changed(session, repo)
     return output
 
 

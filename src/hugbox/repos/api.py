@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
 from hugbox.errors import BadRequest, RepoNotFound
 from hugbox.pagination import decode_cursor, paginate
-from hugbox.repos import cards, content, indexer, schemas, service
+from hugbox.repos import cards, content, duplicate, indexer, schemas, service
 from hugbox.repos.deps import ReadableRepo, WritableRepo
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Need, RepoQuery
+from hugbox.spaces import service as spaces
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -70,8 +71,9 @@ def _summary(repo: Repo, *, full: bool, card: bool) -> dict[str, Any]:
 
 
 def _repo_info(
-    repo: Repo, store: StoreDep, revision: str, expand: list[str], blobs: bool
-) -> dict[str, Any]:
+    repo: Repo, store: StoreDep, revision: str, expand: list[str], blobs: bool,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     gitrepo = store.open(repo)
     commit = content.resolve_revision(gitrepo, revision)
     described = indexer.describe(gitrepo, repo.type, commit)
@@ -83,17 +85,31 @@ def _repo_info(
         siblings=described.files,
         blobs=blobs,
     )
+    info.update(extra or {})
     return schemas.only_expanded(info, _listable(expand))
+
+
+def _space_fields(
+    repo: ReadableRepo, session: SessionDep, settings: SettingsDep, base: BaseUrlDep
+) -> dict[str, Any]:
+    """A space's `host` and `runtime` (clients such as gradio_client find the app there)."""
+    if repo.type is not RepoType.SPACE:
+        return {}
+    return spaces.space_fields(session, settings, base, repo)
+
+
+SpaceFields = Annotated[dict[str, Any], Depends(_space_fields)]
 
 
 @router.get(API)
 def repo_info(
     repo: ReadableRepo,
     store: StoreDep,
+    space: SpaceFields,
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
 ) -> dict[str, Any]:
-    return _repo_info(repo, store, "main", expand or [], blobs)
+    return _repo_info(repo, store, "main", expand or [], blobs, space)
 
 
 @router.get(API + "/revision/{revision:path}")
@@ -101,10 +117,11 @@ def repo_info_at(
     repo: ReadableRepo,
     store: StoreDep,
     revision: str,
+    space: SpaceFields,
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
 ) -> dict[str, Any]:
-    return _repo_info(repo, store, unquote(revision), expand or [], blobs)
+    return _repo_info(repo, store, unquote(revision), expand or [], blobs, space)
 
 
 class CreateRepoBody(BaseModel):
@@ -132,6 +149,35 @@ def create_repo(
     )  # fmt: skip
     url = f"{base}/{repo.type.url_prefix}{repo.repo_id}"
     return {"url": url, "name": repo.repo_id, "id": f"{repo.type.value}-{repo.pk}"}
+
+
+class DuplicateBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    repository: str
+    visibility: str | None = None
+    private: bool | None = None
+    hardware: str | None = None
+    sleepTimeSeconds: int | None = None
+    secrets: list[dict[str, Any]] = Field(default_factory=list)
+    variables: list[dict[str, Any]] = Field(default_factory=list)
+
+
+@router.post(API + "/duplicate")
+def duplicate_repo(
+    repo: ReadableRepo, body: DuplicateBody, session: SessionDep, caller: CallerDep,
+    store: StoreDep, base: BaseUrlDep,
+) -> Any:  # fmt: skip
+    private = body.private if body.visibility is None else body.visibility != "public"
+    copy = duplicate.duplicate_repo(
+        session, store, caller=caller, source=repo, to_id=body.repository,
+        private=repo.private if private is None else private,
+    )  # fmt: skip
+    if copy.type is RepoType.SPACE:
+        spaces.configure_copy(session, source=repo, target=copy, hardware=body.hardware,
+                              sleep=body.sleepTimeSeconds, secrets=body.secrets,
+                              variables=body.variables)  # fmt: skip
+    return {"url": f"{base}/{copy.type.url_prefix}{copy.repo_id}"}
 
 
 class RepoRefBody(BaseModel):

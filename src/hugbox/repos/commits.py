@@ -33,6 +33,7 @@ from hugbox.repos.payload import (
     Operation,
 )
 from hugbox.repos.store import RepoStore
+from hugbox.spaces import service as spaces
 from hugbox.storage import git
 from hugbox.storage.blobs import is_sha256
 from hugbox.viewer import service as viewer
@@ -167,6 +168,7 @@ def create_commit(
     if ref_name == "refs/heads/main":
         indexer.refresh(session, store, repo)
         viewer.dataset_changed(session, repo)
+        spaces.space_changed(session, repo)
     return CommitInfo(oid=oid, pr_num=pr_num)
 
 

@@ -17,6 +17,7 @@ from hugbox.repos import access, browse, gated, indexer, playground, service
 from hugbox.repos.deps import load_repo
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Need, RepoQuery
+from hugbox.spaces.pages import space_settings, space_view
 from hugbox.urls import base_url
 from hugbox.web.markdown import render_markdown
 from hugbox.web.session import CheckedForm, PageCaller
@@ -190,6 +191,7 @@ def show_repo(
     view = browse.overview(store, repo, "main")
     card = view.snapshot.card
     task = view.snapshot.pipeline_tag
+    space = space_view(request, session, repo)
     return render(
         request, "repo.html", repo=repo, tab="card", view=view, card=card,
         card_html=render_markdown(view.readme) if view.readme else "",
@@ -198,6 +200,7 @@ def show_repo(
         has_tokenizer=playground.has_tokenizer(view.files),
         can_write=_can_write(session, caller, repo), side=_side_panel(card, view.snapshot),
         can_download=access.can_download(session, caller, repo),
+        space=space, frame_src=space.origin if space else None,
     )  # fmt: skip
 
 
@@ -254,8 +257,11 @@ async def tokenizer_page(
 
 
 @repo_page("/settings")
-def settings_page(request: Request, repo: WritablePageRepo) -> Response:
-    return render(request, "repo_settings.html", repo=repo, tab="settings", error=None)
+def settings_page(request: Request, repo: WritablePageRepo, session: SessionDep) -> Response:
+    return render(
+        request, "repo_settings.html", repo=repo, tab="settings", error=None,
+        space=space_settings(request, session, repo),
+    )  # fmt: skip
 
 
 @repo_page("/settings", methods=("POST",))

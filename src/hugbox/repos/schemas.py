@@ -65,8 +65,6 @@ def repo_info(
         if snap.config is not None:
             keys = ("architectures", "model_type", "tokenizer_config")
             info["config"] = {k: snap.config[k] for k in keys if k in snap.config}
-    if repo.type is RepoType.SPACE:
-        info["runtime"] = {"stage": "NO_APP_FILE", "hardware": {"current": None}}
     return info
 
 

@@ -9,18 +9,12 @@ from __future__ import annotations
 import gc
 import json
 import queue
-import shutil
 import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pygit2
-
-from hugbox.storage import git
-from hugbox.storage.blobs import BlobStore
 
 TARGET_ROW_GROUP_BYTES = 256 * 1024  # a /rows page decodes one or two groups (spec A.3)
 MIN_ROW_GROUP, MAX_ROW_GROUP, MEDIA_ROW_GROUP = 100, 10_000, 100
@@ -55,28 +49,6 @@ class ConfigExport:
     num_bytes_original: int = 0
     splits: list[SplitExport] = field(default_factory=list)
     error: ConversionError | None = None
-
-
-def checkout(
-    gitrepo: pygit2.Repository, commit: pygit2.Commit, blobs: BlobStore, dest: Path
-) -> None:
-    """Write the commit's files under `dest`; large files are linked from the blob store."""
-    for item in git.walk(gitrepo, commit.tree, "", recursive=True):
-        target = dest / item.path
-        if item.is_dir:
-            target.mkdir(parents=True, exist_ok=True)
-            continue
-        obj = gitrepo.get(item.oid)
-        assert isinstance(obj, pygit2.Blob)
-        pointer = git.parse_lfs_pointer(obj.data) if obj.size <= git.LFS_POINTER_MAX else None
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if pointer is None:
-            target.write_bytes(obj.data)
-        elif (local := blobs.local_path(pointer.oid)) is not None:
-            target.symlink_to(local)
-        elif blobs.exists(pointer.oid):
-            with blobs.open(pointer.oid) as source, target.open("wb") as sink:
-                shutil.copyfileobj(source, sink)
 
 
 def config_names(source: Path) -> list[str]:

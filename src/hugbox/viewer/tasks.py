@@ -12,6 +12,7 @@ from typing import Any
 from hugbox.db import Database
 from hugbox.jobs import service as jobs
 from hugbox.jobs.worker import Handler
+from hugbox.repos.checkout import checkout
 from hugbox.repos.models import Repo, RepoType
 from hugbox.storage import git
 from hugbox.viewer import convert as conversion
@@ -65,7 +66,7 @@ class ViewerTasks:
             gitrepo = store.open(repo)
             commit = git.resolve(gitrepo, revision)
             assert commit is not None
-            conversion.checkout(gitrepo, commit, store.blobs, source)
+            checkout(gitrepo, commit, store.blobs, source)
             try:
                 names = conversion.config_names(source)
             except conversion.ConversionError as exc:

@@ -13,6 +13,7 @@ from hugbox.auth import pages as auth_pages
 from hugbox.errors import HubError, NotFound
 from hugbox.repos import files_pages
 from hugbox.repos import pages as repo_pages
+from hugbox.spaces import pages as space_pages
 from hugbox.web import session as web_session
 from hugbox.web import templates
 
@@ -51,6 +52,7 @@ def install(app: FastAPI, *, secret: bytes) -> None:
         auth_pages.router,
         repo_pages.router,
         files_pages.router,
+        space_pages.router,
         auth_pages.profile_router,
     ):
         app.include_router(page_router)

@@ -98,9 +98,17 @@ def render(
             **context,
         )
     )
-    response = HTMLResponse(page, status_code=status_code, headers=PAGE_HEADERS)
+    response = HTMLResponse(page, status_code=status_code, headers=_headers(context))
     web_session.finish_cookies(request, response)
     return response
+
+
+def _headers(context: dict[str, Any]) -> dict[str, str]:
+    """A page that embeds another origin (a space's app) names it in `frame_src`."""
+    frame_src = context.get("frame_src")
+    if not frame_src:
+        return PAGE_HEADERS
+    return {**PAGE_HEADERS, "Content-Security-Policy": f"{CSP}; frame-src {frame_src}"}
 
 
 def wants_html(request: Request) -> bool:

@@ -16,6 +16,8 @@ def test_catalog_names_the_expected_repos() -> None:
         ("openai-community/gpt2", "model", ("gpt2",)),
         ("wikimedia/wikipedia", "dataset", ()),
         ("hugbox/drug-reviews", "dataset", ()),
+        ("hugbox/sentence-similarity", "space", ()),
+        ("hugbox/drug-reviews-explorer", "space", ()),
     }
     assert len({r.name for r in RECIPES}) == len(RECIPES)
 

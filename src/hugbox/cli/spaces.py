@@ -1,0 +1,39 @@
+"""`hugbox spaces serve`: the spaces host (builds, sandboxed apps, the proxy) on its own port.
+`hugbox serve` starts one beside the hub; run it alone to put spaces on another machine that
+shares the data dir and database."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+from hugbox.cli.context import DataDirOption, load_settings
+from hugbox.cli.serve import logging_config, reachable
+from hugbox.spaces.host import create_spaces_app
+
+spaces_app = typer.Typer(help="Spaces: the host that builds, runs and serves apps.")
+
+
+@spaces_app.command("serve")
+def serve_spaces(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8001, help="Port of the spaces origin."),
+    hub_url: str = typer.Option(
+        "http://127.0.0.1:8000", help="Where the hub answers (apps reach its API through it)."
+    ),
+    follow_parent: bool = typer.Option(
+        False, hidden=True, help="Stop when the starting process is gone (`hugbox serve`)."
+    ),
+    log_level: str = typer.Option("info", help="debug, info, warning or error."),
+    data_dir: DataDirOption = None,
+) -> None:
+    """Serve spaces on their own origin, building and running apps as they are asked for."""
+    settings = load_settings(data_dir)
+    hub = hub_url.rstrip("/")
+    hub_host, _, hub_port = hub.split("://", 1)[-1].partition(":")
+    spaces_url = settings.spaces_url or f"http://{reachable(host)}:{port}"
+    app = create_spaces_app(
+        settings, hub_address=(hub_host, int(hub_port or 80)), hub_url=settings.public_url or hub,
+        spaces_url=spaces_url, follow_parent=follow_parent,
+    )  # fmt: skip
+    uvicorn.run(app, host=host, port=port, log_config=logging_config(log_level), access_log=False)

@@ -1,0 +1,1 @@
+"""Spaces: Gradio, Streamlit and static apps built from space repos, sandboxed and proxied."""

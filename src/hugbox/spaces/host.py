@@ -1,0 +1,112 @@
+"""The spaces host: the one process of a machine that builds and runs apps (the supervisor)
+and serves them on the spaces origin (the proxy)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from hugbox.db import Database
+from hugbox.repos.store import RepoStore
+from hugbox.settings import Settings
+from hugbox.spaces import sandbox
+from hugbox.spaces.config import SdkDefaults
+from hugbox.spaces.directory import SpacesDirectory
+from hugbox.spaces.proxy import create_proxy
+from hugbox.spaces.sandbox import SandboxLimits
+from hugbox.spaces.supervisor import Supervisor, SupervisorSetup
+from hugbox.storage.blobs import LocalBlobStore
+
+log = logging.getLogger(__name__)
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def supervisor_for(
+    settings: Settings, *, hub_address: tuple[str, int], spaces_url: str
+) -> Supervisor:
+    store = RepoStore(
+        repos_dir=settings.repos_dir,
+        blobs=LocalBlobStore(settings.blobs_dir),
+        tmp_dir=settings.tmp_dir,
+    )
+    setup = SupervisorSetup(
+        database=Database(settings.sqlalchemy_url),
+        store=store,
+        spaces_dir=settings.spaces_dir,
+        spaces_url=spaces_url,
+        hub_address=hub_address,
+        uv_cache=settings.spaces_uv_cache or settings.spaces_dir / "uv-cache",
+        sdk_defaults=SdkDefaults(
+            gradio=settings.spaces_gradio_version, streamlit=settings.spaces_streamlit_version
+        ),
+        limits=SandboxLimits(
+            memory_bytes=int(settings.spaces_memory),
+            processes=settings.spaces_processes,
+            open_files=4096,
+            disk_bytes=int(settings.spaces_disk),
+        ),
+        max_running=max(1, settings.spaces_max_running),
+        default_sleep=settings.spaces_sleep_time,
+        build_timeout=settings.spaces_build_timeout,
+    )
+    return Supervisor(setup)
+
+
+def create_spaces_app(
+    settings: Settings, *, hub_address: tuple[str, int], hub_url: str, spaces_url: str,
+    follow_parent: bool = False,
+) -> ASGIApp:  # fmt: skip
+    """The proxy, with the supervisor run by its lifespan; with `follow_parent`, it stops when
+    the process that started it (`hugbox serve`) is gone."""
+    supervisor = supervisor_for(settings, hub_address=hub_address, spaces_url=spaces_url)
+    directory = SpacesDirectory(supervisor, supervisor.setup.database)
+    proxy = create_proxy(directory, hub_url=hub_url)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await proxy(scope, receive, send)
+            return
+        await _lifespan(supervisor, proxy, receive, send, follow_parent=follow_parent)
+
+    return app
+
+
+async def _lifespan(
+    supervisor: Supervisor, proxy: Any, receive: Receive, send: Send, *, follow_parent: bool
+) -> None:
+    await receive()  # lifespan.startup
+    problem = sandbox.available()
+    if problem is not None:
+        log.error("spaces: apps cannot run here: %s", problem)
+    await supervisor.poll()
+    tasks = [asyncio.create_task(supervisor.run())]
+    if follow_parent:
+        tasks.append(asyncio.create_task(_exit_with_parent()))
+    await send({"type": "lifespan.startup.complete"})
+    await receive()  # lifespan.shutdown
+    for task in tasks:
+        task.cancel()
+    await supervisor.close()
+    close = getattr(proxy, "close", None)
+    if close is not None:
+        await close()
+    await send({"type": "lifespan.shutdown.complete"})
+
+
+async def _exit_with_parent() -> None:
+    """Started by `hugbox serve`, the host stops when the hub does, even if it was killed."""
+    parent = os.getppid()
+    while True:
+        await asyncio.sleep(1.0)
+        if os.getppid() != parent:
+            log.warning("spaces: the hub process is gone; stopping")
+            os.kill(os.getpid(), signal.SIGTERM)
+            return

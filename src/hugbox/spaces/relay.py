@@ -1,0 +1,198 @@
+"""HTTP relay to an app's Unix socket: both bodies streamed, hop-by-hop headers dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.types import Receive, Scope, Send
+
+from hugbox.errors import HubError
+
+log = logging.getLogger(__name__)
+
+Headers = list[tuple[bytes, bytes]]
+
+TOUCH_INTERVAL = 10.0  # while a stream stays open, the app is in use: keep it awake
+
+# Never forwarded either way (RFC 9110 §7.6.1), plus `expect`: the relay does not wait for
+# 100-continue, so the app must not either.
+HOP_BY_HOP = frozenset(
+    {
+        b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization",
+        b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade", b"expect",
+    }
+)  # fmt: skip
+# The server running the proxy writes its own `date` and `server`: the app's would repeat them.
+_DROP_RESPONSE = HOP_BY_HOP | {b"date", b"server"}
+
+# No read or write timeout: Gradio's event stream idles between 15 s heartbeats, a job may
+# compute for minutes before its answer, and uploads go as fast as the browser sends.
+_TIMEOUTS = {"connect": 10.0, "read": None, "write": None, "pool": 10.0}
+
+
+class AppUnreachable(HubError):
+    status_code = 502
+    default_message = "The space's app did not answer; it may have just stopped"
+
+
+class ClientDisconnect(Exception):
+    """The browser or client went away while its request body was still coming."""
+
+
+class Transports:
+    """One keep-alive connection pool per app socket, made on first use.
+
+    Transports rather than `httpx.AsyncClient`s: a client keeps a cookie jar, and one visitor's
+    `Set-Cookie` from the app would then be sent with every other visitor's requests.
+    """
+
+    def __init__(self) -> None:
+        self._pools: dict[Path, httpx.AsyncHTTPTransport] = {}
+
+    def get(self, socket: Path) -> httpx.AsyncHTTPTransport:
+        pool = self._pools.get(socket)
+        if pool is None:
+            # No cap on connections: each open event stream holds one, and the app limits itself.
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=32)
+            pool = self._pools[socket] = httpx.AsyncHTTPTransport(uds=str(socket), limits=limits)
+        return pool
+
+    async def close(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
+
+
+class RequestBody:
+    """The request body as an async iterator, and the client's disconnect once it is read."""
+
+    def __init__(self, receive: Receive, headers: Iterable[tuple[bytes, bytes]]) -> None:
+        self._receive = receive
+        self.expected = any(
+            name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0")
+            for name, value in headers
+        )
+        self._read = asyncio.Event()
+        if not self.expected:
+            self._read.set()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                message = await self._receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect
+                if chunk := message.get("body", b""):
+                    yield chunk
+                if not message.get("more_body", False):
+                    return
+        finally:
+            self._read.set()
+
+    async def watch(self, touch: Callable[[], None]) -> None:
+        """Returns when the client goes away; until then, touches the space every 10 s."""
+        while True:
+            try:
+                # One task for both jobs: a task more costs each small request ~50 µs.
+                async with asyncio.timeout(TOUCH_INTERVAL):
+                    await self._disconnected()
+                return
+            except TimeoutError:
+                touch()
+
+    async def _disconnected(self) -> None:
+        await self._read.wait()  # the server reports a disconnect only after the body
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+
+
+async def relay_http(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    transport: httpx.AsyncHTTPTransport,
+    target: bytes,
+    headers: Headers,
+    touch: Callable[[], None],
+) -> None:
+    """Send the request to the app at `target` (path and query) and stream its answer back."""
+    body = RequestBody(receive, scope["headers"])
+    request = httpx.Request(
+        scope["method"],
+        httpx.URL(scheme="http", host="localhost", raw_path=target),
+        headers=headers,
+        content=body.chunks() if body.expected else None,
+        extensions={"timeout": _TIMEOUTS},
+    )
+    try:
+        await first_completed(_exchange(transport, request, send), body.watch(touch))
+    except ClientDisconnect:
+        log.debug("client went away during the upload to %s", target[:200])
+
+
+async def _exchange(
+    transport: httpx.AsyncHTTPTransport, request: httpx.Request, send: Send
+) -> None:
+    try:
+        response = await transport.handle_async_request(request)
+    except httpx.TransportError as error:
+        log.warning("the app did not answer %s %s: %r", request.method, request.url.path, error)
+        raise AppUnreachable from error
+    try:
+        headers = response_headers(response.headers.raw)
+        await send(
+            {"type": "http.response.start", "status": response.status_code, "headers": headers}
+        )
+        async for chunk in response.aiter_raw():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        await response.aclose()
+
+
+def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+    """The app's headers minus hop-by-hop ones; event streams must not be buffered on the way."""
+    headers = [(name.lower(), value) for name, value in raw]
+    dropped = _DROP_RESPONSE | connection_tokens(headers)
+    kept = [(name, value) for name, value in headers if name not in dropped]
+    if any(
+        name == b"content-type" and value.startswith(b"text/event-stream") for name, value in kept
+    ):
+        kept.append((b"x-accel-buffering", b"no"))
+    return kept
+
+
+def connection_tokens(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    """Headers that `Connection` names are hop-by-hop too."""
+    return frozenset(
+        token.strip().lower()
+        for name, value in headers
+        if name == b"connection"
+        for token in value.split(b",")
+    )
+
+
+async def keep_touching(touch: Callable[[], None]) -> None:
+    while True:
+        await asyncio.sleep(TOUCH_INTERVAL)
+        touch()
+
+
+async def first_completed(*coroutines: Coroutine[Any, Any, None]) -> None:
+    """Run the coroutines until one returns or raises; cancel the others; re-raise its error."""
+    tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error

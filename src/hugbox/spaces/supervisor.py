@@ -1,0 +1,363 @@
+"""The one place apps are built, started and stopped. It reconciles each space's runtime row
+(what the owner wants) with the processes on this host, wakes sleeping apps for the proxy, puts
+idle ones to sleep, and keeps at most `max_running` apps up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from hugbox.db import Database
+from hugbox.errors import ServiceUnavailable
+from hugbox.repos.store import RepoStore
+from hugbox.spaces import builder, launch, runner, state
+from hugbox.spaces.config import ConfigProblem, SdkDefaults, SpaceConfig
+from hugbox.spaces.files import BUILDER_UID, SpaceFiles
+from hugbox.spaces.models import SpaceStage
+from hugbox.spaces.proxy import Upstream
+from hugbox.spaces.sandbox import SandboxLimits
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_RUNNING = (SpaceStage.RUNNING, SpaceStage.RUNNING_BUILDING, SpaceStage.RUNNING_APP_STARTING)
+_ASLEEP = (SpaceStage.SLEEPING, SpaceStage.STOPPED)
+
+
+@dataclass(frozen=True)
+class SupervisorSetup:
+    database: Database
+    store: RepoStore
+    spaces_dir: Any  # Path
+    spaces_url: str
+    hub_address: tuple[str, int]
+    uv_cache: Any  # Path
+    sdk_defaults: SdkDefaults
+    limits: SandboxLimits
+    max_running: int
+    default_sleep: int
+    build_timeout: float
+    tick_s: float = 0.5
+
+
+@dataclass(eq=False)
+class Space:
+    """What the supervisor knows of one space, and its app when one runs."""
+
+    pk: int
+    repo_id: str
+    private: bool = False
+    stage: SpaceStage = SpaceStage.NO_APP_FILE
+    generation: int = -1
+    restarts: int = -1
+    factory_restarts: int = -1
+    sleep_time: int | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    config: SpaceConfig | None = None
+    built_sha: str | None = None
+    app: runner.RunningApp | None = None
+    upstream: Upstream | None = None
+    last_active: float = field(default_factory=time.monotonic)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Supervisor:
+    def __init__(self, setup: SupervisorSetup):
+        self.setup = setup
+        self.spaces: dict[int, Space] = {}
+        self._pending: dict[int, asyncio.Task[None]] = {}
+        self._watchers: set[asyncio.Task[None]] = set()
+
+    # The loop
+
+    async def run(self) -> None:
+        """Reconcile what changed, put idle apps to sleep; until cancelled."""
+        while True:
+            try:
+                await self.poll()
+                await self._reap_idle()
+            except Exception:
+                log.exception("spaces: reconcile pass failed; trying again")
+            await asyncio.sleep(self.setup.tick_s)
+
+    async def poll(self) -> None:
+        """Start a reconcile of every space whose row changed or vanished."""
+        generations = await self._db(state.generations, self.setup.database)
+        for pk, generation in generations.items():
+            known = self.spaces.get(pk)
+            if known is None or known.generation != generation:
+                self._schedule(pk)
+        for pk in set(self.spaces) - set(generations):
+            self._schedule(pk)
+
+    async def settle(self) -> None:
+        """Wait for the reconciles under way (start-up, tests)."""
+        while self._pending:
+            await asyncio.gather(*self._pending.values(), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in [*self._pending.values(), *self._watchers]:
+            task.cancel()
+        await asyncio.gather(*(self._stop(space) for space in self.spaces.values()))
+
+    def _schedule(self, pk: int) -> None:
+        if pk in self._pending:
+            return
+        task = asyncio.create_task(self._reconcile(pk))
+        self._pending[pk] = task
+        task.add_done_callback(lambda _: self._pending.pop(pk, None))
+
+    async def _reconcile(self, pk: int) -> None:
+        wishes = await self._db(state.read_wishes, self.setup.database, pk)
+        if wishes is None:
+            await self._forget(pk)
+            return
+        space = self.spaces.setdefault(pk, Space(pk=pk, repo_id=wishes.repo_id))
+        async with space.lock:
+            try:
+                await self._apply(space, wishes)
+            except Exception as exc:  # one broken space must not stop the others
+                log.exception("spaces: %s failed to reconcile", space.repo_id)
+                await self._observe(space, SpaceStage.RUNTIME_ERROR, error=f"hugbox: {exc}")
+
+    async def _apply(self, space: Space, wishes: state.Wishes) -> None:
+        first_look = space.generation < 0
+        restart = not first_look and (wishes.restarts != space.restarts or wishes.env != space.env)
+        factory = not first_look and wishes.factory_restarts != space.factory_restarts
+        self._take(space, wishes)
+        if wishes.paused:
+            await self._stop(space)
+            await self._observe(space, SpaceStage.PAUSED)
+        elif first_look:
+            await self._adopt(space, wishes)
+        elif wishes.requested_sha and (wishes.requested_sha != space.built_sha or factory):
+            await self._build(space, wishes.requested_sha, refresh=factory)
+        elif restart or (space.app is None and wishes.stage not in (*_ASLEEP, SpaceStage.PAUSED)):
+            await self._start_built(space)
+
+    def _take(self, space: Space, wishes: state.Wishes) -> None:
+        space.repo_id, space.private = wishes.repo_id, wishes.private
+        space.generation, space.restarts = wishes.generation, wishes.restarts
+        space.factory_restarts, space.sleep_time = wishes.factory_restarts, wishes.sleep_time
+        space.env, space.secrets = wishes.env, wishes.secrets
+        space.stage = wishes.stage
+
+    async def _adopt(self, space: Space, wishes: state.Wishes) -> None:
+        """First look at a space since this process started: keep its build, and let it sleep
+        until a visitor comes (apps of a previous process are gone)."""
+        sha = wishes.built_sha
+        files = self._files(space)
+        if sha and files.build_dir(sha).is_dir() and sha == wishes.requested_sha:
+            space.built_sha = sha
+            space.config = await self._config(space, sha)
+            if space.config is not None and space.config.sdk == "static":
+                await self._serve_static(space, sha)
+            elif wishes.stage in (*_RUNNING, SpaceStage.APP_STARTING, *_ASLEEP):
+                await self._observe(space, SpaceStage.SLEEPING)
+            return
+        if wishes.requested_sha:
+            await self._build(space, wishes.requested_sha, refresh=False)
+
+    async def _forget(self, pk: int) -> None:
+        space = self.spaces.pop(pk, None)
+        if space is not None:
+            await self._stop(space)
+        await asyncio.to_thread(self._files_of(pk).remove)
+
+    # Building
+
+    async def _build(self, space: Space, sha: str, *, refresh: bool) -> None:
+        config = await self._config(space, sha)
+        if config is None:
+            return
+        running = space.app is not None
+        await self._observe(space, SpaceStage.RUNNING_BUILDING if running else SpaceStage.BUILDING)
+        files = self._files(space)
+        build_dir = files.build_dir(sha)
+        await asyncio.to_thread(files.drop_builds, {space.built_sha or ""})
+        await self._db(state.write_checkout, self.setup.database, self.setup.store, space.pk,
+                       sha, build_dir / "app")  # fmt: skip
+        if config.sdk == "static":
+            space.config, space.built_sha = config, sha
+            await self._serve_static(space, sha)
+            return
+        try:
+            await builder.build(self._build_spec(space, config, build_dir, refresh=refresh))
+        except builder.BuildFailed as exc:
+            await self._observe(space, SpaceStage.BUILD_ERROR, error=str(exc))
+            return
+        previous = space.built_sha
+        space.config, space.built_sha = config, sha
+        await self._observe(space, space.stage, built_sha=sha)
+        await self._start_built(space)
+        await asyncio.to_thread(files.drop_builds, {sha} if space.app else {sha, previous or ""})
+
+    def _build_spec(
+        self, space: Space, config: SpaceConfig, build_dir: Any, *, refresh: bool
+    ) -> builder.BuildSpec:
+        return builder.BuildSpec(
+            space_id=space.repo_id, uid=BUILDER_UID, app_dir=build_dir / "app",
+            venv=build_dir / "venv", python=config.python_version,
+            sdk_requirements=config.sdk_requirements, cache_dir=self.setup.uv_cache,
+            log_path=self._files(space).log("build"), timeout=self.setup.build_timeout,
+            refresh=refresh,
+        )  # fmt: skip
+
+    async def _config(self, space: Space, sha: str) -> SpaceConfig | None:
+        """The config at `sha`, or None once the problem is recorded as the stage."""
+        try:
+            return await self._db(state.load_config, self.setup.database, self.setup.store,
+                                  space.pk, sha, self.setup.sdk_defaults)  # fmt: skip
+        except ConfigProblem as problem:
+            await self._stop(space)
+            space.built_sha = None
+            await self._observe(space, problem.stage, error=problem.message, built_sha=None)
+            return None
+
+    async def _serve_static(self, space: Space, sha: str) -> None:
+        assert space.config is not None
+        root = self._files(space).build_dir(sha) / "app"
+        space.upstream = Upstream(socket=None, static_root=root, index_file=space.config.app_file)
+        await self._observe(space, SpaceStage.RUNNING, built_sha=sha, running_sha=sha)
+
+    # Running
+
+    async def _start_built(self, space: Space) -> None:
+        if space.built_sha is None or space.config is None:
+            return
+        if space.config.sdk == "static":
+            await self._serve_static(space, space.built_sha)
+            return
+        await self._stop(space)
+        await self._make_room(space)
+        await self._observe(space, SpaceStage.APP_STARTING, error=None)
+        app = await runner.start(self._launch(space, space.config, space.built_sha))
+        space.app = app
+        try:
+            await app.wait_ready(space.config.probe_path, timeout=space.config.startup_timeout_s)
+        except (runner.AppExited, TimeoutError) as exc:
+            await self._stop(space)
+            await self._observe(space, SpaceStage.RUNTIME_ERROR, error=_failure(exc))
+            return
+        strip = space.config.sdk != "streamlit"
+        space.upstream = Upstream(socket=app.socket, static_root=None, strip_prefix=strip)
+        space.last_active = time.monotonic()
+        await self._observe(space, SpaceStage.RUNNING, running_sha=space.built_sha)
+        self._watch(space, app)
+
+    def _launch(self, space: Space, config: SpaceConfig, sha: str) -> runner.Launch:
+        files = self._files(space)
+        command, port = launch.command_for(config)
+        identity = launch.Identity(repo_id=space.repo_id, title=config.title,
+                                   creator_id=None, spaces_url=self.setup.spaces_url)  # fmt: skip
+        env = launch.environment(config, identity, user_env=space.env,
+                                 memory=self.setup.limits.memory_bytes)  # fmt: skip
+        return runner.Launch(
+            space_id=space.repo_id, uid=files.uid, app_dir=files.build_dir(sha) / "app",
+            venv=files.build_dir(sha) / "venv", command=command, app_port=port, env=env,
+            run_dir=files.run_dir, hub_address=self.setup.hub_address,
+            hub_port_inside=launch.HUB_PORT_INSIDE, log_path=files.log("run"),
+            secrets=space.secrets, limits=self.setup.limits,
+        )  # fmt: skip
+
+    def _watch(self, space: Space, app: runner.RunningApp) -> None:
+        async def watch() -> None:
+            code = await app.wait()
+            if space.app is app:  # not stopped by us: it crashed or quit
+                async with space.lock:
+                    if space.app is app:
+                        await self._stop(space)
+                        message = f"The app exited with code {code}; see the run logs"
+                        await self._observe(space, SpaceStage.RUNTIME_ERROR, error=message)
+
+        task = asyncio.create_task(watch())
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+
+    async def _stop(self, space: Space) -> None:
+        app, space.app = space.app, None
+        if space.upstream is not None and space.upstream.socket is not None:
+            space.upstream = None
+        if app is not None:
+            await app.stop()
+
+    async def _make_room(self, starting: Space) -> None:
+        """At most `max_running` apps: the least recently used sleeps for a new one."""
+        running = [s for s in self.spaces.values() if s.app is not None and s is not starting]
+        running.sort(key=lambda s: s.last_active)
+        while running and len(running) >= self.setup.max_running:
+            victim = running.pop(0)
+            log.info("spaces: %s sleeps to make room for %s", victim.repo_id, starting.repo_id)
+            await self._sleep(victim)
+
+    async def _reap_idle(self) -> None:
+        now = time.monotonic()
+        for space in list(self.spaces.values()):
+            sleep = space.sleep_time if space.sleep_time is not None else self.setup.default_sleep
+            idle = now - space.last_active
+            if space.app is None or space.lock.locked() or sleep < 0 or idle < sleep:
+                continue
+            async with space.lock:
+                log.info("spaces: %s sleeps after %.0f s without visitors", space.repo_id, idle)
+                await self._sleep(space)
+
+    async def _sleep(self, space: Space) -> None:
+        await self._stop(space)
+        await self._observe(space, SpaceStage.SLEEPING)
+
+    async def wake(self, space: Space) -> Upstream:
+        """The app's upstream, starting it first if it sleeps (the proxy waits on this)."""
+        if space.upstream is None:
+            async with space.lock:
+                if space.upstream is None and space.stage in (*_ASLEEP, *_RUNNING):
+                    await self._start_built(space)
+        return _upstream_or_503(space)
+
+    def touch(self, space: Space) -> None:
+        space.last_active = time.monotonic()
+
+    # Helpers
+
+    async def _observe(self, space: Space, stage: SpaceStage, **fields: Any) -> None:
+        space.stage = stage
+        await self._db(state.observe, self.setup.database, space.pk, stage, **fields)
+
+    def _files(self, space: Space) -> SpaceFiles:
+        return self._files_of(space.pk)
+
+    def _files_of(self, pk: int) -> SpaceFiles:
+        return SpaceFiles(self.setup.spaces_dir, pk)
+
+    @staticmethod
+    async def _db(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(function, *args, **kwargs)
+
+
+def _upstream_or_503(space: Space) -> Upstream:
+    if space.upstream is None:
+        raise ServiceUnavailable(_why_not_running(space), headers={"Retry-After": "5"})
+    return space.upstream
+
+
+def _failure(exc: Exception) -> str:
+    if isinstance(exc, runner.AppExited):
+        return f"The app exited with code {exc.returncode} before it answered; see the run logs"
+    return "The app did not answer before its startup timeout; see the run logs"
+
+
+_WHY = {
+    SpaceStage.BUILDING: "The space is building; it starts when the build is done",
+    SpaceStage.RUNNING_BUILDING: "The space is building",
+    SpaceStage.APP_STARTING: "The space is starting",
+    SpaceStage.PAUSED: "The space is paused by its owner",
+    SpaceStage.NO_APP_FILE: "The space has no application file yet",
+}
+
+
+def _why_not_running(space: Space) -> str:
+    reason = _WHY.get(space.stage, f"The space cannot run ({space.stage.value})")
+    return f"{reason}: see its page on the hub for the logs"

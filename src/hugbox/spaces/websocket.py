@@ -1,0 +1,114 @@
+"""WebSocket relay to an app's Unix socket (Streamlit's stream, Gradio 3's queue)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from starlette.types import Receive, Scope, Send
+from websockets.asyncio.client import ClientConnection, unix_connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.frames import EXTERNAL_CLOSE_CODES
+from websockets.typing import Subprotocol
+
+from hugbox.spaces.relay import Headers, first_completed, keep_touching
+
+log = logging.getLogger(__name__)
+
+_TEXT = ((b"content-type", b"text/plain; charset=utf-8"),)
+_DENIAL_CODES = {4: 1008, 5: 1011}  # policy violation; internal error
+
+# Handshake headers the websockets client writes itself.
+HANDSHAKE = frozenset(
+    {
+        b"host", b"sec-websocket-key", b"sec-websocket-version", b"sec-websocket-extensions",
+        b"sec-websocket-protocol", b"sec-websocket-accept",
+    }
+)  # fmt: skip
+
+
+async def relay_websocket(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    socket: Path,
+    host: bytes,
+    target: bytes,
+    headers: Headers,
+    touch: Callable[[], None],
+) -> None:
+    """Open the app's websocket at `target` (path and query) with the client's Host, accept the
+    client's with the subprotocol the app picked, then pump both ways until either side closes."""
+    uri = f"ws://{host.decode('latin-1')}{target.decode('latin-1')}"
+    subprotocols = [Subprotocol(value) for value in scope.get("subprotocols", [])]
+    kept = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers if n not in HANDSHAKE]
+    try:
+        upstream = await unix_connect(
+            str(socket),
+            uri,
+            # Order matters: Streamlit reads its XSRF token and session id by position.
+            subprotocols=subprotocols or None,
+            additional_headers=kept,
+            user_agent_header=None,  # the client's own User-Agent is among `headers`
+            compression=None,  # a local socket: deflating would only cost CPU
+            proxy=None,
+            max_size=None,  # the app and the server facing the client set the limits
+            ping_interval=None,  # a busy app must not be cut off for missing a ping
+        )
+    except InvalidStatus as error:
+        response = error.response
+        await deny(scope, send, response.status_code, list(_TEXT), bytes(response.body or b""))
+        return
+    except (OSError, TimeoutError, InvalidHandshake) as error:
+        log.warning("websocket to the app at %s failed: %r", uri, error)
+        await deny(scope, send, 502, list(_TEXT), b"The space's app did not accept the websocket")
+        return
+    async with upstream:
+        await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
+        await first_completed(
+            _client_to_app(receive, upstream), _app_to_client(upstream, send), keep_touching(touch)
+        )
+
+
+async def _client_to_app(receive: Receive, upstream: ClientConnection) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.receive":
+            text = message.get("text")
+            await upstream.send(text if text is not None else message.get("bytes") or b"")
+        elif message["type"] == "websocket.disconnect":
+            code = sendable_code(message.get("code", 1000), abnormal=1001)
+            await upstream.close(code, message.get("reason") or "")
+            return
+
+
+async def _app_to_client(upstream: ClientConnection, send: Send) -> None:
+    try:
+        async for data in upstream:
+            if isinstance(data, str):
+                await send({"type": "websocket.send", "text": data})
+            else:
+                await send({"type": "websocket.send", "bytes": data})
+    except ConnectionClosed:
+        pass  # closed without a close frame: the code below says so
+    code = sendable_code(upstream.close_code or 1006, abnormal=1014)
+    await send({"type": "websocket.close", "code": code, "reason": upstream.close_reason or ""})
+
+
+def sendable_code(code: int, *, abnormal: int) -> int:
+    """Codes 1005 and 1006 only describe a close, they cannot be sent in one."""
+    if code in EXTERNAL_CLOSE_CODES or 3000 <= code < 5000:
+        return code
+    return 1000 if code == 1005 else abnormal
+
+
+async def deny(scope: Scope, send: Send, status: int, headers: Headers, body: bytes) -> None:
+    """Refuse the handshake with an HTTP answer where the server can send one (uvicorn can),
+    else with a close code that says about the same."""
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": _DENIAL_CODES.get(status // 100, 1008)})
