@@ -139,6 +139,17 @@ def test_a_big_file_spans_several_xorbs(xet_hub: XetHub, tmp_path: Path) -> None
     assert _sha((Path(snapshot) / "big.bin").read_bytes()) == _sha(data)
 
 
+def test_repetitive_files_download_whole(xet_hub: XetHub, tmp_path: Path) -> None:
+    """Zeros and repeated blocks name the same chunks in many terms: each must be fetchable."""
+    repo_id = _repo(xet_hub)
+    block = os.urandom(300_000)
+    files = {"zeros.bin": b"\x00" * 20_000_000, "repeats.bin": block * 40 + b"\x00" * MB + block}
+    for name, data in files.items():
+        xet_hub.api().upload_file(path_or_fileobj=data, path_in_repo=name, repo_id=repo_id)
+    for name, data in files.items():
+        assert _download(xet_hub, repo_id, name, tmp_path / "cache") == data, name
+
+
 def test_a_modified_copy_sends_only_what_changed(xet_hub: XetHub, tmp_path: Path) -> None:
     repo_id = _repo(xet_hub)
     api = xet_hub.api()

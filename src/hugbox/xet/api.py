@@ -148,15 +148,17 @@ def reconstruction_v1(
     request: Request, token: TokenDep, session: SessionDep, storage: StorageDep, file: str
 ) -> Any:
     plan = _plan(request, session, token, file)
-    fetch: dict[str, list[dict[str, Any]]] = {}
-    for term in plan.terms:
-        fetch.setdefault(term.xorb, []).append(
+    fetch = {
+        xorb: [
             {
-                "range": {"start": term.chunk_start, "end": term.chunk_end},
-                "url": _fetch_url(request, storage, term),
-                "url_range": {"start": term.byte_start, "end": term.byte_end},
+                "range": {"start": span.chunk_start, "end": span.chunk_end},
+                "url": _fetch_url(request, storage, span),
+                "url_range": {"start": span.byte_start, "end": span.byte_end},
             }
-        )
+            for span in spans
+        ]
+        for xorb, spans in service.fetch_ranges(plan.terms).items()
+    }
     terms = [_term(t) for t in plan.terms]
     return {
         "offset_into_first_range": plan.offset_into_first_range,
@@ -170,17 +172,21 @@ def reconstruction_v2(
     request: Request, token: TokenDep, session: SessionDep, storage: StorageDep, file: str
 ) -> Any:
     plan = _plan(request, session, token, file)
-    xorbs: dict[str, list[dict[str, Any]]] = {}
-    for term in plan.terms:
-        ranges = [
+    xorbs = {
+        xorb: [
             {
-                "chunks": {"start": term.chunk_start, "end": term.chunk_end},
-                "bytes": {"start": term.byte_start, "end": term.byte_end},
+                "url": _fetch_url(request, storage, span),
+                "ranges": [
+                    {
+                        "chunks": {"start": span.chunk_start, "end": span.chunk_end},
+                        "bytes": {"start": span.byte_start, "end": span.byte_end},
+                    }
+                ],
             }
+            for span in spans
         ]
-        xorbs.setdefault(term.xorb, []).append(
-            {"url": _fetch_url(request, storage, term), "ranges": ranges}
-        )
+        for xorb, spans in service.fetch_ranges(plan.terms).items()
+    }
     terms = [_term(t) for t in plan.terms]
     return {"offset_into_first_range": plan.offset_into_first_range, "terms": terms, "xorbs": xorbs}
 

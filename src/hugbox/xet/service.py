@@ -403,6 +403,25 @@ def _planned(xorb: str, rows: list[tuple[bytes, int, int]], first: int, end: int
     )
 
 
+def fetch_ranges(terms: list[PlannedTerm]) -> dict[str, list[PlannedTerm]]:
+    """Per xorb, the disjoint chunk ranges to download: overlapping and touching terms merged,
+    so that each term lies inside exactly one range. Repetitive files (zeros, padding) name the
+    same chunks in many terms, and clients slice each term out of the one range covering it."""
+    merged: dict[str, list[PlannedTerm]] = {}
+    for term in sorted(terms, key=lambda t: (t.xorb, t.chunk_start)):
+        ranges = merged.setdefault(term.xorb, [])
+        last = ranges[-1] if ranges else None
+        if last is None or term.chunk_start > last.chunk_end:
+            ranges.append(term)
+        elif term.chunk_end > last.chunk_end:
+            ranges[-1] = PlannedTerm(
+                xorb=last.xorb, chunk_start=last.chunk_start, chunk_end=term.chunk_end,
+                unpacked_length=last.unpacked_length + term.unpacked_length,  # not sent
+                byte_start=last.byte_start, byte_end=term.byte_end,
+            )  # fmt: skip
+    return merged
+
+
 def read_range(storage: XetStorage, xorb: str, start: int, end: int) -> bytes:
     """Bytes [start, end] (inclusive) of a stored xorb: what a presigned fetch URL serves."""
     with storage.xorbs.open(xorb) as handle:
