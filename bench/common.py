@@ -177,7 +177,8 @@ def running_hub(
     with (data_dir / "server.log").open("wb") as server_log:
         process = subprocess.Popen(
             [PYTHON, "-m", "hugbox", "serve", "--port", str(port), "--log-level", log_level,
-             "--data-dir", str(data_dir), "--workers", str(workers)],
+             "--data-dir", str(data_dir), "--workers", str(workers),
+             "--spaces-port", str(free_port())],
             env=clean_env(env or {}), stdout=server_log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:

@@ -2,7 +2,7 @@
 and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
-     [--only download upload model_info inference git viewer xet web]
+     [--only download upload model_info inference git viewer xet web spaces]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import download
 import git_clone
 import inference
 import model_info
+import spaces
 import upload
 import viewer
 import web
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "viewer": viewer.run,
     "xet": xet.run,
     "web": web.run,
+    "spaces": spaces.run,
 }
 COLUMNS = ("benchmark", "measured", "baseline (same run)", "ratio", "target", "ok")
 

@@ -16,9 +16,9 @@ from hugbox.settings import Settings
 from hugbox.spaces import sandbox
 from hugbox.spaces.config import SdkDefaults
 from hugbox.spaces.directory import SpacesDirectory
-from hugbox.spaces.proxy import create_proxy
+from hugbox.spaces.proxy import SpacesProxy, create_proxy
 from hugbox.spaces.sandbox import SandboxLimits
-from hugbox.spaces.supervisor import Supervisor, SupervisorSetup
+from hugbox.spaces.supervisor import Space, Supervisor, SupervisorSetup
 from hugbox.storage.blobs import LocalBlobStore
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,12 @@ def create_spaces_app(
 
 
 async def _lifespan(
-    supervisor: Supervisor, proxy: Any, receive: Receive, send: Send, *, follow_parent: bool
+    supervisor: Supervisor,
+    proxy: SpacesProxy[Space],
+    receive: Receive,
+    send: Send,
+    *,
+    follow_parent: bool,
 ) -> None:
     await receive()  # lifespan.startup
     problem = sandbox.available()
@@ -95,9 +100,7 @@ async def _lifespan(
     for task in tasks:
         task.cancel()
     await supervisor.close()
-    close = getattr(proxy, "close", None)
-    if close is not None:
-        await close()
+    await proxy.close()
     await send({"type": "lifespan.shutdown.complete"})
 
 

@@ -52,6 +52,7 @@ def forwarded_headers(scope: Scope, inbound: Inbound, prefix: str | None) -> Hea
     """The app's headers plus what it needs to write its own public URLs (Gradio reads
     X-Forwarded-Host and X-Forwarded-Proto); `prefix` when the proxy stripped it."""
     headers = list(inbound.headers)
+    # The scheme is the client's, or a trusted front proxy's (uvicorn --forwarded-allow-ips).
     proto = b"https" if scope.get("scheme") in ("https", "wss") else b"http"
     headers += [(b"x-forwarded-host", inbound.host), (b"x-forwarded-proto", proto)]
     if client := scope.get("client"):

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from hugbox.db import Database
 from hugbox.errors import ServiceUnavailable
 from hugbox.repos.store import RepoStore
-from hugbox.spaces import builder, launch, runner, state
+from hugbox.spaces import builder, launch, runner, state, venvs
 from hugbox.spaces.config import ConfigProblem, SdkDefaults, SpaceConfig
 from hugbox.spaces.files import BUILDER_UID, SpaceFiles
 from hugbox.spaces.models import SpaceStage
@@ -31,10 +33,10 @@ _ASLEEP = (SpaceStage.SLEEPING, SpaceStage.STOPPED)
 class SupervisorSetup:
     database: Database
     store: RepoStore
-    spaces_dir: Any  # Path
+    spaces_dir: Path
     spaces_url: str
     hub_address: tuple[str, int]
-    uv_cache: Any  # Path
+    uv_cache: Path
     sdk_defaults: SdkDefaults
     limits: SandboxLimits
     max_running: int
@@ -59,6 +61,8 @@ class Space:
     secrets: tuple[str, ...] = ()
     config: SpaceConfig | None = None
     built_sha: str | None = None
+    venv: Path | None = None
+    venv_inode: int = -1  # of the venv the app runs on (a factory rebuild renames it aside)
     app: runner.RunningApp | None = None
     upstream: Upstream | None = None
     last_active: float = field(default_factory=time.monotonic)
@@ -71,6 +75,9 @@ class Supervisor:
         self.spaces: dict[int, Space] = {}
         self._pending: dict[int, asyncio.Task[None]] = {}
         self._watchers: set[asyncio.Task[None]] = set()
+        self.venvs = venvs.Venvs(setup.spaces_dir / "venvs")
+        self._venv_locks: dict[str, asyncio.Lock] = {}
+        self._staging: set[str] = set()
 
     # The loop
 
@@ -150,17 +157,28 @@ class Supervisor:
         """First look at a space since this process started: keep its build, and let it sleep
         until a visitor comes (apps of a previous process are gone)."""
         sha = wishes.built_sha
-        files = self._files(space)
-        if sha and files.build_dir(sha).is_dir() and sha == wishes.requested_sha:
-            space.built_sha = sha
+        app_dir = self._files(space).build_dir(sha or "-") / "app"
+        if sha and sha == wishes.requested_sha and app_dir.is_dir():
             space.config = await self._config(space, sha)
+            space.venv = await asyncio.to_thread(self._built_venv, space.config, app_dir)
             if space.config is not None and space.config.sdk == "static":
+                space.built_sha = sha
                 await self._serve_static(space, sha)
-            elif wishes.stage in (*_RUNNING, SpaceStage.APP_STARTING, *_ASLEEP):
-                await self._observe(space, SpaceStage.SLEEPING)
-            return
+                return
+            if space.venv is not None:
+                space.built_sha = sha
+                if wishes.stage in (*_RUNNING, SpaceStage.APP_STARTING, *_ASLEEP):
+                    await self._observe(space, SpaceStage.SLEEPING)
+                return
         if wishes.requested_sha:
             await self._build(space, wishes.requested_sha, refresh=False)
+
+    def _built_venv(self, config: SpaceConfig | None, app_dir: Path) -> Path | None:
+        if config is None or config.sdk == "static":
+            return None
+        python, _ = builder.host_python(config.python_version)
+        key = venvs.key(app_dir, python=python, sdk_requirements=config.sdk_requirements)
+        return self.venvs.path(key) if self.venvs.ready(key) else None
 
     async def _forget(self, pk: int) -> None:
         space = self.spaces.pop(pk, None)
@@ -177,34 +195,63 @@ class Supervisor:
         running = space.app is not None
         await self._observe(space, SpaceStage.RUNNING_BUILDING if running else SpaceStage.BUILDING)
         files = self._files(space)
-        build_dir = files.build_dir(sha)
+        app_dir = files.build_dir(sha) / "app"
         await asyncio.to_thread(files.drop_builds, {space.built_sha or ""})
+        await asyncio.to_thread(shutil.rmtree, app_dir, True)
         await self._db(state.write_checkout, self.setup.database, self.setup.store, space.pk,
-                       sha, build_dir / "app")  # fmt: skip
+                       sha, app_dir)  # fmt: skip
         if config.sdk == "static":
             space.config, space.built_sha = config, sha
             await self._serve_static(space, sha)
             return
         try:
-            await builder.build(self._build_spec(space, config, build_dir, refresh=refresh))
+            venv = await self._environment(space, config, app_dir, refresh=refresh)
         except builder.BuildFailed as exc:
             await self._observe(space, SpaceStage.BUILD_ERROR, error=str(exc))
             return
         previous = space.built_sha
-        space.config, space.built_sha = config, sha
+        space.config, space.built_sha, space.venv = config, sha, venv
         await self._observe(space, space.stage, built_sha=sha)
         await self._start_built(space)
         await asyncio.to_thread(files.drop_builds, {sha} if space.app else {sha, previous or ""})
+        await asyncio.to_thread(self._collect_venvs)
+
+    async def _environment(
+        self, space: Space, config: SpaceConfig, app_dir: Path, *, refresh: bool
+    ) -> Path:
+        """The venv for the space's requirements: an existing one, else a new build."""
+        log_path = self._files(space).log("build")
+        await asyncio.to_thread(log_path.unlink, True)  # the log of this build only
+        python, _ = builder.host_python(config.python_version)
+        key = await asyncio.to_thread(venvs.key, app_dir, python=python,
+                                      sdk_requirements=config.sdk_requirements)  # fmt: skip
+        async with self._venv_locks.setdefault(key, asyncio.Lock()):
+            if refresh or not self.venvs.ready(key):
+                staging = self.venvs.staging(key)
+                self._staging.add(staging.name)
+                try:
+                    await builder.build(self._build_spec(space, config, app_dir, staging,
+                                                         refresh=refresh))  # fmt: skip
+                    return await asyncio.to_thread(self.venvs.publish, key, staging)
+                finally:
+                    self._staging.discard(staging.name)
+        _note(log_path, f"--> same requirements as an earlier build: reusing its environment "
+                        f"({key[:12]}); a factory rebuild makes a fresh one")  # fmt: skip
+        return self.venvs.path(key)
+
+    def _collect_venvs(self) -> None:
+        running = {s.venv_inode for s in self.spaces.values() if s.app is not None}
+        named = {s.venv.name for s in self.spaces.values() if s.venv is not None}
+        self.venvs.collect(in_use=running, referenced=named | self._staging)
 
     def _build_spec(
-        self, space: Space, config: SpaceConfig, build_dir: Any, *, refresh: bool
+        self, space: Space, config: SpaceConfig, app_dir: Path, venv: Path, *, refresh: bool
     ) -> builder.BuildSpec:
         return builder.BuildSpec(
-            space_id=space.repo_id, uid=BUILDER_UID, app_dir=build_dir / "app",
-            venv=build_dir / "venv", python=config.python_version,
-            sdk_requirements=config.sdk_requirements, cache_dir=self.setup.uv_cache,
-            log_path=self._files(space).log("build"), timeout=self.setup.build_timeout,
-            refresh=refresh,
+            space_id=space.repo_id, uid=BUILDER_UID, app_dir=app_dir, venv=venv,
+            python=config.python_version, sdk_requirements=config.sdk_requirements,
+            cache_dir=self.setup.uv_cache, log_path=self._files(space).log("build"),
+            timeout=self.setup.build_timeout, refresh=refresh,
         )  # fmt: skip
 
     async def _config(self, space: Space, sha: str) -> SpaceConfig | None:
@@ -235,7 +282,9 @@ class Supervisor:
         await self._stop(space)
         await self._make_room(space)
         await self._observe(space, SpaceStage.APP_STARTING, error=None)
-        app = await runner.start(self._launch(space, space.config, space.built_sha))
+        launch = self._launch(space, space.config, space.built_sha)
+        space.venv_inode = await asyncio.to_thread(_fresh_start, launch)
+        app = await runner.start(launch)
         space.app = app
         try:
             await app.wait_ready(space.config.probe_path, timeout=space.config.startup_timeout_s)
@@ -258,7 +307,8 @@ class Supervisor:
                                  memory=self.setup.limits.memory_bytes)  # fmt: skip
         return runner.Launch(
             space_id=space.repo_id, uid=files.uid, app_dir=files.build_dir(sha) / "app",
-            venv=files.build_dir(sha) / "venv", command=command, app_port=port, env=env,
+            venv=space.venv or files.build_dir(sha) / "venv", command=command, app_port=port,
+            env=env,
             run_dir=files.run_dir, hub_address=self.setup.hub_address,
             hub_port_inside=launch.HUB_PORT_INSIDE, log_path=files.log("run"),
             secrets=space.secrets, limits=self.setup.limits,
@@ -335,6 +385,20 @@ class Supervisor:
     @staticmethod
     async def _db(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(function, *args, **kwargs)
+
+
+def _fresh_start(launch: runner.Launch) -> int:
+    """The run log shows this run only; the venv's marker says when it was last used. Returns
+    the venv's inode: it names the venv even once a factory rebuild renamed it aside."""
+    launch.log_path.unlink(missing_ok=True)
+    (launch.venv / venvs.READY).touch()
+    return launch.venv.stat().st_ino
+
+
+def _note(log_path: Path, line: str) -> None:
+    log = runner.RunLog(log_path)
+    log.write(line)
+    log.close()
 
 
 def _upstream_or_503(space: Space) -> Upstream:

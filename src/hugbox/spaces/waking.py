@@ -27,9 +27,7 @@ class Waker(Generic[T]):
         self._wakes: dict[str, asyncio.Task[T]] = {}
         self._failures: dict[str, str] = {}
 
-    def start(
-        self, repo_id: str, wake: Callable[[], Coroutine[Any, Any, Any]]
-    ) -> asyncio.Task[Any]:
+    def start(self, repo_id: str, wake: Wake[T]) -> asyncio.Task[T]:
         task = self._wakes.get(repo_id)
         if task is None:
             task = asyncio.create_task(wake(), name=f"wake {repo_id}")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from websockets.asyncio.client import ClientConnection, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.frames import EXTERNAL_CLOSE_CODES
@@ -16,7 +17,8 @@ from hugbox.spaces.relay import Headers, first_completed, keep_touching
 
 log = logging.getLogger(__name__)
 
-_TEXT = ((b"content-type", b"text/plain; charset=utf-8"),)
+_HOST = re.compile(rb"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+_TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
 _DENIAL_CODES = {4: 1008, 5: 1011}  # policy violation; internal error
 
 # Handshake headers the websockets client writes itself.
@@ -41,7 +43,9 @@ async def relay_websocket(
 ) -> None:
     """Open the app's websocket at `target` (path and query) with the client's Host, accept the
     client's with the subprotocol the app picked, then pump both ways until either side closes."""
-    uri = f"ws://{host.decode('latin-1')}{target.decode('latin-1')}"
+    if not _HOST.fullmatch(host):  # it becomes part of a URI: no user info, nothing odd
+        host = b"localhost"
+    uri = f"ws://{host.decode()}{target.decode('latin-1')}"
     subprotocols = [Subprotocol(value) for value in scope.get("subprotocols", [])]
     kept = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers if n not in HANDSHAKE]
     try:
@@ -59,17 +63,24 @@ async def relay_websocket(
         )
     except InvalidStatus as error:
         response = error.response
-        await deny(scope, send, response.status_code, list(_TEXT), bytes(response.body or b""))
+        await deny(scope, send, response.status_code, [_TEXT_PLAIN], bytes(response.body or b""))
         return
     except (OSError, TimeoutError, InvalidHandshake) as error:
         log.warning("websocket to the app at %s failed: %r", uri, error)
-        await deny(scope, send, 502, list(_TEXT), b"The space's app did not accept the websocket")
+        await deny(scope, send, 502, [_TEXT_PLAIN], b"The space's app did not accept the websocket")
         return
     async with upstream:
-        await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
+        await send(_accept(upstream))
         await first_completed(
             _client_to_app(receive, upstream), _app_to_client(upstream, send), keep_touching(touch)
         )
+
+
+def _accept(upstream: ClientConnection) -> Message:
+    """Accept with the subprotocol the app picked, and the cookies it set."""
+    cookies = upstream.response.headers.get_all("Set-Cookie") if upstream.response else []
+    headers = [(b"set-cookie", value.encode("latin-1")) for value in cookies]
+    return {"type": "websocket.accept", "subprotocol": upstream.subprotocol, "headers": headers}
 
 
 async def _client_to_app(receive: Receive, upstream: ClientConnection) -> None:
