@@ -251,7 +251,7 @@ class Supervisor:
             space_id=space.repo_id, uid=BUILDER_UID, app_dir=app_dir, venv=venv,
             python=config.python_version, sdk_requirements=config.sdk_requirements,
             cache_dir=self.setup.uv_cache, log_path=self._files(space).log("build"),
-            timeout=self.setup.build_timeout, refresh=refresh,
+            timeout=self.setup.build_timeout, refresh=refresh, donors=self.venvs.donors(),
         )  # fmt: skip
 
     async def _config(self, space: Space, sha: str) -> SpaceConfig | None:

@@ -52,6 +52,14 @@ class Venvs:
         built.rename(final)
         return final
 
+    def donors(self, limit: int = 3) -> tuple[Path, ...]:
+        """Finished venvs, most recently used first: a new build borrows their bytecode."""
+        if not self.root.is_dir():
+            return ()
+        ready = [entry for entry in self.root.iterdir() if (entry / READY).exists()]
+        ready.sort(key=_unused_for)
+        return tuple(ready[:limit])
+
     def collect(self, *, in_use: set[int], referenced: set[str]) -> None:
         """Remove what no app runs on (by inode: a retired venv keeps its inode) and nothing
         names: failed builds, retired venvs, venvs unused for an hour."""
@@ -60,13 +68,13 @@ class Venvs:
         for entry in self.root.iterdir():
             if entry.lstat().st_ino in in_use or entry.name in referenced:
                 continue
-            if "." in entry.name or _unused_for(entry / READY) > KEEP_UNUSED_S:
+            if "." in entry.name or _unused_for(entry) > KEEP_UNUSED_S:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-def _unused_for(marker: Path) -> float:
-    """Seconds since an app last started on the venv (the marker is touched at each start)."""
+def _unused_for(venv: Path) -> float:
+    """Seconds since an app last started on the venv (its marker is touched at each start)."""
     try:
-        return time.time() - marker.stat().st_mtime
+        return time.time() - (venv / READY).stat().st_mtime
     except FileNotFoundError:
         return float("inf")

@@ -73,6 +73,25 @@ def test_a_build_installs_wheels_that_import_in_the_sandbox(
     assert _run_in_sandbox(tmp_path, spec.venv) == (0, "six 1.17.0")
 
 
+def test_a_later_build_borrows_the_bytecode_of_identical_files(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first = _spec(tmp_path / "one", cache_dir, {"requirements.txt": "six==1.17.0\n"})
+    asyncio.run(builder.build(first))
+    later = _spec(tmp_path / "two", cache_dir, {"requirements.txt": "six==1.17.0\n# other\n"},
+                  donors=(first.venv,))  # fmt: skip
+    asyncio.run(builder.build(later))
+    shared = [line for line in _log(later) if "files shared with earlier builds" in line]
+    assert shared and not shared[0].startswith("--> bytecode: 0 ")
+    pyc = Path("lib/python3.11/site-packages/__pycache__/six.cpython-311.pyc")
+    assert (later.venv / pyc).stat().st_ino == (first.venv / pyc).stat().st_ino
+    # Unchecked-hash bytecode (PEP 552 flags 0b01): valid whatever the source's mtime.
+    assert int.from_bytes((later.venv / pyc).read_bytes()[4:8], "little") == 1
+    assert _run_in_sandbox(tmp_path / "two", later.venv) == (0, "six 1.17.0")
+
+
 def _run_in_sandbox(tmp_path: Path, venv: Path) -> tuple[int, str]:
     (tmp_path / "empty").mkdir()
     launch = runner.Launch(
