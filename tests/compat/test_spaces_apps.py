@@ -99,6 +99,19 @@ def test_a_commit_rebuilds_and_restarts(api: HfApi, hub: Hub) -> None:
     assert Client(repo_id, verbose=False).predict("you", api_name="/greet") == "Howdy you"
 
 
+def test_a_failed_build_leaves_the_previous_version_serving(api: HfApi) -> None:
+    repo_id = _gradio_space(api)
+    broken = b"hugbox-no-such-package-anywhere==9.9\n"
+    _commit(api, repo_id, {"requirements.txt": broken}, "break the build")
+    _wait(api, repo_id, {"BUILD_ERROR"})
+    assert "hugbox-no-such-package-anywhere" in "".join(api.fetch_space_logs(repo_id, build=True))
+    host = api.space_info(repo_id).host
+    assert httpx.get(f"{host}gradio_api/info", timeout=30).status_code == 200  # still up
+    api.set_space_sleep_time(repo_id, 600)  # another wish does not retry the failed build
+    time.sleep(1.5)
+    assert api.get_space_runtime(repo_id).stage == "BUILD_ERROR"
+
+
 def test_a_crashing_app_is_a_runtime_error_with_its_log(api: HfApi) -> None:
     repo_id = f"alice/{unique('crash')}"
     api.create_repo(repo_id, repo_type="space", space_sdk="gradio")

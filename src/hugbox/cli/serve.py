@@ -82,8 +82,7 @@ def serve(
             uvicorn.run("hugbox.app:create_app_from_env", factory=True, workers=workers, **options)
     finally:
         if spaces_host is not None:
-            spaces_host.terminate()
-            spaces_host.wait(timeout=30)
+            _stop(spaces_host)
 
 
 def _export_inference_options(
@@ -114,3 +113,12 @@ def _start_spaces_host(
                "--port", str(spaces_port), "--hub-url", f"http://{reachable(host)}:{port}",
                "--log-level", log_level, "--follow-parent"]  # fmt: skip
     return subprocess.Popen(command)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()  # its apps die with it (their sandboxes die with their parent)
+        process.wait()

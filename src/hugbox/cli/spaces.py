@@ -36,4 +36,6 @@ def serve_spaces(
         settings, hub_address=(hub_host, int(hub_port or 80)), hub_url=settings.public_url or hub,
         spaces_url=spaces_url, follow_parent=follow_parent,
     )  # fmt: skip
-    uvicorn.run(app, host=host, port=port, log_config=logging_config(log_level), access_log=False)
+    # Open streams (an app's event stream, a websocket) would hold a graceful shutdown forever.
+    uvicorn.run(app, host=host, port=port, log_config=logging_config(log_level),
+                access_log=False, timeout_graceful_shutdown=5)  # fmt: skip

@@ -19,7 +19,8 @@ from hugbox.errors import HubError, NotFound
 from hugbox.requestid import current_request_id, new_request_id
 from hugbox.spaces import static
 from hugbox.spaces.inbound import Inbound, forwarded_headers, header, read_inbound, without_sign
-from hugbox.spaces.relay import Headers, Transports, relay_http
+from hugbox.spaces.relay import Headers, relay_http
+from hugbox.spaces.upstream import Pools
 from hugbox.spaces.waking import Waker, error_page, waking_page
 from hugbox.spaces.websocket import deny, relay_websocket
 from hugbox.web.csrf import SESSION_COOKIE
@@ -116,12 +117,12 @@ class SpacesProxy(Generic[SpaceT]):
         self.hub_url = hub_url.rstrip("/")
         self.session_cookie = session_cookie.encode()
         self.hub_cookies = frozenset({self.session_cookie, ANON_COOKIE.encode()})
-        self.transports = Transports()
+        self.pools = Pools()
         self.waker: Waker[Upstream] = Waker(timeout=wake_timeout)
 
     async def close(self) -> None:
         await self.waker.close()
-        await self.transports.close()
+        await self.pools.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -190,7 +191,7 @@ class SpacesProxy(Generic[SpaceT]):
             )  # fmt: skip
         else:
             await relay_http(
-                scope, receive, send, transport=self.transports.get(app.socket),
+                scope, receive, send, pool=self.pools.get(app.socket),
                 target=app.target, headers=app.headers, touch=app.touch,
             )  # fmt: skip
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
-from pathlib import Path
 from typing import Any
 
-import httpx
+import h11
 from starlette.types import Receive, Scope, Send
 
 from hugbox.errors import HubError
+from hugbox.spaces import upstream
 
 log = logging.getLogger(__name__)
 
-Headers = list[tuple[bytes, bytes]]
+Headers = upstream.Headers
 
 TOUCH_INTERVAL = 10.0  # while a stream stays open, the app is in use: keep it awake
 
@@ -30,10 +30,6 @@ HOP_BY_HOP = frozenset(
 # The server running the proxy writes its own `date` and `server`: the app's would repeat them.
 _DROP_RESPONSE = HOP_BY_HOP | {b"date", b"server"}
 
-# No read or write timeout: Gradio's event stream idles between 15 s heartbeats, a job may
-# compute for minutes before its answer, and uploads go as fast as the browser sends.
-_TIMEOUTS = {"connect": 10.0, "read": None, "write": None, "pool": 10.0}
-
 
 class AppUnreachable(HubError):
     status_code = 502
@@ -42,30 +38,6 @@ class AppUnreachable(HubError):
 
 class ClientDisconnect(Exception):
     """The browser or client went away while its request body was still coming."""
-
-
-class Transports:
-    """One keep-alive connection pool per app socket, made on first use.
-
-    Transports rather than `httpx.AsyncClient`s: a client keeps a cookie jar, and one visitor's
-    `Set-Cookie` from the app would then be sent with every other visitor's requests.
-    """
-
-    def __init__(self) -> None:
-        self._pools: dict[Path, httpx.AsyncHTTPTransport] = {}
-
-    def get(self, socket: Path) -> httpx.AsyncHTTPTransport:
-        pool = self._pools.get(socket)
-        if pool is None:
-            # No cap on connections: each open event stream holds one, and the app limits itself.
-            limits = httpx.Limits(max_connections=None, max_keepalive_connections=32)
-            pool = self._pools[socket] = httpx.AsyncHTTPTransport(uds=str(socket), limits=limits)
-        return pool
-
-    async def close(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            await pool.aclose()
 
 
 class RequestBody:
@@ -116,44 +88,45 @@ async def relay_http(
     receive: Receive,
     send: Send,
     *,
-    transport: httpx.AsyncHTTPTransport,
+    pool: upstream.Pool,
     target: bytes,
     headers: Headers,
     touch: Callable[[], None],
 ) -> None:
     """Send the request to the app at `target` (path and query) and stream its answer back."""
     body = RequestBody(receive, scope["headers"])
-    request = httpx.Request(
-        scope["method"],
-        httpx.URL(scheme="http", host="localhost", raw_path=target),
+    request = upstream.Request(
+        method=scope["method"].encode("ascii"),
+        target=target,
         headers=headers,
-        content=body.chunks() if body.expected else None,
-        extensions={"timeout": _TIMEOUTS},
+        body=body.chunks() if body.expected else None,
     )
     try:
-        await first_completed(_exchange(transport, request, send), body.watch(touch))
+        await first_completed(_exchange(pool, request, send), body.watch(touch))
     except ClientDisconnect:
         log.debug("client went away during the upload to %s", target[:200])
 
 
-async def _exchange(
-    transport: httpx.AsyncHTTPTransport, request: httpx.Request, send: Send
-) -> None:
+async def _exchange(pool: upstream.Pool, request: upstream.Request, send: Send) -> None:
+    started = False
+
+    async def on_start(status: int, headers: Headers) -> None:
+        nonlocal started
+        started = True
+        await send({"type": "http.response.start", "status": status,
+                    "headers": response_headers(headers)})  # fmt: skip
+
+    async def on_chunk(chunk: bytes) -> None:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
     try:
-        response = await transport.handle_async_request(request)
-    except httpx.TransportError as error:
-        log.warning("the app did not answer %s %s: %r", request.method, request.url.path, error)
-        raise AppUnreachable from error
-    try:
-        headers = response_headers(response.headers.raw)
-        await send(
-            {"type": "http.response.start", "status": response.status_code, "headers": headers}
-        )
-        async for chunk in response.aiter_raw():
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-    finally:
-        await response.aclose()
+        await upstream.exchange(pool, request, on_start, on_chunk)
+    except (OSError, upstream.UpstreamClosed, h11.ProtocolError) as error:
+        log.warning("the app did not answer %r: %r", request.target[:200], error)
+        if not started:
+            raise AppUnreachable from error
+        raise  # mid-answer: the server ends the response, the client sees it cut
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> Headers:

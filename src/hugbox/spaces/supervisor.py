@@ -61,6 +61,7 @@ class Space:
     secrets: tuple[str, ...] = ()
     config: SpaceConfig | None = None
     built_sha: str | None = None
+    failed_sha: str | None = None
     venv: Path | None = None
     venv_inode: int = -1  # of the venv the app runs on (a factory rebuild renames it aside)
     app: runner.RunningApp | None = None
@@ -141,10 +142,17 @@ class Supervisor:
             await self._observe(space, SpaceStage.PAUSED)
         elif first_look:
             await self._adopt(space, wishes)
-        elif wishes.requested_sha and (wishes.requested_sha != space.built_sha or factory):
+        elif wishes.requested_sha and (factory or self._unbuilt(space, wishes, retry=restart)):
             await self._build(space, wishes.requested_sha, refresh=factory)
-        elif restart or (space.app is None and wishes.stage not in (*_ASLEEP, SpaceStage.PAUSED)):
+        elif restart:
             await self._start_built(space)
+
+    @staticmethod
+    def _unbuilt(space: Space, wishes: state.Wishes, *, retry: bool) -> bool:
+        """The wanted commit is not built; one whose build failed is tried again on a restart
+        only (not on every other wish, such as a new sleep time)."""
+        sha = wishes.requested_sha
+        return sha != space.built_sha and (sha != space.failed_sha or retry)
 
     def _take(self, space: Space, wishes: state.Wishes) -> None:
         space.repo_id, space.private = wishes.repo_id, wishes.private
@@ -207,6 +215,7 @@ class Supervisor:
         try:
             venv = await self._environment(space, config, app_dir, refresh=refresh)
         except builder.BuildFailed as exc:
+            space.failed_sha = sha
             await self._observe(space, SpaceStage.BUILD_ERROR, error=str(exc))
             return
         previous = space.built_sha
