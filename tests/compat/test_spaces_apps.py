@@ -12,7 +12,7 @@ import pytest
 from gradio_client import Client
 from huggingface_hub import CommitOperationAdd, HfApi
 
-from support import Hub, unique
+from support import Hub, create_token, run_cli, running_hub, unique
 
 GRADIO_APP = b"""
 import os
@@ -166,6 +166,22 @@ def test_deleting_a_space_stops_its_app(api: HfApi, hub: Hub) -> None:
         time.sleep(0.2)
     assert not _processes_of(200_000 + pk)
     assert not (hub.data_dir / "spaces" / str(pk)).exists()
+
+
+def test_past_the_cap_the_least_recently_used_app_sleeps(tmp_path: Path) -> None:
+    data_dir = tmp_path / "capped-hub"
+    data_dir.mkdir()
+    assert run_cli(data_dir, "user", "create", "alice", "--password", "pw").returncode == 0
+    token = create_token(data_dir, "alice", "write")
+    with running_hub(data_dir, env={"HUGBOX_SPACES_MAX_RUNNING": "1"}) as endpoint:
+        api = HfApi(endpoint=endpoint, token=token)
+        first = _gradio_space(api)
+        second = _gradio_space(api)
+        assert api.get_space_runtime(first).stage == "SLEEPING"
+        host = api.space_info(first).host
+        assert httpx.get(f"{host}gradio_api/info", timeout=120).status_code == 200  # wakes it
+        assert api.get_space_runtime(first).stage == "RUNNING"
+        assert api.get_space_runtime(second).stage == "SLEEPING"
 
 
 def _pk_of(hub: Hub, repo_id: str) -> int:

@@ -130,35 +130,30 @@ def get_space_secrets(repo: WritableRepo, session: SessionDep) -> Any:
     return _listing(session, _space(repo), SettingKind.SECRET)
 
 
-@router.post(SPACE + "/secrets")
-def add_space_secret(repo: WritableRepo, body: SettingBody, session: SessionDep) -> Any:
-    service.add_setting(session, _space(repo), SettingKind.SECRET, key=body.key,
-                        value=body.value, description=body.description)  # fmt: skip
-    return _listing(session, repo, SettingKind.SECRET)
-
-
-@router.delete(SPACE + "/secrets")
-def delete_space_secret(repo: WritableRepo, body: KeyBody, session: SessionDep) -> Any:
-    service.delete_setting(session, _space(repo), SettingKind.SECRET, key=body.key)
-    return _listing(session, repo, SettingKind.SECRET)
-
-
 @router.get(SPACE + "/variables")
 def get_space_variables(repo: ReadableRepo, session: SessionDep) -> Any:
     return _listing(session, _space(repo), SettingKind.VARIABLE)
 
 
-@router.post(SPACE + "/variables")
-def add_space_variable(repo: WritableRepo, body: SettingBody, session: SessionDep) -> Any:
-    service.add_setting(session, _space(repo), SettingKind.VARIABLE, key=body.key,
-                        value=body.value, description=body.description)  # fmt: skip
-    return _listing(session, repo, SettingKind.VARIABLE)
+def _add_and_delete_routes(kind: SettingKind) -> None:
+    """`add_space_secret` / `delete_space_secret`, and the same for variables: both answer
+    the new listing."""
+    path = f"{SPACE}/{kind.value}s"
+
+    @router.post(path, name=f"add_space_{kind.value}")
+    def add(repo: WritableRepo, body: SettingBody, session: SessionDep) -> Any:
+        service.add_setting(session, _space(repo), kind, key=body.key, value=body.value,
+                            description=body.description)  # fmt: skip
+        return _listing(session, repo, kind)
+
+    @router.delete(path, name=f"delete_space_{kind.value}")
+    def delete(repo: WritableRepo, body: KeyBody, session: SessionDep) -> Any:
+        service.delete_setting(session, _space(repo), kind, key=body.key)
+        return _listing(session, repo, kind)
 
 
-@router.delete(SPACE + "/variables")
-def delete_space_variable(repo: WritableRepo, body: KeyBody, session: SessionDep) -> Any:
-    service.delete_setting(session, _space(repo), SettingKind.VARIABLE, key=body.key)
-    return _listing(session, repo, SettingKind.VARIABLE)
+for _kind in SettingKind:
+    _add_and_delete_routes(_kind)
 
 
 @router.get(SPACE + "/logs/{kind}")
