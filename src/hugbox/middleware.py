@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from email.utils import formatdate
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
@@ -39,6 +40,13 @@ class HubPathMiddleware:
         await self.app(scope, receive, send)
 
 
+def http_date() -> str:
+    """Now, for the Date header. `hugbox serve` turns uvicorn's off: uvicorn refreshes its
+    own about once a second, late under load, and huggingface_hub's `fetch_space_logs` uses
+    Date to tell the logged past from what comes after its request."""
+    return formatdate(usegmt=True)
+
+
 class RequestIdMiddleware:
     """Gives each request an id (the client's X-Amzn-Trace-Id when sent) and logs it."""
 
@@ -59,7 +67,9 @@ class RequestIdMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message).setdefault("X-Request-Id", request_id)
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Request-Id", request_id)
+                headers.setdefault("Date", http_date())
             await send(message)
 
         try:

@@ -69,6 +69,7 @@ def serve(
         "port": port,
         "log_config": logging_config(log_level),
         "access_log": False,
+        "date_header": False,  # the app writes an exact one (hugbox.middleware.http_date)
     }
     spaces_host = None
     if op.settings.spaces_enabled:

@@ -9,7 +9,6 @@ import uvicorn
 
 from hugbox.cli.context import DataDirOption, load_settings
 from hugbox.cli.serve import logging_config, reachable
-from hugbox.spaces.host import create_spaces_app
 
 spaces_app = typer.Typer(help="Spaces: the host that builds, runs and serves apps.")
 
@@ -28,6 +27,8 @@ def serve_spaces(
     data_dir: DataDirOption = None,
 ) -> None:
     """Serve spaces on their own origin, building and running apps as they are asked for."""
+    from hugbox.spaces.host import create_spaces_app  # heavy: only this command needs it
+
     settings = load_settings(data_dir)
     hub = hub_url.rstrip("/")
     hub_host, _, hub_port = hub.split("://", 1)[-1].partition(":")

@@ -201,6 +201,7 @@ class Supervisor:
         if config is None:
             return
         running = space.app is not None
+        log.info("spaces: %s builds %s", space.repo_id, sha[:12])
         await self._observe(space, SpaceStage.RUNNING_BUILDING if running else SpaceStage.BUILDING)
         files = self._files(space)
         app_dir = files.build_dir(sha) / "app"
