@@ -79,6 +79,16 @@ def test_secrets_are_write_only_and_variables_readable(api: HfApi, hub: Hub) -> 
     assert api.get_space_secrets(repo_id) == {} and api.get_space_variables(repo_id) == {}
 
 
+def test_create_repo_takes_secrets_variables_and_sleep_time(api: HfApi, hub: Hub) -> None:
+    repo_id = f"alice/{unique('space')}"
+    api.create_repo(repo_id, repo_type="space", space_sdk="gradio", space_sleep_time=900,
+                    space_secrets=[{"key": "TOKEN", "value": "t0k"}],
+                    space_variables=[{"key": "MODE", "value": "fast"}])  # fmt: skip
+    assert set(api.get_space_secrets(repo_id)) == {"TOKEN"}
+    assert api.get_space_variables(repo_id)["MODE"].value == "fast"
+    assert api.get_space_runtime(repo_id).sleep_time == 900
+
+
 def test_bad_keys_are_refused(api: HfApi, hub: Hub) -> None:
     repo_id = _space(api, hub)
     with pytest.raises(BadRequestError, match="Invalid key"):

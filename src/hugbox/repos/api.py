@@ -124,9 +124,23 @@ def repo_info_at(
     return _repo_info(repo, store, unquote(revision), expand or [], blobs, space)
 
 
-class CreateRepoBody(BaseModel):
+class SpaceOptions(BaseModel):
+    """What `create_repo` and `duplicate_repo` may say of a space."""
+
     model_config = ConfigDict(extra="ignore")
 
+    hardware: str | None = None
+    sleepTimeSeconds: int | None = None
+    secrets: list[dict[str, Any]] = Field(default_factory=list)
+    variables: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def _configure_space(session: SessionDep, repo: Repo, options: SpaceOptions) -> None:
+    spaces.configure(session, repo, hardware=options.hardware, sleep=options.sleepTimeSeconds,
+                     secrets=options.secrets, variables=options.variables)  # fmt: skip
+
+
+class CreateRepoBody(SpaceOptions):
     name: str
     organization: str | None = None
     type: RepoType = RepoType.MODEL
@@ -147,20 +161,16 @@ def create_repo(
         session, store, caller=caller, repo_type=body.type, namespace=namespace, name=name,
         private=bool(private), sdk=body.sdk,
     )  # fmt: skip
+    if repo.type is RepoType.SPACE:
+        _configure_space(session, repo, body)
     url = f"{base}/{repo.type.url_prefix}{repo.repo_id}"
     return {"url": url, "name": repo.repo_id, "id": f"{repo.type.value}-{repo.pk}"}
 
 
-class DuplicateBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class DuplicateBody(SpaceOptions):
     repository: str
     visibility: str | None = None
     private: bool | None = None
-    hardware: str | None = None
-    sleepTimeSeconds: int | None = None
-    secrets: list[dict[str, Any]] = Field(default_factory=list)
-    variables: list[dict[str, Any]] = Field(default_factory=list)
 
 
 @router.post(API + "/duplicate")
@@ -174,9 +184,8 @@ def duplicate_repo(
         private=repo.private if private is None else private,
     )  # fmt: skip
     if copy.type is RepoType.SPACE:
-        spaces.configure_copy(session, source=repo, target=copy, hardware=body.hardware,
-                              sleep=body.sleepTimeSeconds, secrets=body.secrets,
-                              variables=body.variables)  # fmt: skip
+        spaces.copy_variables(session, source=repo, target=copy)
+        _configure_space(session, copy, body)
     return {"url": f"{base}/{copy.type.url_prefix}{copy.repo_id}"}
 
 

@@ -206,22 +206,25 @@ def environment(session: Session, repo: Repo) -> tuple[dict[str, str], tuple[str
     return env, secrets
 
 
-def configure_copy(
-    session: Session, *, source: Repo, target: Repo, hardware: str | None, sleep: int | None,
+def configure(
+    session: Session, repo: Repo, *, hardware: str | None, sleep: int | None,
     secrets: Iterable[dict[str, Any]], variables: Iterable[dict[str, Any]],
 ) -> None:  # fmt: skip
-    """A duplicated space keeps the source's variables (not its secrets), then takes what the
-    request gave."""
+    """The space settings `create_repo` and `duplicate_repo` may carry."""
     if hardware is not None or sleep is not None:
-        request_hardware(session, target, flavor=hardware or HARDWARE, sleep=sleep)
+        request_hardware(session, repo, flavor=hardware or HARDWARE, sleep=sleep)
+    for kind, given in ((SettingKind.SECRET, secrets), (SettingKind.VARIABLE, variables)):
+        for item in given:
+            add_setting(session, repo, kind, key=str(item.get("key", "")),
+                        value=str(item.get("value", "")),
+                        description=item.get("description"))  # fmt: skip
+
+
+def copy_variables(session: Session, *, source: Repo, target: Repo) -> None:
+    """A duplicated space keeps the source's variables, not its secrets."""
     for variable in list_settings(session, source, SettingKind.VARIABLE):
         add_setting(session, target, SettingKind.VARIABLE, key=variable.key,
                     value=variable.value, description=variable.description)  # fmt: skip
-    for kind, given in ((SettingKind.SECRET, secrets), (SettingKind.VARIABLE, variables)):
-        for item in given:
-            add_setting(session, target, kind, key=str(item.get("key", "")),
-                        value=str(item.get("value", "")),
-                        description=item.get("description"))  # fmt: skip
 
 
 def spaces_base_url(settings: Settings, hub_base: str) -> str:
