@@ -42,7 +42,7 @@ RECIPES: tuple[DemoRecipe, ...] = (
     DemoRecipe("wikipedia", 2, wikipedia.REPO_ID, "dataset", wikipedia.build),
     DemoRecipe("drug-reviews", 3, drug_reviews.REPO_ID, "dataset", drug_reviews.build),
     DemoRecipe("sentence-similarity", 1, spaces.SIMILARITY_ID, "space", spaces.build_similarity),
-    DemoRecipe("drug-reviews-explorer", 1, spaces.EXPLORER_ID, "space", spaces.build_explorer),
+    DemoRecipe("drug-reviews-explorer", 2, spaces.EXPLORER_ID, "space", spaces.build_explorer),
 )
 
 
