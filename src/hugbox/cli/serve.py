@@ -112,7 +112,7 @@ def _start_spaces_host(
     """The spaces host as a child of `hugbox serve`: one per machine, whatever the workers."""
     command = [sys.executable, "-m", "hugbox", "spaces", "serve", "--host", host,
                "--port", str(spaces_port), "--hub-url", f"http://{reachable(host)}:{port}",
-               "--log-level", log_level, "--follow-parent"]  # fmt: skip
+               "--log-level", log_level, "--parent-pid", str(os.getpid())]  # fmt: skip
     return subprocess.Popen(command)
 
 

@@ -20,8 +20,8 @@ def serve_spaces(
     hub_url: str = typer.Option(
         "http://127.0.0.1:8000", help="Where the hub answers (apps reach its API through it)."
     ),
-    follow_parent: bool = typer.Option(
-        False, hidden=True, help="Stop when the starting process is gone (`hugbox serve`)."
+    parent_pid: int | None = typer.Option(
+        None, hidden=True, help="Stop when this process is gone (`hugbox serve` passes its own)."
     ),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
     data_dir: DataDirOption = None,
@@ -35,7 +35,7 @@ def serve_spaces(
     spaces_url = settings.spaces_url or f"http://{reachable(host)}:{port}"
     app = create_spaces_app(
         settings, hub_address=(hub_host, int(hub_port or 80)), hub_url=settings.public_url or hub,
-        spaces_url=spaces_url, follow_parent=follow_parent,
+        spaces_url=spaces_url, parent_pid=parent_pid,
     )  # fmt: skip
     # Open streams (an app's event stream, a websocket) would hold a graceful shutdown forever.
     uvicorn.run(app, host=host, port=port, log_config=logging_config(log_level),

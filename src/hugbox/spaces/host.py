@@ -62,10 +62,10 @@ def supervisor_for(
 
 def create_spaces_app(
     settings: Settings, *, hub_address: tuple[str, int], hub_url: str, spaces_url: str,
-    follow_parent: bool = False,
+    parent_pid: int | None = None,
 ) -> ASGIApp:  # fmt: skip
-    """The proxy, with the supervisor run by its lifespan; with `follow_parent`, it stops when
-    the process that started it (`hugbox serve`) is gone."""
+    """The proxy, with the supervisor run by its lifespan; with `parent_pid`, it stops when
+    that process (the `hugbox serve` that started it) is gone."""
     supervisor = supervisor_for(settings, hub_address=hub_address, spaces_url=spaces_url)
     directory = SpacesDirectory(supervisor, supervisor.setup.database)
     proxy = create_proxy(directory, hub_url=hub_url)
@@ -74,7 +74,7 @@ def create_spaces_app(
         if scope["type"] != "lifespan":
             await proxy(scope, receive, send)
             return
-        await _lifespan(supervisor, proxy, receive, send, follow_parent=follow_parent)
+        await _lifespan(supervisor, proxy, receive, send, parent_pid=parent_pid)
 
     return app
 
@@ -85,7 +85,7 @@ async def _lifespan(
     receive: Receive,
     send: Send,
     *,
-    follow_parent: bool,
+    parent_pid: int | None,
 ) -> None:
     await receive()  # lifespan.startup
     problem = sandbox.available()
@@ -93,8 +93,8 @@ async def _lifespan(
         log.error("spaces: apps cannot run here: %s", problem)
     await supervisor.poll()
     tasks = [asyncio.create_task(supervisor.run())]
-    if follow_parent:
-        tasks.append(asyncio.create_task(_exit_with_parent()))
+    if parent_pid is not None:
+        tasks.append(asyncio.create_task(_exit_with_parent(parent_pid)))
     await send({"type": "lifespan.startup.complete"})
     await receive()  # lifespan.shutdown
     for task in tasks:
@@ -104,12 +104,10 @@ async def _lifespan(
     await send({"type": "lifespan.shutdown.complete"})
 
 
-async def _exit_with_parent() -> None:
-    """Started by `hugbox serve`, the host stops when the hub does, even if it was killed."""
-    parent = os.getppid()
-    while True:
+async def _exit_with_parent(parent_pid: int) -> None:
+    """Started by `hugbox serve`, the host stops when the hub does, even if it was killed
+    (perhaps before this process got this far: its pid came on the command line)."""
+    while os.getppid() == parent_pid:  # noqa: ASYNC110 - no event says a parent died: poll
         await asyncio.sleep(1.0)
-        if os.getppid() != parent:
-            log.warning("spaces: the hub process is gone; stopping")
-            os.kill(os.getpid(), signal.SIGTERM)
-            return
+    log.warning("spaces: the hub process is gone; stopping")
+    os.kill(os.getpid(), signal.SIGTERM)
