@@ -31,7 +31,7 @@ class Snapshot:
 
 
 def snapshot(gitrepo: pygit2.Repository, repo_type: RepoType, commit: pygit2.Commit) -> Snapshot:
-    card = _card(gitrepo, commit)
+    card = read_card(gitrepo, commit)
     tags = cards.tags_from_card(card)
     if repo_type is not RepoType.MODEL:
         return Snapshot(card=card, tags=tags)
@@ -110,7 +110,8 @@ def refresh(session: Session, store: RepoStore, repo: Repo) -> None:
     session.flush()
 
 
-def _card(gitrepo: pygit2.Repository, commit: pygit2.Commit) -> dict[str, Any]:
+def read_card(gitrepo: pygit2.Repository, commit: pygit2.Commit) -> dict[str, Any]:
+    """The README's metadata at `commit`; {} when there is none or it is invalid."""
     readme = _read(gitrepo, commit, "README.md")
     if readme is None:
         return {}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -17,15 +16,6 @@ LIVE_CHECK_S = 1.0
 # Longer than the 5 s huggingface_hub waits when it does not follow: a keep-alive must not
 # keep a non-following reader waiting.
 KEEP_ALIVE_S = 20.0
-
-
-def read_lines(path: Path, tail: int | None = None) -> list[dict[str, str]]:
-    """The log's events (the last `tail` ones when given)."""
-    if not path.exists():
-        return []
-    with path.open("rb") as file:
-        lines = deque(file, maxlen=tail) if tail is not None else list(file)
-    return [_event(line) for line in lines if line.strip()]
 
 
 def _event(line: bytes) -> dict[str, str]:

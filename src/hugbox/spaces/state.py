@@ -11,8 +11,8 @@ import pygit2
 from sqlalchemy import select, update
 
 from hugbox.db import Database
-from hugbox.repos import cards
 from hugbox.repos.checkout import checkout
+from hugbox.repos.indexer import read_card
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.store import RepoStore
 from hugbox.spaces import service
@@ -27,9 +27,6 @@ class Wishes:
 
     pk: int
     repo_id: str
-    private: bool
-    sdk: str | None
-    title: str
     creator_id: int | None
     generation: int
     requested_sha: str | None
@@ -58,8 +55,7 @@ def read_wishes(database: Database, pk: int) -> Wishes | None:
             return None
         env, secrets = service.environment(session, repo)
         return Wishes(
-            pk=pk, repo_id=repo.repo_id, private=repo.private, sdk=repo.sdk,
-            title=str(repo.card_data.get("title") or ""), creator_id=repo.created_by_id,
+            pk=pk, repo_id=repo.repo_id, creator_id=repo.created_by_id,
             generation=runtime.generation, requested_sha=runtime.requested_sha,
             paused=runtime.paused, restarts=runtime.restarts,
             factory_restarts=runtime.factory_restarts, sleep_time=runtime.sleep_time,
@@ -82,27 +78,28 @@ def load_config(
     database: Database, store: RepoStore, pk: int, sha: str, defaults: SdkDefaults
 ) -> SpaceConfig:
     """The config of the space at `sha` (raises ConfigProblem)."""
-    repo = _repo(database, pk)
-    gitrepo = store.open(repo)
-    commit = git.resolve(gitrepo, sha)
-    if commit is None:
-        raise LookupError(f"commit {sha} of {repo.repo_id} is gone")
-    readme = git.lookup(gitrepo, commit, "README.md")
-    card = _card(readme.data if isinstance(readme, pygit2.Blob) else b"")
+    repo, gitrepo, commit = _commit(database, store, pk, sha)
     walk = git.walk(gitrepo, commit.tree, "", recursive=True)
     files = {item.path for item in walk if not item.is_dir}
-    return read_config(card, files, sdk=repo.sdk, defaults=defaults)
+    return read_config(read_card(gitrepo, commit), files, sdk=repo.sdk, defaults=defaults)
 
 
 def write_checkout(database: Database, store: RepoStore, pk: int, sha: str, dest: Path) -> None:
     """The space's files at `sha`, large ones copied: the sandbox sees no blob store."""
+    _, gitrepo, commit = _commit(database, store, pk, sha)
+    dest.mkdir(parents=True, exist_ok=True)
+    checkout(gitrepo, commit, store.blobs, dest, link_large=False)
+
+
+def _commit(
+    database: Database, store: RepoStore, pk: int, sha: str
+) -> tuple[Repo, pygit2.Repository, pygit2.Commit]:
     repo = _repo(database, pk)
     gitrepo = store.open(repo)
     commit = git.resolve(gitrepo, sha)
     if commit is None:
         raise LookupError(f"commit {sha} of {repo.repo_id} is gone")
-    dest.mkdir(parents=True, exist_ok=True)
-    checkout(gitrepo, commit, store.blobs, dest, link_large=False)
+    return repo, gitrepo, commit
 
 
 def _repo(database: Database, pk: int) -> Repo:
@@ -112,10 +109,3 @@ def _repo(database: Database, pk: int) -> Repo:
             raise LookupError(f"space {pk} is gone")
         session.expunge(repo)
         return repo
-
-
-def _card(readme: bytes) -> dict[str, Any]:
-    try:
-        return cards.parse_front_matter(readme.decode("utf-8", "replace")) or {}
-    except cards.CardError:
-        return {}

@@ -51,7 +51,7 @@ class Space:
 
     pk: int
     repo_id: str
-    private: bool = False
+    creator_id: int | None = None
     stage: SpaceStage = SpaceStage.NO_APP_FILE
     generation: int = -1
     restarts: int = -1
@@ -155,7 +155,7 @@ class Supervisor:
         return sha != space.built_sha and (sha != space.failed_sha or retry)
 
     def _take(self, space: Space, wishes: state.Wishes) -> None:
-        space.repo_id, space.private = wishes.repo_id, wishes.private
+        space.repo_id, space.creator_id = wishes.repo_id, wishes.creator_id
         space.generation, space.restarts = wishes.generation, wishes.restarts
         space.factory_restarts, space.sleep_time = wishes.factory_restarts, wishes.sleep_time
         space.env, space.secrets = wishes.env, wishes.secrets
@@ -184,8 +184,7 @@ class Supervisor:
     def _built_venv(self, config: SpaceConfig | None, app_dir: Path) -> Path | None:
         if config is None or config.sdk == "static":
             return None
-        python, _ = builder.host_python(config.python_version)
-        key = venvs.key(app_dir, python=python, sdk_requirements=config.sdk_requirements)
+        key = _venv_key(config, app_dir)
         return self.venvs.path(key) if self.venvs.ready(key) else None
 
     async def _forget(self, pk: int) -> None:
@@ -232,9 +231,7 @@ class Supervisor:
         """The venv for the space's requirements: an existing one, else a new build."""
         log_path = self._files(space).log("build")
         await asyncio.to_thread(log_path.unlink, True)  # the log of this build only
-        python, _ = builder.host_python(config.python_version)
-        key = await asyncio.to_thread(venvs.key, app_dir, python=python,
-                                      sdk_requirements=config.sdk_requirements)  # fmt: skip
+        key = await asyncio.to_thread(_venv_key, config, app_dir)
         async with self._venv_locks.setdefault(key, asyncio.Lock()):
             if refresh or not self.venvs.ready(key):
                 staging = self.venvs.staging(key)
@@ -312,7 +309,8 @@ class Supervisor:
         files = self._files(space)
         command, port = launch.command_for(config)
         identity = launch.Identity(repo_id=space.repo_id, title=config.title,
-                                   creator_id=None, spaces_url=self.setup.spaces_url)  # fmt: skip
+                                   creator_id=None,
+                                   spaces_url=self.setup.spaces_url)  # fmt: skip
         env = launch.environment(config, identity, user_env=space.env,
                                  memory=self.setup.limits.memory_bytes)  # fmt: skip
         return runner.Launch(
@@ -395,6 +393,12 @@ class Supervisor:
     @staticmethod
     async def _db(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(function, *args, **kwargs)
+
+
+def _venv_key(config: SpaceConfig, app_dir: Path) -> str:
+    """Which shared venv the space runs on: its interpreter, SDK and dependency files."""
+    python, _ = builder.host_python(config.python_version)
+    return venvs.key(app_dir, python=python, sdk_requirements=config.sdk_requirements)
 
 
 def _fresh_start(launch: runner.Launch) -> int:
