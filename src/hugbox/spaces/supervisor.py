@@ -309,7 +309,7 @@ class Supervisor:
         files = self._files(space)
         command, port = launch.command_for(config)
         identity = launch.Identity(repo_id=space.repo_id, title=config.title,
-                                   creator_id=None,
+                                   creator_id=space.creator_id,
                                    spaces_url=self.setup.spaces_url)  # fmt: skip
         env = launch.environment(config, identity, user_env=space.env,
                                  memory=self.setup.limits.memory_bytes)  # fmt: skip
