@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from hugbox import __version__
+from hugbox import __version__, malloc
 from hugbox.auth import api as auth_api
 from hugbox.db import Database
 from hugbox.errors import install_error_handlers
@@ -118,6 +118,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 def create_app_from_env() -> FastAPI:
     """The app of a worker process started by `hugbox serve --workers N`."""
+    malloc.tune()
     return create_app(Settings())
 
 

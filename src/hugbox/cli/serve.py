@@ -11,6 +11,7 @@ from typing import Any
 import typer
 import uvicorn
 
+from hugbox import malloc
 from hugbox.app import create_app
 from hugbox.cli.context import DataDirOption, operator
 from hugbox.settings import Settings
@@ -78,6 +79,7 @@ def serve(
         )
     try:
         if workers == 1:
+            malloc.tune()  # workers tune themselves (create_app_from_env)
             uvicorn.run(create_app(Settings()), **options)
         else:
             uvicorn.run("hugbox.app:create_app_from_env", factory=True, workers=workers, **options)

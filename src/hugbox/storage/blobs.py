@@ -21,7 +21,7 @@ class BlobMismatch(ValueError):
 
 
 class BlobWriter(Protocol):
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | memoryview) -> None: ...
     def commit(self, expected_oid: str | None = None, expected_size: int | None = None) -> str: ...
     def abort(self) -> None: ...
 
@@ -47,7 +47,7 @@ class LocalBlobWriter:
         self._hash = hashlib.sha256()
         self.size = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         self._file.write(data)
         self._hash.update(data)
         self.size += len(data)

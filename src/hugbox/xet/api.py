@@ -89,21 +89,23 @@ def get_token(request: Request, storage: StorageDep, epoch: str) -> XetToken:
 TokenDep = Annotated[XetToken, Depends(get_token)]
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    parts, size = [], 0
+async def _body_parts(request: Request, limit: int) -> list[bytes]:
+    """The body as it arrived, in parts (a xorb is verified part by part, never joined)."""
+    parts: list[bytes] = []
+    size = 0
     async for part in request.stream():
         size += len(part)
         if size > limit:
             raise PayloadTooLarge(f"Body larger than {limit} bytes")
         parts.append(part)
-    return b"".join(parts)
+    return parts
 
 
 @router.post(CAS + "/v1/xorbs/{prefix}/{xorb}")
 async def upload_xorb(
     request: Request, token: TokenDep, session: SessionDep, storage: StorageDep, xorb: str
 ) -> Any:
-    body = await _body(request, fmt.MAX_XORB_BYTES + 64 * 1024)
+    body = await _body_parts(request, fmt.MAX_XORB_BYTES + 64 * 1024)
     inserted = await run_in_threadpool(
         service.store_xorb, session, storage, token=token, xorb=xorb, body=body
     )
@@ -114,7 +116,7 @@ async def upload_xorb(
 async def upload_shard(
     request: Request, token: TokenDep, session: SessionDep, storage: StorageDep
 ) -> Any:
-    body = await _body(request, fmt.MAX_SHARD_BYTES)
+    body = b"".join(await _body_parts(request, fmt.MAX_SHARD_BYTES))
     await run_in_threadpool(service.register_shard, session, storage, token=token, body=body)
     return {"result": 1}
 

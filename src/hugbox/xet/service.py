@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -96,26 +97,20 @@ def _need_write(token: XetToken) -> None:
 
 
 def store_xorb(
-    session: Session, storage: XetStorage, *, token: XetToken, xorb: str, body: bytes
+    session: Session, storage: XetStorage, *, token: XetToken, xorb: str, body: list[bytes]
 ) -> bool:
-    """Verify and keep a xorb; False when it was already stored (not an error)."""
+    """Verify and keep a xorb (its body as received, in parts); False when it was already
+    stored (not an error)."""
     _need_write(token)
     xorb = xorb.lower()
     expected = _parse_hash(xorb)
     found = session.get(Xorb, xorb)
-    log.info("xorb %s: %d bytes received, %s", xorb, len(body), "known" if found else "new")
+    size = sum(map(len, body))
+    log.info("xorb %s: %d bytes received, %s", xorb, size, "known" if found else "new")
     if found is not None:
         found.touched_at = _now()
         return False
-    try:
-        parsed = fmt.parse_xorb(body, expected)
-    except fmt.FormatError as exc:
-        log.warning("rejected xorb %s: %s", xorb, exc)
-        raise BadRequest(f"Invalid xorb {xorb}: {exc}") from exc
-    path = storage.tmp_dir / f"xorb-{secrets.token_hex(8)}"
-    storage.tmp_dir.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(memoryview(body)[: parsed.data_length])
-    storage.xorbs.adopt(path, xorb)
+    parsed = _verify_and_keep(storage, xorb, expected, body)
     rows = b"".join(CHUNK_ROW.pack(c.hash, c.stored_end, c.unpacked_end) for c in parsed.chunks)
     _add_once(
         session,
@@ -130,6 +125,29 @@ def store_xorb(
         ),
     )
     return True
+
+
+def _verify_and_keep(
+    storage: XetStorage, xorb: str, expected: bytes, body: list[bytes]
+) -> fmt.ParsedXorb:
+    try:
+        parsed = fmt.parse_xorb(body, expected)
+    except fmt.FormatError as exc:
+        log.warning("rejected xorb %s: %s", xorb, exc)
+        raise BadRequest(f"Invalid xorb {xorb}: {exc}") from exc
+    storage.tmp_dir.mkdir(parents=True, exist_ok=True)
+    path = storage.tmp_dir / f"xorb-{secrets.token_hex(8)}"
+    with path.open("wb") as out:
+        _write_prefix(out, body, parsed.data_length)
+    storage.xorbs.adopt(path, xorb)
+    return parsed
+
+
+def _write_prefix(out: BinaryIO, parts: list[bytes], length: int) -> None:
+    """The first `length` bytes of the parts (a footer, if the client sent one, is dropped)."""
+    for part in parts:
+        out.write(memoryview(part)[:length])
+        length -= min(length, len(part))
 
 
 def _parse_hash(text: str) -> bytes:
@@ -290,7 +308,7 @@ def _materialise(
 
 def read_term(
     storage: XetStorage, rows: list[tuple[bytes, int, int]], term: list[object]
-) -> Iterator[bytes]:
+) -> Iterator[fmt.Bytes]:
     """The uncompressed chunks of one term, read from the stored xorb."""
     xorb, start, end = str(term[0]), int(str(term[1])), int(str(term[2]))
     first = rows[start - 1][1] if start else 0

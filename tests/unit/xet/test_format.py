@@ -57,6 +57,35 @@ def test_xorb_with_lz4_and_byte_grouped_chunks_verifies() -> None:
     assert b"".join(d for _end, d in fmt.iter_chunks(body)) == text + floats
 
 
+def test_xorb_verifies_the_same_in_any_split_into_parts() -> None:
+    floats = struct.pack("<3001f", *[i / 7 for i in range(3001)])
+    chunks = [b"a" * 1000, floats[:4097], floats[4097:]]
+    body = _chunk(0, chunks[0], 1000)
+    body += b"".join(_chunk(2, lz4.frame.compress(_grouped(c)), len(c)) for c in chunks[1:])
+    leaves = [(fmt.chunk_hash(c), len(c)) for c in chunks]
+    whole = fmt.parse_xorb(body, fmt.merkle_root(leaves))
+    for size in (1, 7, 8, 4096):
+        parts = [body[i : i + size] for i in range(0, len(body), size)]
+        assert fmt.parse_xorb(parts, fmt.merkle_root(leaves)) == whole
+    assert b"".join(d for _end, d in fmt.iter_chunks([body[:5], body[5:]])) == b"".join(chunks)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 64 * 1024 + 3])
+def test_ungroup4_inverts_byte_grouping(n: int) -> None:
+    data = os.urandom(n)
+    assert bytes(fmt.ungroup4(_grouped(data), n)) == data
+
+
+def test_an_old_style_footer_is_accepted_and_not_kept() -> None:
+    name, body = xorb([b"a" * 1000, b"b" * 2000])
+    footer = fmt.FOOTER_MAGIC + bytes(20)
+    footer += len(footer).to_bytes(4, "little")
+    parsed = fmt.parse_xorb([body, footer], fmt.str_to_hash(name))
+    assert parsed.data_length == len(body)
+    with pytest.raises(fmt.FormatError, match="footer"):
+        fmt.parse_xorb(body + footer[:-4] + bytes(4), fmt.str_to_hash(name))
+
+
 def test_forged_xorb_is_rejected() -> None:
     name, body = xorb([b"a" * 1000, b"b" * 2000])
     forged = body[:-1] + b"c"
