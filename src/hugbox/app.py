@@ -32,13 +32,13 @@ from hugbox.repos.signing import UrlSigner, load_secret
 from hugbox.repos.store import RepoStore
 from hugbox.settings import PreuploadMode, Settings
 from hugbox.spaces import api as spaces_api
-from hugbox.storage.blobs import LocalBlobStore
 from hugbox.viewer import api as viewer_api
 from hugbox.viewer.reader import ReaderCache
 from hugbox.viewer.service import Viewer
 from hugbox.viewer.tasks import ViewerTasks
 from hugbox.web import pages as web_pages
 from hugbox.xet import api as xet_api
+from hugbox.xet.blobs import open_blob_store
 from hugbox.xet.service import open_storage
 
 log = logging.getLogger(__name__)
@@ -73,17 +73,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.target_cache = TargetCache(settings.inference_access_ttl)
     app.state.settings = settings
     app.state.database = database
-    app.state.store = RepoStore(
-        repos_dir=settings.repos_dir,
-        blobs=LocalBlobStore(settings.blobs_dir),
-        tmp_dir=settings.tmp_dir,
-    )
+    blobs = open_blob_store(settings.blobs_dir, settings.xet_dir)
+    app.state.store = RepoStore(repos_dir=settings.repos_dir, blobs=blobs, tmp_dir=settings.tmp_dir)
     secret = load_secret(settings.secret_key.get_secret_value(), settings.data_dir)
     app.state.signer = UrlSigner(secret)
     app.state.viewer = viewer = Viewer(app.state.store, settings.data_dir / "viewer", ReaderCache())
     job_worker = job_worker_for(settings, database, viewer)
     if settings.preupload_mode is PreuploadMode.XET:
-        app.state.xet = open_storage(settings.xet_dir, blobs=app.state.store.blobs, secret=secret)
+        app.state.xet = open_storage(settings.xet_dir, blobs=blobs, secret=secret)
     install_error_handlers(app)
     for router in (
         auth_api.router,

@@ -16,6 +16,7 @@ from hugbox.auth.models import TokenRole
 from hugbox.db import Database
 from hugbox.settings import Settings
 from hugbox.xet import maintenance
+from hugbox.xet.blobs import open_blob_store
 from xet_wire import FileEntry, shard, xorb
 
 
@@ -118,23 +119,31 @@ def test_stats_and_gc_keep_what_repos_hold(
     client: TestClient, token: str, settings: Settings
 ) -> None:
     _create(client, token, "r")
-    name, _sha = _upload(client, token, [os.urandom(4000)])
+    name, sha = _upload(client, token, [os.urandom(4000)])
+    base, headers = _cas(_grant(client, token, "write").json())
+    abandoned, body = xorb([os.urandom(3000)])  # uploaded, never named by a shard
+    client.post(f"{base}/v1/xorbs/default/{abandoned}", content=body, headers=headers)
     database = Database(settings.sqlalchemy_url)
+    blobs = open_blob_store(settings.blobs_dir, settings.xet_dir)
     later = datetime.now(UTC) + timedelta(days=31)
     with database.session() as session:
         stats = maintenance.storage_stats(session)
-        assert (stats.xorbs, stats.files, stats.logical_bytes) == (1, 1, 4000)
+        assert (stats.xorbs, stats.files, stats.logical_bytes) == (2, 1, 4000)
         [repo] = stats.repos
         assert (repo.repo_id, repo.logical_bytes, repo.stored_bytes) == ("alice/r", 4000, 4008)
-        assert maintenance.collect_garbage(session, now=later).xorbs == []
+        assert maintenance.collect_garbage(session, blobs).xorbs == []  # touched too recently
+        assert maintenance.collect_garbage(session, blobs, now=later).xorbs == [abandoned]
     body = {"name": "r", "organization": "alice", "type": "model"}
     assert client.request(
         "DELETE", "/api/repos/delete", json=body, headers=_headers(token)
     ).is_success
     with database.session() as session:
-        assert maintenance.collect_garbage(session).xorbs == []  # touched too recently
-        assert maintenance.collect_garbage(session, now=later).xorbs == [name]
-        assert maintenance.storage_stats(session).xorbs == 0
+        # The repo's file is forgotten, but its recipe still names its sha256 in the store
+        # (deleting a repo frees no object of that store): its xorb stays.
+        collected = maintenance.collect_garbage(session, blobs, now=later)
+        assert (collected.files, collected.xorbs) == (1, [])
+        assert maintenance.storage_stats(session).files == 0
+    assert blobs.size(sha) == 4000
     database.engine.dispose()
 
 

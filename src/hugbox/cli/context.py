@@ -17,7 +17,7 @@ from hugbox.db import Database, migrate
 from hugbox.errors import HubError
 from hugbox.repos.store import RepoStore
 from hugbox.settings import Settings
-from hugbox.storage.blobs import LocalBlobStore
+from hugbox.xet.blobs import open_blob_store
 
 DataDirOption = Annotated[
     Path | None,
@@ -43,7 +43,7 @@ def operator(data_dir: Path | None) -> Operator:
     migrate(settings.sqlalchemy_url)
     store = RepoStore(
         repos_dir=settings.repos_dir,
-        blobs=LocalBlobStore(settings.blobs_dir),
+        blobs=open_blob_store(settings.blobs_dir, settings.xet_dir),
         tmp_dir=settings.tmp_dir,
     )
     return Operator(settings, Database(settings.sqlalchemy_url), store)

@@ -11,9 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from hugbox.cli.context import DataDirOption, err, operator, unit_of_work
-from hugbox.repos.signing import load_secret
 from hugbox.xet import maintenance
-from hugbox.xet.service import open_storage
+from hugbox.xet.blobs import open_blob_store
 
 storage_app = typer.Typer(help="Inspect and clean Xet storage.", no_args_is_help=True)
 
@@ -73,12 +72,11 @@ def gc(
     op = operator(data_dir)
     if not (dry_run or yes or typer.confirm("Delete unreferenced Xet data?")):
         raise typer.Abort()
+    blobs = open_blob_store(op.settings.blobs_dir, op.settings.xet_dir)
     with unit_of_work(op) as session:
-        collected = maintenance.collect_garbage(session, dry_run=dry_run)
+        collected = maintenance.collect_garbage(session, blobs, dry_run=dry_run)
     if not dry_run:
-        secret = load_secret(op.settings.secret_key.get_secret_value(), op.settings.data_dir)
-        storage = open_storage(op.settings.xet_dir, blobs=op.store.blobs, secret=secret)
-        maintenance.delete_xorbs(storage, collected.xorbs)
+        maintenance.delete_xorbs(blobs.xorbs, collected.xorbs)
     verb = "Would delete" if dry_run else "Deleted"
     err.print(
         f"{verb} {len(collected.xorbs)} xorbs ({_size(collected.bytes)}) and forgot "

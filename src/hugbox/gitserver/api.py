@@ -68,7 +68,9 @@ async def receive_pack(
         request.stream(), gzipped=_gzipped(request), tmp_dir=store.tmp_dir
     )
     setup = service.PushSetup(
-        hooks_dir=settings.data_dir / "git-hooks", blobs_dir=settings.blobs_dir
+        hooks_dir=settings.data_dir / "git-hooks",
+        blobs_dir=settings.blobs_dir,
+        xet_dir=settings.xet_dir,
     )
     with body:
         output = await run_in_threadpool(

@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 
 from hugbox.gitserver import policy
-from hugbox.storage.blobs import LocalBlobStore
+from hugbox.xet.blobs import open_blob_store
 
 BLOBS_VAR = "HUGBOX_HOOK_BLOBS"
+XET_VAR = "HUGBOX_HOOK_XET"
 MAX_FILE_VAR = "HUGBOX_HOOK_MAX_FILE"
 DEFAULT_BRANCH_VAR = "HUGBOX_HOOK_DEFAULT_BRANCH"
 REPORT_VAR = "HUGBOX_HOOK_REPORT"
@@ -25,7 +26,7 @@ REPORT_VAR = "HUGBOX_HOOK_REPORT"
 def main() -> int:
     updates = policy.parse_updates(sys.stdin.read())
     rules = policy.Rules(
-        blobs=LocalBlobStore(Path(os.environ[BLOBS_VAR])),
+        blobs=open_blob_store(Path(os.environ[BLOBS_VAR]), Path(os.environ[XET_VAR])),
         max_file=int(os.environ[MAX_FILE_VAR]),
         default_branch=os.environ[DEFAULT_BRANCH_VAR],
     )

@@ -34,6 +34,7 @@ class PushSetup:
 
     hooks_dir: Path
     blobs_dir: Path
+    xet_dir: Path  # pointers may name files stored as Xet recipes
     max_file: int = LFS_SIZE_THRESHOLD
 
 
@@ -73,6 +74,7 @@ def receive_pack(
         report = Path(work) / "report.json"
         env = {
             hook.BLOBS_VAR: str(setup.blobs_dir),
+            hook.XET_VAR: str(setup.xet_dir),
             hook.MAX_FILE_VAR: str(setup.max_file),
             hook.REPORT_VAR: str(report),
             hook.DEFAULT_BRANCH_VAR: DEFAULT_BRANCH,

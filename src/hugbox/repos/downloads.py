@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from fastapi import Request, Response
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, StreamingResponse
 
 from hugbox.repos.content import RepoFile
+from hugbox.storage.blobs import BlobStore
 
 
 class BlobFileResponse(FileResponse):
@@ -34,8 +35,41 @@ def _quote_name(path: str) -> str:
     return quote(path.rsplit("/", 1)[-1], safe="")
 
 
-def lfs_response(path: Path, headers: dict[str, str]) -> Response:
-    return BlobFileResponse(path, headers=headers, media_type="application/octet-stream")
+def blob_response(
+    request: Request, blobs: BlobStore, oid: str, headers: dict[str, str]
+) -> Response | None:
+    """A large file's bytes, from its file when the store has one (sendfile, Range by
+    Starlette), else read through the store as they are sent (a Xet recipe, decoded on the way);
+    None when the store does not hold it."""
+    path = blobs.local_path(oid)
+    if path is not None:
+        return BlobFileResponse(path, headers=headers, media_type="application/octet-stream")
+    total = blobs.size(oid)
+    if total is None:
+        return None
+    span = _single_range(request.headers.get("range"), total)
+    if span is UNSATISFIABLE:
+        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{total}"})
+    start, end = span or (0, total)
+    headers = {**headers, "Content-Length": str(end - start)}
+    if span is not None:
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{total}"
+    status = 206 if span is not None else 200
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers)
+    body = _read_blob(blobs, oid, start, end)
+    return StreamingResponse(body, status, headers, media_type="application/octet-stream")
+
+
+def _read_blob(blobs: BlobStore, oid: str, start: int, end: int) -> Iterator[bytes]:
+    with blobs.open(oid) as handle:
+        handle.seek(start)
+        while start < end:
+            data = handle.read(min(BlobFileResponse.chunk_size, end - start))
+            if not data:
+                raise OSError(f"object {oid} ended before its size")
+            start += len(data)
+            yield data
 
 
 def bytes_response(request: Request, data: bytes, headers: dict[str, str]) -> Response:

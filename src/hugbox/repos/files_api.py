@@ -95,10 +95,10 @@ def resolve_file(
         request, session, repo, sha256=file.lfs.oid, revision=str(commit.id)
     )
     headers.update(xet)
-    blob_path = store.blobs.local_path(file.lfs.oid)
-    if blob_path is None:
+    response = downloads.blob_response(request, store.blobs, file.lfs.oid, headers)
+    if response is None:
         raise EntryNotFound(f"The content of {path} is missing from storage", commit=str(commit.id))
-    return downloads.lfs_response(blob_path, headers)
+    return response
 
 
 for _prefix in FILE_PREFIXES:

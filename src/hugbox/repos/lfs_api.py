@@ -14,7 +14,7 @@ from hugbox.deps import BaseUrlDep, SessionDep, SettingsDep, StoreDep
 from hugbox.errors import AuthenticationRequired, BadRequest, EntryNotFound, Forbidden
 from hugbox.repos import access, lfs
 from hugbox.repos.deps import BASIC_CHALLENGE, ReadableRepo, asking_for_basic, load_repo_for_git
-from hugbox.repos.downloads import lfs_response
+from hugbox.repos.downloads import blob_response
 from hugbox.repos.models import Repo
 from hugbox.repos.service import Need, authorize
 from hugbox.repos.signing import UrlSigner
@@ -138,10 +138,10 @@ async def put_object(
 @router.get("/api/lfs/objects/{oid}")
 def get_object(request: Request, store: StoreDep, oid: str, exp: str, sig: str) -> Response:
     _signer(request).check("get", oid, exp=exp, sig=sig)
-    path = store.blobs.local_path(oid)
-    if path is None:
+    response = blob_response(request, store.blobs, oid, {"ETag": f'"{oid}"'})
+    if response is None:
         raise EntryNotFound(f"Object {oid} does not exist")
-    return lfs_response(path, {"ETag": f'"{oid}"'})
+    return response
 
 
 @router.put("/api/lfs/multipart/{oid}/{part}")

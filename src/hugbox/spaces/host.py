@@ -19,7 +19,7 @@ from hugbox.spaces.directory import SpacesDirectory
 from hugbox.spaces.proxy import SpacesProxy, create_proxy
 from hugbox.spaces.sandbox import SandboxLimits
 from hugbox.spaces.supervisor import Space, Supervisor, SupervisorSetup
-from hugbox.storage.blobs import LocalBlobStore
+from hugbox.xet.blobs import open_blob_store
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -34,7 +34,7 @@ def supervisor_for(
 ) -> Supervisor:
     store = RepoStore(
         repos_dir=settings.repos_dir,
-        blobs=LocalBlobStore(settings.blobs_dir),
+        blobs=open_blob_store(settings.blobs_dir, settings.xet_dir),
         tmp_dir=settings.tmp_dir,
     )
     setup = SupervisorSetup(

@@ -9,8 +9,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hugbox.repos.models import Repo
+from hugbox.storage.blobs import BlobStore
+from hugbox.xet.blobs import XetBlobStore
 from hugbox.xet.models import XetDedup, XetFile, XetFileRepo, Xorb
-from hugbox.xet.service import XetStorage
 
 # Clients cache shards for 21 days and then reference their xorbs without uploading them again
 # (spec/xet.md §3.6): nothing touched more recently than this is ever deleted.
@@ -84,12 +85,13 @@ class Collected:
 
 
 def collect_garbage(
-    session: Session, *, dry_run: bool = False, now: datetime | None = None
+    session: Session, blobs: XetBlobStore, *, dry_run: bool = False, now: datetime | None = None
 ) -> Collected:
-    """Forget Xet files no repo holds any more, and the xorbs no file references that nobody
-    has touched for GC_GRACE. Only rows go here; `delete_xorbs` removes the bytes once this
-    transaction has committed (a crash in between leaves unreferenced bytes, never a row
-    without bytes)."""
+    """Forget Xet files no repo holds any more, and the xorbs that neither a file nor a recipe
+    of the sha256 store references and that nobody has touched for GC_GRACE. (A recipe is the
+    only copy of a file's bytes, kept like any object of that store.) Only rows go here;
+    `delete_xorbs` removes the bytes once this transaction has committed (a crash in between
+    leaves unreferenced bytes, never a row without bytes)."""
     orphans = select(XetFile.file_hash).where(
         ~select(XetFileRepo.file_hash).where(XetFileRepo.file_hash == XetFile.file_hash).exists()
     )
@@ -101,6 +103,7 @@ def collect_garbage(
         )
         for term in terms
     }
+    live.update(part.xorb for recipe in blobs.recipes() for part in recipe.segments)
     cutoff = (now or datetime.now(UTC)) - GC_GRACE
     dead = [
         (h, n)
@@ -117,6 +120,6 @@ def collect_garbage(
     return Collected(len(orphan_files), [h for h, _n in dead], sum(n for _h, n in dead))
 
 
-def delete_xorbs(storage: XetStorage, names: list[str]) -> None:
+def delete_xorbs(xorbs: BlobStore, names: list[str]) -> None:
     for name in names:
-        storage.xorbs.delete(name)
+        xorbs.delete(name)

@@ -1,9 +1,10 @@
 """The Xet CAS: verified xorb and shard uploads, reconstruction plans, dedup answers.
 
 Xorbs are stored verbatim after verification, under their Xet hash, in their own blob store.
-A shard's files are verified term by term, then reconstructed once into the sha256 blob store
-(the claimed sha256 is checked on the way): from then on a Xet-uploaded file is an ordinary LFS
-object for `resolve`, git-lfs and clients without Xet (docs/architecture.md, "Xet storage").
+A shard's files are verified term by term and rebuilt once to prove the sha256 each claims;
+then the sha256 store names the file's recipe (xet/blobs.py), and a Xet-uploaded file is an
+ordinary LFS object for `resolve`, git-lfs and clients without Xet, stored only once
+(docs/architecture.md, "Xet storage").
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,10 +29,12 @@ from hugbox.errors import AuthenticationRequired, BadRequest, Forbidden, HubErro
 from hugbox.repos import access
 from hugbox.repos.models import Repo
 from hugbox.repos.signing import UrlSigner
-from hugbox.storage.blobs import BlobMismatch, BlobStore, LocalBlobStore
+from hugbox.storage.blobs import BlobStore, LocalBlobStore
 from hugbox.xet import format as fmt
-from hugbox.xet import tokens
+from hugbox.xet import recipes, tokens
+from hugbox.xet.blobs import XetBlobStore
 from hugbox.xet.models import CHUNK_ROW, XetDedup, XetFile, XetFileRepo, Xorb
+from hugbox.xet.recipes import Recipe
 from hugbox.xet.tokens import XetToken
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ class XetStorage:
 
     xorbs: BlobStore  # verified xorbs, keyed by Xet hash
     shards: BlobStore  # uploaded shards, keyed by sha256 (an audit log; the DB is authoritative)
-    blobs: BlobStore  # the hub's sha256 store, where Xet files are reconstructed
+    blobs: XetBlobStore  # the hub's sha256 store, where Xet files are published as recipes
     tmp_dir: Path
     secret: bytes
     epoch: str  # part of the CAS URL: clients key their caches by it (spec/xet.md §3.6)
@@ -60,9 +62,9 @@ class XetStorage:
         return UrlSigner(self.secret, ttl_seconds=FETCH_URL_TTL)
 
 
-def open_storage(root: Path, *, blobs: BlobStore, secret: bytes) -> XetStorage:
+def open_storage(root: Path, *, blobs: XetBlobStore, secret: bytes) -> XetStorage:
     return XetStorage(
-        xorbs=LocalBlobStore(root / "xorbs"),
+        xorbs=blobs.xorbs,
         shards=LocalBlobStore(root / "shards"),
         blobs=blobs,
         tmp_dir=root / "tmp",
@@ -211,8 +213,8 @@ def _check_file(file: fmt.ShardFile, xorbs: _Xorbs) -> list[list[object]]:
 
 
 def register_shard(session: Session, storage: XetStorage, *, token: XetToken, body: bytes) -> int:
-    """Verify every file of the shard, reconstruct new ones into the sha256 store (checking the
-    sha256 each claims), and let the token's repo read them. Returns the number of files."""
+    """Verify every file of the shard, prove the sha256 each claims and publish it in the
+    sha256 store, and let the token's repo read them. Returns the number of files."""
     _need_write(token)
     try:
         files = fmt.parse_shard(body)
@@ -224,7 +226,7 @@ def register_shard(session: Session, storage: XetStorage, *, token: XetToken, bo
     # Reconstruction may take seconds: it runs before this transaction writes anything, so no
     # database write lock is held meanwhile.
     for file, terms in checked:
-        _materialise_new(session, storage, file, terms, xorbs)
+        _prove_and_publish(session, storage, file, terms, xorbs)
     for file, terms in checked:
         _record_file(session, token, file, terms, xorbs)
     xorbs.touch()
@@ -232,25 +234,30 @@ def register_shard(session: Session, storage: XetStorage, *, token: XetToken, bo
     return len(files)
 
 
-def _materialise_new(
+def _prove_and_publish(
     session: Session,
     storage: XetStorage,
     file: fmt.ShardFile,
     terms: list[list[object]],
     xorbs: _Xorbs,
 ) -> None:
+    """Check the sha256 the client claims by rebuilding the file (once per Xet file), then let
+    the sha256 store name the file's recipe, unless it holds those bytes already."""
     if file.sha256 is None:
         raise BadRequest("Shard files need the sha256 metadata extension")
-    size = sum(int(str(t[3])) for t in terms)
     known = session.get(XetFile, fmt.hash_to_str(file.hash))
     if known is not None and known.sha256 != file.sha256:
         raise BadRequest(f"File {known.file_hash} has sha256 {known.sha256}, not {file.sha256}")
-    if storage.blobs.size(file.sha256) != size:
-        _materialise(storage, xorbs, terms, sha256=file.sha256, size=size)
-    elif known is None:
-        # The bytes are there (a plain LFS upload, say), but this file hash has never been
-        # checked against them: reconstruct once more, only to compare.
-        _check_sha256(storage, xorbs, terms, sha256=file.sha256)
+    recipe = Recipe(file.sha256, [_segment(term, xorbs) for term in terms])
+    if known is None:
+        _check_sha256(storage, recipe)
+    if not storage.blobs.exists(file.sha256):
+        storage.blobs.publish(recipe)
+
+
+def _segment(term: list[object], xorbs: _Xorbs) -> recipes.Segment:
+    xorb = str(term[0])
+    return recipes.segment(xorb, xorbs.rows(xorb), int(str(term[1])), int(str(term[2])))
 
 
 def _record_file(
@@ -278,45 +285,12 @@ def _add_once(session: Session, row: object) -> None:
         pass
 
 
-def _check_sha256(
-    storage: XetStorage, xorbs: _Xorbs, terms: list[list[object]], *, sha256: str
-) -> None:
+def _check_sha256(storage: XetStorage, recipe: Recipe) -> None:
     digest = hashlib.sha256()
-    for term in terms:
-        for data in read_term(storage, xorbs.rows(str(term[0])), term):
-            digest.update(data)
-    if digest.hexdigest() != sha256:
+    for block in recipes.iter_blocks(recipe, storage.xorbs):
+        digest.update(block)
+    if digest.hexdigest() != recipe.sha256:
         raise BadRequest(f"The shard's sha256 for a file is wrong: it is {digest.hexdigest()}")
-
-
-def _materialise(
-    storage: XetStorage, xorbs: _Xorbs, terms: list[list[object]], *, sha256: str, size: int
-) -> None:
-    """Write the file into the sha256 store: a sha256 that is not the real one fails."""
-    writer = storage.blobs.writer()
-    try:
-        for term in terms:
-            for data in read_term(storage, xorbs.rows(str(term[0])), term):
-                writer.write(data)
-        writer.commit(expected_oid=sha256, expected_size=size)
-    except BlobMismatch as exc:
-        raise BadRequest(f"The shard's sha256 for a file is wrong: {exc}") from exc
-    except BaseException:
-        writer.abort()
-        raise
-
-
-def read_term(
-    storage: XetStorage, rows: list[tuple[bytes, int, int]], term: list[object]
-) -> Iterator[fmt.Bytes]:
-    """The uncompressed chunks of one term, read from the stored xorb."""
-    xorb, start, end = str(term[0]), int(str(term[1])), int(str(term[2]))
-    first = rows[start - 1][1] if start else 0
-    with storage.xorbs.open(xorb) as handle:
-        handle.seek(first)
-        data = handle.read(rows[end - 1][1] - first)
-    for _end, chunk in fmt.iter_chunks(data):
-        yield chunk
 
 
 def _keep_shard(storage: XetStorage, body: bytes) -> None:
