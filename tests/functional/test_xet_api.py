@@ -115,11 +115,32 @@ def test_reconstruction_serves_ranges_of_the_upload(client: TestClient, token: s
     assert past.status_code == 416
 
 
+def test_a_xet_file_is_stored_once_and_served_decoded(
+    client: TestClient, token: str, settings: Settings
+) -> None:
+    _create(client, token, "r")
+    chunks = [os.urandom(3000), b"z" * 5000]
+    _name, sha = _upload(client, token, chunks)
+    data = b"".join(chunks)
+    blobs = open_blob_store(settings.blobs_dir, settings.xet_dir)
+    assert (blobs.local_path(sha), blobs.size(sha)) == (None, len(data))  # no second copy
+    url = "/alice/r/resolve/main/w.bin"
+    full = client.get(url)
+    assert full.content == data and full.headers["x-xet-hash"]
+    part = client.get(url, headers={"range": "bytes=2990-3009"})
+    assert (part.status_code, part.content) == (206, data[2990:3010])
+    assert part.headers["content-range"] == f"bytes 2990-3009/{len(data)}"
+    head = client.head(url)
+    assert (head.headers["content-length"], head.content) == (str(len(data)), b"")
+    past = client.get(url, headers={"range": f"bytes={len(data)}-"})
+    assert past.status_code == 416
+
+
 def test_stats_and_gc_keep_what_repos_hold(
     client: TestClient, token: str, settings: Settings
 ) -> None:
     _create(client, token, "r")
-    name, sha = _upload(client, token, [os.urandom(4000)])
+    _name, sha = _upload(client, token, [os.urandom(4000)])
     base, headers = _cas(_grant(client, token, "write").json())
     abandoned, body = xorb([os.urandom(3000)])  # uploaded, never named by a shard
     client.post(f"{base}/v1/xorbs/default/{abandoned}", content=body, headers=headers)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hugbox.storage.blobs import LocalBlobStore, LocalBlobWriter, is_sha256
-from hugbox.xet.recipes import Recipe, RecipeReader
+from hugbox.xet.recipes import Recipe, RecipeReader, recipe_size
 
 
 class XetBlobStore:
@@ -51,8 +51,12 @@ class XetBlobStore:
 
     def size(self, oid: str) -> int | None:
         found = self.plain.size(oid)
-        if found is None and (recipe := self.recipe(oid)) is not None:
-            return recipe.size
+        if found is None:
+            try:
+                with self._recipe_path(oid).open("rb") as handle:
+                    return recipe_size(handle.readline())
+            except FileNotFoundError:
+                return None
         return found
 
     def local_path(self, oid: str) -> Path | None:

@@ -47,15 +47,22 @@ class Recipe:
         return sum(s.size for s in self.segments)
 
     def to_json(self) -> bytes:
+        """A header line (what `size` needs, read alone), then the segments (~300 KB a GiB)."""
+        header = {"version": 1, "sha256": self.sha256, "size": self.size}
         segments = [[s.xorb, s.stored, s.unpacked] for s in self.segments]
-        body = {"version": 1, "sha256": self.sha256, "segments": segments}
-        return json.dumps(body, separators=(",", ":")).encode()
+        lines = (json.dumps(part, separators=(",", ":")) for part in (header, segments))
+        return "\n".join(lines).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Recipe:
-        body = json.loads(raw)
-        segments = [Segment(str(x), list(s), list(u)) for x, s, u in body["segments"]]
-        return cls(str(body["sha256"]), segments)
+        header, _, body = raw.partition(b"\n")
+        segments = [Segment(str(x), list(s), list(u)) for x, s, u in json.loads(body)]
+        return cls(str(json.loads(header)["sha256"]), segments)
+
+
+def recipe_size(header: bytes) -> int:
+    """The file size from a recipe's first line."""
+    return int(json.loads(header)["size"])
 
 
 def segment(xorb: str, rows: list[tuple[bytes, int, int]], start: int, end: int) -> Segment:
