@@ -31,9 +31,7 @@ class Xorb(Base):
     touched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def chunk_rows(self) -> list[tuple[bytes, int, int]]:
-        return [
-            CHUNK_ROW.unpack_from(self.chunks, i * CHUNK_ROW.size) for i in range(self.chunk_count)
-        ]
+        return list(CHUNK_ROW.iter_unpack(self.chunks))
 
 
 class XetFile(Base):
