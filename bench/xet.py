@@ -171,12 +171,13 @@ def _stats(hub: Hub) -> dict:
     return stats
 
 
-def _download_seconds(endpoint: str, home: Path, size: int) -> float:
+def _download_seconds(endpoint: str, home: Path, size: int, xet: bool = True) -> float:
     os.sync()
+    env = {"HF_ENDPOINT": endpoint, "HF_HOME": str(home)}
+    if not xet:
+        env["HF_HUB_DISABLE_XET"] = "1"
     try:
-        out = run_python(
-            DOWNLOAD, [REPO_ID, FILENAME], {"HF_ENDPOINT": endpoint, "HF_HOME": str(home)}, 600
-        )
+        out = run_python(DOWNLOAD, [REPO_ID, FILENAME], env, 600)
     finally:
         remove_tree(home)
     if out["size"] != size:
@@ -204,15 +205,25 @@ def _served(hub: Hub, size: int, dest: Path) -> ServedFile:
     )
 
 
-def _downloads(ws: Workspace, hub: Hub, size: int, rounds: int) -> tuple[list[float], list[float]]:
+def _downloads(ws: Workspace, hub: Hub, found: Measured, rounds: int) -> None:
+    """Through Xet, from nginx, and over plain `resolve` (hugbox decoding the xorbs as it
+    sends them), in turns."""
+    size = found.size
     served = _served(hub, size, ws.root / "xet-nginx.bin")
     with running_nginx(ws.root / "xet-nginx", served) as nginx:
-        xet, plain = [], []
         for i in range(rounds):
-            xet.append(mib_per_s(size, _download_seconds(hub.endpoint, ws.root / f"dx{i}", size)))
-            plain.append(mib_per_s(size, _download_seconds(nginx, ws.root / f"dn{i}", size)))
-            log(f"  download round {i + 1}: xet {xet[-1]:.0f} MiB/s, nginx {plain[-1]:.0f} MiB/s")
-    return xet, plain
+            seconds = _download_seconds(hub.endpoint, ws.root / f"dx{i}", size)
+            found.xet_rates.append(mib_per_s(size, seconds))
+            seconds = _download_seconds(nginx, ws.root / f"dn{i}", size)
+            found.nginx_rates.append(mib_per_s(size, seconds))
+            seconds = _download_seconds(hub.endpoint, ws.root / f"dp{i}", size, xet=False)
+            found.decoded_rates.append(mib_per_s(size, seconds))
+            rates = (found.xet_rates[-1], found.nginx_rates[-1], found.decoded_rates[-1])
+            log(
+                "  download round {}: xet {:.0f}, nginx {:.0f}, resolve {:.0f} MiB/s".format(
+                    i + 1, *rates
+                )
+            )
 
 
 @dataclass
@@ -226,6 +237,7 @@ class Measured:
     stats: dict = field(default_factory=dict)
     xet_rates: list[float] = field(default_factory=list)  # MiB/s
     nginx_rates: list[float] = field(default_factory=list)
+    decoded_rates: list[float] = field(default_factory=list)  # plain resolve of the Xet file
 
 
 def _fresh_upload(ws: Workspace, payload: Path, name: str) -> float:
@@ -266,7 +278,7 @@ def _reuploads_and_downloads(ws: Workspace, files: list[Path], found: Measured) 
             _upload(hub, token, files[2], ws.root / "home-b")  # cold cache: server dedup
             found.cold = _received(hub) - before
             found.stats = _stats(hub)
-            found.xet_rates, found.nginx_rates = _downloads(ws, hub, found.size, 3)
+            _downloads(ws, hub, found, 3)
     finally:
         remove_tree(data_dir)
 
@@ -337,5 +349,12 @@ def _results(found: Measured) -> list[Result]:
             note=f"xet storage after 3 uploads: logical {found.stats['logical_bytes'] / 1e6:.0f} "
             f"MB, stored {found.stats['stored_bytes'] / 1e6:.0f} MB, dedup ratio "
             f"{found.stats['dedup_ratio']:.2f}",
+        ),
+        Result(
+            f"plain resolve of the Xet file, {label} (HF_HUB_DISABLE_XET=1)",
+            f"{max(found.decoded_rates):.0f} MiB/s",
+            f"nginx {max(found.nginx_rates):.0f} MiB/s",
+            max(found.decoded_rates) / max(found.nginx_rates),
+            "(info)",
         ),
     ]
