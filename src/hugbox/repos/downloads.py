@@ -45,13 +45,17 @@ def blob_response(
     if path is not None:
         return BlobFileResponse(path, headers=headers, media_type="application/octet-stream")
     total = blobs.size(oid)
-    if total is None:
-        return None
+    return None if total is None else _read_response(request, blobs, oid, total, headers)
+
+
+def _read_response(
+    request: Request, blobs: BlobStore, oid: str, total: int, headers: dict[str, str]
+) -> Response:
     span = _single_range(request.headers.get("range"), total)
     if span is UNSATISFIABLE:
         return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{total}"})
     start, end = span or (0, total)
-    headers = {**headers, "Content-Length": str(end - start)}
+    headers = {**headers, "Accept-Ranges": "bytes", "Content-Length": str(end - start)}
     if span is not None:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{total}"
     status = 206 if span is not None else 200
