@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hugbox.storage.blobs import LocalBlobStore, LocalBlobWriter, is_sha256
-from hugbox.xet.recipes import Recipe, RecipeReader, recipe_size
+from hugbox.xet.recipes import Recipe, recipe_size
 
 
 class XetBlobStore:
@@ -66,6 +66,8 @@ class XetBlobStore:
     def open(self, oid: str) -> BinaryIO:
         if self.plain.exists(oid) or (recipe := self.recipe(oid)) is None:
             return self.plain.open(oid)
+        from hugbox.xet.reader import RecipeReader  # decoders load only where files are read
+
         return io.BufferedReader(RecipeReader(recipe, self.xorbs), buffer_size=1024 * 1024)
 
     def writer(self) -> LocalBlobWriter:

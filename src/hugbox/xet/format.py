@@ -7,7 +7,7 @@ sends is parsed with lengths bounded by the body, and every claim is recomputed.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import blake3
@@ -222,14 +222,8 @@ def iter_chunks(parts: Bytes | Iterable[Bytes]) -> Iterator[tuple[int, Bytes]]:
     return _read_chunks(_Parts(parts))
 
 
-def parse_xorb(
-    parts: Bytes | Iterable[Bytes],
-    expected: bytes,
-    *,
-    keep: Callable[[Bytes], object] | None = None,
-) -> ParsedXorb:
-    """Decompress every chunk, re-hash it and check the Merkle root against `expected`;
-    `keep` is handed each chunk's uncompressed bytes on the way."""
+def parse_xorb(parts: Bytes | Iterable[Bytes], expected: bytes) -> ParsedXorb:
+    """Decompress every chunk, re-hash it and check the Merkle root against `expected`."""
     chunks: list[XorbChunk] = []
     unpacked = data_length = 0
     for end, data in iter_chunks(parts):
@@ -237,8 +231,6 @@ def parse_xorb(
             raise FormatError("xorb larger than 65 MiB")
         unpacked += len(data)
         data_length = end
-        if keep is not None:
-            keep(data)
         chunks.append(XorbChunk(chunk_hash(data), unpacked, end))
     if not chunks:
         raise FormatError("empty xorb")

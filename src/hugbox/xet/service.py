@@ -34,7 +34,8 @@ from hugbox.xet import format as fmt
 from hugbox.xet import recipes, tokens
 from hugbox.xet.blobs import XetBlobStore
 from hugbox.xet.models import CHUNK_ROW, XetDedup, XetFile, XetFileRepo, Xorb
-from hugbox.xet.recipes import Recipe
+from hugbox.xet.reader import iter_blocks
+from hugbox.xet.recipes import ChunkRows, Recipe, stored_start, unpacked_start
 from hugbox.xet.tokens import XetToken
 
 log = logging.getLogger(__name__)
@@ -166,10 +167,10 @@ class _Xorbs:
 
     def __init__(self, session: Session):
         self._session = session
-        self._rows: dict[str, list[tuple[bytes, int, int]]] = {}
+        self._rows: dict[str, ChunkRows] = {}
         self._loaded: list[Xorb] = []
 
-    def rows(self, xorb: str) -> list[tuple[bytes, int, int]]:
+    def rows(self, xorb: str) -> ChunkRows:
         if xorb not in self._rows:
             found = self._session.get(Xorb, xorb)
             if found is None:
@@ -184,10 +185,6 @@ class _Xorbs:
             xorb.touched_at = _now()
 
 
-def _unpacked_start(rows: list[tuple[bytes, int, int]], index: int) -> int:
-    return rows[index - 1][2] if index else 0
-
-
 def _check_file(file: fmt.ShardFile, xorbs: _Xorbs) -> list[list[object]]:
     """The file's terms, once each term's ranges and hashes and the file hash check out."""
     leaves: list[tuple[bytes, int]] = []
@@ -199,7 +196,7 @@ def _check_file(file: fmt.ShardFile, xorbs: _Xorbs) -> list[list[object]]:
             raise BadRequest(f"Term of file {fmt.hash_to_str(file.hash)} is out of xorb {name}")
         chosen = rows[term.chunk_start : term.chunk_end]
         lengths = [
-            rows[i][2] - _unpacked_start(rows, i) for i in range(term.chunk_start, term.chunk_end)
+            rows[i][2] - unpacked_start(rows, i) for i in range(term.chunk_start, term.chunk_end)
         ]
         if sum(lengths) != term.unpacked or term.verification != fmt.verification_hash(
             [r[0] for r in chosen]
@@ -248,6 +245,8 @@ def _prove_and_publish(
     known = session.get(XetFile, fmt.hash_to_str(file.hash))
     if known is not None and known.sha256 != file.sha256:
         raise BadRequest(f"File {known.file_hash} has sha256 {known.sha256}, not {file.sha256}")
+    if known is not None and storage.blobs.exists(file.sha256):
+        return  # proven before, and its bytes are named (a client re-sending its shard)
     recipe = Recipe(file.sha256, [_segment(term, xorbs) for term in terms])
     if known is None:
         _check_sha256(storage, recipe)
@@ -287,7 +286,7 @@ def _add_once(session: Session, row: object) -> None:
 
 def _check_sha256(storage: XetStorage, recipe: Recipe) -> None:
     digest = hashlib.sha256()
-    for block in recipes.iter_blocks(recipe, storage.xorbs):
+    for block in iter_blocks(recipe, storage.xorbs):
         digest.update(block)
     if digest.hexdigest() != recipe.sha256:
         raise BadRequest(f"The shard's sha256 for a file is wrong: it is {digest.hexdigest()}")
@@ -372,25 +371,25 @@ def plan(session: Session, file: XetFile, start: int, end: int) -> Plan:
     for xorb, t_start, t_end, unpacked in file.terms:
         if offset + unpacked > start and offset < end:
             rows = xorbs.rows(xorb)
-            base = _unpacked_start(rows, t_start) - offset  # file offset -> xorb offset
+            base = unpacked_start(rows, t_start) - offset  # file offset -> xorb offset
             first = next(i for i in range(t_start, t_end) if rows[i][2] - base > start)
             last = next(
                 i for i in range(first, t_end) if rows[i][2] - base >= end or i == t_end - 1
             )
             if not planned:
-                skip = start - (_unpacked_start(rows, first) - base)
+                skip = start - (unpacked_start(rows, first) - base)
             planned.append(_planned(xorb, rows, first, last + 1))
         offset += unpacked
     return Plan(skip, planned)
 
 
-def _planned(xorb: str, rows: list[tuple[bytes, int, int]], first: int, end: int) -> PlannedTerm:
+def _planned(xorb: str, rows: ChunkRows, first: int, end: int) -> PlannedTerm:
     return PlannedTerm(
         xorb=xorb,
         chunk_start=first,
         chunk_end=end,
-        unpacked_length=rows[end - 1][2] - _unpacked_start(rows, first),
-        byte_start=rows[first - 1][1] if first else 0,
+        unpacked_length=rows[end - 1][2] - unpacked_start(rows, first),
+        byte_start=stored_start(rows, first),
         byte_end=rows[end - 1][1] - 1,
     )
 
@@ -458,7 +457,7 @@ def dedup_answer(session: Session, *, token: XetToken, chunk: str) -> bytes:
 def _advertised(xorb: Xorb) -> fmt.AdvertisedXorb:
     xorb.touched_at = _now()
     rows = xorb.chunk_rows()
-    chunks = [(r[0], r[2] - _unpacked_start(rows, i)) for i, r in enumerate(rows)]
+    chunks = [(r[0], r[2] - unpacked_start(rows, i)) for i, r in enumerate(rows)]
     return fmt.AdvertisedXorb(fmt.str_to_hash(xorb.hash), xorb.stored_size, chunks)
 
 

@@ -13,9 +13,10 @@ import pytest
 
 from hugbox.storage.blobs import LocalBlobStore
 from hugbox.xet import format as fmt
-from hugbox.xet import recipes
+from hugbox.xet import reader, recipes
 from hugbox.xet.blobs import XetBlobStore
-from hugbox.xet.recipes import Recipe, RecipeReader
+from hugbox.xet.reader import RecipeReader
+from hugbox.xet.recipes import Recipe
 
 
 def _stored_xorb(store: LocalBlobStore, tmp: Path, chunks: list[bytes]) -> tuple[str, list]:
@@ -56,9 +57,9 @@ def test_a_recipe_reads_back_whole_in_blocks(
     made: tuple[XetBlobStore, Recipe, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     blobs, recipe, data = made
-    monkeypatch.setattr(recipes, "BLOCK", 10_000)  # several blocks per segment
+    monkeypatch.setattr(reader, "BLOCK", 10_000)  # several blocks per segment
     assert recipe.size == len(data)
-    assert b"".join(recipes.iter_blocks(recipe, blobs.xorbs)) == data
+    assert b"".join(reader.iter_blocks(recipe, blobs.xorbs)) == data
     assert Recipe.from_json(recipe.to_json()) == recipe
 
 
