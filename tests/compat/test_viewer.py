@@ -24,7 +24,11 @@ import pytest
 from datasets import load_dataset
 from huggingface_hub import HfApi, hf_hub_download
 from PIL import Image
+from sqlalchemy import select
 
+from hugbox.db import Database
+from hugbox.jobs.models import Job, JobStatus
+from hugbox.settings import Settings
 from support import Hub, _wait_ready, create_token, free_port, run_cli, unique
 
 pytestmark = pytest.mark.compat
@@ -508,6 +512,24 @@ def _job_status(data_dir: Path, repo_id: str) -> list[dict[str, Any]]:
     return list(json.loads(result.stdout)["jobs"]) if result.returncode == 0 else []
 
 
+def _wait_for_running_conversion(data_dir: Path) -> None:
+    """Until the conversion job runs, read from the database every 50 ms: a `viewer status` call
+    takes about a second, long enough for the conversion to end unseen and the index job after
+    it to be the one seen running."""
+    database = Database(Settings(data_dir=data_dir).sqlalchemy_url)
+    query = select(Job.status).where(Job.kind == "viewer.convert")
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            with database.session() as session:
+                if session.scalar(query) == JobStatus.RUNNING:
+                    return
+            assert time.monotonic() < deadline, "the conversion never started"
+            time.sleep(0.05)
+    finally:
+        database.engine.dispose()
+
+
 @pytest.mark.slow
 def test_conversion_survives_a_crash(tmp_path: Path) -> None:
     """A server killed mid-conversion leaves its job `running`; the next one runs it again."""
@@ -527,10 +549,7 @@ def test_conversion_survives_a_crash(tmp_path: Path) -> None:
         api = HfApi(endpoint=endpoint, token=token)
         api.create_repo(repo_id, repo_type="dataset")
         api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=data)
-        deadline = time.monotonic() + 60
-        while not any(j["status"] == "running" for j in _job_status(data_dir, repo_id)):
-            assert time.monotonic() < deadline, "the conversion never started"
-            time.sleep(0.05)
+        _wait_for_running_conversion(data_dir)
     [job] = [j for j in _job_status(data_dir, repo_id) if j["kind"] == "viewer.convert"]
     with _serving(data_dir, port, env, crash=False):
         deadline = time.monotonic() + 180
