@@ -7,6 +7,7 @@ headers are the only channel there) and, where clients branch on it, `X-Error-Co
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -147,6 +148,16 @@ class UnprocessableEntity(HubError):
     status_code = 422
 
 
+class UriTooLong(HubError):
+    status_code = 414
+    default_message = "URI too long"
+
+
+class HeaderFieldsTooLarge(HubError):
+    status_code = 431
+    default_message = "Request header fields too large"
+
+
 class ServiceUnavailable(HubError):
     status_code = 503
     default_message = "Service unavailable"
@@ -166,10 +177,20 @@ class Redirect(HubError):
         super().__init__("Moved", headers={"Location": location})
 
 
+# Messages echo what the client sent; a control character in a header value makes uvicorn drop
+# the connection without an answer, so each one is shown as its escape instead.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _header_safe(text: str) -> str:
     # Header values must be latin-1 and single-line.
-    flat = " ".join(text.split())
+    flat = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", " ".join(text.split()))
     return flat.encode("latin-1", "replace").decode("latin-1")[:1000]
+
+
+def _body_safe(text: str) -> str:
+    # A lone surrogate cannot be encoded as UTF-8: the JSON body would fail to render.
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def error_response(request: Request, error: HubError) -> Response:
@@ -187,7 +208,7 @@ def error_response(request: Request, error: HubError) -> Response:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="hugbox"')
     if request.method == "HEAD":
         return Response(status_code=error.status_code, headers=headers)
-    body = {"error": error.message, **error.extra_body(base_url(request))}
+    body = {"error": _body_safe(error.message), **error.extra_body(base_url(request))}
     return JSONResponse(body, status_code=error.status_code, headers=headers)
 
 

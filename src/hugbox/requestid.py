@@ -14,7 +14,10 @@ def current_request_id() -> str:
 
 
 def new_request_id(incoming: str | None = None) -> str:
-    rid = incoming if incoming and len(incoming) <= 128 else f"Root={uuid.uuid4().hex}"
+    # It is sent back as a header, where a control character would cost the whole answer.
+    rid = f"Root={uuid.uuid4().hex}"
+    if incoming and len(incoming) <= 128 and incoming.isascii() and incoming.isprintable():
+        rid = incoming
     _request_id.set(rid)
     return rid
 
