@@ -38,5 +38,11 @@ class UrlSigner:
 
     def check(self, *parts: object, exp: str, sig: str) -> None:
         message = "\n".join([*map(str, parts), exp])
-        if not hmac.compare_digest(self._mac(message), sig) or int(exp or 0) < time.time():
+        # Bytes: compare_digest refuses str holding anything but ASCII, and `sig` is the client's.
+        mac, claimed = self._mac(message).encode(), sig.encode("utf-8", "replace")
+        if not hmac.compare_digest(mac, claimed) or not _unexpired(exp):
             raise Forbidden("Invalid or expired signed URL: ask the LFS batch API for a new one")
+
+
+def _unexpired(exp: str) -> bool:
+    return exp.isascii() and exp.isdigit() and int(exp) >= time.time()
