@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
+from hugbox.errors import BadRequest
+
 log = logging.getLogger(__name__)
 
 UPLOAD_PACK = "git-upload-pack"
@@ -73,17 +75,26 @@ async def advertise_refs(service: str, git_dir: Path, git_protocol: str | None) 
 async def spool_body(chunks: AsyncIterator[bytes], *, gzipped: bool, tmp_dir: Path) -> BinaryIO:
     """The request body in an unlinked temp file, rewound; `Content-Encoding: gzip` undone."""
     spool = tempfile.TemporaryFile(dir=tmp_dir, prefix="git-body-")  # noqa: SIM115 (returned open)
+    try:
+        await _write_body(spool, chunks, gzipped=gzipped)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
+
+
+async def _write_body(spool: BinaryIO, chunks: AsyncIterator[bytes], *, gzipped: bool) -> None:
     decoder = zlib.decompressobj(wbits=31) if gzipped else None
     try:
         async for chunk in chunks:
             spool.write(decoder.decompress(chunk) if decoder else chunk)
         if decoder:
             spool.write(decoder.flush())
-    except BaseException:
-        spool.close()
-        raise
-    spool.seek(0)
-    return spool
+    except zlib.error as exc:
+        raise BadRequest(f"The body is not valid gzip: {exc}") from None
+    if decoder and not decoder.eof:
+        raise BadRequest("The gzip body is cut short")
 
 
 async def stream_upload_pack(
