@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from hugbox import __version__, malloc
 from hugbox.auth import api as auth_api
 from hugbox.db import Database
+from hugbox.edge import EdgeMiddleware
 from hugbox.errors import install_error_handlers
 from hugbox.gitserver import api as gitserver_api
 from hugbox.inference import api as inference_api
@@ -106,6 +107,7 @@ def create_app(settings: Settings) -> FastAPI:
             return load_legacy_ids(session)
 
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # innermost: it reads the route
+    app.add_middleware(EdgeMiddleware)  # inside the body limit, which bounds what it reads
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)
     app.add_middleware(HubPathMiddleware, legacy_ids=LegacyIds(legacy_table))
     app.add_middleware(viewer_api.DatasetsServerHostMiddleware)

@@ -88,6 +88,11 @@ _STREAMED = re.compile(
 )
 
 
+def is_streamed(path: str) -> bool:
+    """Whether the body of a request to `path` is streamed to disk rather than read whole."""
+    return _STREAMED.search(path) is not None
+
+
 class BodyLimitMiddleware:
     """JSON and form bodies are read whole, so they are bounded (413 past `limit` bytes)."""
 
@@ -96,7 +101,7 @@ class BodyLimitMiddleware:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _STREAMED.search(scope["path"]):
+        if scope["type"] != "http" or is_streamed(scope["path"]):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length", b"0")

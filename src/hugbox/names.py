@@ -1,4 +1,5 @@
-"""Naming rules shared by accounts and repos (HF's rules: letters, digits, `-`, `_`, `.`)."""
+"""Naming rules shared by accounts, repos and revisions (HF's rules: letters, digits, `-`, `_`,
+`.`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import re
 from hugbox.errors import BadRequest
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A ref is a file in the bare repo, so its name is bounded like one (NAME_MAX); libgit2 itself
+# refuses names past 1024 bytes with an error of its own.
+MAX_REVISION_BYTES = 255
 
 # Path segments the URL map uses right where a namespace would stand.
 RESERVED_NAMESPACES = frozenset(
@@ -35,3 +40,20 @@ def check_namespace(name: str) -> str:
     if name.lower() in RESERVED_NAMESPACES:
         raise BadRequest(f"The name {name!r} is reserved")
     return name
+
+
+def has_control(text: str) -> bool:
+    """Whether `text` holds a C0 or C1 control character (NUL included) or DEL."""
+    return _CONTROL_RE.search(text) is not None
+
+
+def check_revision(revision: str) -> str:
+    """Return `revision` if git may be asked about it, else raise a 400. libgit2 reads names
+    as C strings: `main\\x00x` would be `main`, and a delete would take the wrong branch."""
+    size = len(revision.encode("utf-8", "replace"))
+    if not revision or has_control(revision) or size > MAX_REVISION_BYTES:
+        raise BadRequest(
+            f"Invalid revision {revision[:100]!r}: it must be 1 to {MAX_REVISION_BYTES} bytes "
+            "without control characters"
+        )
+    return revision

@@ -16,6 +16,7 @@ from hugbox import __version__
 from hugbox.auth.service import authenticate
 from hugbox.db import Database
 from hugbox.deps import bearer_token
+from hugbox.edge import read_json
 from hugbox.errors import BadRequest, HubError
 from hugbox.inference import service, tasks
 from hugbox.inference.executor import Executor
@@ -81,14 +82,13 @@ def facts(request: Request) -> service.ModelFacts:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
     try:
-        parsed = json.loads(raw)
-    except ValueError as exc:  # UnicodeDecodeError included
+        parsed = await read_json(request)
+    except BadRequest:
         # Clients send JSON without saying so, and raw image bytes with no type at all.
-        if not request.headers.get("content-type", "").startswith("application/json"):
-            return {"inputs": raw}
-        raise BadRequest(f"The body is not valid JSON: {exc}") from exc
+        if request.headers.get("content-type", "").startswith("application/json"):
+            raise
+        return {"inputs": await request.body()}
     if not isinstance(parsed, dict):
         raise BadRequest('The body must be a JSON object: {"inputs": ..., "parameters": {...}}')
     return parsed

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from hugbox.deps import CallerDep, SessionDep
+from hugbox.edge import read_json
 from hugbox.errors import BadRequest, HubError
 from hugbox.inference import service
 from hugbox.inference.api import MODEL, resolve, started
@@ -29,10 +30,7 @@ router = APIRouter(tags=[INFERENCE_TAG])
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise BadRequest(f"The body is not valid JSON: {exc}") from exc
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object")
     return body

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
+from hugbox.edge import read_json
 from hugbox.errors import BadRequest
+from hugbox.names import check_revision
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import commits, content, refs, schemas
 from hugbox.repos.deps import ReadableRepo, WritableRepo
@@ -93,6 +95,7 @@ async def create_commit(
     revision: str,
     create_pr: Annotated[bool, Query()] = False,
 ) -> Any:
+    revision = check_revision(unquote(revision))
     spool = Path(tempfile.mkdtemp(prefix="commit-", dir=store.tmp_dir))
     try:
         header, operations = await _read_payload(request, spool)
@@ -102,7 +105,7 @@ async def create_commit(
             store,
             caller=caller,
             repo=repo,
-            revision=unquote(revision),
+            revision=revision,
             header=header,
             operations=operations,
             create_pr=create_pr,
@@ -149,10 +152,7 @@ async def _optional_json(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise BadRequest("The request body must be JSON") from exc
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object")
     return body

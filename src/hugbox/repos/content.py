@@ -10,6 +10,7 @@ from datetime import datetime
 import pygit2
 
 from hugbox.errors import EntryNotFound, RevisionNotFound
+from hugbox.names import check_revision
 from hugbox.storage import git
 
 _SPECIAL_REF = re.compile(r"^(refs/(?:pr/\d+|convert/[\w-]+))(?:/(.*))?$")
@@ -52,7 +53,7 @@ def split_special_ref(revision: str, path: str) -> tuple[str, str]:
 
 
 def resolve_revision(gitrepo: pygit2.Repository, revision: str) -> pygit2.Commit:
-    commit = git.resolve(gitrepo, revision)
+    commit = git.resolve(gitrepo, check_revision(revision))
     if commit is None:
         raise RevisionNotFound(revision)
     return commit

@@ -8,6 +8,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request, Response
 
 from hugbox.deps import SessionDep, SettingsDep, StoreDep
+from hugbox.edge import read_json
 from hugbox.errors import EntryNotFound
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import content, downloads, schemas, service
@@ -65,7 +66,7 @@ async def paths_info(
 
 async def _paths_info_body(request: Request) -> tuple[list[str], bool]:
     if request.headers.get("content-type", "").startswith("application/json"):
-        body = await request.json()
+        body = await read_json(request)
         body = body if isinstance(body, dict) else {}
         paths = body.get("paths") or []
         return [str(p) for p in paths] if isinstance(paths, list) else [], bool(body.get("expand"))

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hugbox.auth.service import Caller
 from hugbox.deps import BaseUrlDep, SessionDep, SettingsDep, StoreDep
+from hugbox.edge import read_json
 from hugbox.errors import AuthenticationRequired, BadRequest, EntryNotFound, Forbidden
 from hugbox.repos import access, lfs
 from hugbox.repos.deps import BASIC_CHALLENGE, ReadableRepo, asking_for_basic, load_repo_for_git
@@ -50,7 +51,7 @@ async def batch(
     settings: SettingsDep,
     base: BaseUrlDep,
 ) -> Response:
-    body = await request.json()
+    body = await read_json(request)
     if not isinstance(body, dict) or body.get("operation") not in ("upload", "download"):
         raise BadRequest("LFS batch `operation` must be 'upload' or 'download'")
     objects = lfs.parse_objects(body.get("objects"))
@@ -168,7 +169,7 @@ async def complete_multipart(
 
 @router.post("/api/{repo_type:repotype}/{namespace}/{name}/lfs-verify")
 async def verify(request: Request, repo: ReadableRepo, store: StoreDep) -> Response:
-    body = await request.json()
+    body = await read_json(request)
     obj = lfs.parse_objects([body])[0]
     if not is_sha256(obj.oid) or store.blobs.size(obj.oid) != obj.size:
         raise EntryNotFound(f"Object {obj.oid} of size {obj.size} was not uploaded")

@@ -9,6 +9,7 @@ from datetime import datetime
 import pygit2
 
 from hugbox.errors import BadRequest, Conflict, Forbidden, RevisionNotFound
+from hugbox.names import check_revision
 from hugbox.repos.content import resolve_revision
 from hugbox.storage import git
 
@@ -57,6 +58,7 @@ def list_refs(gitrepo: pygit2.Repository) -> GitRefs:
 
 
 def _check_ref_name(name: str, what: str) -> None:
+    check_revision(name)
     if name.startswith("refs/") or not pygit2.reference_is_valid_name(f"refs/heads/{name}"):
         raise BadRequest(f"Invalid reference for a {what}: {name!r}")
 
@@ -75,7 +77,7 @@ def create_branch(
 
 
 def delete_branch(gitrepo: pygit2.Repository, *, branch: str) -> None:
-    if branch == DEFAULT_BRANCH:
+    if check_revision(branch) == DEFAULT_BRANCH:
         raise Forbidden(f"Cannot delete refs/heads/{DEFAULT_BRANCH}")
     ref = f"refs/heads/{branch}"
     if gitrepo.references.get(ref) is None:
@@ -101,7 +103,7 @@ def create_tag(
 
 
 def delete_tag(gitrepo: pygit2.Repository, *, tag: str) -> None:
-    ref = f"refs/tags/{tag}"
+    ref = f"refs/tags/{check_revision(tag)}"
     if gitrepo.references.get(ref) is None:
         raise RevisionNotFound(tag)
     git.delete_ref(gitrepo, ref)
