@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         default=16 * 1024 * 1024,
         description="Largest JSON or form request body, in bytes (commits and LFS are streamed).",
     )
+    max_file_size: ByteSize = Field(
+        default=ByteSize(50 * 1000**3),
+        description="Largest file one may upload, in bytes (or e.g. `50GB`, as on huggingface.co); "
+        "larger uploads are refused before anything is planned.",
+    )
     lfs_multipart_chunk_size: int = Field(
         default=64 * 1024 * 1024,
         description="LFS objects larger than this are uploaded in parts of this size (multipart).",

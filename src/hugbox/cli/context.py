@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from hugbox.db import Database, migrate
 from hugbox.errors import HubError
+from hugbox.repos import objects
 from hugbox.repos.store import RepoStore
 from hugbox.settings import Settings
 from hugbox.xet.blobs import open_blob_store
@@ -46,7 +47,10 @@ def operator(data_dir: Path | None) -> Operator:
         blobs=open_blob_store(settings.blobs_dir, settings.xet_dir),
         tmp_dir=settings.tmp_dir,
     )
-    return Operator(settings, Database(settings.sqlalchemy_url), store)
+    database = Database(settings.sqlalchemy_url)
+    with database.session() as session:
+        objects.index_unindexed(session, store)  # repos made before the large-file index
+    return Operator(settings, database, store)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from hugbox.auth.service import Caller
 from hugbox.deps import SessionDep, SettingsDep, StoreDep
 from hugbox.errors import BadRequest
 from hugbox.gitserver import service, transport
@@ -33,6 +34,13 @@ def _git_repo(request: Request, session: SessionDep) -> Repo:
 
 
 GitRepo = Annotated[Repo, Depends(_git_repo)]
+
+
+def _push_target(request: Request, session: SessionDep) -> tuple[Repo, Caller]:
+    return load_repo_for_git(request, session, Need.WRITE)
+
+
+PushTarget = Annotated[tuple[Repo, Caller], Depends(_push_target)]
 
 
 def _gzipped(request: Request) -> bool:
@@ -62,8 +70,11 @@ async def upload_pack(request: Request, repo: GitRepo, store: StoreDep) -> Respo
 
 
 async def receive_pack(
-    request: Request, repo: GitRepo, session: SessionDep, store: StoreDep, settings: SettingsDep
-) -> Response:
+    request: Request, target: PushTarget, session: SessionDep, store: StoreDep,
+    settings: SettingsDep,
+) -> Response:  # fmt: skip
+    repo, caller = target
+    assert caller.user is not None  # load_repo_for_git asked an anonymous pusher to log in
     body = await transport.spool_body(
         request.stream(), gzipped=_gzipped(request), tmp_dir=store.tmp_dir
     )
@@ -71,6 +82,8 @@ async def receive_pack(
         hooks_dir=settings.data_dir / "git-hooks",
         blobs_dir=settings.blobs_dir,
         xet_dir=settings.xet_dir,
+        database_url=settings.sqlalchemy_url,
+        pusher_id=caller.user.id,
     )
     with body:
         output = await run_in_threadpool(

@@ -21,6 +21,10 @@ XET_VAR = "HUGBOX_HOOK_XET"
 MAX_FILE_VAR = "HUGBOX_HOOK_MAX_FILE"
 DEFAULT_BRANCH_VAR = "HUGBOX_HOOK_DEFAULT_BRANCH"
 REPORT_VAR = "HUGBOX_HOOK_REPORT"
+# Who pushes to which repo, and the database that knows which LFS objects they may name.
+DATABASE_VAR = "HUGBOX_HOOK_DATABASE"
+REPO_VAR = "HUGBOX_HOOK_REPO"
+USER_VAR = "HUGBOX_HOOK_USER"
 
 
 def main() -> int:
@@ -29,6 +33,7 @@ def main() -> int:
         blobs=open_blob_store(Path(os.environ[BLOBS_VAR]), Path(os.environ[XET_VAR])),
         max_file=int(os.environ[MAX_FILE_VAR]),
         default_branch=os.environ[DEFAULT_BRANCH_VAR],
+        admit=admit,
     )
     try:
         verdict = policy.check_push(Path(os.environ.get("GIT_DIR", ".")), updates, rules)
@@ -42,6 +47,23 @@ def main() -> int:
         return 1
     Path(os.environ[REPORT_VAR]).write_text(json.dumps({"pointers": verdict.pointers}))
     return 0
+
+
+def admit(oids: set[str]) -> set[str]:
+    """Those of `oids` the pusher may name, read from the hub's database (only pushes that
+    name LFS objects pay for opening it)."""
+    from hugbox.db import Database
+    from hugbox.repos import objects
+
+    database = Database(os.environ[DATABASE_VAR])
+    try:
+        with database.session() as session:
+            return objects.admissible_for(
+                session, repo_pk=int(os.environ[REPO_VAR]), user_id=int(os.environ[USER_VAR]),
+                oids=oids,
+            )  # fmt: skip
+    finally:
+        database.engine.dispose()
 
 
 if __name__ == "__main__":

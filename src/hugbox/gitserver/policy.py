@@ -6,13 +6,13 @@ Runs inside the pre-receive hook, where git has put the pushed objects in a quar
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hugbox.storage import git
+from hugbox.storage import git, gitcli
 from hugbox.storage.blobs import BlobStore
+from hugbox.storage.gitcli import BlobEntry
 
 ZERO = "0" * 40
 _HUB_REFS = ("refs/pr/", "refs/convert/")
@@ -27,13 +27,6 @@ class RefUpdate:
     @property
     def deleting(self) -> bool:
         return self.new == ZERO
-
-
-@dataclass(frozen=True)
-class NewBlob:
-    oid: str
-    size: int
-    path: str
 
 
 @dataclass
@@ -53,11 +46,17 @@ def parse_updates(text: str) -> list[RefUpdate]:
     return updates
 
 
+def admit_all(oids: set[str]) -> set[str]:
+    return oids
+
+
 @dataclass(frozen=True)
 class Rules:
     blobs: BlobStore
     max_file: int  # bytes a file not stored with LFS may have
     default_branch: str
+    # Which of the LFS objects that pointers name the pusher may name (repos/objects.py).
+    admit: Callable[[set[str]], set[str]] = admit_all
 
 
 def ref_problem(update: RefUpdate, current: str | None, default_branch: str) -> str | None:
@@ -86,31 +85,16 @@ def check_push(git_dir: Path, updates: Sequence[RefUpdate], rules: Rules) -> Ver
             verdict.problems.append(problem)
     tips = [u.new for u in updates if not u.deleting]
     if tips and not verdict.problems:
-        _check_blobs(git_dir, new_blobs(git_dir, tips), rules, verdict)
+        _check_blobs(git_dir, gitcli.blobs_reachable(git_dir, tips, new_only=True), rules, verdict)
     return verdict
 
 
 def current_refs(git_dir: Path) -> dict[str, str]:
-    out = _git(git_dir, "for-each-ref", "--format=%(objectname) %(refname)")
+    out = gitcli.run(git_dir, "for-each-ref", "--format=%(objectname) %(refname)")
     return {ref: oid for oid, ref in (line.split(" ", 1) for line in out.decode().splitlines())}
 
 
-def new_blobs(git_dir: Path, tips: Sequence[str]) -> Iterator[NewBlob]:
-    """Blobs reachable from `tips` and from no ref: what this push adds."""
-    listed = _git(git_dir, "rev-list", "--objects", *tips, "--not", "--all")
-    checked = _git(
-        git_dir,
-        "cat-file",
-        "--batch-check=%(objecttype) %(objectname) %(objectsize) %(rest)",
-        stdin=listed,
-    )
-    for line in checked.decode("utf-8", "replace").splitlines():
-        kind, oid, size, path = [*line.split(" ", 3), ""][:4]
-        if kind == "blob":
-            yield NewBlob(oid, int(size), path)
-
-
-def _check_blobs(git_dir: Path, found: Iterator[NewBlob], rules: Rules, verdict: Verdict) -> None:
+def _check_blobs(git_dir: Path, found: Iterator[BlobEntry], rules: Rules, verdict: Verdict) -> None:
     small = []
     for blob in found:
         if blob.size <= git.LFS_POINTER_MAX:
@@ -120,33 +104,13 @@ def _check_blobs(git_dir: Path, found: Iterator[NewBlob], rules: Rules, verdict:
                 f"{blob.path}: {blob.size} bytes, over the limit of {rules.max_file} bytes for "
                 "files not stored with git-lfs: `git lfs track` it (or `git lfs migrate import`)"
             )
-    for blob, data in zip(small, read_blobs(git_dir, [b.oid for b in small]), strict=True):
-        pointer = git.parse_lfs_pointer(data)
-        if pointer is None:
-            continue
-        if rules.blobs.size(pointer.oid) != pointer.size:
+    named = {pointer.oid: (blob, pointer) for blob, pointer in gitcli.lfs_pointers(git_dir, small)}
+    admitted = rules.admit(set(named)) if named else set()
+    for oid, (blob, pointer) in named.items():
+        if oid not in admitted or rules.blobs.size(oid) != pointer.size:
+            # An object the pusher did not upload reads as missing, whether or not it exists.
             verdict.problems.append(
-                f"{blob.path}: LFS object {pointer.oid} was never uploaded: "
+                f"{blob.path}: LFS object {oid} was never uploaded: "
                 "install git-lfs (`git lfs install`) and push again"
             )
-        verdict.pointers[pointer.oid] = pointer.size
-
-
-def read_blobs(git_dir: Path, oids: Sequence[str]) -> list[bytes]:
-    if not oids:
-        return []
-    out = _git(git_dir, "cat-file", "--batch", stdin="\n".join(oids).encode() + b"\n")
-    contents, at = [], 0
-    for _ in oids:
-        header_end = out.index(b"\n", at)
-        size = int(out[at:header_end].split()[2])
-        contents.append(out[header_end + 1 : header_end + 1 + size])
-        at = header_end + 1 + size + 1
-    return contents
-
-
-def _git(git_dir: Path, *args: str, stdin: bytes | None = None) -> bytes:
-    done = subprocess.run(
-        ["git", "--git-dir", str(git_dir), *args], input=stdin, capture_output=True, check=True
-    )
-    return done.stdout
+        verdict.pointers[oid] = pointer.size

@@ -18,7 +18,7 @@ from typing import BinaryIO
 from sqlalchemy.orm import Session
 
 from hugbox.gitserver import hook, transport
-from hugbox.repos import indexer, lfs_index
+from hugbox.repos import indexer, lfs_index, objects
 from hugbox.repos.commits import LFS_SIZE_THRESHOLD
 from hugbox.repos.models import LfsObject, Repo
 from hugbox.repos.refs import DEFAULT_BRANCH
@@ -35,6 +35,8 @@ class PushSetup:
     hooks_dir: Path
     blobs_dir: Path
     xet_dir: Path  # pointers may name files stored as Xet recipes
+    database_url: str  # the hook asks which LFS objects the pusher may name
+    pusher_id: int
     max_file: int = LFS_SIZE_THRESHOLD
 
 
@@ -60,6 +62,7 @@ def receive_config(hooks_dir: Path) -> dict[str, str]:
         "core.hooksPath": str(hooks_dir),
         # An automatic gc would run under the repo lock, stalling every writer meanwhile.
         "receive.autogc": "false",
+        **git.DURABLE_CONFIG,
     }
 
 
@@ -78,6 +81,9 @@ def receive_pack(
             hook.MAX_FILE_VAR: str(setup.max_file),
             hook.REPORT_VAR: str(report),
             hook.DEFAULT_BRANCH_VAR: DEFAULT_BRANCH,
+            hook.DATABASE_VAR: setup.database_url,
+            hook.REPO_VAR: str(repo.pk),
+            hook.USER_VAR: str(setup.pusher_id),
         }
         with git.locked(git_dir):
             before = git.ref_target(store.open(repo), main_ref)
@@ -87,6 +93,7 @@ def receive_pack(
             after = git.ref_target(store.open(repo), main_ref)
         pointers = json.loads(report.read_text())["pointers"] if report.exists() else {}
     record_pointers(session, store, pointers)
+    objects.link(session, repo_pk=repo.pk, oids=pointers)
     if before != after:
         indexer.refresh(session, store, repo)
         viewer.dataset_changed(session, repo)

@@ -8,18 +8,20 @@ from dataclasses import dataclass, field
 import pathspec
 import pygit2
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hugbox.auth.service import Caller
 from hugbox.errors import (
     BadRequest,
+    Conflict,
     EntryNotFound,
     Forbidden,
     PreconditionFailed,
     RevisionNotFound,
     UnprocessableEntity,
 )
-from hugbox.repos import access, indexer, lfs_index
+from hugbox.repos import indexer, lfs_index, objects
 from hugbox.repos.gitattributes import is_lfs_path, lfs_patterns, track_line
 from hugbox.repos.models import Discussion, LfsObject, Repo
 from hugbox.repos.paths import check_path_in_repo
@@ -32,6 +34,7 @@ from hugbox.repos.payload import (
     DeleteFolder,
     Operation,
 )
+from hugbox.repos.service import Need, authorize
 from hugbox.repos.store import RepoStore
 from hugbox.spaces import service as spaces
 from hugbox.storage import git
@@ -64,6 +67,8 @@ class _Ingest:
     patterns: tuple[str, ...]
     untracked: list[str] = field(default_factory=list)
     objects: list[LfsObject] = field(default_factory=list)
+    named: set[str] = field(default_factory=set)  # large files the commit names by sha256
+    claimed: set[str] = field(default_factory=set)  # those named without their bytes (lfsFile)
 
 
 @dataclass(frozen=True)
@@ -142,10 +147,10 @@ def create_commit(
     """Apply `operations` on `revision` (or on a new PR from it) as one git commit."""
     if caller.user is None:
         raise Forbidden("Committing needs a token")
+    # Anyone who may read the repo may open a pull request, but only with a write token.
+    authorize(session, caller, repo, Need.CONTRIBUTE if create_pr else Need.WRITE)
     gitrepo = store.open(repo)
     pr_num = _open_pr(session, caller, repo, gitrepo, revision, header) if create_pr else None
-    if not create_pr and not access.can_write(caller, repo):
-        raise Forbidden(f"You don't have the rights to write to {repo.repo_id}")
     ref_name = f"refs/pr/{pr_num}" if pr_num else _branch_ref(gitrepo, revision)
     with git.locked(store.git_dir(repo)):
         head = git.resolve(gitrepo, ref_name)
@@ -154,6 +159,7 @@ def create_commit(
         if header.parent_commit and not create_pr and not _same(header.parent_commit, head):
             raise PreconditionFailed()
         changes, ingest = _changes(store, gitrepo, head, operations)
+        objects.require_admissible(session, caller=caller, repo=repo, oids=ingest.claimed)
         tree = _build(gitrepo, head, changes)
         oid = git.write_commit(
             gitrepo,
@@ -165,6 +171,7 @@ def create_commit(
         )
         git.set_ref(gitrepo, ref_name, oid)
     lfs_index.record(session, ingest.objects)
+    objects.link(session, repo_pk=repo.pk, oids=ingest.named)
     if ref_name == "refs/heads/main":
         indexer.refresh(session, store, repo)
         viewer.dataset_changed(session, repo)
@@ -224,21 +231,31 @@ def open_discussion(
     description: str,
     is_pull_request: bool,
 ) -> int:
-    last = session.scalar(select(func.max(Discussion.num)).where(Discussion.repo_pk == repo.pk))
-    num = (last or 0) + 1
-    session.add(
-        Discussion(
-            repo_pk=repo.pk,
-            num=num,
-            title=title[:500] or "Untitled",
-            description=description,
-            is_pull_request=is_pull_request,
-            status="draft" if is_pull_request else "open",
+    """Number a new discussion or pull request (one sequence per repo, as on HF)."""
+    for _ in range(_NUMBERING_TRIES):
+        num = _next_num(session, repo)
+        row = Discussion(
+            repo_pk=repo.pk, num=num, title=title[:500] or "Untitled", description=description,
+            is_pull_request=is_pull_request, status="draft" if is_pull_request else "open",
             author_id=caller.user.id if caller.user else None,
-        )
-    )
-    session.flush()
-    return num
+        )  # fmt: skip
+        try:
+            # Two requests may pick the same number: the loser takes the next one, as HF's
+            # concurrent openers all succeed. Each loss is another request's win, so few repeat.
+            with session.begin_nested():
+                session.add(row)
+            return num
+        except IntegrityError:
+            continue
+    raise Conflict("Too many discussions are being opened on this repo at once: try again")
+
+
+_NUMBERING_TRIES = 100
+
+
+def _next_num(session: Session, repo: Repo) -> int:
+    last = session.scalar(select(func.max(Discussion.num)).where(Discussion.repo_pk == repo.pk))
+    return (last or 0) + 1
 
 
 def _changes(
@@ -283,6 +300,7 @@ def _add_file(
     git_oid = lfs_index.content_git_oid(spooled.path)
     ingest.objects.append(LfsObject(oid=spooled.sha256, size=spooled.size, git_oid=git_oid))
     store.blobs.adopt(spooled.path, spooled.sha256)
+    ingest.named.add(spooled.sha256)
     if not is_lfs_path(path, ingest.patterns):
         ingest.untracked.append(path)
     pointer = git.lfs_pointer_bytes(spooled.sha256, spooled.size)
@@ -300,6 +318,8 @@ def _add_lfs(
         )
     if op.size is not None and op.size != stored_size:
         raise BadRequest(f"LFS object {op.oid} has size {stored_size}, not {op.size}")
+    ingest.named.add(op.oid)
+    ingest.claimed.add(op.oid)
     if not is_lfs_path(path, ingest.patterns):
         ingest.untracked.append(path)
     return git.Put(path, git.write_blob(gitrepo, git.lfs_pointer_bytes(op.oid, stored_size)))

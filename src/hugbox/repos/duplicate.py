@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hugbox.auth.service import Caller
-from hugbox.repos import indexer, service
+from hugbox.repos import indexer, objects, service
 from hugbox.repos.models import Repo
 from hugbox.repos.store import RepoStore
 from hugbox.spaces import service as spaces
@@ -31,11 +31,13 @@ def duplicate_repo(
     )  # fmt: skip
     with git.locked(store.git_dir(target)):
         subprocess.run(
-            ["git", f"--git-dir={store.git_dir(target)}", "fetch", "--quiet", "--no-tags",
+            ["git", *git.config_args(git.DURABLE_CONFIG), f"--git-dir={store.git_dir(target)}",
+             "fetch", "--quiet", "--no-tags",
              str(store.git_dir(source)), *_REFS],
             check=True, capture_output=True,
         )  # fmt: skip
     _share_xet_files(session, source, target)
+    objects.index_history(session, store, target)  # the copy names what its refs reach
     indexer.refresh(session, store, target)
     viewer.dataset_changed(session, target)
     spaces.space_changed(session, target)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from hugbox.auth.service import Caller
 from hugbox.repos import commits, lfs_index, service
+from hugbox.repos import objects as repo_objects
 from hugbox.repos.gitattributes import default_gitattributes, lfs_patterns
 from hugbox.repos.models import LfsObject, Repo, RepoType
 from hugbox.repos.payload import AddFile, AddLfsFile, CommitHeader, Operation, SpooledFile
@@ -69,6 +70,10 @@ def import_folder(
     operations = [
         _operation(store, rel, p, size, patterns, on_bytes, objects) for rel, p, size in plan.files
     ]
+    if caller.user is not None:  # read from the operator's own files: they hold these bytes
+        for obj in objects:
+            uploader = caller.user.id
+            repo_objects.record_upload(session, repo_pk=repo.pk, user_id=uploader, oid=obj.oid)
     info = commits.create_commit(
         session, store, caller=caller, repo=repo, revision="main",
         header=CommitHeader(summary="Import files with hugbox import", description="",

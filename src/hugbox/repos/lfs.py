@@ -40,8 +40,8 @@ async def receive_object(
 ) -> None:
     """Stream a PUT body into the store, checking size and sha256 (retries are idempotent)."""
     if blobs.exists(oid):
-        async for _chunk in body:  # drain: the client retries otherwise
-            pass
+        # Stored once already; hashing the bytes is what proves the uploader holds them.
+        await _check_body(body, oid=oid, size=size)
         return
     writer = blobs.writer()
     try:
@@ -53,6 +53,18 @@ async def receive_object(
     except BaseException:
         writer.abort()
         raise
+
+
+async def _check_body(body: AsyncIterator[bytes], *, oid: str, size: int) -> None:
+    digest, received = hashlib.sha256(), 0
+    async for chunk in body:
+        digest.update(chunk)
+        received += len(chunk)
+    if digest.hexdigest() != oid or received != size:
+        raise BadRequest(
+            f"The body has sha256 {digest.hexdigest()} and size {received}, expected {oid} "
+            f"and size {size}"
+        )
 
 
 class MultipartUpload:

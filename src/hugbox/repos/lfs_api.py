@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -9,11 +10,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hugbox.auth.service import Caller
-from hugbox.deps import BaseUrlDep, SessionDep, SettingsDep, StoreDep
+from hugbox.auth.service import Caller, require_write_token
+from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
 from hugbox.edge import read_json
 from hugbox.errors import AuthenticationRequired, BadRequest, EntryNotFound, Forbidden
 from hugbox.repos import access, lfs
+from hugbox.repos import objects as repo_objects
 from hugbox.repos.deps import BASIC_CHALLENGE, ReadableRepo, asking_for_basic, load_repo_for_git
 from hugbox.repos.downloads import blob_response
 from hugbox.repos.models import Repo
@@ -56,83 +58,116 @@ async def batch(
         raise BadRequest("LFS batch `operation` must be 'upload' or 'download'")
     objects = lfs.parse_objects(body.get("objects"))
     repo, caller = found
-    signer = _signer(request)
     if body["operation"] == "download":
         with asking_for_basic():  # a gated repo: anonymous git-lfs must be asked to log in
             authorize(session, caller, repo, Need.DOWNLOAD)
-        items = [_download_item(store, signer, base, o) for o in objects]
+        items = _download_items(session, store, _signer(request), base, repo, caller, objects)
         return _lfs_json({"transfer": "basic", "objects": items})
-    _check_upload(caller, repo)
+    uploader = _check_upload(caller, repo)
     multipart = "multipart" in (body.get("transfers") or [])
-    chunk = settings.lfs_multipart_chunk_size
-    items = [
-        _upload_item(store, signer, base, repo, o, chunk if multipart else None) for o in objects
-    ]
-    transfer = "multipart" if multipart else "basic"
-    return _lfs_json({"transfer": transfer, "objects": items})
+    plan = _UploadPlan(
+        _signer(request), base, repo, uploader,
+        settings.lfs_multipart_chunk_size if multipart else None, settings.max_file_size,
+    )  # fmt: skip
+    wanted = {o.oid for o in objects}
+    held = repo_objects.admissible(session, caller=caller, repo=repo, oids=wanted)
+    items = [_upload_item(store, plan, o, held) for o in objects]
+    return _lfs_json({"transfer": "multipart" if multipart else "basic", "objects": items})
 
 
-def _check_upload(caller: Caller, repo: Repo) -> None:
+def _check_upload(caller: Caller, repo: Repo) -> int:
+    """The uploader's id, if they may upload objects for `repo`."""
     if caller.user is None:
         raise AuthenticationRequired(headers=BASIC_CHALLENGE)
+    require_write_token(caller, f"upload files to {repo.repo_id}")
     # Read access is enough to upload objects for a pull request; a commit still needs rights.
     if not (access.can_write(caller, repo) or access.can_read(caller, repo)):
         raise Forbidden("Uploading LFS objects needs a token with access to the repo")
+    return caller.user.id
 
 
 def _error(obj: lfs.LfsObject, code: int, message: str) -> dict[str, Any]:
     return {"oid": obj.oid, "size": obj.size, "error": {"code": code, "message": message}}
 
 
+def _download_items(
+    session: SessionDep, store: StoreDep, signer: UrlSigner, base: str, repo: Repo,
+    caller: Caller, objects: list[lfs.LfsObject],
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Links for the objects this repo's history names (or the caller uploaded for it): any
+    other oid is missing here, whichever repo holds it."""
+    user_id = caller.user.id if caller.user else None
+    wanted = {o.oid for o in objects}
+    readable = repo_objects.readable(session, repo_pk=repo.pk, user_id=user_id, oids=wanted)
+    return [_download_item(store, signer, base, o, o.oid in readable) for o in objects]
+
+
 def _download_item(
-    store: StoreDep, signer: UrlSigner, base: str, obj: lfs.LfsObject
+    store: StoreDep, signer: UrlSigner, base: str, obj: lfs.LfsObject, readable: bool
 ) -> dict[str, Any]:
-    if not is_sha256(obj.oid) or store.blobs.size(obj.oid) != obj.size:
+    if not readable or not is_sha256(obj.oid) or store.blobs.size(obj.oid) != obj.size:
         return _error(obj, 404, f"Object {obj.oid} does not exist")
     query = urlencode(signer.sign("get", obj.oid))
     href = f"{base}/api/lfs/objects/{obj.oid}?{query}"
     return {"oid": obj.oid, "size": obj.size, "actions": {"download": {"href": href}}}
 
 
+@dataclass(frozen=True)
+class _UploadPlan:
+    """What every upload action of one batch is signed with and bounded by."""
+
+    signer: UrlSigner
+    base: str
+    repo: Repo
+    uploader: int
+    chunk_size: int | None  # None: single PUTs
+    max_size: int
+
+    def signed(self, action: str, obj: lfs.LfsObject) -> dict[str, str | int]:
+        # The PUT carries no credentials: the URL itself says for whom and for which repo.
+        who = {"repo": self.repo.pk, "user": self.uploader, "size": obj.size}
+        return {**who, **self.signer.sign(action, obj.oid, obj.size, self.repo.pk, self.uploader)}
+
+
 def _upload_item(
-    store: StoreDep,
-    signer: UrlSigner,
-    base: str,
-    repo: Repo,
-    obj: lfs.LfsObject,
-    chunk_size: int | None,
+    store: StoreDep, plan: _UploadPlan, obj: lfs.LfsObject, held: set[str]
 ) -> dict[str, Any]:
     if not is_sha256(obj.oid):
         return _error(obj, 422, f"Invalid oid {obj.oid!r}: expected a sha256")
-    if store.blobs.exists(obj.oid):
+    if obj.size > plan.max_size:
+        return _error(obj, 422, f"{obj.size} bytes is over the limit of {plan.max_size} per file")
+    if obj.oid in held and store.blobs.size(obj.oid) == obj.size:
         return {"oid": obj.oid, "size": obj.size}
-    verify = {"href": f"{base}/api/{repo.type.value}s/{repo.repo_id}/lfs-verify"}
-    if chunk_size is None or obj.size <= chunk_size:
-        query = urlencode({"size": obj.size, **signer.sign("put", obj.oid, obj.size)})
-        upload = {"href": f"{base}/api/lfs/objects/{obj.oid}?{query}"}
+    # git-lfs sends no credentials with it: the URL names the uploader, as the PUT's does.
+    query = urlencode(plan.signed("verify", obj))
+    verify = {"href": f"{plan.base}/api/lfs/objects/{obj.oid}/verify?{query}"}
+    if plan.chunk_size is None or obj.size <= plan.chunk_size:
+        upload = {
+            "href": f"{plan.base}/api/lfs/objects/{obj.oid}?{urlencode(plan.signed('put', obj))}"
+        }
     else:
-        upload = _multipart_actions(signer, base, obj, chunk_size)
+        upload = _multipart_actions(plan, obj, plan.chunk_size)
     return {"oid": obj.oid, "size": obj.size, "actions": {"upload": upload, "verify": verify}}
 
 
-def _multipart_actions(
-    signer: UrlSigner, base: str, obj: lfs.LfsObject, chunk_size: int
-) -> dict[str, Any]:
+def _multipart_actions(plan: _UploadPlan, obj: lfs.LfsObject, chunk_size: int) -> dict[str, Any]:
     header: dict[str, Any] = {"chunk_size": str(chunk_size)}
     for part in range(1, lfs.part_count(obj.size, chunk_size) + 1):
-        signed = signer.sign("part", obj.oid, obj.size, chunk_size, part)
+        signed = plan.signer.sign("part", obj.oid, obj.size, chunk_size, part)
         query = urlencode({"size": obj.size, "chunk": chunk_size, **signed})
-        header[str(part)] = f"{base}/api/lfs/multipart/{obj.oid}/{part}?{query}"
-    query = urlencode({"size": obj.size, **signer.sign("complete", obj.oid, obj.size)})
-    return {"href": f"{base}/api/lfs/multipart/{obj.oid}?{query}", "header": header}
+        header[str(part)] = f"{plan.base}/api/lfs/multipart/{obj.oid}/{part}?{query}"
+    query = urlencode(plan.signed("complete", obj))
+    return {"href": f"{plan.base}/api/lfs/multipart/{obj.oid}?{query}", "header": header}
 
 
 @router.put("/api/lfs/objects/{oid}")
 async def put_object(
-    request: Request, store: StoreDep, oid: str, size: int, exp: str, sig: str
-) -> Any:
-    _signer(request).check("put", oid, size, exp=exp, sig=sig)
+    request: Request, store: StoreDep, session: SessionDep, oid: str, size: int, repo: int,
+    user: int, exp: str, sig: str,
+) -> Any:  # fmt: skip
+    _signer(request).check("put", oid, size, repo, user, exp=exp, sig=sig)
     await lfs.receive_object(store.blobs, request.stream(), oid=oid, size=size)
+    repo_objects.record_upload(session, repo_pk=repo, user_id=user, oid=oid)
     return Response(status_code=200)
 
 
@@ -158,20 +193,41 @@ async def put_part(
 
 @router.post("/api/lfs/multipart/{oid}")
 async def complete_multipart(
-    request: Request, store: StoreDep, oid: str, size: int, exp: str, sig: str
-) -> Any:
-    _signer(request).check("complete", oid, size, exp=exp, sig=sig)
-    if not store.blobs.exists(oid):
+    request: Request, store: StoreDep, session: SessionDep, oid: str, size: int, repo: int,
+    user: int, exp: str, sig: str,
+) -> Any:  # fmt: skip
+    _signer(request).check("complete", oid, size, repo, user, exp=exp, sig=sig)
+    done = repo_objects.readable(session, repo_pk=repo, user_id=user, oids=[oid])
+    if not (done and store.blobs.size(oid) == size):  # else: a retry of a completed upload
+        # The parts are hashed even when the store holds the object: that proves possession.
         upload = lfs.MultipartUpload(store.tmp_dir, oid)
         await run_in_threadpool(upload.complete, store.blobs, oid=oid, size=size)
+        repo_objects.record_upload(session, repo_pk=repo, user_id=user, oid=oid)
     return _lfs_json({"oid": oid, "size": size})
 
 
+@router.post("/api/lfs/objects/{oid}/verify")
+async def verify_signed(
+    request: Request, store: StoreDep, session: SessionDep, oid: str, size: int, repo: int,
+    user: int, exp: str, sig: str,
+) -> Response:  # fmt: skip
+    _signer(request).check("verify", oid, size, repo, user, exp=exp, sig=sig)
+    return _verified(session, store, repo, user, lfs.LfsObject(oid, size))
+
+
 @router.post("/api/{repo_type:repotype}/{namespace}/{name}/lfs-verify")
-async def verify(request: Request, repo: ReadableRepo, store: StoreDep) -> Response:
-    body = await read_json(request)
-    obj = lfs.parse_objects([body])[0]
-    if not is_sha256(obj.oid) or store.blobs.size(obj.oid) != obj.size:
+async def verify(
+    request: Request, repo: ReadableRepo, store: StoreDep, session: SessionDep, caller: CallerDep
+) -> Response:
+    obj = lfs.parse_objects([await read_json(request)])[0]
+    return _verified(session, store, repo.pk, caller.user.id if caller.user else None, obj)
+
+
+def _verified(
+    session: SessionDep, store: StoreDep, repo_pk: int, user_id: int | None, obj: lfs.LfsObject
+) -> Response:
+    held = repo_objects.readable(session, repo_pk=repo_pk, user_id=user_id, oids=[obj.oid])
+    if not held or store.blobs.size(obj.oid) != obj.size:
         raise EntryNotFound(f"Object {obj.oid} of size {obj.size} was not uploaded")
     return _lfs_json({"oid": obj.oid, "size": obj.size})
 

@@ -56,6 +56,9 @@ class Repo(Base):
     downloads: Mapped[int] = mapped_column(BigInteger, default=0)
     likes: Mapped[int] = mapped_column(default=0)
     used_storage: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Whether `repo_objects` lists every large file its history names (repos made before that
+    # table existed are indexed once, at start; see repos/objects.py).
+    objects_indexed: Mapped[bool] = mapped_column(default=True)
 
     owner: Mapped[Account] = relationship(foreign_keys=[owner_id], lazy="joined")
 
@@ -124,3 +127,31 @@ class LfsObject(Base):
     oid: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
     git_oid: Mapped[str] = mapped_column(String(40))
+
+
+class RepoObject(Base):
+    """A large file (sha256) that some commit of the repo names: readers of the repo may read it.
+    See repos/objects.py for the rule."""
+
+    __tablename__ = "repo_objects"
+
+    repo_pk: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True
+    )
+    oid: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class ObjectUpload(Base):
+    """A large file a user uploaded for a repo (LFS or Xet): theirs to read and commit there,
+    before any commit names it."""
+
+    __tablename__ = "object_uploads"
+
+    repo_pk: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True
+    )
+    oid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

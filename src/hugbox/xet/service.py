@@ -24,9 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hugbox.auth.service import Caller
+from hugbox.auth.service import Caller, require_write_token
 from hugbox.errors import AuthenticationRequired, BadRequest, Forbidden, HubError, NotFound
 from hugbox.repos import access
+from hugbox.repos import objects as repo_objects
 from hugbox.repos.models import Repo
 from hugbox.repos.signing import UrlSigner
 from hugbox.storage.blobs import BlobStore, LocalBlobStore
@@ -272,6 +273,9 @@ def _record_file(
         _add_once(session, XetFile(file_hash=name, sha256=file.sha256, size=size, terms=terms))
     if session.get(XetFileRepo, (token.repo_pk, name)) is None:
         _add_once(session, XetFileRepo(repo_pk=token.repo_pk, file_hash=name))
+    if token.user_id is not None and file.sha256 is not None:
+        oid = file.sha256
+        repo_objects.record_upload(session, repo_pk=token.repo_pk, user_id=token.user_id, oid=oid)
     _index_dedup(session, token.domain, name, terms, xorbs)
 
 
@@ -346,6 +350,11 @@ def readable_file(session: Session, *, token: XetToken, file_hash: str) -> XetFi
         raise NotFound(f"No file {file_hash} in this repo")
     found = session.get(XetFile, file_hash.lower())
     assert found is not None  # the foreign key guarantees it
+    # Uploaded for the repo is not enough: a commit of it must name the file, or the reader
+    # must be the one who uploaded it (repos/objects.py).
+    user_id, oids = token.user_id, [found.sha256]
+    if not repo_objects.readable(session, repo_pk=token.repo_pk, user_id=user_id, oids=oids):
+        raise NotFound(f"No file {file_hash} in this repo")
     return found
 
 
@@ -471,12 +480,13 @@ class TokenGrant:
 def issue_token(
     storage: XetStorage, *, caller: Caller, repo: Repo, write: bool, create_pr: bool, cas_url: str
 ) -> TokenGrant:
-    """A Xet token for `repo`. Writing needs write access, or read access with `create_pr`
-    (the commit that follows may then only open a pull request)."""
+    """A Xet token for `repo`. Writing needs a write token, and write access or (with
+    `create_pr`: the commit that follows may then only open a pull request) read access."""
     pr_only = False
     if write:
         if caller.user is None:
             raise AuthenticationRequired()
+        require_write_token(caller, f"upload files to {repo.repo_id}")
         if not access.can_write(caller, repo):
             if not (create_pr and access.can_read(caller, repo)):
                 raise Forbidden(f"You don't have the rights to write to {repo.repo_id}")
@@ -522,6 +532,7 @@ def duplicate_files(
         raise AuthenticationRequired()
     if not access.can_read(caller, target):
         raise Forbidden(f"You don't have access to {target.repo_id}")
+    require_write_token(caller, f"copy files into {target.repo_id}")
     failed = []
     for item in files:
         name = item.xet_hash.lower()
