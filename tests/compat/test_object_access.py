@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -233,3 +234,25 @@ def test_a_pull_request_file_is_read_through_its_repo_only(hub: Hub, bob_repo: s
     item = _batch(hub, public, None, "download", oid, len(data))
     assert httpx.get(item["actions"]["download"]["href"]).content == data
     assert _batch(hub, bob_repo, hub.bob, "download", oid, len(data))["error"]["code"] == 404
+
+
+@pytest.mark.parametrize("size", [10**14, 10**15])
+def test_an_oversized_upload_is_refused_before_anything_is_planned(
+    hub: Hub, bob_repo: str, size: int
+) -> None:
+    started = time.perf_counter()
+    response = httpx.post(
+        f"{hub.endpoint}/{bob_repo}.git/info/lfs/objects/batch",
+        json={
+            "operation": "upload",
+            "transfers": ["basic", "multipart"],
+            "objects": [{"oid": "a" * 64, "size": size}],
+        },
+        headers={**_auth(hub.bob), "content-type": LFS_JSON},
+    )
+    assert response.status_code == 200
+    error = response.json()["objects"][0]["error"]
+    assert error["code"] == 422
+    assert "over the limit of 50000000000 per file" in error["message"]
+    # Planning 10^14 bytes in parts took tens of seconds and hundreds of MB, stalling the hub.
+    assert time.perf_counter() - started < 5
