@@ -2,7 +2,7 @@
 and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
-     [--only download upload model_info inference git viewer xet web spaces]
+     [--only download upload model_info object_access inference git viewer xet web spaces]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import download
 import git_clone
 import inference
 import model_info
+import object_access
 import spaces
 import upload
 import viewer
@@ -30,6 +31,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "download": download.run,
     "upload": upload.run,
     "model_info": model_info.run,
+    "object_access": object_access.run,
     "inference": inference.run,
     "git": git_clone.run,
     "viewer": viewer.run,
