@@ -38,10 +38,12 @@ def _cas(grant: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return f"/{path}", _headers(grant["accessToken"])
 
 
-def _read_token(settings: Settings) -> str:
+def _new_token(settings: Settings, user: str, role: TokenRole) -> str:
     database = Database(settings.sqlalchemy_url)
     with database.session() as session:
-        plain = auth.create_token(session, user="alice", name="ro", role=TokenRole.READ)
+        if auth.find_account(session, user) is None:
+            auth.create_user(session, name=user, password="pw")
+        plain = auth.create_token(session, user=user, name="t", role=role)
     database.engine.dispose()
     return plain
 
@@ -56,10 +58,15 @@ def test_write_tokens_need_write_access_or_a_pull_request(
     assert set(body) == {"casUrl", "accessToken", "exp"}
     assert response.headers["x-xet-cas-url"] == body["casUrl"]
     assert response.headers["x-xet-token-expiration"] == str(body["exp"])
-    reader = _read_token(settings)
+    # A read token only reads, even its repo owner's; a write token of someone who may only
+    # read the repo uploads for a pull request.
+    reader = _new_token(settings, "alice", TokenRole.READ)
     assert _grant(client, reader, "write").status_code == 403
-    assert _grant(client, reader, "write", "?create_pr=1").status_code == 200
+    assert _grant(client, reader, "write", "?create_pr=1").status_code == 403
     assert _grant(client, reader, "read").status_code == 200
+    stranger = _new_token(settings, "bob", TokenRole.WRITE)
+    assert _grant(client, stranger, "write").status_code == 403
+    assert _grant(client, stranger, "write", "?create_pr=1").status_code == 200
     missing = client.get("/api/models/alice/nope/xet-read-token/main", headers=_headers(token))
     assert missing.status_code == 404
 

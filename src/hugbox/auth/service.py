@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hugbox.auth.models import Account, AccountKind, Membership, OrgRole, Token, TokenRole
-from hugbox.errors import Conflict, InvalidCredentials, NotFound
+from hugbox.errors import Conflict, Forbidden, InvalidCredentials, NotFound
 from hugbox.names import check_namespace
 
 _hasher = PasswordHasher()
@@ -43,6 +43,15 @@ class Caller:
 
 
 ANONYMOUS = Caller()
+
+
+def require_write_token(caller: Caller, action: str) -> None:
+    """A read token only reads (HF's rule), whatever its user may do: every change, a pull
+    request or a discussion included, needs a write token."""
+    if not caller.can_write:
+        raise Forbidden(
+            f"You don't have the rights to {action}: this is a read token, use a write token"
+        )
 
 
 def hash_token(token: str) -> str:

@@ -131,4 +131,5 @@ def _loader(need: Need) -> Callable[..., Repo]:
 
 ReadableRepo = Annotated[Repo, Depends(_loader(Need.READ))]
 DownloadableRepo = Annotated[Repo, Depends(_loader(Need.DOWNLOAD))]
+ContributableRepo = Annotated[Repo, Depends(_loader(Need.CONTRIBUTE))]
 WritableRepo = Annotated[Repo, Depends(_loader(Need.WRITE))]

@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from hugbox.deps import CallerDep, SessionDep, StoreDep
-from hugbox.errors import Forbidden, NotFound
+from hugbox.errors import NotFound
 from hugbox.repos import commits, schemas
-from hugbox.repos.deps import ReadableRepo
+from hugbox.repos.deps import ContributableRepo, ReadableRepo
 from hugbox.repos.models import Discussion, Repo
 from hugbox.storage import git
 
@@ -29,10 +29,9 @@ class NewDiscussion(BaseModel):
 
 @router.post(API + "/discussions")
 def create_discussion(
-    body: NewDiscussion, repo: ReadableRepo, session: SessionDep, caller: CallerDep, store: StoreDep
-) -> Any:
-    if caller.user is None:
-        raise Forbidden("Opening a discussion needs a token")
+    body: NewDiscussion, repo: ContributableRepo, session: SessionDep, caller: CallerDep,
+    store: StoreDep,
+) -> Any:  # fmt: skip
     num = commits.open_discussion(
         session, repo=repo, caller=caller, title=body.title, description=body.description,
         is_pull_request=body.pull_request,

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from hugbox.auth.service import require_write_token
 from hugbox.deps import CallerDep, SessionDep
 from hugbox.errors import AuthenticationRequired, BadRequest
 from hugbox.repos import gated, schemas
@@ -20,6 +21,7 @@ API = "/api/{repo_type:repotype}/{namespace}/{name}"
 def ask_access(repo: ReadableRepo, session: SessionDep, caller: CallerDep) -> Any:
     if caller.user is None:
         raise AuthenticationRequired("Log in (pass a token) to ask for access")
+    require_write_token(caller, f"ask for access to {repo.repo_id}")
     request = gated.ask_access(session, repo=repo, user=caller.user)
     return {"status": request.status}
 

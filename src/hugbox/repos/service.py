@@ -8,11 +8,13 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hugbox.auth.models import Account
-from hugbox.auth.service import Caller, find_account
+from hugbox.auth.service import Caller, find_account, require_write_token
 from hugbox.errors import (
+    AuthenticationRequired,
     BadRequest,
     Conflict,
     DisabledRepo,
@@ -32,7 +34,12 @@ from hugbox.storage import git
 class Need(Enum):
     READ = "read"  # info, listings
     DOWNLOAD = "download"  # file content: gated repos need a grant
+    CONTRIBUTE = "contribute"  # open discussions and pull requests: any reader, with a write token
     WRITE = "write"
+
+
+# What each changing need does, in the words of the 403 it answers.
+_CHANGES = {Need.CONTRIBUTE: "open discussions or pull requests on", Need.WRITE: "write to"}
 
 
 @dataclass(frozen=True)
@@ -68,9 +75,20 @@ def authorize(
             anonymous=caller.anonymous,
             repo_url=repo_url,
         )
-    if need is Need.WRITE and not access.can_write(caller, repo):
-        raise Forbidden(f"You don't have the rights to write to {repo.repo_id}")
+    if need in _CHANGES:
+        _authorize_change(caller, repo, need)
     return repo
+
+
+def _authorize_change(caller: Caller, repo: Repo, need: Need) -> None:
+    """Token role and repo permission are two checks: a read token changes nothing, and a
+    write token writes only where its user may (anyone who reads may open a pull request)."""
+    action = f"{_CHANGES[need]} {repo.repo_id}"
+    if caller.anonymous and need is Need.CONTRIBUTE:
+        raise AuthenticationRequired(f"Log in (pass a token) to {action}")
+    require_write_token(caller, action)
+    if need is Need.WRITE and not access.can_write(caller, repo):
+        raise Forbidden(f"You don't have the rights to {action}")
 
 
 def create_repo(
@@ -92,9 +110,7 @@ def create_repo(
     repo_id = f"{owner.name}/{name}"
     existing = find_repo(session, repo_type, repo_id)
     if isinstance(existing, Repo):
-        raise RepoExists(
-            repo_type=repo_type.value, url_path=f"{repo_type.url_prefix}{existing.repo_id}"
-        )
+        raise _exists(existing)
     if isinstance(existing, Moved):
         _drop_redirect(session, repo_type, repo_id)
     if repo_type is RepoType.SPACE and not sdk:
@@ -109,14 +125,28 @@ def create_repo(
         private=private,
         sdk=sdk,
     )
-    session.add(repo)
-    session.flush()
+    _insert(session, repo)
     _init_git(store, repo, caller.user)
     indexer.refresh(session, store, repo)
     return repo
 
 
+def _exists(repo: Repo) -> RepoExists:
+    return RepoExists(repo_type=repo.type.value, url_path=f"{repo.type.url_prefix}{repo.repo_id}")
+
+
+def _insert(session: Session, repo: Repo) -> None:
+    """Add the row; a concurrent create of the same id loses on the unique index and gets the
+    409 of a repo that exists (which `exist_ok=True` clients accept)."""
+    session.add(repo)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise _exists(repo) from None
+
+
 def _namespace_account(session: Session, caller: Caller, namespace: str) -> Account:
+    require_write_token(caller, f"create a repo under {namespace!r}")
     owner = find_account(session, namespace)
     if owner is None or not access.can_create_in(caller, owner):
         raise Forbidden(f"You don't have the rights to create a repo under {namespace!r}")
