@@ -18,6 +18,7 @@ class RepoStore:
         self.repos_dir = repos_dir
         self.blobs = blobs
         self.tmp_dir = tmp_dir
+        git.enable_fsync()  # process-wide; every process that writes repos builds a store
         repos_dir.mkdir(parents=True, exist_ok=True)
         tmp_dir.mkdir(parents=True, exist_ok=True)
 

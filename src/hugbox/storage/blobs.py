@@ -36,6 +36,34 @@ class BlobStore(Protocol):
     def delete(self, oid: str) -> None: ...
 
 
+def publish(src: Path, dest: Path) -> None:
+    """Rename `src` to `dest` durably: the bytes reach the disk before the name does, and the
+    name (with any folder made for it) before this returns, so a commit that names the file
+    never outlives it on power loss."""
+    with src.open("rb") as handle:
+        os.fsync(handle.fileno())
+    make_dirs(dest.parent)
+    src.replace(dest)
+    _fsync_dir(dest.parent)
+
+
+def make_dirs(path: Path) -> None:
+    """`mkdir -p` whose new folders survive power loss."""
+    if path.is_dir():
+        return
+    make_dirs(path.parent)
+    path.mkdir(exist_ok=True)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class LocalBlobWriter:
     """Streams bytes to a temp file while hashing; publishes it under its sha256 on commit."""
 
@@ -104,12 +132,11 @@ class LocalBlobStore:
     def adopt(self, src: Path, oid: str) -> None:
         """Move an already-verified file in; a concurrent identical upload simply wins the race."""
         dest = self._path(oid)
-        dest.parent.mkdir(parents=True, exist_ok=True)
         if dest.exists():
             src.unlink(missing_ok=True)
             return
         src.chmod(0o444)
-        src.replace(dest)
+        publish(src, dest)
 
     def delete(self, oid: str) -> None:
         """Remove an object (garbage collection); a missing one is not an error."""

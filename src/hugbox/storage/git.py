@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -72,11 +72,31 @@ def parse_lfs_pointer(data: bytes) -> LfsPointer | None:
     return LfsPointer(match[1].decode(), int(match[2]), len(data))
 
 
+# An acknowledged write must survive power loss: git's own commands fsync objects and refs
+# (by default git leaves refs and loose objects in the page cache). The hub passes this on the
+# command line of every git command that writes, so it holds for repos made before it too; new
+# repos also carry it in their config, for whoever runs git on them by hand.
+DURABLE_CONFIG = {"core.fsync": "committed", "core.fsyncMethod": "fsync"}
+
+
+def config_args(config: Mapping[str, str]) -> list[str]:
+    """`-c key=value` options for a git command line."""
+    return [arg for key, value in config.items() for arg in ("-c", f"{key}={value}")]
+
+
+def enable_fsync() -> None:
+    """Make libgit2 (every pygit2 write in this process) fsync the objects and refs it writes,
+    and their folders, as `DURABLE_CONFIG` does for git's commands."""
+    pygit2.settings.enable_fsync_gitdir(True)
+
+
 def init_bare(path: Path) -> pygit2.Repository:
     repo = pygit2.init_repository(str(path), bare=True, initial_head="main")
     # Let smart HTTP serve it and accept pushes without per-repo setup later.
     repo.config["http.receivepack"] = True
     repo.config["uploadpack.allowFilter"] = True
+    for key, value in DURABLE_CONFIG.items():
+        repo.config[key] = value
     return repo
 
 

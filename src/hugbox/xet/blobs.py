@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from hugbox.storage.blobs import LocalBlobStore, LocalBlobWriter, is_sha256
+from hugbox.storage.blobs import LocalBlobStore, LocalBlobWriter, is_sha256, make_dirs, publish
 from hugbox.xet.recipes import Recipe, recipe_size
 
 
@@ -41,10 +41,10 @@ class XetBlobStore:
     def publish(self, recipe: Recipe) -> None:
         """Name a verified file's bytes by its sha256 (atomically: readers see all or nothing)."""
         dest = self._recipe_path(recipe.sha256)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(dest.parent)
         draft = dest.with_name(f"{dest.name}.{secrets.token_hex(4)}.tmp")
         draft.write_bytes(recipe.to_json())
-        draft.replace(dest)
+        publish(draft, dest)
 
     def exists(self, oid: str) -> bool:
         return self.plain.exists(oid) or self._recipe_path(oid).is_file()

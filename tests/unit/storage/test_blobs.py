@@ -1,6 +1,7 @@
 """The local content-addressed blob store."""
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,24 @@ def test_invalid_oids_are_refused(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path)
     with pytest.raises(ValueError, match="sha256"):
         store.exists("../../etc/passwd")
+
+
+def test_published_objects_survive_power_loss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bytes are synced before the rename, and each folder the name is added to after."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(str(Path(f"/proc/self/fd/{fd}").readlink()))
+        real_fsync(fd)
+
+    store = LocalBlobStore(tmp_path)
+    writer = store.writer()
+    writer.write(b"acknowledged")
+    monkeypatch.setattr(os, "fsync", fsync)
+    oid = writer.commit()
+    first, second = tmp_path / oid[:2], tmp_path / oid[:2] / oid[2:4]
+    assert synced[0].startswith(str(store.tmp_dir))  # the temp file, before its rename
+    assert synced[1:] == [str(tmp_path), str(first), str(second)]

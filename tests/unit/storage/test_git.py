@@ -1,5 +1,8 @@
 """Bare git repos: revisions, trees, atomic commits, LFS pointers."""
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pygit2
@@ -72,3 +75,65 @@ def test_lfs_pointer_round_trip() -> None:
     assert parsed == git.LfsPointer(oid, 1234, len(pointer))
     assert git.parse_lfs_pointer(b"just text") is None
     assert git.parse_lfs_pointer(pointer.replace(b"sha256:", b"md5:")) is None
+
+
+# --- durability: what a commit acknowledged to a client has on disk --------------------------
+
+
+def _fsyncs(script: str, cwd: Path) -> int:
+    """fsync calls made by a Python process (and the git processes it runs) running `script`."""
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed")
+    trace = cwd / "trace.txt"
+    command = ["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-o", str(trace)]
+    done = subprocess.run(
+        [*command, sys.executable, "-c", script], cwd=cwd, capture_output=True, check=False
+    )
+    if done.returncode != 0 and b"ptrace" in done.stderr:
+        pytest.skip("strace may not trace here")
+    assert done.returncode == 0, done.stderr
+    return sum(1 for line in trace.read_text().splitlines() if "fsync(" in line)
+
+
+PYGIT2_WRITE = """
+from pathlib import Path
+from hugbox.storage import git
+repo = git.init_bare(Path("r.git"))
+{setup}
+blob = git.write_blob(repo, b"acknowledged")
+tree = git.build_tree(repo, None, [git.Put("a.txt", blob)])
+commit = git.write_commit(repo, tree_oid=tree, parents=[], author_name="a", author_email="a@x",
+                          message="m")
+git.set_ref(repo, "refs/heads/main", commit)
+"""
+
+
+def test_pygit2_writes_are_fsynced_once_a_store_exists(tmp_path: Path) -> None:
+    setup = (
+        "from hugbox.repos.store import RepoStore\n"
+        "from hugbox.storage.blobs import LocalBlobStore\n"
+        "RepoStore(repos_dir=Path('repos'), blobs=LocalBlobStore(Path('b')), tmp_dir=Path('t'))"
+    )
+    (tmp_path / "without").mkdir()
+    (tmp_path / "with").mkdir()
+    assert _fsyncs(PYGIT2_WRITE.format(setup=""), tmp_path / "without") == 0
+    # Three objects and a ref, each file and its folder.
+    assert _fsyncs(PYGIT2_WRITE.format(setup=setup), tmp_path / "with") >= 8
+
+
+def test_git_commands_the_hub_runs_fsync_refs(tmp_path: Path) -> None:
+    # A repo made before the setting: only the command line asks git to fsync.
+    old = pygit2.init_repository(str(tmp_path / "old.git"), bare=True)
+    oid = _commit(old, [git.Put("a.txt", git.write_blob(old, b"a"))])
+    durable = [*git.config_args(git.DURABLE_CONFIG), "--git-dir", old.path]
+    plain = ["--git-dir", old.path]
+    update = "import subprocess\nsubprocess.run(['git', *{}, 'update-ref', '{}', '{}'], check=True)"
+    assert _fsyncs(update.format(durable, "refs/heads/x", oid), tmp_path) >= 1
+    assert _fsyncs(update.format(plain, "refs/heads/y", oid), tmp_path) == 0
+
+
+def test_new_repos_ask_git_to_fsync(repo: pygit2.Repository) -> None:
+    done = subprocess.run(
+        ["git", "--git-dir", repo.path, "config", "core.fsync"], capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "committed"
