@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,8 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, Enum, create_engine, event
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from hugbox.errors import Conflict
+
+log = logging.getLogger(__name__)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -46,7 +52,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers go on while a writer commits; busy_timeout queues writers instead of failing.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL syncs the WAL at every commit: NORMAL (WAL's usual pairing) may lose the last
+    # acknowledged transactions on power loss, and with them commits git already holds.
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -72,9 +80,28 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends cleanly, rolled back otherwise."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """One transaction: committed when the block ends cleanly, rolled back otherwise. Losing
+        a race to a concurrent transaction (a unique key, a lock) is a 409, never a crash."""
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except (IntegrityError, OperationalError) as exc:
+            if not lost_race(exc):
+                raise
+            log.warning("transaction lost a race: %s", exc.orig)
+            raise Conflict("A concurrent request changed the same thing: try again") from exc
+
+
+# PostgreSQL's serialization failure, deadlock and lock-timeout SQLSTATEs.
+_PG_CONTENTION = {"40001", "40P01", "55P03"}
+
+
+def lost_race(exc: IntegrityError | OperationalError) -> bool:
+    """Whether the database refused a statement only because of another transaction."""
+    if isinstance(exc, IntegrityError):
+        return True  # a key taken meanwhile (or a row deleted meanwhile, for foreign keys)
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in _PG_CONTENTION or "database is locked" in str(exc.orig)
 
 
 def alembic_config(url: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hugbox.auth.models import Account, AccountKind
@@ -17,10 +18,7 @@ def ask_access(session: Session, *, repo: Repo, user: Account) -> AccessGrant:
     """A user asks for a gated repo's files; `auto` gating accepts at once."""
     if not repo.gated:
         raise BadRequest(f"{repo.repo_id} is not gated: its files are open to all who can see it")
-    grant = _find(session, repo, user.id)
-    if grant is None:
-        grant = AccessGrant(repo_pk=repo.pk, user_id=user.id, status="pending")
-        session.add(grant)
+    grant = _find(session, repo, user.id) or _new_request(session, repo, user.id)
     if grant.status == "pending" and repo.gated == "auto":
         grant.status = "accepted"
     session.flush()
@@ -68,6 +66,20 @@ def grant(session: Session, *, repo: Repo, user: str) -> AccessGrant:
     found.status = "accepted"
     session.flush()
     return found
+
+
+def _new_request(session: Session, repo: Repo, user_id: int) -> AccessGrant:
+    """A pending request; asking twice at once (a double click) finds the first one's row."""
+    grant = AccessGrant(repo_pk=repo.pk, user_id=user_id, status="pending")
+    try:
+        with session.begin_nested():
+            session.add(grant)
+    except IntegrityError:
+        found = _find(session, repo, user_id)
+        if found is None:  # not a twin request's row: the repo itself changed meanwhile
+            raise
+        return found
+    return grant
 
 
 def _find(session: Session, repo: Repo, user_id: int) -> AccessGrant | None:

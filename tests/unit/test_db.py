@@ -1,0 +1,43 @@
+"""The database plumbing: durable SQLite commits, and lost races as 409s."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from hugbox.auth.models import Account, AccountKind
+from hugbox.db import Database, migrate
+from hugbox.errors import Conflict
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Database:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    migrate(url)
+    return Database(url)
+
+
+def test_sqlite_commits_survive_power_loss(database: Database) -> None:
+    with database.session() as session:
+        assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        # 2 is FULL: the WAL is synced at every commit (NORMAL, 1, may lose the last ones).
+        assert session.execute(text("PRAGMA synchronous")).scalar() == 2
+
+
+def _user(name: str) -> Account:
+    return Account(name=name, name_lower=name.lower(), kind=AccountKind.USER, fullname=name)
+
+
+def test_a_key_taken_meanwhile_is_a_conflict(database: Database) -> None:
+    with database.session() as session:
+        session.add(_user("Alice"))
+    with pytest.raises(Conflict), database.session() as session:
+        session.add(_user("alice"))  # inserted at commit: the unique name_lower refuses it
+    with database.session() as session:
+        assert session.execute(text("SELECT count(*) FROM accounts")).scalar() == 1
+
+
+def test_other_database_errors_are_not_conflicts(database: Database) -> None:
+    with pytest.raises(Exception, match="no such table") as error, database.session() as session:
+        session.execute(text("SELECT * FROM no_such_table"))
+    assert not isinstance(error.value, Conflict)
