@@ -26,6 +26,7 @@ from hugbox.inference.pinned import load_pinned
 from hugbox.inference.targets import TargetCache
 from hugbox.jobs.worker import Worker, WorkerLimits
 from hugbox.middleware import BodyLimitMiddleware, HubPathMiddleware, RequestIdMiddleware
+from hugbox.openapi import install_openapi
 from hugbox.repos import api as repos_api
 from hugbox.repos import commits_api, discussions_api, files_api, gated_api, lfs_api
 from hugbox.repos.legacy import LegacyIds, load_legacy_ids
@@ -101,6 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(router)
     web_pages.install(app, secret=secret)  # after the API: pages must not shadow its routes
+    install_openapi(app)
 
     def legacy_table() -> dict[tuple[str, str], str]:
         with database.session() as session:

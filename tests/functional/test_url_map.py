@@ -1,5 +1,6 @@
 """The URL map is a contract: every method + path the clients call is pinned here."""
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -194,3 +195,20 @@ def test_every_route_is_pinned(settings: Settings) -> None:
     routes = _routes(app.router)
     assert routes - PINNED == set(), "new routes: pin them here"
     assert PINNED - routes == set(), "routes clients call are missing"
+
+
+def test_every_route_and_its_parameters_are_in_the_openapi_document(settings: Settings) -> None:
+    """The document is the API's reference and the fuzzer's map (tests/functional/test_fuzz.py)."""
+    app: FastAPI = create_app(settings)
+    paths = app.openapi()["paths"]
+    documented = {
+        (method.upper(), path) for path, operations in paths.items() for method in operations
+    }
+    routes = {
+        (method, re.sub(r"{(\w+):\w+}", r"{\1}", path)) for method, path in _routes(app.router)
+    }
+    assert routes - documented == set()
+    for path, operations in paths.items():
+        for operation in operations.values():
+            declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert declared == set(re.findall(r"{(\w+)}", path)), path

@@ -20,8 +20,8 @@ from hugbox.web.csrf import SESSION_COOKIE
 from hugbox.web.session import CheckedForm, PageCaller
 from hugbox.web.templates import render
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
-profile_router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"])
+profile_router = APIRouter(tags=["pages"])
 
 
 def _field(form: Any, name: str) -> str:

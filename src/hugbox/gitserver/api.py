@@ -13,6 +13,7 @@ from hugbox.auth.service import Caller
 from hugbox.deps import SessionDep, SettingsDep, StoreDep
 from hugbox.errors import BadRequest
 from hugbox.gitserver import service, transport
+from hugbox.openapi import BINARY, request_body
 from hugbox.repos.deps import load_repo_for_git
 from hugbox.repos.models import Repo
 from hugbox.repos.service import Need
@@ -98,5 +99,11 @@ for _prefix in ("", "/{repo_type:prefixtype}"):
     for _suffix in (".git", ""):
         _root = f"{_prefix}/{{namespace}}/{{name}}{_suffix}"
         router.add_api_route(f"{_root}/info/refs", info_refs, methods=["GET"])
-        router.add_api_route(f"{_root}/{transport.UPLOAD_PACK}", upload_pack, methods=["POST"])
-        router.add_api_route(f"{_root}/{transport.RECEIVE_PACK}", receive_pack, methods=["POST"])
+        for _service, _endpoint in (
+            (transport.UPLOAD_PACK, upload_pack),
+            (transport.RECEIVE_PACK, receive_pack),
+        ):
+            _body = request_body(BINARY, f"application/x-{_service}-request")
+            router.add_api_route(
+                f"{_root}/{_service}", _endpoint, methods=["POST"], openapi_extra=_body
+            )

@@ -24,12 +24,18 @@ from hugbox.inference.metrics import INFERENCE_TAG
 from hugbox.inference.shapes import tgi_details
 from hugbox.inference.targets import TargetCache
 from hugbox.inference.worker import Outcome
+from hugbox.openapi import request_body
 from hugbox.repos.deps import load_repo, path_revision
 from hugbox.repos.models import Repo
 from hugbox.repos.service import Need
 from hugbox.settings import Settings
 
 router = APIRouter(tags=[INFERENCE_TAG])
+# `{"inputs": ..., "parameters": {...}}`, read by _body (raw bytes are accepted as inputs too).
+INPUTS = request_body(
+    {"type": "object", "properties": {"inputs": {}, "parameters": {"type": "object"}}},
+    "application/json",
+)
 MODEL = "/models/{namespace}/{name}"
 T = TypeVar("T")
 
@@ -175,22 +181,22 @@ async def _tgi_events(
         yield f"data: {json.dumps(event)}\n\n"
 
 
-@router.post(MODEL)
+@router.post(MODEL, openapi_extra=INPUTS)
 async def run_model(request: Request) -> Response:
     return await _run(request, None)
 
 
-@router.post(MODEL + "/pipeline/{task}")
+@router.post(MODEL + "/pipeline/{task}", openapi_extra=INPUTS)
 async def run_model_task(request: Request, task: str) -> Response:
     return await _run(request, task)
 
 
-@router.post("/pipeline/{task}/{namespace}/{name}")
+@router.post("/pipeline/{task}/{namespace}/{name}", openapi_extra=INPUTS)
 async def run_legacy_pipeline(request: Request, task: str) -> Response:
     return await _run(request, task)
 
 
-@router.post(MODEL + "/generate")
+@router.post(MODEL + "/generate", openapi_extra=INPUTS)
 async def generate(request: Request) -> dict[str, Any]:
     """TGI's `/generate`: the new text only (unless `return_full_text`), with `details` if asked."""
     model = await resolve(request)
@@ -207,7 +213,7 @@ async def generate(request: Request) -> dict[str, Any]:
     return answer
 
 
-@router.post(MODEL + "/generate_stream")
+@router.post(MODEL + "/generate_stream", openapi_extra=INPUTS)
 async def generate_stream(request: Request) -> Response:
     model = await resolve(request)
     body = await _body(request)

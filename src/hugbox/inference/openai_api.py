@@ -23,10 +23,12 @@ from hugbox.inference.api import MODEL, resolve, started
 from hugbox.inference.executor import Executor
 from hugbox.inference.metrics import INFERENCE_TAG
 from hugbox.inference.worker import Outcome
+from hugbox.openapi import OBJECT, request_body
 from hugbox.repos import service as repos
 from hugbox.repos.models import RepoType
 
 router = APIRouter(tags=[INFERENCE_TAG])
+OPENAI = request_body(OBJECT, "application/json")
 
 
 async def _json(request: Request) -> dict[str, Any]:
@@ -74,8 +76,8 @@ def _body_model(request: Request, body: dict[str, Any]) -> str | None:
     return name
 
 
-@router.post("/v1/chat/completions")
-@router.post(MODEL + "/v1/chat/completions")
+@router.post("/v1/chat/completions", openapi_extra=OPENAI)
+@router.post(MODEL + "/v1/chat/completions", openapi_extra=OPENAI)
 async def chat_completions(request: Request) -> Any:
     body = await _json(request)
     name = _body_model(request, body)
@@ -140,8 +142,8 @@ async def _chat_events(
     yield "data: [DONE]\n\n"
 
 
-@router.post("/v1/completions")
-@router.post(MODEL + "/v1/completions")
+@router.post("/v1/completions", openapi_extra=OPENAI)
+@router.post(MODEL + "/v1/completions", openapi_extra=OPENAI)
 async def completions(request: Request) -> Any:
     """OpenAI's legacy completions: one prompt continued, on the chat generation path."""
     body = await _json(request)
@@ -221,8 +223,8 @@ async def _completion_events(
     yield "data: [DONE]\n\n"
 
 
-@router.post("/v1/embeddings")
-@router.post(MODEL + "/v1/embeddings")
+@router.post("/v1/embeddings", openapi_extra=OPENAI)
+@router.post(MODEL + "/v1/embeddings", openapi_extra=OPENAI)
 async def embeddings(request: Request) -> Any:
     """OpenAI embeddings: floats, or base64 of little-endian float32 (what the `openai` client
     asks for by default, and decodes itself)."""

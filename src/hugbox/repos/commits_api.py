@@ -18,6 +18,7 @@ from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
 from hugbox.edge import read_json
 from hugbox.errors import BadRequest
 from hugbox.names import check_revision
+from hugbox.openapi import BINARY, request_body
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import commits, content, refs, schemas
 from hugbox.repos.deps import ReadableRepo, WritableRepo
@@ -25,6 +26,7 @@ from hugbox.repos.payload import CommitHeader, Operation, PayloadError, parse_co
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
+BRANCH = {"type": "object", "properties": {"startingPoint": {"type": "string"}}}
 
 
 class PreuploadItem(BaseModel):
@@ -84,7 +86,7 @@ def preupload(
     }
 
 
-@router.post(API + "/commit/{revision}")
+@router.post(API + "/commit/{revision}", openapi_extra=request_body(BINARY, "application/x-ndjson"))
 async def create_commit(
     request: Request,
     repo: ReadableRepo,
@@ -138,7 +140,7 @@ async def _read_payload(request: Request, spool: Path) -> tuple[CommitHeader, li
     return header, operations
 
 
-@router.post(API + "/branch/{branch:path}")
+@router.post(API + "/branch/{branch:path}", openapi_extra=request_body(BRANCH, "application/json"))
 async def create_branch(request: Request, repo: WritableRepo, store: StoreDep, branch: str) -> Any:
     body = await _optional_json(request)
     start = body.get("startingPoint")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from hugbox.deps import SessionDep, SettingsDep, StoreDep
 from hugbox.edge import read_json
 from hugbox.errors import EntryNotFound
+from hugbox.openapi import request_body
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import content, downloads, schemas, service
 from hugbox.repos.deps import DownloadableRepo, ReadableRepo
@@ -49,7 +50,12 @@ router.add_api_route(f"{API}/tree/{{revision}}", _tree, methods=["GET"])
 router.add_api_route(f"{API}/tree/{{revision}}/{{path:path}}", _tree, methods=["GET"])
 
 
-@router.post(f"{API}/paths-info/{{revision}}")
+PATHS = {"type": "array", "items": {"type": "string"}}
+PATHS_INFO = {"type": "object", "properties": {"paths": PATHS, "expand": {"type": "boolean"}}}
+FORM, JSON = "application/x-www-form-urlencoded", "application/json"
+
+
+@router.post(f"{API}/paths-info/{{revision}}", openapi_extra=request_body(PATHS_INFO, FORM, JSON))
 async def paths_info(
     request: Request, repo: ReadableRepo, store: StoreDep, session: SessionDep, revision: str
 ) -> Any:
@@ -102,9 +108,11 @@ def resolve_file(
     return response
 
 
+# One route per method: a route's operation id names one method, and ids must be unique.
 for _prefix in FILE_PREFIXES:
-    router.add_api_route(
-        f"{_prefix}/{{namespace}}/{{name}}/resolve/{{revision}}/{{path:path}}",
-        resolve_file,
-        methods=["GET", "HEAD"],
-    )
+    for _method in ("GET", "HEAD"):
+        router.add_api_route(
+            f"{_prefix}/{{namespace}}/{{name}}/resolve/{{revision}}/{{path:path}}",
+            resolve_file,
+            methods=[_method],
+        )

@@ -35,7 +35,7 @@ from hugbox.web.markdown import highlight_file
 from hugbox.web.session import CheckedForm, PageCaller
 from hugbox.web.templates import render
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"])
 HISTORY_PAGE = 30
 TREE_PAGE = 500  # entries per tree page: a 10,000-file folder is twenty pages
 Handler = TypeVar("Handler", bound=Callable[..., Any])

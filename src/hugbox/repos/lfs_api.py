@@ -14,6 +14,7 @@ from hugbox.auth.service import Caller, require_write_token
 from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
 from hugbox.edge import read_json
 from hugbox.errors import AuthenticationRequired, BadRequest, EntryNotFound, Forbidden
+from hugbox.openapi import OBJECT, request_body
 from hugbox.repos import access, lfs
 from hugbox.repos import objects as repo_objects
 from hugbox.repos.deps import BASIC_CHALLENGE, ReadableRepo, asking_for_basic, load_repo_for_git
@@ -215,7 +216,10 @@ async def verify_signed(
     return _verified(session, store, repo, user, lfs.LfsObject(oid, size))
 
 
-@router.post("/api/{repo_type:repotype}/{namespace}/{name}/lfs-verify")
+@router.post(
+    "/api/{repo_type:repotype}/{namespace}/{name}/lfs-verify",
+    openapi_extra=request_body(OBJECT, "application/json"),
+)
 async def verify(
     request: Request, repo: ReadableRepo, store: StoreDep, session: SessionDep, caller: CallerDep
 ) -> Response:
@@ -238,5 +242,8 @@ def locks_verify(found: LfsRepo) -> Response:
 
 for _prefix in PREFIXES:
     lfs_root = f"{_prefix}/{{namespace}}/{{name}}.git/info/lfs"
-    router.add_api_route(f"{lfs_root}/objects/batch", batch, methods=["POST"])
+    router.add_api_route(
+        f"{lfs_root}/objects/batch", batch, methods=["POST"],
+        openapi_extra=request_body(OBJECT, LFS_JSON),
+    )  # fmt: skip
     router.add_api_route(f"{lfs_root}/locks/verify", locks_verify, methods=["POST"])

@@ -23,7 +23,7 @@ from hugbox.web.markdown import render_markdown
 from hugbox.web.session import CheckedForm, PageCaller
 from hugbox.web.templates import render
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"])
 REPO_PREFIXES = ("", "/{repo_type:prefixtype}")
 SORTS = {"trending": "downloads", "downloads": "downloads", "likes": "likes",
          "updated": "lastModified", "created": "createdAt"}  # fmt: skip

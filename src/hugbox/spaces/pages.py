@@ -24,7 +24,7 @@ from hugbox.spaces.models import SettingKind, SpaceRuntime, SpaceSetting
 from hugbox.urls import base_url
 from hugbox.web.session import CheckedForm, PageCaller
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"])
 SETTINGS = SPACE.removeprefix("/api") + "/settings"
 SLEEP_CHOICES = (("5 minutes", 300), ("15 minutes", 900), ("1 hour", 3600),
                  ("12 hours", 12 * 3600), ("48 hours", 48 * 3600), ("Never", -1))  # fmt: skip

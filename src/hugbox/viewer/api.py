@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hugbox.auth.service import authenticate
 from hugbox.deps import SessionDep, bearer_token
 from hugbox.errors import HubError
+from hugbox.openapi import query_parameters
 from hugbox.repos import service as repos
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Moved, Need
@@ -34,6 +35,10 @@ from hugbox.viewer.models import ViewerExport
 from hugbox.viewer.service import Viewer
 
 PREFIX = "/datasets-server"
+# The query parameters each route reads itself, for the OpenAPI document (hugbox.openapi).
+SPLIT = ("dataset", "config", "split")
+PAGE = ("offset", "length")
+FILTER = ("where", "orderby", *PAGE)
 RowT = TypeVar("RowT", Repo, ViewerExport)
 HOST_PREFIX = b"datasets-server."
 router = APIRouter(prefix=PREFIX)
@@ -61,6 +66,10 @@ async def get_viewer(request: Request) -> Viewer:  # async: no thread hop for a 
 
 
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+def _query(*required: str, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    return query_parameters(required, optional, integers=PAGE)
 
 
 def _param(request: Request, name: str, required: bool = True) -> str | None:
@@ -155,7 +164,7 @@ def _split_params(request: Request) -> tuple[str, str]:
     return config, split
 
 
-@router.get("/is-valid")
+@router.get("/is-valid", openapi_extra=_query("dataset", optional=("config", "split")))
 def is_valid(request: Request, session: SessionDep) -> Response:
     repo = load_dataset_repo(request, session)
     config = _param(request, "config", required=False)
@@ -163,7 +172,7 @@ def is_valid(request: Request, session: SessionDep) -> Response:
     return _json(service.is_valid(session, repo, config, split), repo.head_sha)
 
 
-@router.get("/splits")
+@router.get("/splits", openapi_extra=_query("dataset", optional=("config",)))
 def splits(request: Request, session: SessionDep) -> Response:
     repo = load_dataset_repo(request, session)
     body = service.splits(session, repo, _param(request, "config", required=False))
@@ -180,7 +189,7 @@ def _viewer_of(request: Request) -> Viewer:
     return viewer
 
 
-@router.get("/first-rows")
+@router.get("/first-rows", openapi_extra=_query(*SPLIT))
 def first_rows(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     config, split = _split_params(request)
 
@@ -191,7 +200,7 @@ def first_rows(request: Request, session: SessionDep, viewer: ViewerDep) -> Resp
     return _export_answer(request, session, answer)
 
 
-@router.get("/rows")
+@router.get("/rows", openapi_extra=_query(*SPLIT, optional=PAGE))
 def rows(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     config, split = _split_params(request)
     offset = _int(request, "offset", 0)
@@ -206,7 +215,7 @@ def rows(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     return _export_answer(request, session, answer)
 
 
-@router.get("/search")
+@router.get("/search", openapi_extra=_query(*SPLIT, "query", optional=PAGE))
 def search(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     config, split = _split_params(request)
     query = _param(request, "query")
@@ -223,7 +232,7 @@ def search(request: Request, session: SessionDep, viewer: ViewerDep) -> Response
     return _json(body, export.revision)
 
 
-@router.get("/filter")
+@router.get("/filter", openapi_extra=_query(*SPLIT, optional=FILTER))
 def filter_rows(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     config, split = _split_params(request)
     where = _param(request, "where", required=False)
@@ -240,7 +249,7 @@ def filter_rows(request: Request, session: SessionDep, viewer: ViewerDep) -> Res
     return _json(body, export.revision)
 
 
-@router.get("/parquet")
+@router.get("/parquet", openapi_extra=_query("dataset", optional=("config",)))
 def parquet(request: Request, session: SessionDep) -> Response:
     config = _param(request, "config", required=False)
     url = base_url(request)
@@ -249,19 +258,19 @@ def parquet(request: Request, session: SessionDep) -> Response:
     )
 
 
-@router.get("/info")
+@router.get("/info", openapi_extra=_query("dataset", optional=("config",)))
 def info(request: Request, session: SessionDep) -> Response:
     config = _param(request, "config", required=False)
     return _export_answer(request, session, lambda e, r: manifest.info(e, r, config))
 
 
-@router.get("/size")
+@router.get("/size", openapi_extra=_query("dataset", optional=("config",)))
 def size(request: Request, session: SessionDep) -> Response:
     config = _param(request, "config", required=False)
     return _export_answer(request, session, lambda e, r: manifest.size(e, r, config))
 
 
-@router.get("/statistics")
+@router.get("/statistics", openapi_extra=_query(*SPLIT))
 def statistics(request: Request, session: SessionDep) -> Response:
     config, split = _split_params(request)
     return _export_answer(request, session, lambda e, r: manifest.statistics(e, config, split))

@@ -17,7 +17,7 @@ from hugbox.spaces import pages as space_pages
 from hugbox.web import session as web_session
 from hugbox.web import templates
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"])
 STATIC_DIR = templates.TEMPLATES_DIR.parent / "static"
 _STATIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
