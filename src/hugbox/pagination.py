@@ -14,15 +14,19 @@ from hugbox.errors import BadRequest
 from hugbox.urls import base_url
 
 T = TypeVar("T")
+MAX_OFFSET = 2**31  # far past any listing, far below what a 64-bit SQL offset holds
 
 
 def decode_cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
     try:
-        return max(0, int(base64.urlsafe_b64decode(cursor.encode()).decode()))
+        offset = max(0, int(base64.urlsafe_b64decode(cursor.encode()).decode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("Invalid cursor: pass back the `cursor` of a Link header as is") from exc
+    if offset > MAX_OFFSET:  # SQL offsets are 64-bit: a forged one would overflow the query
+        raise BadRequest("Invalid cursor: pass back the `cursor` of a Link header as is")
+    return offset
 
 
 def encode_cursor(offset: int) -> str:

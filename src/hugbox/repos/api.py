@@ -55,7 +55,7 @@ def list_repos(
         pipeline_tag=pipeline_tag,
     )
     offset = decode_cursor(cursor)
-    page_size = min(limit or settings.list_page_size, settings.list_page_size)
+    page_size = max(1, min(limit or settings.list_page_size, settings.list_page_size))
     repos = service.list_repos(
         session, caller=caller, query=query, offset=offset, page_size=page_size + 1
     )

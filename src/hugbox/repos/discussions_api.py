@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from hugbox.deps import CallerDep, SessionDep, StoreDep
 from hugbox.errors import NotFound
+from hugbox.pagination import MAX_OFFSET
 from hugbox.repos import commits, schemas
 from hugbox.repos.deps import ContributableRepo, ReadableRepo
 from hugbox.repos.models import Discussion, Repo
@@ -68,8 +69,12 @@ def _discussion(repo: Repo, d: Discussion) -> dict[str, Any]:
     }
 
 
+# Pages of 50: a page past MAX_OFFSET would overflow the SQL offset.
+PageNumber = Annotated[int, Query(ge=0, le=MAX_OFFSET // 50)]
+
+
 @router.get(API + "/discussions")
-def list_discussions(repo: ReadableRepo, session: SessionDep, p: int = 0) -> Any:
+def list_discussions(repo: ReadableRepo, session: SessionDep, p: PageNumber = 0) -> Any:
     rows = list(
         session.scalars(
             select(Discussion)

@@ -19,6 +19,7 @@ from hugbox.auth.service import authenticate
 from hugbox.deps import SessionDep, bearer_token
 from hugbox.errors import HubError
 from hugbox.openapi import query_parameters
+from hugbox.pagination import MAX_OFFSET
 from hugbox.repos import service as repos
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Moved, Need
@@ -81,7 +82,7 @@ def _param(request: Request, name: str, required: bool = True) -> str | None:
     return value
 
 
-def _int(request: Request, name: str, default: int, maximum: int | None = None) -> int:
+def _int(request: Request, name: str, default: int, maximum: int = MAX_OFFSET) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
@@ -89,9 +90,8 @@ def _int(request: Request, name: str, default: int, maximum: int | None = None) 
         value = int(raw)
     except ValueError:
         raise InvalidParameter(f"Parameter '{name}' must be an integer") from None
-    if value < 0 or (maximum is not None and value > maximum):
-        upper = f" and at most {maximum}" if maximum is not None else ""
-        raise InvalidParameter(f"Parameter '{name}' must be positive{upper}")
+    if value < 0 or value > maximum:  # unbounded, an offset would overflow SQL's 64 bits
+        raise InvalidParameter(f"Parameter '{name}' must be positive and at most {maximum}")
     return value
 
 
