@@ -7,6 +7,7 @@ a request answered with nothing at all.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import socket
 from collections.abc import Iterator
@@ -76,9 +77,7 @@ def test_nul_in_a_revision_resolves_nothing(http: httpx.Client, repo: str, metho
 
 
 @pytest.mark.parametrize("char", ["%00", "%01", "%1b", "%7f", "%c2%85"])
-def test_control_characters_in_paths_are_refused(
-    http: httpx.Client, repo: str, char: str
-) -> None:
+def test_control_characters_in_paths_are_refused(http: httpx.Client, repo: str, char: str) -> None:
     refused(http.get(f"/api/models/{repo}/revision/ma{char}in"))
     refused(http.get(f"/api/models/{repo}/tree/main/a{char}b"))
 
@@ -166,3 +165,20 @@ def test_gzip_junk_to_git_upload_pack_is_refused(http: httpx.Client, repo: str) 
     headers = {"content-encoding": "gzip", "content-type": "application/x-git-upload-pack-request"}
     for junk in (b"not gzip at all", gzip.compress(b"0032want nonsense\n")[:-9]):
         refused(http.post(f"/{repo}.git/git-upload-pack", content=junk, headers=headers))
+
+
+def test_page_numbers_and_cursors_past_any_listing_are_refused(
+    http: httpx.Client, repo: str
+) -> None:
+    for page in (-(2**64) - 1, 2**63):
+        refused(http.get(f"/api/models/{repo}/discussions", params={"p": page}))
+    cursor = base64.urlsafe_b64encode(str(2**64).encode()).decode()
+    refused(http.get("/api/models", params={"cursor": cursor}))
+    refused(http.get(f"/api/models/{repo}/commits/main", params={"cursor": cursor}))
+
+
+def test_a_nul_in_a_path_finds_no_file(http: httpx.Client, repo: str) -> None:
+    body = {"paths": [".gitattributes\x00.txt"]}
+    response = http.post(f"/api/models/{repo}/paths-info/main", json=body)
+    assert response.status_code == 200
+    assert response.json() == []

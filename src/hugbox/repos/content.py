@@ -10,7 +10,7 @@ from datetime import datetime
 import pygit2
 
 from hugbox.errors import EntryNotFound, RevisionNotFound
-from hugbox.names import check_revision
+from hugbox.names import check_revision, has_control
 from hugbox.storage import git
 
 _SPECIAL_REF = re.compile(r"^(refs/(?:pr/\d+|convert/[\w-]+))(?:/(.*))?$")
@@ -80,11 +80,16 @@ def tree_entry(gitrepo: pygit2.Repository, item: git.TreeItem) -> RepoEntry:
     return _entry(gitrepo, item)
 
 
+def _lookup(gitrepo: pygit2.Repository, commit: pygit2.Commit, path: str) -> pygit2.Object | None:
+    # libgit2 would read `a\x00b` as `a`; no committed path holds a control character.
+    return None if has_control(path) else git.lookup(gitrepo, commit, path)
+
+
 def list_tree(
     gitrepo: pygit2.Repository, commit: pygit2.Commit, path: str, *, recursive: bool
 ) -> list[RepoEntry]:
     path = path.strip("/")
-    obj = git.lookup(gitrepo, commit, path)
+    obj = _lookup(gitrepo, commit, path)
     if obj is None:
         raise EntryNotFound(f"Entry not found: {path}", commit=str(commit.id))
     if isinstance(obj, pygit2.Blob):
@@ -98,7 +103,7 @@ def paths_info(
 ) -> list[RepoEntry]:
     entries: list[RepoEntry] = []
     for path in dict.fromkeys(p.strip("/") for p in paths):
-        obj = git.lookup(gitrepo, commit, path) if path else None
+        obj = _lookup(gitrepo, commit, path) if path else None
         if isinstance(obj, pygit2.Blob):
             entries.append(_file(gitrepo, path, obj))
         elif isinstance(obj, pygit2.Tree):
@@ -107,7 +112,7 @@ def paths_info(
 
 
 def get_file(gitrepo: pygit2.Repository, commit: pygit2.Commit, path: str) -> RepoFile:
-    obj = git.lookup(gitrepo, commit, path) if path else None
+    obj = _lookup(gitrepo, commit, path) if path else None
     if not isinstance(obj, pygit2.Blob):
         raise EntryNotFound(f"Entry not found: {path}", commit=str(commit.id))
     return _file(gitrepo, path, obj)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from hugbox.errors import UnprocessableEntity
+from hugbox.names import has_control
 
 
 def check_path_in_repo(path: str) -> str:
     """Return the normalised path, or raise 422 for anything unsafe or malformed."""
-    if not path or "\\" in path or "\x00" in path or path.startswith("/"):
+    if not path or "\\" in path or has_control(path) or path.startswith("/"):
         raise UnprocessableEntity(f"Invalid path in repo: {path!r}")
     parts = path.split("/")
     if any(part in ("", ".", "..") for part in parts):
