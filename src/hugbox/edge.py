@@ -16,10 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hugbox.errors import BadRequest, HeaderFieldsTooLarge, HubError, UriTooLong, error_response
 from hugbox.middleware import is_streamed
-from hugbox.names import has_control
+from hugbox.names import MAX_NAME_BYTES, has_control
 
 MAX_URL_BYTES = 8 * 1024  # path and query as sent (nginx's default header buffer)
-MAX_NAME_BYTES = 255  # one name in a path once decoded, as a file name (NAME_MAX)
 MAX_QUERY_FIELDS = 1000
 MAX_HEADER_BYTES = 32 * 1024  # all header names and values together
 MAX_HEADERS = 100

@@ -10,8 +10,10 @@ from hugbox.errors import BadRequest
 _NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # A ref is a file in the bare repo, so its name is bounded like one (NAME_MAX); libgit2 itself
-# refuses names past 1024 bytes with an error of its own.
+# refuses names past 1024 bytes with an error of its own. So is each name in a file's path:
+# checkouts (inference snapshots, spaces, git clones) write it to a file system.
 MAX_REVISION_BYTES = 255
+MAX_NAME_BYTES = 255
 
 # Path segments the URL map uses right where a namespace would stand.
 RESERVED_NAMESPACES = frozenset(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
 import socket
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -182,3 +183,20 @@ def test_a_nul_in_a_path_finds_no_file(http: httpx.Client, repo: str) -> None:
     response = http.post(f"/api/models/{repo}/paths-info/main", json=body)
     assert response.status_code == 200
     assert response.json() == []
+
+
+def test_numbers_past_64_bits_are_refused(http: httpx.Client, repo: str) -> None:
+    refused(http.get(f"/api/models/{repo}/discussions/{2**70}"), 404)
+    body = {"requestId": 2**70, "status": "accepted"}
+    refused(http.post(f"/api/models/{repo}/user-access-request/handle", json=body))
+
+
+def test_a_file_name_no_file_system_holds_is_refused(http: httpx.Client, repo: str) -> None:
+    # Accepted, it broke every checkout after it: inference snapshots answered 500.
+    lines = [
+        {"key": "header", "value": {"summary": "long name"}},
+        {"key": "file", "value": {"path": "a" * 300, "content": "eA==", "encoding": "base64"}},
+    ]
+    payload = "\n".join(json.dumps(line) for line in lines)
+    headers = {"content-type": "application/x-ndjson"}
+    refused(http.post(f"/api/models/{repo}/commit/main", content=payload, headers=headers), 422)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pygit2
 
+from hugbox.errors import UnprocessableEntity
 from hugbox.repos import content
 from hugbox.repos.store import RepoStore
 
@@ -33,8 +35,10 @@ def materialize(
             if isinstance(entry, content.RepoFile):
                 _place(store, gitrepo, entry, building / entry.path)
         building.rename(target)
-    except OSError:
+    except OSError as exc:
         shutil.rmtree(building, ignore_errors=True)
+        if exc.errno == errno.ENAMETOOLONG:  # a git push can bring names no file system holds
+            raise UnprocessableEntity("A file name in this repo is too long to check out") from exc
         if not target.is_dir():  # another request may have built it meanwhile
             raise
     return target

@@ -46,6 +46,8 @@ def create_discussion(
 
 
 def _get(session: SessionDep, repo: Repo, num: int) -> Discussion:
+    if not 0 < num <= MAX_OFFSET:  # SQLite cannot even bind a number past 64 bits
+        raise NotFound(f"Discussion #{num} not found")
     found = session.scalar(
         select(Discussion).where(Discussion.repo_pk == repo.pk, Discussion.num == num)
     )

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hugbox.auth.service import require_write_token
 from hugbox.deps import CallerDep, SessionDep
 from hugbox.errors import AuthenticationRequired, BadRequest
+from hugbox.pagination import MAX_OFFSET
 from hugbox.repos import gated, schemas
 from hugbox.repos.deps import ReadableRepo, WritableRepo
 
@@ -43,7 +44,8 @@ class HandleBody(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     user: str | None = None
-    request_id: int | None = Field(default=None, alias="requestId")
+    # Bounded: SQLite cannot even bind a number past 64 bits.
+    request_id: int | None = Field(default=None, alias="requestId", ge=1, le=MAX_OFFSET)
     status: str
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hugbox.errors import UnprocessableEntity
-from hugbox.names import has_control
+from hugbox.names import MAX_NAME_BYTES, has_control
 
 
 def check_path_in_repo(path: str) -> str:
@@ -17,4 +17,8 @@ def check_path_in_repo(path: str) -> str:
         raise UnprocessableEntity(f"Invalid path in repo: {path!r} (.git is reserved)")
     if len(path.encode()) > 4096:
         raise UnprocessableEntity("Invalid path in repo: longer than 4096 bytes")
+    if any(len(part.encode()) > MAX_NAME_BYTES for part in parts):
+        raise UnprocessableEntity(
+            f"Invalid path in repo: a name is longer than {MAX_NAME_BYTES} bytes"
+        )
     return path
