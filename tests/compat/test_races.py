@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
 from threading import Barrier
 from typing import TypeVar
 
@@ -13,7 +15,7 @@ import httpx
 import pytest
 from huggingface_hub import CommitOperationAdd, HfApi
 
-from support import Hub, unique
+from support import Hub, running_hub, unique
 
 pytestmark = pytest.mark.compat
 
@@ -21,11 +23,24 @@ N = 12  # concurrent requests per burst: enough to collide, few enough for a sma
 T = TypeVar("T")
 
 
-@pytest.fixture(autouse=True)
-def no_crash(hub: Hub) -> Iterator[None]:
-    log = hub.data_dir / "server.log"
+@pytest.fixture(scope="module")
+def workers(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A replica of the shared hub (same data dir) serving with three worker processes, where
+    requests race across processes too, and its log."""
+    log = tmp_path_factory.mktemp("race-replica") / "server.log"
+    with running_hub(hub.data_dir, log_path=log, workers=3) as endpoint:
+        yield endpoint, log
+
+
+@pytest.fixture(params=["one process", "three workers"])
+def server(request: pytest.FixtureRequest, hub: Hub) -> Iterator[Hub]:
+    """The hub to race on; its log must stay free of crashes (retries can hide a 500)."""
+    if request.param == "one process":
+        endpoint, log = hub.endpoint, hub.data_dir / "server.log"
+    else:
+        endpoint, log = request.getfixturevalue("workers")
     start = log.stat().st_size
-    yield
+    yield replace(hub, endpoint=endpoint)
     with log.open("rb") as handle:
         handle.seek(start)
         assert b"unhandled error" not in handle.read()
@@ -43,31 +58,31 @@ def at_once(calls: list[Callable[[], T]]) -> list[T]:
         return list(pool.map(run, calls))
 
 
-def test_concurrent_creates_of_one_repo(hub: Hub) -> None:
+def test_concurrent_creates_of_one_repo(server: Hub) -> None:
     name = unique("race")
-    headers = {"authorization": f"Bearer {hub.alice}"}
+    headers = {"authorization": f"Bearer {server.alice}"}
 
     def create() -> httpx.Response:
         body = {"name": name, "organization": "alice", "type": "model"}
-        return httpx.post(f"{hub.endpoint}/api/repos/create", json=body, headers=headers)
+        return httpx.post(f"{server.endpoint}/api/repos/create", json=body, headers=headers)
 
     responses = at_once([create] * N)
     assert Counter(r.status_code for r in responses) == {200: 1, 409: N - 1}
     for conflict in (r for r in responses if r.status_code == 409):
         assert conflict.json()["error"] == "You already created this model repo"
-        assert conflict.json()["url"] == f"{hub.endpoint}/alice/{name}"
+        assert conflict.json()["url"] == f"{server.endpoint}/alice/{name}"
     # What clients see: `exist_ok=True` accepts the 409, so every caller gets the repo.
-    api = HfApi(endpoint=hub.endpoint, token=hub.alice)
+    api = HfApi(endpoint=server.endpoint, token=server.alice)
     again = unique("race")
     urls = at_once([lambda: api.create_repo(f"alice/{again}", exist_ok=True)] * N)
     assert {u.repo_id for u in urls} == {f"alice/{again}"}
     assert api.list_repo_files(f"alice/{again}") == [".gitattributes"]
 
 
-def test_concurrent_discussions_and_prs_get_numbers_of_their_own(hub: Hub) -> None:
-    owner = HfApi(endpoint=hub.endpoint, token=hub.alice)
+def test_concurrent_discussions_and_prs_get_numbers_of_their_own(server: Hub) -> None:
+    owner = HfApi(endpoint=server.endpoint, token=server.alice)
     repo_id = owner.create_repo(f"alice/{unique('race')}").repo_id
-    bob = HfApi(endpoint=hub.endpoint, token=hub.bob)
+    bob = HfApi(endpoint=server.endpoint, token=server.bob)
     calls: list[Callable[[], int]] = []
     for i in range(N // 3):
         calls.append(lambda i=i: bob.create_discussion(repo_id, f"question {i}").num)
@@ -86,8 +101,8 @@ def test_concurrent_discussions_and_prs_get_numbers_of_their_own(hub: Hub) -> No
     assert len(prs) == 2 * (N // 3)  # every PR has its own ref
 
 
-def test_concurrent_commits_to_one_branch_all_land(hub: Hub) -> None:
-    api = HfApi(endpoint=hub.endpoint, token=hub.alice)
+def test_concurrent_commits_to_one_branch_all_land(server: Hub) -> None:
+    api = HfApi(endpoint=server.endpoint, token=server.alice)
     repo_id = api.create_repo(f"alice/{unique('race')}").repo_id
     calls = [
         lambda i=i: (
@@ -103,12 +118,29 @@ def test_concurrent_commits_to_one_branch_all_land(hub: Hub) -> None:
     assert sorted(f for f in files if f.startswith("f")) == sorted(f"f{i}.txt" for i in range(N))
 
 
-def test_concurrent_access_requests_of_one_user(hub: Hub) -> None:
-    owner = HfApi(endpoint=hub.endpoint, token=hub.alice)
+def test_concurrent_access_requests_of_one_user(server: Hub) -> None:
+    owner = HfApi(endpoint=server.endpoint, token=server.alice)
     repo_id = owner.create_repo(f"alice/{unique('race')}").repo_id
     owner.update_repo_settings(repo_id, gated="manual")
-    url = f"{hub.endpoint}/api/models/{repo_id}/ask-access"
-    headers = {"authorization": f"Bearer {hub.bob}"}
+    url = f"{server.endpoint}/api/models/{repo_id}/ask-access"
+    headers = {"authorization": f"Bearer {server.bob}"}
     responses = at_once([lambda: httpx.post(url, headers=headers)] * N)
     assert [r.status_code for r in responses] == [200] * N
     assert [r.username for r in owner.list_pending_access_requests(repo_id)] == ["bob"]
+
+
+def test_concurrent_ref_changes_of_one_name(server: Hub) -> None:
+    api = HfApi(endpoint=server.endpoint, token=server.alice)
+    repo_id = api.create_repo(f"alice/{unique('race')}").repo_id
+    base = f"{server.endpoint}/api/models/{repo_id}"
+    headers = {"authorization": f"Bearer {server.alice}"}
+
+    def status(method: str, path: str, body: object = None) -> int:
+        return httpx.request(method, base + path, json=body, headers=headers).status_code
+
+    for create, delete in (
+        (lambda: status("POST", "/branch/dev"), lambda: status("DELETE", "/branch/dev")),
+        (lambda: status("POST", "/tag/main", {"tag": "v1"}), lambda: status("DELETE", "/tag/v1")),
+    ):
+        assert Counter(at_once([create] * N)) == {200: 1, 409: N - 1}
+        assert Counter(at_once([delete] * N)) == {200: 1, 404: N - 1}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import pygit2
 
@@ -57,6 +59,12 @@ def list_refs(gitrepo: pygit2.Repository) -> GitRefs:
     )
 
 
+def _locked(gitrepo: pygit2.Repository) -> AbstractContextManager[None]:
+    """A ref is checked and changed under the repo lock: two requests creating (or deleting)
+    one name get one success and one 409 (404), never a libgit2 lock error."""
+    return git.locked(Path(gitrepo.path))
+
+
 def _check_ref_name(name: str, what: str) -> None:
     check_revision(name)
     if name.startswith("refs/") or not pygit2.reference_is_valid_name(f"refs/heads/{name}"):
@@ -68,21 +76,23 @@ def create_branch(
 ) -> None:
     _check_ref_name(branch, "branch")
     ref = f"refs/heads/{branch}"
-    if gitrepo.references.get(ref) is not None:
-        if exist_ok:
-            return
-        raise Conflict(f"Reference {ref} already exists")
-    start = resolve_revision(gitrepo, starting_point or DEFAULT_BRANCH)
-    git.set_ref(gitrepo, ref, str(start.id))
+    with _locked(gitrepo):
+        if gitrepo.references.get(ref) is not None:
+            if exist_ok:
+                return
+            raise Conflict(f"Reference {ref} already exists")
+        start = resolve_revision(gitrepo, starting_point or DEFAULT_BRANCH)
+        git.set_ref(gitrepo, ref, str(start.id))
 
 
 def delete_branch(gitrepo: pygit2.Repository, *, branch: str) -> None:
     if check_revision(branch) == DEFAULT_BRANCH:
         raise Forbidden(f"Cannot delete refs/heads/{DEFAULT_BRANCH}")
     ref = f"refs/heads/{branch}"
-    if gitrepo.references.get(ref) is None:
-        raise RevisionNotFound(branch)
-    git.delete_ref(gitrepo, ref)
+    with _locked(gitrepo):
+        if gitrepo.references.get(ref) is None:
+            raise RevisionNotFound(branch)
+        git.delete_ref(gitrepo, ref)
 
 
 def create_tag(
@@ -92,21 +102,23 @@ def create_tag(
         raise BadRequest(f"Invalid reference for a tag: {tag!r}")
     _check_ref_name(tag, "tag")
     ref = f"refs/tags/{tag}"
-    if gitrepo.references.get(ref) is not None:
-        raise Conflict(f"Tag {tag} already exists")
-    target = resolve_revision(gitrepo, revision)
-    if message:
-        signature = pygit2.Signature(tagger, f"{tagger}@users.noreply.hugbox")
-        gitrepo.create_tag(tag, target.id, pygit2.enums.ObjectType.COMMIT, signature, message)
-    else:
-        git.set_ref(gitrepo, ref, str(target.id))
+    with _locked(gitrepo):
+        if gitrepo.references.get(ref) is not None:
+            raise Conflict(f"Tag {tag} already exists")
+        target = resolve_revision(gitrepo, revision)
+        if message:
+            signature = pygit2.Signature(tagger, f"{tagger}@users.noreply.hugbox")
+            gitrepo.create_tag(tag, target.id, pygit2.enums.ObjectType.COMMIT, signature, message)
+        else:
+            git.set_ref(gitrepo, ref, str(target.id))
 
 
 def delete_tag(gitrepo: pygit2.Repository, *, tag: str) -> None:
     ref = f"refs/tags/{check_revision(tag)}"
-    if gitrepo.references.get(ref) is None:
-        raise RevisionNotFound(tag)
-    git.delete_ref(gitrepo, ref)
+    with _locked(gitrepo):
+        if gitrepo.references.get(ref) is None:
+            raise RevisionNotFound(tag)
+        git.delete_ref(gitrepo, ref)
 
 
 def iter_commits(gitrepo: pygit2.Repository, revision: str) -> Iterator[GitCommitInfo]:
