@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, Enum, create_engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
 from hugbox.errors import Conflict
@@ -85,10 +86,10 @@ class Database:
         try:
             with self._sessions() as session, session.begin():
                 yield session
-        except (IntegrityError, OperationalError) as exc:
+        except (IntegrityError, OperationalError, StaleDataError) as exc:
             if not lost_race(exc):
                 raise
-            log.warning("transaction lost a race: %s", exc.orig)
+            log.warning("transaction lost a race: %s", exc)
             raise Conflict("A concurrent request changed the same thing: try again") from exc
 
 
@@ -96,10 +97,11 @@ class Database:
 _PG_CONTENTION = {"40001", "40P01", "55P03"}
 
 
-def lost_race(exc: IntegrityError | OperationalError) -> bool:
+def lost_race(exc: IntegrityError | OperationalError | StaleDataError) -> bool:
     """Whether the database refused a statement only because of another transaction."""
-    if isinstance(exc, IntegrityError):
-        return True  # a key taken meanwhile (or a row deleted meanwhile, for foreign keys)
+    if isinstance(exc, IntegrityError | StaleDataError):
+        # A key taken meanwhile; a row deleted meanwhile (foreign keys, or an update of it).
+        return True
     code = getattr(exc.orig, "sqlstate", None)
     return code in _PG_CONTENTION or "database is locked" in str(exc.orig)
 

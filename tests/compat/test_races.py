@@ -3,6 +3,7 @@ the server never crashes."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -144,3 +145,27 @@ def test_concurrent_ref_changes_of_one_name(server: Hub) -> None:
     ):
         assert Counter(at_once([create] * N)) == {200: 1, 409: N - 1}
         assert Counter(at_once([delete] * N)) == {200: 1, 404: N - 1}
+
+
+def test_commits_racing_a_delete_get_404_or_409(server: Hub) -> None:
+    api = HfApi(endpoint=server.endpoint, token=server.alice)
+    repo_id = api.create_repo(f"alice/{unique('race')}").repo_id
+    headers = {"authorization": f"Bearer {server.alice}"}
+    lines = [
+        {"key": "header", "value": {"summary": "racing", "description": ""}},
+        {"key": "file", "value": {"path": "f.txt", "content": "eA==", "encoding": "base64"}},
+    ]
+    payload = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+    def delete() -> int:
+        body = {"name": repo_id, "type": "model"}
+        url = f"{server.endpoint}/api/repos/delete"
+        return httpx.request("DELETE", url, json=body, headers=headers).status_code
+
+    def commit() -> int:
+        url = f"{server.endpoint}/api/models/{repo_id}/commit/main"
+        return httpx.post(url, content=payload, headers=headers).status_code
+
+    statuses = at_once([delete, commit] * (N // 2))
+    assert set(statuses) <= {200, 404, 409}, statuses
+    assert not api.repo_exists(repo_id)

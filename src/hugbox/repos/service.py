@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass
 from enum import Enum
@@ -176,7 +177,9 @@ def delete_repo(session: Session, store: RepoStore, *, repo: Repo) -> None:
     session.delete(repo)
     session.flush()
     # Blobs stay: other repos may share them (content-addressed); a GC job reclaims orphans.
-    shutil.rmtree(git_dir, ignore_errors=True)
+    # After the commits and pushes in flight; a concurrent delete may have removed it already.
+    with contextlib.suppress(FileNotFoundError), git.locked(git_dir):
+        shutil.rmtree(git_dir, ignore_errors=True)
 
 
 def move_repo(session: Session, *, caller: Caller, repo: Repo, to_repo_id: str) -> Repo:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pygit2
 
+from hugbox.errors import RepoNotFound
 from hugbox.repos.models import Repo
 from hugbox.storage import git
 from hugbox.storage.blobs import BlobStore
@@ -26,7 +27,10 @@ class RepoStore:
         return self.repos_dir / repo.git_dir_name
 
     def open(self, repo: Repo) -> pygit2.Repository:
-        return git.open_repo(self.git_dir(repo))
+        git_dir = self.git_dir(repo)
+        if not git_dir.is_dir():  # deleted by a concurrent request since its row was read
+            raise RepoNotFound(anonymous=False)
+        return git.open_repo(git_dir)
 
     def init(self, repo: Repo) -> pygit2.Repository:
         return git.init_bare(self.git_dir(repo))
