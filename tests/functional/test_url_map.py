@@ -71,6 +71,7 @@ PINNED = {
     ("GET", "/metrics"),
     ("PUT", "/api/lfs/objects/{oid}"),
     ("GET", "/api/lfs/objects/{oid}"),
+    ("POST", "/api/lfs/objects/{oid}/verify"),
     ("PUT", "/api/lfs/multipart/{oid}/{part}"),
     ("POST", "/api/lfs/multipart/{oid}"),
 }
