@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import re
+import sys
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -47,6 +49,21 @@ def publish(src: Path, dest: Path) -> None:
     _fsync_dir(dest.parent)
 
 
+# sync_file_range(2): start writing a file's dirty pages out without waiting, so that the
+# fsync at publish time waits only for the tail (a 1 GiB upload otherwise stalls ~0.4 s there).
+_WRITEBACK_EVERY = 32 * 1024 * 1024
+_SYNC_FILE_RANGE_WRITE = 2
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing `length` bytes at `offset` to disk (Linux only; a no-op
+    elsewhere or on failure: the fsync at publish time is what makes the bytes durable)."""
+    if _libc is not None:
+        _libc.sync_file_range(fd, ctypes.c_int64(offset), ctypes.c_int64(length),
+                              _SYNC_FILE_RANGE_WRITE)  # fmt: skip
+
+
 def make_dirs(path: Path) -> None:
     """`mkdir -p` whose new folders survive power loss."""
     if path.is_dir():
@@ -74,11 +91,16 @@ class LocalBlobWriter:
         self._path = Path(name)
         self._hash = hashlib.sha256()
         self.size = 0
+        self._flushed = 0  # bytes whose writeback has been started
 
     def write(self, data: bytes | memoryview) -> None:
         self._file.write(data)
         self._hash.update(data)
         self.size += len(data)
+        if self.size - self._flushed >= _WRITEBACK_EVERY:
+            self._file.flush()
+            start_writeback(self._file.fileno(), self._flushed, self.size - self._flushed)
+            self._flushed = self.size
 
     def commit(self, expected_oid: str | None = None, expected_size: int | None = None) -> str:
         self._file.close()
