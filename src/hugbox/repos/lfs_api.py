@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -161,15 +162,41 @@ def _multipart_actions(plan: _UploadPlan, obj: lfs.LfsObject, chunk_size: int) -
     return {"href": f"{plan.base}/api/lfs/multipart/{obj.oid}?{query}", "header": header}
 
 
+@dataclass(frozen=True)
+class SignedTransfer:
+    """What a signed upload URL says: which object, for which repo, by whom."""
+
+    obj: lfs.LfsObject
+    repo_pk: int
+    user_id: int
+
+
+def _signed(action: str) -> Callable[..., SignedTransfer]:
+    def check(
+        request: Request, oid: str, size: int, repo: int, user: int, exp: str, sig: str
+    ) -> SignedTransfer:
+        _signer(request).check(action, oid, size, repo, user, exp=exp, sig=sig)
+        return SignedTransfer(lfs.LfsObject(oid, size), repo, user)
+
+    return check
+
+
 @router.put("/api/lfs/objects/{oid}")
 async def put_object(
-    request: Request, store: StoreDep, session: SessionDep, oid: str, size: int, repo: int,
-    user: int, exp: str, sig: str,
-) -> Any:  # fmt: skip
-    _signer(request).check("put", oid, size, repo, user, exp=exp, sig=sig)
-    await lfs.receive_object(store.blobs, request.stream(), oid=oid, size=size)
-    repo_objects.record_upload(session, repo_pk=repo, user_id=user, oid=oid)
+    request: Request,
+    store: StoreDep,
+    session: SessionDep,
+    signed: Annotated[SignedTransfer, Depends(_signed("put"))],
+) -> Any:
+    obj = signed.obj
+    await lfs.receive_object(store.blobs, request.stream(), oid=obj.oid, size=obj.size)
+    _record_upload(session, signed)
     return Response(status_code=200)
+
+
+def _record_upload(session: SessionDep, signed: SignedTransfer) -> None:
+    repo_pk, user_id, oid = signed.repo_pk, signed.user_id, signed.obj.oid
+    repo_objects.record_upload(session, repo_pk=repo_pk, user_id=user_id, oid=oid)
 
 
 @router.get("/api/lfs/objects/{oid}")
@@ -194,26 +221,27 @@ async def put_part(
 
 @router.post("/api/lfs/multipart/{oid}")
 async def complete_multipart(
-    request: Request, store: StoreDep, session: SessionDep, oid: str, size: int, repo: int,
-    user: int, exp: str, sig: str,
-) -> Any:  # fmt: skip
-    _signer(request).check("complete", oid, size, repo, user, exp=exp, sig=sig)
-    done = repo_objects.readable(session, repo_pk=repo, user_id=user, oids=[oid])
-    if not (done and store.blobs.size(oid) == size):  # else: a retry of a completed upload
+    store: StoreDep,
+    session: SessionDep,
+    signed: Annotated[SignedTransfer, Depends(_signed("complete"))],
+) -> Any:
+    obj = signed.obj
+    if not _held(session, store, signed.repo_pk, signed.user_id, obj):  # else: a retry
         # The parts are hashed even when the store holds the object: that proves possession.
-        upload = lfs.MultipartUpload(store.tmp_dir, oid)
-        await run_in_threadpool(upload.complete, store.blobs, oid=oid, size=size)
-        repo_objects.record_upload(session, repo_pk=repo, user_id=user, oid=oid)
-    return _lfs_json({"oid": oid, "size": size})
+        upload = lfs.MultipartUpload(store.tmp_dir, obj.oid)
+        await run_in_threadpool(upload.complete, store.blobs, oid=obj.oid, size=obj.size)
+        _record_upload(session, signed)
+    return _lfs_json({"oid": obj.oid, "size": obj.size})
 
 
 @router.post("/api/lfs/objects/{oid}/verify")
 async def verify_signed(
-    request: Request, store: StoreDep, session: SessionDep, oid: str, size: int, repo: int,
-    user: int, exp: str, sig: str,
-) -> Response:  # fmt: skip
-    _signer(request).check("verify", oid, size, repo, user, exp=exp, sig=sig)
-    return _verified(session, store, repo, user, lfs.LfsObject(oid, size))
+    store: StoreDep,
+    session: SessionDep,
+    signed: Annotated[SignedTransfer, Depends(_signed("verify"))],
+) -> Response:
+    held = _held(session, store, signed.repo_pk, signed.user_id, signed.obj)
+    return _verified(held, signed.obj)
 
 
 @router.post(
@@ -224,14 +252,20 @@ async def verify(
     request: Request, repo: ReadableRepo, store: StoreDep, session: SessionDep, caller: CallerDep
 ) -> Response:
     obj = lfs.parse_objects([await read_json(request)])[0]
-    return _verified(session, store, repo.pk, caller.user.id if caller.user else None, obj)
+    uploader = caller.user.id if caller.user else None
+    return _verified(_held(session, store, repo.pk, uploader, obj), obj)
 
 
-def _verified(
+def _held(
     session: SessionDep, store: StoreDep, repo_pk: int, user_id: int | None, obj: lfs.LfsObject
-) -> Response:
+) -> bool:
+    """Whether `user_id` may read the object through the repo, at that size."""
     held = repo_objects.readable(session, repo_pk=repo_pk, user_id=user_id, oids=[obj.oid])
-    if not held or store.blobs.size(obj.oid) != obj.size:
+    return bool(held) and store.blobs.size(obj.oid) == obj.size
+
+
+def _verified(held: bool, obj: lfs.LfsObject) -> Response:
+    if not held:
         raise EntryNotFound(f"Object {obj.oid} of size {obj.size} was not uploaded")
     return _lfs_json({"oid": obj.oid, "size": obj.size})
 
