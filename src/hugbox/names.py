@@ -1,5 +1,5 @@
-"""Naming rules shared by accounts, repos and revisions (HF's rules: letters, digits, `-`, `_`,
-`.`)."""
+"""Naming rules shared by accounts, repos and revisions: huggingface_hub's `validate_repo_id`
+(letters, digits, `-`, `_`, `.`; a word character first and last; no `--` or `..`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import re
 
 from hugbox.errors import BadRequest
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
+# Its regex bounds a name by word boundaries, so `_` may start one: `__DUMMY_HUB_USER__` is valid.
+_NAME_RE = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # A ref is a file in the bare repo, so its name is bounded like one (NAME_MAX); libgit2 itself
 # refuses names past 1024 bytes with an error of its own. So is each name in a file's path:
@@ -32,7 +33,7 @@ def check_name(name: str, *, what: str) -> str:
     if not _NAME_RE.match(name) or "--" in name or ".." in name or name.endswith(".git"):
         raise BadRequest(
             f"Invalid {what} name {name!r}: use letters, digits, '-', '_' and '.', start and end "
-            "with a letter or digit, no '--' or '..', at most 96 characters"
+            "with a letter, digit or '_', no '--' or '..', at most 96 characters"
         )
     return name
 

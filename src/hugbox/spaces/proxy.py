@@ -86,7 +86,7 @@ class _AppRequest:
 
 _SPACE_PATH = re.compile(r"/spaces/([^/]+)/([^/]+)(/.*)?\Z", re.DOTALL)
 _STAGE_PATH = re.compile(r"/_hugbox/spaces/([^/]+)/([^/]+)/stage\Z")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*\Z")  # hugbox.names: `_` may start a name
 _NO_STORE = (b"cache-control", b"no-store")
 
 
