@@ -14,7 +14,7 @@ from hugbox.auth.models import Account, AccountKind, OrgRole, TokenRole
 from hugbox.deps import SessionDep, SettingsDep
 from hugbox.errors import BadRequest, Forbidden, HubError
 from hugbox.repos import service as repos
-from hugbox.repos.models import RepoType
+from hugbox.repos.models import Repo, RepoType
 from hugbox.web import session as web_session
 from hugbox.web.csrf import SESSION_COOKIE
 from hugbox.web.session import CheckedForm, PageCaller
@@ -193,6 +193,20 @@ def set_member(session: SessionDep, caller: PageCaller, form: CheckedForm, org: 
     return _see_other(f"/organizations/{quote(account.name)}/members")
 
 
+def _profile_sections(
+    session: SessionDep, caller: PageCaller, account: Account, page_size: int
+) -> dict[RepoType, list[Repo]]:
+    sections = {}
+    for repo_type in RepoType:
+        query = repos.RepoQuery(
+            repo_type=repo_type, search=[], author=account.name, sort="lastModified"
+        )
+        sections[repo_type] = repos.list_repos(
+            session, caller=caller, query=query, offset=0, page_size=page_size
+        )
+    return sections
+
+
 @profile_router.get("/{namespace}")
 def profile(
     request: Request,
@@ -202,13 +216,10 @@ def profile(
     namespace: str,
 ) -> Response:
     account = service.get_account(session, namespace)
-    sections = {}
-    for repo_type in RepoType:
-        query = repos.RepoQuery(
-            repo_type=repo_type, search=[], author=account.name, sort="lastModified"
-        )
-        sections[repo_type] = repos.list_repos(
-            session, caller=caller, query=query, offset=0, page_size=settings.list_page_size
-        )
-    members = service.list_members(session, org=account) if account.kind == AccountKind.ORG else []
-    return render(request, "profile.html", account=account, sections=sections, members=members)
+    sections = _profile_sections(session, caller, account, settings.list_page_size)
+    is_org = account.kind == AccountKind.ORG
+    members = service.list_members(session, org=account) if is_org else []
+    orgs = [] if is_org else service.list_orgs(session, user=account)
+    return render(
+        request, "profile.html", account=account, sections=sections, members=members, orgs=orgs
+    )

@@ -178,6 +178,12 @@ def list_members(session: Session, *, org: Account) -> list[Membership]:
     return list(session.scalars(stmt))
 
 
+def list_orgs(session: Session, *, user: Account) -> list[Account]:
+    """The organizations a user belongs to, by name (shown on the user's profile)."""
+    stmt = select(Membership).where(Membership.user_id == user.id)
+    return sorted((m.org for m in session.scalars(stmt)), key=lambda org: org.name)
+
+
 def remove_member(session: Session, *, org: str, user: str) -> None:
     org_account = get_account(session, org, kind=AccountKind.ORG)
     user_account = get_account(session, user, kind=AccountKind.USER)

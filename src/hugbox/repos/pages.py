@@ -154,6 +154,15 @@ def create_repo(
     return see_other(repo_path(repo))
 
 
+def _transformers_snippet(base: str, rid: str, task: str | None) -> str:
+    """A pipeline for the repo's own task; with no task, no guess at one: load the weights."""
+    if task:
+        use = f'from transformers import pipeline\n\npipe = pipeline("{task}", model="{rid}")'
+    else:
+        use = f'from transformers import AutoModel\n\nmodel = AutoModel.from_pretrained("{rid}")'
+    return f"# export HF_ENDPOINT={base}\n{use}"
+
+
 def _snippets(base: str, repo: Repo, task: str | None) -> dict[str, str]:
     rid = repo.repo_id
     clone = f"git clone {base}{repo_path(repo)}"
@@ -166,10 +175,7 @@ def _snippets(base: str, repo: Repo, task: str | None) -> dict[str, str]:
     }
     if repo.type is RepoType.MODEL:
         snippets = {
-            "transformers": (
-                f"# export HF_ENDPOINT={base}\nfrom transformers import pipeline\n\n"
-                f'pipe = pipeline("{task or "text-generation"}", model="{rid}")'
-            ),
+            "transformers": _transformers_snippet(base, rid, task),
             **snippets,
             "curl": (
                 f'curl {base}/models/{rid} \\\n  -H "Authorization: Bearer $HF_TOKEN" \\\n'
@@ -197,7 +203,7 @@ def show_repo(
         card_html=render_markdown(view.readme) if view.readme else "",
         snippets=_snippets(base_url(request), repo, task), task=task,
         widget=repo.type is RepoType.MODEL and task in WIDGET_TASKS,
-        has_tokenizer=playground.has_tokenizer(view.files),
+        has_tokenizer=repo.type is RepoType.MODEL and playground.has_tokenizer(view.files),
         can_write=_can_write(session, caller, repo), side=_side_panel(card, view.snapshot),
         can_download=access.can_download(session, caller, repo),
         space=space, frame_src=space.origin if space else None,

@@ -6,13 +6,18 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from hugbox.errors import BadRequest, EntryNotFound
+from hugbox.errors import BadRequest, EntryNotFound, HubError
 from hugbox.repos import content
-from hugbox.repos.models import Repo
+from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.store import RepoStore
 
 MAX_TEXT = 10_000
 MAX_TOKENIZER_BYTES = 64 * 1024 * 1024
+# What transformers' tokenizers load from: any one of them means the repo ships a tokenizer.
+TOKENIZER_FILES = frozenset({
+    "tokenizer.json", "tokenizer_config.json", "vocab.json", "vocab.txt", "merges.txt",
+    "tokenizer.model", "spiece.model", "sentencepiece.bpe.model",
+})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -73,4 +78,15 @@ def encode(store: RepoStore, repo: Repo, revision: str, text: str) -> Encoding:
 
 
 def has_tokenizer(files: tuple[content.RepoFile, ...]) -> bool:
-    return any(f.path == "tokenizer.json" for f in files)
+    return any(f.path in TOKENIZER_FILES for f in files)
+
+
+def repo_has_tokenizer(store: RepoStore, repo: Repo) -> bool:
+    """Whether main has a tokenizer at its root: the Tokenizer tab shows only then."""
+    if repo.type is not RepoType.MODEL:
+        return False
+    try:
+        tree = content.resolve_revision(store.open(repo), "main").tree
+    except HubError:  # an empty repo has no main yet
+        return False
+    return any(name in tree for name in TOKENIZER_FILES)

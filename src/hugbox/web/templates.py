@@ -13,6 +13,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from hugbox.errors import HubError, RepoNotFound
+from hugbox.repos import playground
+from hugbox.repos.models import Repo
 from hugbox.requestid import current_request_id
 from hugbox.urls import base_url
 from hugbox.web import session as web_session
@@ -85,8 +87,8 @@ def render(
     request: Request, template: str, *, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     repo = context.get("repo")
-    if repo is not None:  # every repo page links within the repo
-        context.setdefault("base", f"/{repo.type.url_prefix}{repo.repo_id}")
+    if repo is not None:
+        _add_repo_context(request, context, repo)
     page = (
         environment()
         .get_template(template)
@@ -101,6 +103,13 @@ def render(
     response = HTMLResponse(page, status_code=status_code, headers=_headers(context))
     web_session.finish_cookies(request, response)
     return response
+
+
+def _add_repo_context(request: Request, context: dict[str, Any], repo: Repo) -> None:
+    """What the repo header needs on every repo page: its links and which tabs it has."""
+    context.setdefault("base", f"/{repo.type.url_prefix}{repo.repo_id}")
+    if "has_tokenizer" not in context:
+        context["has_tokenizer"] = playground.repo_has_tokenizer(request.app.state.store, repo)
 
 
 def _headers(context: dict[str, Any]) -> dict[str, str]:
