@@ -110,13 +110,15 @@ def test_read_token_gets_no_upload_urls(hub: Hub, repo_id: str) -> None:
             headers=headers,
         )
         assert xet.status_code == 403, xet.text
-    # Reading is what a read token is for, preupload's answer included.
-    preupload = httpx.post(
-        f"{hub.endpoint}/api/models/{repo_id}/preupload/main",
-        json={"files": [{"path": "c.txt", "sample": "", "size": 1}]},
-        headers=headers,
-    )
-    assert preupload.status_code == 200, preupload.text
+    # preupload is the first step of every upload: a read token is refused there already.
+    for create_pr in ("0", "1"):
+        preupload = httpx.post(
+            f"{hub.endpoint}/api/models/{repo_id}/preupload/main",
+            params={"create_pr": create_pr},
+            json={"files": [{"path": "c.txt", "sample": "", "size": 1}]},
+            headers=headers,
+        )
+        assert preupload.status_code == 403, preupload.text
 
 
 def test_read_token_cannot_change_a_space(hub: Hub) -> None:

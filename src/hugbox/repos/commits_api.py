@@ -56,11 +56,13 @@ def preupload(
     body: PreuploadBody,
     repo: ReadableRepo,
     session: SessionDep,
+    caller: CallerDep,
     store: StoreDep,
     settings: SettingsDep,
     revision: str,
     create_pr: Annotated[bool, Query()] = False,
 ) -> Any:
+    commits.authorize_upload(session, caller, repo, create_pr=create_pr)
     gitrepo = store.open(repo)
     commit = content.resolve_revision(gitrepo, unquote(revision))
     files = [commits.PreuploadFile(f.path, f.size, _sample(f)) for f in body.files]
