@@ -141,7 +141,7 @@ def test_malformed_bodies_are_400(hub: Hub, minilm_id: str, gpt2_id: str) -> Non
     url = _url(hub, minilm_id)
     cases = [
         (url, b"{not json", {"content-type": "application/json"}),
-        (url, b'["a list"]', {"content-type": "application/json"}),
+        (url, b"[1, 2]", {"content-type": "application/json"}),  # a bare list is `inputs`
         (url, b'{"inputs": {"source_sentence": 3}}', {"content-type": "application/json"}),
         (url + "/pipeline/no-such-task", b'{"inputs": "x"}', {"content-type": "application/json"}),
     ]

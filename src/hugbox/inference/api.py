@@ -88,6 +88,9 @@ def facts(request: Request) -> service.ModelFacts:
 
 
 async def _body(request: Request) -> dict[str, Any]:
+    """The request as `{"inputs": ..., "parameters": ...}`. As the classic API took it, a JSON
+    value that is not an object is the `inputs` itself (HF's documented `json="Write a story"`),
+    and a body that is not JSON is raw input: text/plain, or an image's bytes."""
     try:
         parsed = await read_json(request)
     except BadRequest:
@@ -95,9 +98,11 @@ async def _body(request: Request) -> dict[str, Any]:
         if request.headers.get("content-type", "").startswith("application/json"):
             raise
         return {"inputs": await request.body()}
-    if not isinstance(parsed, dict):
-        raise BadRequest('The body must be a JSON object: {"inputs": ..., "parameters": {...}}')
-    return parsed
+    if isinstance(parsed, dict):
+        return parsed
+    if isinstance(parsed, int | float) and not isinstance(parsed, bool):
+        return {"inputs": str(parsed)}  # the classic API read `42` as the text "42"
+    return {"inputs": parsed}
 
 
 def _option(request: Request, body: dict[str, Any], name: str) -> bool | None:
@@ -115,7 +120,7 @@ async def _run(request: Request, forced_task: str | None) -> Response:
     body = await _body(request)
     executor: Executor = request.app.state.executor
     if body.get("stream") is True and (forced_task or model.pipeline_tag) == "text-generation":
-        return await _tgi_stream(executor, model, body)
+        return await _tgi_stream(executor, model, body, presets=True)
     answer = await service.infer(
         executor,
         model,
@@ -136,11 +141,13 @@ async def _run(request: Request, forced_task: str | None) -> Response:
     return Response(answer.content, media_type="application/json", headers=headers)
 
 
-async def _tgi_stream(executor: Executor, model: service.Target, body: dict[str, Any]) -> Response:
+async def _tgi_stream(
+    executor: Executor, model: service.Target, body: dict[str, Any], *, presets: bool
+) -> Response:
     """`"stream": true` on a text-generation model, and `/generate_stream`: TGI's server-sent
-    events, token by token."""
+    events, token by token. `presets`: the model's generation defaults apply (the classic route)."""
     key = service.generation_key(model)
-    job, call = service.text_generation_job(executor, model, body, stream=True)
+    job, call = service.text_generation_job(executor, model, body, stream=True, presets=presets)
     items = await started(executor.stream(key, job, wait_for_model=None))
     return StreamingResponse(_tgi_events(items, call), media_type="text/event-stream")
 
@@ -203,7 +210,8 @@ async def generate(request: Request) -> dict[str, Any]:
     body = await _body(request)
     executor: Executor = request.app.state.executor
     key = service.generation_key(model)
-    job, call = service.text_generation_job(executor, model, body, stream=False)
+    # TGI's own defaults (greedy), not the model's: what its documentation promises.
+    job, call = service.text_generation_job(executor, model, body, stream=False, presets=False)
     done = service.generated_of(await executor.run(key, job, wait_for_model=None))
     params = body.get("parameters") or {}
     full = params.get("return_full_text") is True  # TGI's /generate does not echo by default
@@ -217,7 +225,7 @@ async def generate(request: Request) -> dict[str, Any]:
 async def generate_stream(request: Request) -> Response:
     model = await resolve(request)
     body = await _body(request)
-    return await _tgi_stream(request.app.state.executor, model, body)
+    return await _tgi_stream(request.app.state.executor, model, body, presets=False)
 
 
 @router.get(MODEL + "/info")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pygit2
 
-from hugbox.inference import snapshot, tasks
+from hugbox.inference import presets, snapshot, tasks
 from hugbox.inference.cache import ResponseCache
 from hugbox.inference.errors import InferenceInputError, ModelFailed, ModelTooLarge
 from hugbox.inference.executor import Executor, ModelKey
@@ -35,6 +36,8 @@ class Target:
     sentence_transformers: bool
     normalizes: bool  # its sentence-transformers modules end with a Normalize step
     weights_bytes: int
+    # What its own files say text generation does by default (see `presets`).
+    generation_presets: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ def target_for(
         or (model_dir / "modules.json").is_file(),
         normalizes=_normalizes(model_dir / "modules.json"),
         weights_bytes=facts.weights_bytes,
+        generation_presets=presets.text_generation_presets(model_dir),
     )
 
 
@@ -159,22 +163,32 @@ async def infer(
     return Answer(content, elapsed, outcome.seconds, cache=hit)
 
 
-def _prepare(target: Target, body: dict[str, Any], forced_task: str | None) -> tasks.PipelineCall:
+def _prepare(
+    target: Target, body: dict[str, Any], forced_task: str | None, *, presets: bool = True
+) -> tasks.PipelineCall:
+    """The call for `body`; `presets` lets the model's own generation defaults fill in what the
+    request leaves out (the classic API's way; TGI's routes start from greedy instead)."""
     try:
         task = tasks.resolve_task(
             pipeline_tag=target.pipeline_tag, forced=forced_task, inputs=body.get("inputs")
         )
-        return tasks.prepare_call(task, body, sentence_transformers=target.sentence_transformers)
+        return tasks.prepare_call(
+            task,
+            body,
+            sentence_transformers=target.sentence_transformers,
+            presets=target.generation_presets if presets else {},
+        )
     except tasks.TaskError as exc:
         raise InferenceInputError(str(exc)) from exc
 
 
 def text_generation_job(
-    executor: Executor, target: Target, body: dict[str, Any], *, stream: bool
+    executor: Executor, target: Target, body: dict[str, Any], *, stream: bool, presets: bool
 ) -> tuple[Job, tasks.PipelineCall]:
     """TGI's `{"inputs", "parameters"}` as a generation job, with the classic route's checks and
-    parameters; the call says how to present the result (`details`, `return_full_text`)."""
-    call = _prepare(target, body, "text-generation")
+    parameters; the call says how to present the result (`details`, `return_full_text`).
+    `presets`: see `_prepare`."""
+    call = _prepare(target, body, "text-generation", presets=presets)
     if stream and not isinstance(call.args[0], str):
         raise InferenceInputError("Streaming needs `inputs` to be one string")
     return _job(executor, target, call, stream=stream), call

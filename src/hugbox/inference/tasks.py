@@ -16,7 +16,7 @@ import binascii
 import hashlib
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -181,13 +181,29 @@ _TRANSLATION_OPTIONS = {**_SEQ2SEQ_OPTIONS, "src_lang": _string, "tgt_lang": _st
 _SAMPLING_KNOBS = ("temperature", "top_k", "top_p", "typical_p")
 
 
-def _decide_sampling(kwargs: dict[str, Any]) -> None:
+# The model's presets (see `presets`) that a call takes, each checked: a preset out of range
+# (top_k 0 meaning "off", temperature 0) is dropped rather than failing every call.
+_PRESETS: dict[str, Check] = {
+    "do_sample": _bool,
+    "temperature": _positive,
+    "top_k": _positive_int,
+    "top_p": _probability,
+    "typical_p": _probability,
+    "repetition_penalty": _positive,
+    "max_new_tokens": _positive_int,
+    "max_length": _positive_int,
+}
+
+
+def _decide_sampling(kwargs: dict[str, Any], presets: Mapping[str, Any] | None = None) -> None:
     """Always set `do_sample`, so the model's own generation config cannot make a call random
-    behind `cache_key`'s back. Like TGI: a sampling knob means "sample", temperature 0 greedy."""
+    behind `cache_key`'s back. Like TGI: a sampling knob means "sample", temperature 0 greedy;
+    a request that says neither follows the model's `presets`."""
     if kwargs.get("temperature") == 0:
         kwargs["do_sample"] = False
     elif "do_sample" not in kwargs:
-        kwargs["do_sample"] = any(knob in kwargs for knob in _SAMPLING_KNOBS)
+        asked = any(knob in kwargs for knob in _SAMPLING_KNOBS)
+        kwargs["do_sample"] = asked or (presets or {}).get("do_sample") is True
     if not kwargs["do_sample"]:
         for knob in _SAMPLING_KNOBS:  # generate() warns about knobs greedy search ignores
             kwargs.pop(knob, None)
@@ -198,9 +214,12 @@ def _decide_sampling(kwargs: dict[str, Any]) -> None:
             )
 
 
-def _text_generation(inputs: object, params: dict[str, Any]) -> PipelineCall:
-    """A `generate` call; how to present its result (`return_full_text`, `details`) rides along
-    as directives for `shape_output`."""
+def _text_generation(
+    inputs: object, params: dict[str, Any], presets: Mapping[str, Any] | None = None
+) -> PipelineCall:
+    """A `generate` call, the model's `presets` filling in what `params` leave out; how to
+    present its result (`return_full_text`, `details`) rides along as directives for
+    `shape_output`."""
     text = _text_inputs("text-generation", inputs)
     kwargs = _pick(params, _TEXT_GENERATION)
     kwargs["__return_full_text__"] = kwargs.pop("return_full_text", True)  # classic: echo prompt
@@ -208,10 +227,27 @@ def _text_generation(inputs: object, params: dict[str, Any]) -> PipelineCall:
     seed = kwargs.pop("seed", None)
     if stop := kwargs.pop("stop", None):
         kwargs["stop_strings"] = stop
-    _decide_sampling(kwargs)
+    _decide_sampling(kwargs, presets)
+    kwargs = _with_presets(kwargs, presets or {})
     if kwargs["do_sample"] and seed is not None:
         kwargs["__seed__"] = seed
     return PipelineCall("text-generation", (text,), kwargs, "text-generation")
+
+
+def _with_presets(asked: dict[str, Any], presets: Mapping[str, Any]) -> dict[str, Any]:
+    """`asked` (its `do_sample` decided) over the model's valid presets. Sampling knobs join a
+    sampled call only; `max_length` (prompt included) only when no `max_new_tokens` is set, and
+    the worker turns it into each prompt's `max_new_tokens`."""
+    valid = {}
+    for name, check in _PRESETS.items():
+        try:
+            valid[name] = check(name, presets[name])
+        except (KeyError, TaskError):
+            continue
+    dropped = {"do_sample"} | (set() if asked["do_sample"] else set(_SAMPLING_KNOBS))
+    if "max_new_tokens" in asked or "max_new_tokens" in valid:
+        dropped.add("max_length")
+    return {**{k: v for k, v in valid.items() if k not in dropped}, **asked}
 
 
 def _seq2seq(
@@ -233,6 +269,11 @@ def _seq2seq(
 
 
 def _text_inputs(task: str, inputs: object) -> str | list[str]:
+    if isinstance(inputs, bytes) and inputs:  # a raw body (text/plain, or no type): the text
+        try:
+            inputs = inputs.decode("utf-8")
+        except UnicodeDecodeError:
+            raise TaskError(f"{task} needs text: the raw body is not UTF-8") from None
     if isinstance(inputs, str) or (_is_strings(inputs) and inputs):
         return inputs
     raise TaskError(f"{task} needs `inputs` as a string or a non-empty list of strings")
@@ -389,8 +430,15 @@ _PREPARE: dict[str, Callable[[object, dict[str, Any]], PipelineCall]] = {
 SUPPORTED_TASKS: frozenset[str] = frozenset({*_PREPARE, *_EMBEDDING_TASKS})
 
 
-def prepare_call(task: str, body: dict[str, Any], *, sentence_transformers: bool) -> PipelineCall:
-    """Validate `body` (JSON, or {"inputs": raw bytes} for a binary upload) for `task`."""
+def prepare_call(
+    task: str,
+    body: dict[str, Any],
+    *,
+    sentence_transformers: bool,
+    presets: Mapping[str, Any] | None = None,
+) -> PipelineCall:
+    """Validate `body` (JSON, or {"inputs": raw bytes} for a raw upload) for `task`; a
+    text-generation call follows the model's `presets` where `body` says nothing."""
     _supported(task, f"The task `{task}` is not supported.")
     if "inputs" not in body:
         raise TaskError('The request body needs `inputs`: {"inputs": ..., "parameters": {...}}')
@@ -404,6 +452,8 @@ def prepare_call(task: str, body: dict[str, Any], *, sentence_transformers: bool
         return _feature_extraction(inputs, {**params, **body}, pooling=sentence_transformers)
     if task == "sentence-similarity":
         return _sentence_similarity(inputs)
+    if task == "text-generation":
+        return _text_generation(inputs, params, presets)
     return _PREPARE[task](inputs, params)
 
 

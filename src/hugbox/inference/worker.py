@@ -165,7 +165,7 @@ def _generate(model: _Model, group: list[Job], inbox: _Inbox) -> list[Any]:
     """One `generate` for the whole group. Each job gets a list of its returned sequences, or
     one such list per prompt when it sent a list of prompts."""
     rows = [row for job in group for row in _rows(model, job, inbox)]
-    skip = ("max_new_tokens", "num_return_sequences")
+    skip = ("max_new_tokens", "max_length", "num_return_sequences")  # per row, see _rows
     options = {k: v for k, v in group[0].kwargs.items() if k not in skip}
     done = generation.generate(model.pipe, rows, options, inbox.poll_cancelled)
     results: dict[tuple[int, int], list[Generated]] = {}
@@ -195,12 +195,22 @@ def _rows(model: _Model, job: Job, inbox: _Inbox) -> list[generation.Row]:
     rows = []
     for index, prompt in enumerate(_prompts(job)):
         prompt_ids = generation.encode(model.tokenizer, prompt)
-        limit = _token_limit(model, len(prompt_ids), job.kwargs.get("max_new_tokens"))
+        limit = _token_limit(model, len(prompt_ids), _new_tokens(job, len(prompt_ids)))
         rows += [
             generation.Row(job.id, prompt_ids, limit, emit if index == copy == 0 else None, index)
             for copy in range(copies)
         ]
     return rows
+
+
+def _new_tokens(job: Job, prompt_tokens: int) -> int | None:
+    """The new tokens asked for one prompt: `max_new_tokens`, or what a model's preset
+    `max_length` (prompt included) leaves after this prompt, at least one, as `generate` does."""
+    asked = job.kwargs.get("max_new_tokens")
+    total = job.kwargs.get("max_length")
+    if asked is None and isinstance(total, int):
+        return max(total - prompt_tokens, 1)
+    return asked if isinstance(asked, int) else None
 
 
 def _token_limit(model: _Model, prompt_tokens: int, asked: int | None) -> int:

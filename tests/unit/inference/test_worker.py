@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from hugbox.inference.worker import _length_buckets
+from hugbox.inference.worker import Job, _length_buckets, _new_tokens
 
 
 @pytest.mark.parametrize(
@@ -23,3 +23,18 @@ def test_buckets_cover_every_text_once_in_order(lengths: list[int]) -> None:
 def test_equal_lengths_run_as_one_pass_and_outliers_get_their_own() -> None:
     assert _length_buckets([12] * 32) == [(0, 32)]
     assert _length_buckets([3] * 20 + [120] * 4) == [(0, 20), (20, 24)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"max_new_tokens": 7}, 7),
+        ({"max_length": 50}, 40),  # a preset's total length, the 10-token prompt included
+        ({"max_length": 8}, 1),  # at least one new token, as `generate` gives
+        ({"max_length": 50, "max_new_tokens": 7}, 7),
+        ({}, None),
+    ],
+)
+def test_new_tokens_per_prompt(kwargs: dict[str, int], expected: int | None) -> None:
+    job = Job(1, ("p",), kwargs, pooling=False, normalize=False, batchable=False, seed=None)
+    assert _new_tokens(job, 10) == expected
