@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import typer
 from sqlalchemy.orm import Session
 
@@ -14,6 +16,7 @@ from hugbox.repos.models import Repo, RepoType
 
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-password"  # noqa: S105  (a documented demo account, local only)
+DEMO_ADMIN = "hubadmin"  # `admin` is a reserved namespace (a web route)
 
 
 def seed_demo(op: Operator) -> None:
@@ -22,7 +25,9 @@ def seed_demo(op: Operator) -> None:
     cache = op.settings.data_dir / "demo-cache"
     demo_repos = build_demo_repos(cache, progress=lambda message: err.print(message))
     with unit_of_work(op) as session:
-        _ensure_accounts(session, {r.repo_id.split("/")[0] for r in demo_repos})
+        admin_password = ensure_accounts(session, {r.repo_id.split("/")[0] for r in demo_repos})
+    if admin_password is not None:
+        err.print(f"Site admin {DEMO_ADMIN!r} created, password {admin_password!r} (shown once).")
     for demo in demo_repos:
         repo_type = RepoType(demo.repo_type)
         with unit_of_work(op) as session:
@@ -42,9 +47,19 @@ def seed_demo(op: Operator) -> None:
     typer.echo(token)
 
 
-def _ensure_accounts(session: Session, orgs: set[str]) -> None:
-    if auth.find_account(session, DEMO_USER) is None:
-        auth.create_user(session, name=DEMO_USER, password=DEMO_PASSWORD, is_admin=True)
+def ensure_accounts(session: Session, orgs: set[str]) -> str | None:
+    """`demo` is an ordinary user, so a newcomer meets the permission errors anyone would; a
+    separate site admin owns the seeded orgs. Returns the admin's password when just created."""
+    password = None
+    if auth.find_account(session, DEMO_ADMIN) is None:
+        password = secrets.token_urlsafe(12)
+        auth.create_user(session, name=DEMO_ADMIN, password=password, is_admin=True)
+    demo = auth.find_account(session, DEMO_USER)
+    if demo is None:
+        auth.create_user(session, name=DEMO_USER, password=DEMO_PASSWORD)
+    else:
+        demo.is_admin = False  # data dirs seeded when `demo` was the site admin
     for org in sorted(orgs):
         if auth.find_account(session, org) is None:
-            auth.create_org(session, name=org, owner=DEMO_USER)
+            auth.create_org(session, name=org, owner=DEMO_ADMIN)
+    return password
