@@ -27,7 +27,7 @@ def _account(database: Database, name: str) -> tuple[bool, dict[str, OrgRole]]:
             .join(Membership, Membership.org_id == Account.id)
             .where(Membership.user_id == account.id)
         )
-        return account.is_admin, dict(rows.tuples())
+        return account.is_admin, dict(rows.all())
 
 
 def test_demo_is_an_ordinary_user_and_admin_owns_the_orgs(database: Database) -> None:
