@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from datasets import load_dataset
+from datasets import Dataset, Features, Value, load_dataset
+from datasets import Image as HfImage
 from huggingface_hub import HfApi, hf_hub_download
 from PIL import Image
 from sqlalchemy import select
@@ -276,6 +277,51 @@ def test_images_keep_their_bytes(hub: Hub, tmp_path: Path) -> None:
 
     loaded = load_dataset(repo_id, revision="refs/convert/parquet", split="train")
     assert loaded[1]["image"].size == (9, 6)
+
+
+SIZES = {"red": (8, 6), "blue": (20, 5)}
+
+
+def _imagefolder(folder: Path) -> None:
+    for color, size in SIZES.items():
+        Image.new("RGB", size, color).save(folder / f"{color}.png")
+    captions = [{"file_name": f"{color}.png", "caption": f"a {color} box"} for color in SIZES]
+    _write(folder, "metadata.jsonl", "".join(json.dumps(c) + "\n" for c in captions))
+
+
+def _image_parquet(folder: Path) -> None:
+    """What `Dataset.push_to_hub` writes: an Image feature stored as {bytes, path}."""
+    images = []
+    for color, size in SIZES.items():
+        Image.new("RGB", size, color).save(buffer := io.BytesIO(), format="PNG")
+        images.append({"bytes": buffer.getvalue(), "path": None})
+    features = Features({"image": HfImage(), "caption": Value("string")})
+    captions = [f"a {color} box" for color in SIZES]
+    table = Dataset.from_dict({"image": images, "caption": captions}, features=features)
+    table.to_parquet(str(folder / "train.parquet"))
+
+
+@pytest.mark.parametrize("build", [_imagefolder, _image_parquet])
+def test_image_cells_carry_their_size_on_every_route(
+    hub: Hub, tmp_path: Path, build: Callable[[Path], None]
+) -> None:
+    build(tmp_path)
+    repo_id = _upload(hub, tmp_path)
+    assert _wait(hub, repo_id).status_code == 200
+    answers = {
+        "first-rows": _get(hub, "first-rows", dataset=repo_id, **PAGE),
+        "rows": _get(hub, "rows", dataset=repo_id, **PAGE, offset=0, length=10),
+        "search": _ready(hub, "search", dataset=repo_id, query="blue", **PAGE),
+        "filter": _ready(hub, "filter", dataset=repo_id, where="caption LIKE '%blue%'", **PAGE),
+    }
+    for route, answer in answers.items():
+        rows = _rows(answer)
+        assert rows, route
+        for row in rows:
+            cell = row["image"]
+            assert set(cell) == {"src", "height", "width"}, route
+            expected = SIZES["blue" if "blue" in row["caption"] else "red"]
+            assert (cell["width"], cell["height"]) == expected, route
 
 
 MULTI = """---
