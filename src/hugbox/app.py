@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from hugbox import __version__, malloc
+from hugbox import __version__, cloud, malloc
 from hugbox.auth import api as auth_api
 from hugbox.db import Database
 from hugbox.edge import EdgeMiddleware
@@ -28,7 +28,7 @@ from hugbox.jobs.worker import Worker, WorkerLimits
 from hugbox.middleware import BodyLimitMiddleware, HubPathMiddleware, RequestIdMiddleware
 from hugbox.openapi import install_openapi
 from hugbox.repos import api as repos_api
-from hugbox.repos import commits_api, discussions_api, files_api, gated_api, lfs_api
+from hugbox.repos import commits_api, discussions_api, files_api, gated_api, lfs_api, settings_api
 from hugbox.repos.legacy import LegacyIds, load_legacy_ids
 from hugbox.repos.signing import UrlSigner, load_secret
 from hugbox.repos.store import RepoStore
@@ -99,6 +99,8 @@ def create_app(settings: Settings) -> FastAPI:
         inference_metrics.router,
         viewer_api.router,
         spaces_api.router,
+        settings_api.router,
+        cloud.router,
     ):
         app.include_router(router)
     web_pages.install(app, secret=secret)  # after the API: pages must not shadow its routes

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
 
 from support import Hub
 
@@ -93,3 +94,59 @@ def test_upload_folder_then_download(hub: Hub, tmp_path: Path) -> None:
     single = tmp_path / "single"
     hf(hub, "download", repo_id, "nested/dir/data.txt", "--local-dir", str(single))
     assert (single / "nested/dir/data.txt").read_bytes() == FILES["nested/dir/data.txt"]
+
+
+def hf_refused(hub: Hub, *args: str) -> str:
+    """Run a `hf` command that must fail; returns what it printed."""
+    env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": hub.alice, "NO_COLOR": "1"}
+    result = subprocess.run(
+        [str(HF), *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert result.returncode != 0, f"hf {' '.join(args)} succeeded\n{result.stdout}"
+    return result.stdout + result.stderr
+
+
+def test_repos_list(hub: Hub) -> None:
+    name = f"cli-ls-{uuid.uuid4().hex[:10]}"
+    api = HfApi(endpoint=hub.endpoint, token=hub.alice)
+    api.create_repo(f"alice/{name}", private=True)
+    api.create_repo(f"alice/{name}", repo_type="dataset")
+    api.create_repo(f"acme/{name}", repo_type="space", space_sdk="static")
+    listed = hf(hub, "repos", "list", "--search", name, "--limit", "0")
+    assert {(r["id"], r["type"], r["visibility"]) for r in listed} == {
+        (f"alice/{name}", "model", "private"),
+        (f"alice/{name}", "dataset", "public"),
+    }
+    datasets = hf(hub, "repos", "list", "--search", name, "--type", "dataset")
+    assert [r["type"] for r in datasets] == ["dataset"]
+    in_org = hf(hub, "repos", "list", "--namespace", "acme", "--search", name, token=hub.bob)
+    assert [(r["id"], r["type"]) for r in in_org] == [(f"acme/{name}", "space")]
+
+
+def test_list_user_repos_is_for_members(hub: Hub) -> None:
+    org = f"org-{uuid.uuid4().hex[:8]}"
+    assert hub.cli("org", "create", org, "--owner", "carol").returncode == 0
+    HfApi(endpoint=hub.endpoint, token=hub.carol).create_repo(f"{org}/secret", private=True)
+    api = HfApi(endpoint=hub.endpoint, token=hub.alice)
+    with pytest.raises(HfHubHTTPError) as refused:
+        list(api.list_user_repos(namespace=org))
+    assert refused.value.response.status_code == 403
+    carol = HfApi(endpoint=hub.endpoint, token=hub.carol)
+    assert [r.id for r in carol.list_user_repos(namespace=org)] == [f"{org}/secret"]
+    with pytest.raises(HfHubHTTPError) as anonymous:
+        list(HfApi(endpoint=hub.endpoint, token=False).list_user_repos())
+    assert anonymous.value.response.status_code == 401
+
+
+def test_spaces_hardware(hub: Hub) -> None:
+    flavors = hf(hub, "spaces", "hardware")
+    assert [f["name"] for f in flavors] == ["cpu-upgrade"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("jobs", "ps"), ("jobs", "hardware"), ("jobs", "scheduled", "ps"), ("buckets", "list"),
+     ("papers", "list"), ("papers", "search", "attention")],
+)  # fmt: skip
+def test_cloud_only_commands_say_so(hub: Hub, command: tuple[str, ...]) -> None:
+    assert "huggingface.co cloud service" in hf_refused(hub, *command)

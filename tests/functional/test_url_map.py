@@ -177,6 +177,18 @@ PINNED |= {
     ("POST", "/{repo_type:spacetype}/{namespace}/{name}/settings/" + what)
     for what in ("secrets", "secrets/delete", "variables", "variables/delete", "sleep-time")
 }
+# A namespace's repos with their storage (`list_user_repos`, `hf repos list`).
+PINNED |= {
+    ("GET", "/api/settings/repositories"),
+    ("GET", "/api/organizations/{namespace}/settings/repositories"),
+}
+# huggingface.co's own services (`hf jobs`, `hf buckets`, `hf papers`): a 404 that says so.
+PINNED |= {
+    (method, f"/api/{service}{rest}")
+    for service in ("jobs", "scheduled-jobs", "buckets", "papers", "daily_papers")
+    for rest in ("", "/{rest:path}")
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+}
 FRAMEWORK = {"/openapi.json", "/api/docs", "/docs/oauth2-redirect"}
 
 

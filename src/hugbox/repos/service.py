@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hugbox.auth.models import Account
+from hugbox.auth.models import Account, AccountKind
 from hugbox.auth.service import Caller, find_account, require_write_token
 from hugbox.errors import (
     AuthenticationRequired,
@@ -21,6 +21,7 @@ from hugbox.errors import (
     DisabledRepo,
     Forbidden,
     GatedRepo,
+    NotFound,
     RepoExists,
     RepoNotFound,
 )
@@ -296,6 +297,36 @@ def _matches_filter(repo: Repo, value: str) -> bool:
         or value == (repo.library_name or "").lower()
         or value == repo.id_lower
     )
+
+
+@dataclass(frozen=True)
+class OwnedRepos:
+    repos: list[Repo]
+    total_storage: int  # bytes, over every repo of the namespace (the page's share is of this)
+
+
+def list_owned_repos(
+    session: Session, *, caller: Caller, namespace: str | None, offset: int, page_size: int
+) -> OwnedRepos:
+    """A namespace's own repos, private ones included, for its settings: its members only."""
+    owner = _settings_owner(session, caller, namespace)
+    owned = select(Repo).where(Repo.owner_id == owner.id)
+    stmt = owned.order_by(Repo.last_modified.desc(), Repo.pk.desc()).offset(offset)
+    total = select(func.coalesce(func.sum(Repo.used_storage), 0)).where(Repo.owner_id == owner.id)
+    return OwnedRepos(list(session.scalars(stmt.limit(page_size))), session.scalar(total) or 0)
+
+
+def _settings_owner(session: Session, caller: Caller, namespace: str | None) -> Account:
+    if caller.user is None:
+        raise AuthenticationRequired("Log in (pass a token) to list your repositories")
+    if namespace is None:
+        return caller.user
+    org = find_account(session, namespace)
+    if org is None or org.kind != AccountKind.ORG:
+        raise NotFound(f"No organization named {namespace!r}")
+    if caller.org_role(org.id) is None and not caller.user.is_admin:
+        raise Forbidden(f"Only members of {org.name} can list its repositories")
+    return org
 
 
 def _visible(stmt: Select[Repo], caller: Caller) -> Select[Repo]:

@@ -33,7 +33,8 @@ router = APIRouter()
 SPACE = "/api/{repo_type:spacetype}/{namespace}/{name}"
 HARDWARE_CATALOGUE = [
     {"name": service.HARDWARE, "prettyName": "This hub's CPUs", "cpu": "shared",
-     "ram": "per space limit", "accelerator": None, "unitCostMicroUSD": 0, "unitLabel": "hour"},
+     "ram": "per space limit", "accelerator": None, "unitCostMicroUSD": 0, "unitCostUSD": 0,
+     "unitLabel": "hour"},
 ]  # fmt: skip
 
 
