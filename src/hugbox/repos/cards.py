@@ -8,7 +8,10 @@ from typing import Any
 
 import yaml
 
-_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*$", re.S | re.M)
+# Blank lines may come first: huggingface_hub's own parser (and HF's validation) skip them.
+_FRONT_MATTER = re.compile(
+    r"\A\ufeff?(?:[ \t]*\r?\n)*---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*$", re.S | re.M
+)
 
 _ARCHITECTURE_TASKS = [
     ("ForCausalLM", "text-generation"),
@@ -53,10 +56,12 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
 def validate_metadata(data: dict[str, Any]) -> list[str]:
     """Errors in metadata fields whose shape clients depend on."""
     errors = []
-    list_fields = ("model-index", "tags", "datasets", "configs")
-    for key in list_fields:
+    for key in ("model-index", "tags", "configs"):
         if key in data and not isinstance(data[key], list):
             errors.append(f'"{key}" must be an array')
+    # HF takes one dataset as a bare string (huggingface_hub's CardData writes `datasets: glue`).
+    if "datasets" in data and not isinstance(data["datasets"], (str, list)):
+        errors.append('"datasets" must be a string or an array')
     for key in ("pipeline_tag", "library_name"):
         if key in data and not isinstance(data[key], str):
             errors.append(f'"{key}" must be a string')

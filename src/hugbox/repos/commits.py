@@ -348,8 +348,13 @@ def _copy(gitrepo: pygit2.Repository, head: pygit2.Commit, src: str, dest: str) 
     return git.Put(dest, str(obj.id))
 
 
-def _delete_file(gitrepo: pygit2.Repository, head: pygit2.Commit, path: str) -> git.Remove:
-    if not isinstance(git.lookup(gitrepo, head, path), pygit2.Blob):
+def _delete_file(
+    gitrepo: pygit2.Repository, head: pygit2.Commit, path: str
+) -> git.Remove | git.RemoveDir:
+    found = git.lookup(gitrepo, head, path)
+    if isinstance(found, pygit2.Tree):  # HF deletes a folder named as a file (no trailing '/')
+        return git.RemoveDir(path)
+    if not isinstance(found, pygit2.Blob):
         raise EntryNotFound(f"A file with this name doesn't exist: {path}")
     return git.Remove(path)
 

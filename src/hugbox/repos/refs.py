@@ -98,6 +98,7 @@ def delete_branch(gitrepo: pygit2.Repository, *, branch: str) -> None:
 def create_tag(
     gitrepo: pygit2.Repository, *, tag: str, revision: str, message: str | None, tagger: str
 ) -> None:
+    resolve_revision(gitrepo, revision)  # HF judges the revision (404) before the tag's name
     if " " in tag:
         raise BadRequest(f"Invalid reference for a tag: {tag!r}")
     _check_ref_name(tag, "tag")

@@ -25,6 +25,17 @@ def test_invalid_metadata_raises(text: str) -> None:
         cards.parse_front_matter(text)
 
 
+def test_blank_lines_may_precede_the_front_matter() -> None:
+    # huggingface_hub's own parser skips them; text before the block still means no metadata.
+    assert cards.parse_front_matter("\n \n---\nlicense: mit\n---\n") == {"license": "mit"}
+    assert cards.parse_front_matter("title\n---\nlicense: mit\n---\n") is None
+
+
+def test_datasets_may_be_one_string() -> None:
+    assert cards.validate_metadata({"datasets": "glue"}) == []
+    assert cards.validate_metadata({"datasets": 3}) == ['"datasets" must be a string or an array']
+
+
 def test_model_index_must_be_a_list() -> None:
     assert cards.validate_metadata({"model-index": "foo"}) == ['"model-index" must be an array']
     assert cards.validate_metadata({"model-index": [], "license": "mit"}) == []
