@@ -46,6 +46,16 @@ TEXT_BOX = """(label) => {
   const box = range.getBoundingClientRect();
   return { top: box.top, bottom: box.bottom, left: box.left };
 }"""
+# Inline code in a form label flows with the words around it, not on a grid row of its own.
+CODE_IN_LINE = """(code) => {
+  const walker = document.createTreeWalker(code.closest("label"), NodeFilter.SHOW_TEXT);
+  let text = walker.nextNode();
+  while (text && !text.data.trim()) text = walker.nextNode();
+  const range = document.createRange();
+  range.selectNodeContents(text);
+  const line = range.getBoundingClientRect(), box = code.getBoundingClientRect();
+  return box.top < line.bottom && box.bottom > line.top;
+}"""
 DRAWN = """(nodes) => nodes.filter((node) => {
   const box = node.getBoundingClientRect();
   return box.width > 4 && box.height > 4 && getComputedStyle(node).opacity !== "0";
@@ -83,6 +93,7 @@ def test_visibility_radios_sit_beside_their_labels(hub: Hub, page: Page) -> None
     HfApi(endpoint=hub.endpoint, token=hub.alice).create_repo(repo_id)
     page.goto(f"{hub.endpoint}/{repo_id}/settings")
     _assert_radios_beside_labels(page, "settings")
+    assert page.locator("form[action$='/settings/delete'] label code").evaluate(CODE_IN_LINE)
 
 
 def test_use_this_model_snippets_fit_their_box(hub: Hub, page: Page) -> None:
