@@ -15,8 +15,8 @@ from hugbox.auth.models import Account, AccountKind, Membership, OrgRole
 from hugbox.auth.service import Caller, find_account
 from hugbox.cli.context import DataDirOption, Operator, err, operator, unit_of_work
 from hugbox.errors import NotFound
-from hugbox.repos import importer
-from hugbox.repos.models import RepoType
+from hugbox.repos import importer, legacy, service
+from hugbox.repos.models import Repo, RepoType
 
 
 def _acting_user(session: Session, namespace: str) -> Account:
@@ -60,18 +60,42 @@ def run_import(
     return commit
 
 
+def import_legacy(
+    op: Operator, folder: Path, legacy_id: str, repo_type: RepoType, *, private: bool
+) -> str:
+    """Import under a single-segment id (`gpt2`): the repo is stored as `legacy/gpt2` and `gpt2`
+    leads to it on every route, as HF's legacy ids lead to their canonical ones."""
+    with unit_of_work(op) as session:
+        canonical = legacy.claim_legacy_id(session, repo_type=repo_type, legacy_id=legacy_id)
+    commit = run_import(op, folder, canonical, repo_type, private=private)
+    with unit_of_work(op) as session:
+        repo = service.find_repo(session, repo_type, canonical)
+        assert isinstance(repo, Repo)
+        service.add_alias(session, repo=repo, alias=legacy_id)
+    err.print(f"{legacy_id} leads to {canonical}.")
+    return commit
+
+
 def import_command(
     path: Path = typer.Argument(..., help="Folder to import.", exists=True, file_okay=False),
-    repo_id: str = typer.Argument(..., help="Target repo id, `namespace/name`."),
+    repo_id: str = typer.Argument(
+        ...,
+        help="Target repo id: `namespace/name`, or a single segment such as `gpt2`, stored as "
+        f"`{legacy.LEGACY_NAMESPACE}/gpt2` and reachable as `gpt2` (the org "
+        f"`{legacy.LEGACY_NAMESPACE}` is created on first use, its admin the first site admin).",
+    ),
     repo_type: RepoType = typer.Option(RepoType.MODEL, help="model, dataset or space."),
     private: bool = typer.Option(False, "--private", help="Create the repo private."),
     data_dir: DataDirOption = None,
 ) -> None:
     """Import a local folder as a repo (one commit; `.gitattributes` rules decide LFS)."""
-    if repo_id.count("/") != 1:
-        err.print("[red]error:[/red] REPO_ID must be `namespace/name`")
+    if repo_id.count("/") > 1 or "" in repo_id.split("/"):
+        err.print("[red]error:[/red] REPO_ID must be `namespace/name` or `name`")
         raise typer.Exit(2)
     op = operator(data_dir)
+    if "/" not in repo_id:
+        typer.echo(import_legacy(op, path, repo_id, repo_type, private=private))
+        return
     typer.echo(run_import(op, path, repo_id, repo_type, private=private))
 
 
