@@ -337,3 +337,34 @@ def test_copy_from_another_repo_shares_the_xet_file(xet_hub: XetHub, tmp_path: P
     api.create_commit(target, operations=[copy], commit_message="copy")
     assert _download(xet_hub, target, "copied/w.bin", tmp_path) == data
     assert any("lfs-files/duplicate 200" in r for r in xet_hub.requests())
+
+
+def test_an_lfs_batch_offering_xet_is_answered_with_xet(xet_hub: XetHub) -> None:
+    """huggingface_hub 0.3x with hf_xet asks the LFS batch API first and goes to the CAS only
+    when the answer picks `xet` (docs/compatibility.md runs the real 0.36 client)."""
+    repo_id = _repo(xet_hub)
+    oid = _sha(b"weights")
+    body = {
+        "operation": "upload",
+        "transfers": ["basic", "multipart", "xet"],
+        "objects": [{"oid": oid, "size": 7}, {"oid": "not-a-sha", "size": 1}],
+    }
+    response = httpx.post(
+        f"{xet_hub.endpoint}/{repo_id}.git/info/lfs/objects/batch",
+        json=body,
+        headers={"authorization": f"Bearer {xet_hub.alice}"},
+    )
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["transfer"] == "xet"
+    assert answer["objects"][0] == {"oid": oid, "size": 7}  # nothing to PUT: the CAS takes it
+    assert answer["objects"][1]["error"]["code"] == 422
+    # git-lfs never offers xet, and keeps its signed PUTs.
+    body["transfers"] = ["basic"]
+    plain = httpx.post(
+        f"{xet_hub.endpoint}/{repo_id}.git/info/lfs/objects/batch",
+        json=body,
+        headers={"authorization": f"Bearer {xet_hub.alice}"},
+    ).json()
+    assert plain["transfer"] == "basic"
+    assert "upload" in plain["objects"][0]["actions"]

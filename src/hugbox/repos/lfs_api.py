@@ -23,6 +23,7 @@ from hugbox.repos.downloads import blob_response
 from hugbox.repos.models import Repo
 from hugbox.repos.service import Need, authorize
 from hugbox.repos.signing import UrlSigner
+from hugbox.settings import PreuploadMode
 from hugbox.storage.blobs import is_sha256
 
 router = APIRouter()
@@ -66,11 +67,16 @@ async def batch(
         items = _download_items(session, store, _signer(request), base, repo, caller, objects)
         return _lfs_json({"transfer": "basic", "objects": items})
     uploader = _check_upload(caller, repo)
-    multipart = "multipart" in (body.get("transfers") or [])
+    transfers = body.get("transfers") or []
+    multipart = "multipart" in transfers
     plan = _UploadPlan(
         _signer(request), base, repo, uploader,
         settings.lfs_multipart_chunk_size if multipart else None, settings.max_file_size,
     )  # fmt: skip
+    if "xet" in transfers and settings.preupload_mode is PreuploadMode.XET:
+        # huggingface_hub 0.3x with hf_xet offers Xet here, and uploads through the CAS when
+        # the answer picks it (1.x and later go to the CAS without asking).
+        return _lfs_json({"transfer": "xet", "objects": [_xet_item(plan, o) for o in objects]})
     wanted = {o.oid for o in objects}
     held = repo_objects.admissible(session, caller=caller, repo=repo, oids=wanted)
     items = [_upload_item(store, plan, o, held) for o in objects]
@@ -134,10 +140,9 @@ class _UploadPlan:
 def _upload_item(
     store: StoreDep, plan: _UploadPlan, obj: lfs.LfsObject, held: set[str]
 ) -> dict[str, Any]:
-    if not is_sha256(obj.oid):
-        return _error(obj, 422, f"Invalid oid {obj.oid!r}: expected a sha256")
-    if obj.size > plan.max_size:
-        return _error(obj, 422, f"{obj.size} bytes is over the limit of {plan.max_size} per file")
+    refused = _refusal(plan, obj)
+    if refused is not None:
+        return refused
     if obj.oid in held and store.blobs.size(obj.oid) == obj.size:
         return {"oid": obj.oid, "size": obj.size}
     # git-lfs sends no credentials with it: the URL names the uploader, as the PUT's does.
@@ -150,6 +155,18 @@ def _upload_item(
     else:
         upload = _multipart_actions(plan, obj, plan.chunk_size)
     return {"oid": obj.oid, "size": obj.size, "actions": {"upload": upload, "verify": verify}}
+
+
+def _refusal(plan: _UploadPlan, obj: lfs.LfsObject) -> dict[str, Any] | None:
+    if not is_sha256(obj.oid):
+        return _error(obj, 422, f"Invalid oid {obj.oid!r}: expected a sha256")
+    if obj.size > plan.max_size:
+        return _error(obj, 422, f"{obj.size} bytes is over the limit of {plan.max_size} per file")
+    return None
+
+
+def _xet_item(plan: _UploadPlan, obj: lfs.LfsObject) -> dict[str, Any]:
+    return _refusal(plan, obj) or {"oid": obj.oid, "size": obj.size}
 
 
 def _multipart_actions(plan: _UploadPlan, obj: lfs.LfsObject, chunk_size: int) -> dict[str, Any]:
