@@ -115,8 +115,22 @@ def alembic_config(url: str) -> Any:
     return config
 
 
+@contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    """Alembic logs its plugin setup and SQL dialect at INFO on every run: noise in front of a
+    CLI whose logging is at INFO (`hugbox demo`). Its warnings and errors still show."""
+    logger = logging.getLogger("alembic")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def migrate(url: str) -> None:
     """Bring the database schema to the newest migration (idempotent)."""
-    from alembic import command
+    with _quiet_alembic():
+        from alembic import command  # its plugins log their setup on first import
 
-    command.upgrade(alembic_config(url), "head")
+        command.upgrade(alembic_config(url), "head")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -71,6 +73,22 @@ def test_import_of_a_dataset(hub: Hub, tmp_path: Path) -> None:
     assert hub.cli("import", str(folder), repo_id, "--repo-type", "dataset").returncode == 0
     files = HfApi(token=hub.alice).list_repo_files(repo_id, repo_type="dataset")
     assert sorted(files) == [".gitattributes", "train.csv"]
+
+
+def test_migrations_stay_quiet_when_the_cli_logs_at_info(tmp_path: Path) -> None:
+    """`hugbox demo` logs at INFO, and its first step migrates a fresh data dir: Alembic's
+    plugin setup and dialect lines must not reach the newcomer's console."""
+    at_info = (
+        "import logging; logging.basicConfig(level=logging.INFO); import hugbox.cli as c; c.app()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", at_info, "user", "create", "newcomer", "--password", "pw-new-1",
+         "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Created user newcomer" in result.stderr
+    assert "alembic" not in result.stderr.lower()
 
 
 def test_duplicate_user_is_refused(hub: Hub) -> None:

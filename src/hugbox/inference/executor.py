@@ -28,6 +28,7 @@ _WORKER_BASELINE = 400 * 1024**2  # a Python process with torch and transformers
 # A generation batch starts once no request has joined its queue for _GATHER_QUIET_S.
 _GATHER_QUIET_S, _GATHER_MAX_S = 0.005, 0.05
 _PIPE_BUFFER = 64 * 1024  # what a pipe takes without waiting for its reader (Linux default)
+_EXIT_GRACE_S = 5.0  # how long an idle worker asked to exit may take before it is killed
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,13 @@ class ProcessExecutor:
         self._workers.pop(worker.key, None)
         if worker.dispatcher is not None:
             worker.dispatcher.cancel()
-        worker.process.terminate()
+        if worker.idle and worker.ready.done():
+            # A worker that exits on its own runs its finalizers: the semaphores its libraries
+            # made (tqdm's progress-bar lock, for one) are released, not reported as leaked.
+            self._send(worker, None)
+            asyncio.get_running_loop().call_later(_EXIT_GRACE_S, _terminate, worker.process)
+        else:
+            worker.process.terminate()
         self._close_pipe(worker)
 
     async def _dispatch(self, worker: _Worker) -> None:
@@ -375,5 +382,21 @@ class ProcessExecutor:
             worker.conn.close()
 
     async def close(self) -> None:
-        for worker in list(self._workers.values()):
+        workers = list(self._workers.values())
+        for worker in workers:
             self._stop(worker, reason="shutdown")
+        await asyncio.to_thread(_reap, [w.process for w in workers])
+
+
+def _terminate(process: Any) -> None:
+    if process.is_alive():
+        process.terminate()
+
+
+def _reap(processes: list[Any]) -> None:
+    """Wait for stopping workers to exit, killing those that outstay the grace period."""
+    deadline = time.monotonic() + _EXIT_GRACE_S
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        _terminate(process)
+        process.join(_EXIT_GRACE_S)
