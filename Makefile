@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HUGBOX_DATA_DIR ?= $(CURDIR)/data
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve test lint format docs bench
+.PHONY: help install demo serve test lint format docs bench upstream
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,3 +44,6 @@ docs: install ## regenerate docs/configuration.md and docs/cli.md from the code
 
 bench: install ## run the benchmarks in bench/ (prints ratios against baselines)
 	$(PY) bench/run.py
+
+upstream: install ## huggingface_hub's own tests against a live hub: pass rate per class (not in test)
+	$(PY) tests/upstream/run.py
