@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HUGBOX_DATA_DIR ?= $(CURDIR)/data
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve test lint format docs bench upstream
+.PHONY: help install demo serve test lint format docs bench compat upstream
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,13 +31,13 @@ test: install lint ## lint, type-check, then run the whole test suite
 	$(BIN)/pytest
 
 lint: install ## ruff (lint + format check) and mypy
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench compat
+	$(BIN)/ruff format --check src tests bench compat
 	$(BIN)/mypy
 
 format: install ## apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix src tests bench
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench compat
+	$(BIN)/ruff format src tests bench compat
 
 docs: install ## regenerate docs/configuration.md and docs/cli.md from the code
 	$(PY) -m hugbox.docgen docs
@@ -47,3 +47,6 @@ bench: install ## run the benchmarks in bench/ (prints ratios against baselines)
 
 upstream: install ## huggingface_hub's own tests against a live hub: pass rate per class (not in test)
 	$(PY) tests/upstream/run.py
+
+compat: install ## the client-version matrix: each client version in its own venv against a live hub; writes docs/compatibility.md
+	$(PY) compat/matrix.py
