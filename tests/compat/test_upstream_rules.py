@@ -54,3 +54,20 @@ def test_tag_on_a_missing_revision_is_revision_not_found(api: HfApi) -> None:
     # The name is invalid too: HF answers for the revision first.
     with pytest.raises(RevisionNotFoundError):
         api.create_tag(repo_id, tag="invalid tag", revision="foobar")
+
+
+def test_super_squash_history(api: HfApi) -> None:
+    repo_id = api.create_repo(f"alice/{unique()}").repo_id
+    for content in (b"one", b"two"):
+        api.upload_file(repo_id=repo_id, path_in_repo="file.txt", path_or_fileobj=content)
+    api.create_branch(repo_id, branch="keep")
+    api.super_squash_history(repo_id=repo_id)
+    squashed = api.list_repo_commits(repo_id)
+    assert [c.title for c in squashed] == ["Super-squash branch 'main' using huggingface_hub"]
+    assert api.model_info(repo_id).sha == squashed[0].commit_id
+    assert sorted(api.list_repo_files(repo_id)) == [".gitattributes", "file.txt"]
+    assert len(api.list_repo_commits(repo_id, revision="keep")) == 3  # other refs keep history
+    api.super_squash_history(repo_id=repo_id, branch="keep", commit_message="squashed")
+    assert [c.title for c in api.list_repo_commits(repo_id, revision="keep")] == ["squashed"]
+    with pytest.raises(RevisionNotFoundError):
+        api.super_squash_history(repo_id=repo_id, branch="missing")

@@ -33,6 +33,7 @@ PINNED = {
     ("POST", API + "/branch/{branch:path}"),
     ("DELETE", API + "/branch/{branch:path}"),
     ("POST", API + "/tag/{revision:path}"),
+    ("POST", API + "/super-squash/{branch:path}"),
     ("DELETE", API + "/tag/{tag:path}"),
     ("GET", API + "/refs"),
     ("GET", API + "/commits/{revision:path}"),

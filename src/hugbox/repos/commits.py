@@ -199,6 +199,31 @@ def _same(parent_commit: str, head: pygit2.Commit) -> bool:
     return len(parent_commit) >= 5 and str(head.id).startswith(parent_commit.lower())
 
 
+def super_squash(
+    session: Session, store: RepoStore, *, caller: Caller, repo: Repo, branch: str, message: str
+) -> str:
+    """Replace a branch's (or PR's) history by one commit of its current tree (HF's
+    super_squash_history); other refs keep the old commits."""
+    if caller.user is None:
+        raise Forbidden("Squashing needs a token")
+    authorize(session, caller, repo, Need.WRITE)
+    gitrepo = store.open(repo)
+    ref_name = _branch_ref(gitrepo, branch)
+    with git.locked(store.git_dir(repo)):
+        head = git.resolve(gitrepo, ref_name)
+        if head is None:
+            raise RevisionNotFound(branch)
+        oid = git.write_commit(
+            gitrepo, tree_oid=str(head.tree_id), parents=[], author_name=caller.user.name,
+            author_email=caller.user.email or f"{caller.user.name}@users.noreply.hugbox",
+            message=message,
+        )  # fmt: skip
+        git.set_ref(gitrepo, ref_name, oid)
+    if ref_name == "refs/heads/main":
+        indexer.refresh(session, store, repo)
+    return oid
+
+
 def _message(header: CommitHeader) -> str:
     summary = header.summary.strip() or "Upload files"
     return f"{summary}\n\n{header.description.strip()}\n" if header.description.strip() else summary

@@ -168,6 +168,23 @@ def delete_branch(repo: WritableRepo, store: StoreDep, branch: str) -> Any:
     return {}
 
 
+class SquashBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    message: str | None = None
+
+
+@router.post(API + "/super-squash/{branch:path}")
+def super_squash(
+    body: SquashBody, repo: WritableRepo, session: SessionDep, store: StoreDep, caller: CallerDep,
+    branch: str,
+) -> Any:  # fmt: skip
+    name = unquote(branch)
+    message = body.message or f"Super-squash branch '{name}'"
+    commits.super_squash(session, store, caller=caller, repo=repo, branch=name, message=message)
+    return {}
+
+
 class TagBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
