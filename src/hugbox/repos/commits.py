@@ -92,14 +92,13 @@ def authorize_upload(session: Session, caller: Caller, repo: Repo, *, create_pr:
     and read tokens never upload, and without write access only a pull request may."""
     if caller.anonymous and access.can_read(caller, repo):
         raise AuthenticationRequired(f"Log in (pass a write token) to upload to {repo.repo_id}")
-    # A write token of a reader who may not write: say how to contribute anyway.
-    readers_write_token = caller.can_write and access.can_read(caller, repo)
-    if not create_pr and readers_write_token and not access.can_write(caller, repo):
+    # What a pull request needs (a readable, enabled repo and a write token) comes first.
+    authorize(session, caller, repo, Need.CONTRIBUTE)
+    if not create_pr and not access.can_write(caller, repo):
         raise Forbidden(
             f"You don't have the rights to write to {repo.repo_id}: "
             "pass `create_pr=1` as a query parameter to create a Pull Request"
         )
-    authorize(session, caller, repo, Need.CONTRIBUTE if create_pr else Need.WRITE)
 
 
 def preupload(
