@@ -29,7 +29,7 @@ from hugbox.middleware import BodyLimitMiddleware, HubPathMiddleware, RequestIdM
 from hugbox.openapi import install_openapi
 from hugbox.repos import api as repos_api
 from hugbox.repos import commits_api, discussions_api, files_api, gated_api, lfs_api, settings_api
-from hugbox.repos.legacy import LegacyIds, load_legacy_ids, repo_not_found_fallback
+from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
 from hugbox.repos.signing import UrlSigner, load_secret
 from hugbox.repos.store import RepoStore
 from hugbox.settings import PreuploadMode, Settings
@@ -104,7 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(router)
     web_pages.install(app, secret=secret)  # after the API: pages must not shadow its routes
-    app.router.default = repo_not_found_fallback(app.router)
+    install_repo_not_found(app)
     install_openapi(app)
 
     def legacy_table() -> dict[tuple[str, str], str]:

@@ -13,8 +13,8 @@ import httpx
 import pytest
 import torch
 from datasets import load_dataset
-from huggingface_hub import HfApi, hf_hub_download
-from huggingface_hub.errors import HfUriError
+from huggingface_hub import HfApi, InferenceClient, hf_hub_download
+from huggingface_hub.errors import HfUriError, RepositoryNotFoundError
 from transformers import AutoConfig, AutoTokenizer, GPT2Config, GPT2LMHeadModel, pipeline
 
 from support import Hub, create_token, unique
@@ -151,6 +151,12 @@ def test_unknown_single_segment_id_is_not_a_valid_model_identifier(hub: Hub) -> 
         AutoConfig.from_pretrained("gpt-2-typo")
     with pytest.raises(OSError, match="is not a valid model identifier"):
         pipeline(model="gpt-2-typo")
+
+
+def test_inference_api_of_an_unknown_single_segment_id_is_repo_not_found(hub: Hub) -> None:
+    client = InferenceClient(model=f"{hub.endpoint}/models/gpt-2-typo", token=hub.bob)
+    with pytest.raises(RepositoryNotFoundError):
+        client.text_generation("The knight", max_new_tokens=2)
 
 
 @pytest.mark.parametrize(

@@ -12,14 +12,18 @@ import re
 import time
 from collections.abc import Callable
 
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Match, Router
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from hugbox.auth.models import Account, AccountKind
 from hugbox.auth.service import create_org, find_account
-from hugbox.errors import Conflict, NotFound, RepoNotFound
+from hugbox.errors import Conflict, NotFound, RepoNotFound, error_response
 from hugbox.names import RESERVED_NAMESPACES, check_name
 from hugbox.repos.models import Repo, RepoRedirect, RepoType
 from hugbox.repos.service import Moved, find_repo
@@ -121,21 +125,33 @@ def _legacy_org(session: Session) -> Account:
     return create_org(session, name=LEGACY_NAMESPACE, owner=admin.name)
 
 
-def repo_not_found_fallback(router: Router) -> ASGIApp:
-    """The router's answer when no route matches: RepoNotFound where the path holds a
-    single-segment id that would route as `namespace/name`, so clients say "not a valid model
-    identifier" for `/gpt-2-typo/resolve/main/config.json` instead of a bare 404."""
+def install_repo_not_found(app: FastAPI) -> None:
+    """RepoNotFound where only a single-segment id kept a request from its route, so clients
+    say "not a valid model identifier" for `/gpt-2-typo/resolve/main/config.json` instead of
+    a bare 404, and `POST /models/gpt-2-typo` is not a 405 from the page `/{namespace}/{name}`.
+    Call after the error handlers are installed."""
+    router = app.router
     fallback = router.default
+    rendered = app.exception_handlers[HTTPException]
 
     async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _names_single_id(router, scope):
             raise RepoNotFound(anonymous=_anonymous(scope))
         await fallback(scope, receive, send)
 
-    return not_found
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405 and _names_single_id(router, request.scope, exact=True):
+            request.scope.pop("route", None)  # the page it met is no answer: no HTML error page
+            return error_response(request, RepoNotFound(anonymous=_anonymous(request.scope)))
+        answer = rendered(request, exc)
+        return answer if isinstance(answer, Response) else await answer
+
+    router.default = not_found
+    app.add_exception_handler(HTTPException, not_allowed)
 
 
-def _names_single_id(router: Router, scope: Scope) -> bool:
+def _names_single_id(router: Router, scope: Scope, *, exact: bool = False) -> bool:
     path: str = scope["path"]
     for pattern, group in _PATTERNS:
         match = pattern.match(path)
@@ -147,7 +163,8 @@ def _names_single_id(router: Router, scope: Scope) -> bool:
         probe_path = f"{path[: match.start(group)]}_/{path[match.start(group) :]}"
         probe = {k: v for k, v in scope.items() if k != "fastapi"}
         probe.update(path=probe_path, raw_path=probe_path.encode("latin-1"))
-        return any(route.matches(probe)[0] is not Match.NONE for route in router.routes)
+        wanted = (Match.FULL,) if exact else (Match.FULL, Match.PARTIAL)
+        return any(route.matches(probe)[0] in wanted for route in router.routes)
     return False
 
 
