@@ -109,7 +109,7 @@ def _legacy_org(session: Session) -> Account:
         return org
     if org is not None:
         raise Conflict(
-            f"Single-segment ids live in the org {LEGACY_NAMESPACE!r}, a user's name here"
+            f"Single-segment ids live in the org {LEGACY_NAMESPACE!r}, but a user has that name"
         )
     admin = session.scalar(
         select(Account)
