@@ -28,7 +28,9 @@ MAX_LENGTH = 50  # GPT-2's task_specific_params["text-generation"]
 
 @pytest.fixture(scope="module")
 def gpt2_alias(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A tiny GPT-2 reachable, like `gpt2` itself, by an id without namespace."""
+    """A tiny GPT-2 reachable, like `gpt2` itself, by an id without namespace. Made an alias by
+    hand, not by `hugbox import DIR <bare id>`: that one needs the `legacy` org, which
+    test_legacy_ids creates for itself in the same live hub."""
     folder = tmp_path_factory.mktemp("tiny-gpt2-sampling")
     tokenizer = bpe_tokenizer(TEXT)
     torch.manual_seed(0)
