@@ -112,3 +112,9 @@ def test_sampled_answers_are_never_cached_greedy_ones_are(hub: Hub, gpt2_alias: 
     ]
     assert [a.headers["x-cache"] for a in bypassed] == ["MISS", "MISS"]
     assert len({a.text for a in [*answers, *bypassed]}) == 1
+
+    # TGI's own route keeps TGI's contract: its JSON object only, greedy unless asked.
+    tgi = f"{url}/generate"
+    assert httpx.post(tgi, json=PROMPT, timeout=300).status_code == 400
+    tgi_answers = [httpx.post(tgi, json=sampled, timeout=300).json() for _ in range(2)]
+    assert tgi_answers[0] == tgi_answers[1]

@@ -31,7 +31,8 @@ from hugbox.repos.service import Need
 from hugbox.settings import Settings
 
 router = APIRouter(tags=[INFERENCE_TAG])
-# `{"inputs": ..., "parameters": {...}}`, read by _body (raw bytes are accepted as inputs too).
+# `{"inputs": ..., "parameters": {...}}`, read by _body (a bare JSON value, raw text or bytes
+# are accepted as the inputs too).
 INPUTS = request_body(
     {"type": "object", "properties": {"inputs": {}, "parameters": {"type": "object"}}},
     "application/json",
@@ -103,6 +104,17 @@ async def _body(request: Request) -> dict[str, Any]:
     if isinstance(parsed, int | float) and not isinstance(parsed, bool):
         return {"inputs": str(parsed)}  # the classic API read `42` as the text "42"
     return {"inputs": parsed}
+
+
+async def _tgi_body(request: Request) -> dict[str, Any]:
+    """TGI's routes take its `{"inputs": ..., "parameters": {...}}` object only, as TGI does."""
+    try:
+        parsed = await read_json(request)
+    except BadRequest:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise BadRequest('The body must be a JSON object: {"inputs": ..., "parameters": {...}}')
+    return parsed
 
 
 def _option(request: Request, body: dict[str, Any], name: str) -> bool | None:
@@ -207,7 +219,7 @@ async def run_legacy_pipeline(request: Request, task: str) -> Response:
 async def generate(request: Request) -> dict[str, Any]:
     """TGI's `/generate`: the new text only (unless `return_full_text`), with `details` if asked."""
     model = await resolve(request)
-    body = await _body(request)
+    body = await _tgi_body(request)
     executor: Executor = request.app.state.executor
     key = service.generation_key(model)
     # TGI's own defaults (greedy), not the model's: what its documentation promises.
@@ -224,7 +236,7 @@ async def generate(request: Request) -> dict[str, Any]:
 @router.post(MODEL + "/generate_stream", openapi_extra=INPUTS)
 async def generate_stream(request: Request) -> Response:
     model = await resolve(request)
-    body = await _body(request)
+    body = await _tgi_body(request)
     return await _tgi_stream(request.app.state.executor, model, body, presets=False)
 
 
