@@ -41,6 +41,11 @@ class ModelOverloaded(TooManyRequests):
         return {"error_type": "overloaded"}
 
 
+class ModelNotLoadable(BadRequest):
+    """The repo's files do not load as a model for the task (no weights, a broken config...):
+    the repo's content is at fault, not the server (HF: 400 "Could not load model ...")."""
+
+
 class ModelFailed(HubError):
     """Loading the model, or running it, failed on the server's side."""
 

@@ -18,7 +18,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
-from hugbox.inference.errors import ModelFailed, ModelLoading, ModelOverloaded, ModelTimeout
+from hugbox.inference.errors import (
+    ModelFailed,
+    ModelLoading,
+    ModelNotLoadable,
+    ModelOverloaded,
+    ModelTimeout,
+)
 from hugbox.inference.generation import Chunk, Generated
 from hugbox.inference.metrics import ExecutorEvents, NoEvents
 from hugbox.inference.worker import Batch, Cancel, Job, Outcome, WorkerSpec, main
@@ -321,7 +327,7 @@ class ProcessExecutor:
             self._workers.pop(worker.key, None)
             self.events.load_failed(worker.key)
             worker.ready.set_exception(
-                ModelFailed(f"Model {worker.key.repo_id} failed to load: {value}")
+                ModelNotLoadable(f"Could not load model {worker.key.repo_id}: {value}")
             )
 
     def _deliver(self, worker: _Worker, message: Outcome | Chunk) -> None:
