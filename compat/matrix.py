@@ -31,7 +31,7 @@ DOC = ROOT / "docs" / "compatibility.md"
 CACHE = Path(os.environ.get("HUGBOX_COMPAT_CACHE", Path.home() / ".cache" / "hugbox-compat"))
 TORCH = "torch==2.13.0"
 HUB_SCENARIOS = ("download", "upload_small", "upload_large", "create_pr", "snapshot", "cli")
-TOOL_SCENARIOS = ("git", "inference_client", "openai")
+TOOL_SCENARIOS = ("git", "inference_client", "openai", "gradio_client")
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,9 @@ ENVS: tuple[Env, ...] = (
     Env("transformers 5.x", ("transformers>=5,<6", TORCH), ("pipeline_push", "download")),
     Env("datasets 4.x", ("datasets>=4,<5",), ("load_dataset", "dataset_push")),
     Env("datasets 5.x", ("datasets>=5,<6",), ("load_dataset", "dataset_push")),
-    Env("git + git-lfs, InferenceClient, openai", (), TOOL_SCENARIOS, own_venv=False),
+    Env(
+        "git + git-lfs, InferenceClient, openai, gradio_client", (), TOOL_SCENARIOS, own_venv=False
+    ),
 )
 SCENARIOS = tuple(dict.fromkeys(s for env in ENVS for s in env.scenarios))
 
@@ -178,7 +180,9 @@ def run_matrix(envs: list[Env]) -> dict[str, dict[str, str]]:
     with tempfile.TemporaryDirectory(prefix="hugbox-compat-hub-") as data:
         data_dir = Path(data)
         run_cli(data_dir, "user", "create", "alice", "--password", "compat-pw")
-        with running_hub(data_dir) as endpoint:
+        # Space builds keep their wheels between runs (gradio downloads once).
+        uv_cache = os.environ.get("HUGBOX_SPACES_UV_CACHE", str(CACHE / "spaces-uv"))
+        with running_hub(data_dir, env={"HUGBOX_SPACES_UV_CACHE": uv_cache}) as endpoint:
             hub = seed(endpoint, data_dir)
             for env in envs:
                 python = venv_python(env)
@@ -195,7 +199,8 @@ def versions(python: Path) -> str:
     """`huggingface_hub 2.4.0, hf_xet 1.8.0, …` as installed in the venv."""
     code = (
         "import importlib.metadata as m\n"
-        "for p in ('huggingface_hub', 'hf_xet', 'transformers', 'datasets', 'openai'):\n"
+        "for p in ('huggingface_hub', 'hf_xet', 'transformers', 'datasets', 'openai',\n"
+        "          'gradio_client'):\n"
         "    try: print(p, m.version(p))\n"
         "    except m.PackageNotFoundError: pass\n"
     )

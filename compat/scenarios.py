@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -227,6 +228,46 @@ def openai() -> None:
     _check(reply.choices[0].message.role == "assistant", f"chat completion: {reply}")
 
 
+GRADIO_APP = """import gradio as gr
+
+def greet(name):
+    return "Hello " + name
+
+with gr.Blocks() as demo:
+    box, out = gr.Textbox(), gr.Textbox()
+    box.submit(greet, box, out, api_name="greet")
+
+demo.launch()
+"""
+
+
+def gradio_client() -> None:
+    """A Gradio space built and run by the hub, called with gradio_client by its repo id."""
+    from gradio_client import Client
+    from huggingface_hub import CommitOperationAdd
+
+    repo_id = f"{ENV['COMPAT_USER']}/compat-space-{uuid.uuid4().hex[:8]}"
+    api = _api()
+    api.create_repo(repo_id, repo_type="space", space_sdk="gradio")
+    readme = b"---\ntitle: Greeter\nsdk: gradio\napp_file: app.py\n---\n"
+    files = {"README.md": readme, "app.py": GRADIO_APP.encode()}
+    operations = [CommitOperationAdd(path, data) for path, data in files.items()]
+    api.create_commit(repo_id, repo_type="space", operations=operations, commit_message="app")
+    _wait_running(repo_id)
+    answer = Client(repo_id, verbose=False).predict("you", api_name="/greet")
+    _check(answer == "Hello you", f"the space answered {answer!r}")
+
+
+def _wait_running(repo_id: str, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    stage = ""
+    while time.monotonic() < deadline and stage != "RUNNING":
+        stage = str(_api().get_space_runtime(repo_id).stage)
+        _check(not stage.endswith("_ERROR"), f"the space is {stage}")
+        time.sleep(1)
+    _check(stage == "RUNNING", f"the space is still {stage}")
+
+
 SCENARIOS: dict[str, Callable[[], None]] = {
     "download": download,
     "upload_small": upload_small,
@@ -240,6 +281,7 @@ SCENARIOS: dict[str, Callable[[], None]] = {
     "git": git,
     "inference_client": inference_client,
     "openai": openai,
+    "gradio_client": gradio_client,
 }
 
 
