@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from hugbox.auth.service import Caller
 from hugbox.errors import (
-    AuthenticationRequired,
     BadRequest,
     Conflict,
     EntryNotFound,
@@ -22,7 +21,7 @@ from hugbox.errors import (
     RevisionNotFound,
     UnprocessableEntity,
 )
-from hugbox.repos import access, indexer, lfs_index, objects
+from hugbox.repos import indexer, lfs_index, objects
 from hugbox.repos.gitattributes import is_lfs_path, lfs_patterns, track_line
 from hugbox.repos.models import Discussion, LfsObject, Repo
 from hugbox.repos.paths import check_path_in_repo
@@ -85,20 +84,6 @@ def _attributes(gitrepo: pygit2.Repository, commit: pygit2.Commit | None) -> str
 
 def wants_lfs(path: str, size: int, patterns: tuple[str, ...]) -> bool:
     return size > 0 and (size >= LFS_SIZE_THRESHOLD or is_lfs_path(path, patterns))
-
-
-def authorize_upload(session: Session, caller: Caller, repo: Repo, *, create_pr: bool) -> None:
-    """Refuse an upload at preupload, before any byte travels, as HF does: anonymous callers
-    and read tokens never upload, and without write access only a pull request may."""
-    if caller.anonymous and access.can_read(caller, repo):
-        raise AuthenticationRequired(f"Log in (pass a write token) to upload to {repo.repo_id}")
-    # What a pull request needs (a readable, enabled repo and a write token) comes first.
-    authorize(session, caller, repo, Need.CONTRIBUTE)
-    if not create_pr and not access.can_write(caller, repo):
-        raise Forbidden(
-            f"You don't have the rights to write to {repo.repo_id}: "
-            "pass `create_pr=1` as a query parameter to create a Pull Request"
-        )
 
 
 def preupload(

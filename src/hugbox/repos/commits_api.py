@@ -20,7 +20,7 @@ from hugbox.errors import BadRequest
 from hugbox.names import check_revision
 from hugbox.openapi import BINARY, request_body
 from hugbox.pagination import decode_cursor, paginate
-from hugbox.repos import commits, content, refs, schemas
+from hugbox.repos import commits, content, refs, schemas, service
 from hugbox.repos.deps import ReadableRepo, WritableRepo
 from hugbox.repos.payload import CommitHeader, Operation, PayloadError, parse_commit_payload
 
@@ -62,7 +62,7 @@ def preupload(
     revision: str,
     create_pr: Annotated[bool, Query()] = False,
 ) -> Any:
-    commits.authorize_upload(session, caller, repo, create_pr=create_pr)
+    service.authorize_upload(session, caller, repo, create_pr=create_pr)
     gitrepo = store.open(repo)
     commit = content.resolve_revision(gitrepo, unquote(revision))
     files = [commits.PreuploadFile(f.path, f.size, _sample(f)) for f in body.files]

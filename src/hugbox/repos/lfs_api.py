@@ -11,17 +11,17 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hugbox.auth.service import Caller, require_write_token
+from hugbox.auth.service import Caller
 from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
 from hugbox.edge import read_json
-from hugbox.errors import AuthenticationRequired, BadRequest, EntryNotFound, Forbidden
+from hugbox.errors import BadRequest, EntryNotFound
 from hugbox.openapi import OBJECT, request_body
-from hugbox.repos import access, lfs
+from hugbox.repos import lfs
 from hugbox.repos import objects as repo_objects
-from hugbox.repos.deps import BASIC_CHALLENGE, ReadableRepo, asking_for_basic, load_repo_for_git
+from hugbox.repos.deps import ReadableRepo, asking_for_basic, load_repo_for_git
 from hugbox.repos.downloads import blob_response
 from hugbox.repos.models import Repo
-from hugbox.repos.service import Need, authorize
+from hugbox.repos.service import Need, authorize, authorize_upload
 from hugbox.repos.signing import UrlSigner
 from hugbox.settings import PreuploadMode
 from hugbox.storage.blobs import is_sha256
@@ -66,7 +66,7 @@ async def batch(
             authorize(session, caller, repo, Need.DOWNLOAD)
         items = _download_items(session, store, _signer(request), base, repo, caller, objects)
         return _lfs_json({"transfer": "basic", "objects": items})
-    uploader = _check_upload(caller, repo)
+    uploader = _check_upload(session, caller, repo)
     transfers = body.get("transfers") or []
     multipart = "multipart" in transfers
     plan = _UploadPlan(
@@ -83,14 +83,12 @@ async def batch(
     return _lfs_json({"transfer": "multipart" if multipart else "basic", "objects": items})
 
 
-def _check_upload(caller: Caller, repo: Repo) -> int:
-    """The uploader's id, if they may upload objects for `repo`."""
-    if caller.user is None:
-        raise AuthenticationRequired(headers=BASIC_CHALLENGE)
-    require_write_token(caller, f"upload files to {repo.repo_id}")
-    # Read access is enough to upload objects for a pull request; a commit still needs rights.
-    if not (access.can_write(caller, repo) or access.can_read(caller, repo)):
-        raise Forbidden("Uploading LFS objects needs a token with access to the repo")
+def _check_upload(session: SessionDep, caller: Caller, repo: Repo) -> int:
+    """The uploader's id, if they may upload objects for `repo`: what the commit that follows
+    will be is unknown here, so a pull request's rights suffice (the commit is checked again)."""
+    with asking_for_basic():  # git-lfs sends credentials once a 401 asks for them
+        authorize_upload(session, caller, repo, create_pr=True)
+    assert caller.user is not None  # authorize_upload refused an anonymous caller
     return caller.user.id
 
 

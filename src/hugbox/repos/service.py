@@ -82,6 +82,20 @@ def authorize(
     return repo
 
 
+def authorize_upload(session: Session, caller: Caller, repo: Repo, *, create_pr: bool) -> None:
+    """Refuse an upload at preupload, before any byte travels, as HF does: anonymous callers
+    and read tokens never upload, and without write access only a pull request may."""
+    if caller.anonymous and access.can_read(caller, repo):
+        raise AuthenticationRequired(f"Log in (pass a write token) to upload to {repo.repo_id}")
+    # What a pull request needs (a readable, enabled repo and a write token) comes first.
+    authorize(session, caller, repo, Need.CONTRIBUTE)
+    if not create_pr and not access.can_write(caller, repo):
+        raise Forbidden(
+            f"You don't have the rights to write to {repo.repo_id}: "
+            "pass `create_pr=1` as a query parameter to create a Pull Request"
+        )
+
+
 def _authorize_change(caller: Caller, repo: Repo, need: Need) -> None:
     """Token role and repo permission are two checks: a read token changes nothing, and a
     write token writes only where its user may (anyone who reads may open a pull request)."""

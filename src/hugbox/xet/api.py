@@ -50,26 +50,35 @@ def _grant_response(grant: service.TokenGrant) -> Response:
 
 @router.get(API + "/xet-read-token/{revision:path}")
 def xet_read_token(
-    repo: DownloadableRepo, caller: CallerDep, storage: StorageDep, base: BaseUrlDep
+    repo: DownloadableRepo,
+    session: SessionDep,
+    caller: CallerDep,
+    storage: StorageDep,
+    base: BaseUrlDep,
 ) -> Response:
-    return _grant_response(_issue(storage, caller, repo, base, write=False, create_pr=False))
+    grant = _issue(session, storage, caller, repo, base, write=False, create_pr=False)
+    return _grant_response(grant)
 
 
 @router.get(API + "/xet-write-token/{revision:path}")
 def xet_write_token(
     repo: ReadableRepo,
+    session: SessionDep,
     caller: CallerDep,
     storage: StorageDep,
     base: BaseUrlDep,
     create_pr: Annotated[bool, Query()] = False,
 ) -> Response:
-    return _grant_response(_issue(storage, caller, repo, base, write=True, create_pr=create_pr))
+    grant = _issue(session, storage, caller, repo, base, write=True, create_pr=create_pr)
+    return _grant_response(grant)
 
 
 def _issue(
-    storage: XetStorage, caller: CallerDep, repo: Repo, base: str, *, write: bool, create_pr: bool
-) -> service.TokenGrant:
+    session: SessionDep, storage: XetStorage, caller: CallerDep, repo: Repo, base: str, *,
+    write: bool, create_pr: bool,
+) -> service.TokenGrant:  # fmt: skip
     return service.issue_token(
+        session,
         storage,
         caller=caller,
         repo=repo,

@@ -29,6 +29,7 @@ from hugbox.errors import AuthenticationRequired, BadRequest, Forbidden, HubErro
 from hugbox.repos import access
 from hugbox.repos import objects as repo_objects
 from hugbox.repos.models import Repo
+from hugbox.repos.service import authorize_upload
 from hugbox.repos.signing import UrlSigner
 from hugbox.storage.blobs import BlobStore, LocalBlobStore
 from hugbox.xet import format as fmt
@@ -478,19 +479,15 @@ class TokenGrant:
 
 
 def issue_token(
-    storage: XetStorage, *, caller: Caller, repo: Repo, write: bool, create_pr: bool, cas_url: str
-) -> TokenGrant:
-    """A Xet token for `repo`. Writing needs a write token, and write access or (with
-    `create_pr`: the commit that follows may then only open a pull request) read access."""
+    session: Session, storage: XetStorage, *, caller: Caller, repo: Repo, write: bool,
+    create_pr: bool, cas_url: str,
+) -> TokenGrant:  # fmt: skip
+    """A Xet token for `repo`. Writing needs what any upload needs (repos.service
+    .authorize_upload); without write access the commit that follows may only open a PR."""
     pr_only = False
     if write:
-        if caller.user is None:
-            raise AuthenticationRequired()
-        require_write_token(caller, f"upload files to {repo.repo_id}")
-        if not access.can_write(caller, repo):
-            if not (create_pr and access.can_read(caller, repo)):
-                raise Forbidden(f"You don't have the rights to write to {repo.repo_id}")
-            pr_only = True
+        authorize_upload(session, caller, repo, create_pr=create_pr)
+        pr_only = not access.can_write(caller, repo)
     token = tokens.new_token(
         repo_pk=repo.pk,
         domain=repo.owner_id,
