@@ -179,12 +179,12 @@ class Redirect(HubError):
 
 # Messages echo what the client sent; a control character in a header value makes uvicorn drop
 # the connection without an answer, so each one is shown as its escape instead.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 
 
 def _header_safe(text: str) -> str:
     # Header values must be latin-1 and single-line.
-    flat = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", " ".join(text.split()))
+    flat = CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", " ".join(text.split()))
     return flat.encode("latin-1", "replace").decode("latin-1")[:1000]
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 
-from hugbox.errors import BadRequest
+from hugbox.errors import CONTROL_CHARACTERS, BadRequest
 
 # Its regex bounds a name by word boundaries, so `_` may start one: `__DUMMY_HUB_USER__` is valid.
 _NAME_RE = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # A ref is a file in the bare repo, so its name is bounded like one (NAME_MAX); libgit2 itself
 # refuses names past 1024 bytes with an error of its own. So is each name in a file's path:
 # checkouts (inference snapshots, spaces, git clones) write it to a file system.
@@ -47,7 +46,7 @@ def check_namespace(name: str) -> str:
 
 def has_control(text: str) -> bool:
     """Whether `text` holds a C0 or C1 control character (NUL included) or DEL."""
-    return _CONTROL_RE.search(text) is not None
+    return CONTROL_CHARACTERS.search(text) is not None
 
 
 def check_revision(revision: str) -> str:

@@ -34,7 +34,7 @@ from hugbox.repos.payload import (
     DeleteFolder,
     Operation,
 )
-from hugbox.repos.service import Need, authorize
+from hugbox.repos.service import Need, author_email, authorize
 from hugbox.repos.store import RepoStore
 from hugbox.spaces import service as spaces
 from hugbox.storage import git
@@ -166,7 +166,7 @@ def create_commit(
             tree_oid=tree,
             parents=[str(head.id)],
             author_name=caller.user.name,
-            author_email=caller.user.email or f"{caller.user.name}@users.noreply.hugbox",
+            author_email=author_email(caller.user),
             message=_message(header),
         )
         git.set_ref(gitrepo, ref_name, oid)
@@ -199,7 +199,7 @@ def super_squash(
             raise RevisionNotFound(branch)
         oid = git.write_commit(
             gitrepo, tree_oid=str(head.tree_id), parents=[], author_name=caller.user.name,
-            author_email=caller.user.email or f"{caller.user.name}@users.noreply.hugbox",
+            author_email=author_email(caller.user),
             message=message,
         )  # fmt: skip
         git.set_ref(gitrepo, ref_name, oid)

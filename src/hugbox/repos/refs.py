@@ -98,7 +98,7 @@ def delete_branch(gitrepo: pygit2.Repository, *, branch: str) -> None:
 def create_tag(
     gitrepo: pygit2.Repository, *, tag: str, revision: str, message: str | None, tagger: str
 ) -> None:
-    resolve_revision(gitrepo, revision)  # HF judges the revision (404) before the tag's name
+    target = resolve_revision(gitrepo, revision)  # HF judges it (404) before the tag's name
     if " " in tag:
         raise BadRequest(f"Invalid reference for a tag: {tag!r}")
     _check_ref_name(tag, "tag")
@@ -106,7 +106,6 @@ def create_tag(
     with _locked(gitrepo):
         if gitrepo.references.get(ref) is not None:
             raise Conflict(f"Tag {tag} already exists")
-        target = resolve_revision(gitrepo, revision)
         if message:
             signature = pygit2.Signature(tagger, f"{tagger}@users.noreply.hugbox")
             gitrepo.create_tag(tag, target.id, pygit2.enums.ObjectType.COMMIT, signature, message)

@@ -181,10 +181,15 @@ def _init_git(store: RepoStore, repo: Repo, author: Account) -> None:
         tree_oid=tree,
         parents=[],
         author_name=author.name,
-        author_email=author.email or f"{author.name}@users.noreply.hugbox",
+        author_email=author_email(author),
         message="initial commit",
     )
     git.set_ref(gitrepo, "refs/heads/main", commit)
+
+
+def author_email(user: Account) -> str:
+    """The e-mail of `user`'s commits: their own, else a no-reply address of the hub."""
+    return user.email or f"{user.name}@users.noreply.hugbox"
 
 
 def delete_repo(session: Session, store: RepoStore, *, repo: Repo) -> None:
