@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -256,3 +257,19 @@ def test_an_oversized_upload_is_refused_before_anything_is_planned(
     assert "over the limit of 50000000000 per file" in error["message"]
     # Planning 10^14 bytes in parts took tens of seconds and hundreds of MB, stalling the hub.
     assert time.perf_counter() - started < 5
+
+
+def test_a_signed_verify_url_names_its_uploader_only(hub: Hub, bob_repo: str) -> None:
+    data = os.urandom(1000)
+    oid = hashlib.sha256(data).hexdigest()
+    actions = _batch(hub, bob_repo, hub.bob, "upload", oid, len(data))["actions"]
+    assert httpx.put(actions["upload"]["href"], content=data).status_code == 200
+    verify = actions["verify"]["href"]
+    user = re.search(r"[?&]user=(\d+)", verify)
+    assert user is not None
+    forged = verify.replace(f"user={user[1]}", f"user={int(user[1]) + 1}")
+    assert httpx.post(forged, json={"oid": oid, "size": len(data)}).status_code == 403
+    unsigned = verify.split("?", 1)[0]
+    refused = httpx.post(unsigned, json={"oid": oid, "size": len(data)})
+    assert refused.status_code == 400 and refused.headers["x-error-message"]
+    assert httpx.post(verify, json={"oid": oid, "size": len(data)}).status_code == 200

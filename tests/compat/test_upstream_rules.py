@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, ModelCard
-from huggingface_hub.errors import RevisionNotFoundError
+from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
 
 from support import Hub, unique
 
@@ -71,3 +71,15 @@ def test_super_squash_history(api: HfApi) -> None:
     assert [c.title for c in api.list_repo_commits(repo_id, revision="keep")] == ["squashed"]
     with pytest.raises(RevisionNotFoundError):
         api.super_squash_history(repo_id=repo_id, branch="missing")
+
+
+def test_super_squash_needs_write_access_and_a_write_token(hub: Hub, api: HfApi) -> None:
+    repo_id = api.create_repo(f"alice/{unique()}").repo_id
+    api.upload_file(repo_id=repo_id, path_in_repo="file.txt", path_or_fileobj=b"one")
+    head = api.model_info(repo_id).sha
+    for token in (hub.bob, hub.alice_read):  # a stranger; the owner's read token
+        stranger = HfApi(endpoint=hub.endpoint, token=token)
+        with pytest.raises(HfHubHTTPError) as refused:
+            stranger.super_squash_history(repo_id=repo_id)
+        assert refused.value.response.status_code == 403
+    assert api.model_info(repo_id).sha == head
