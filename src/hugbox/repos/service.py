@@ -87,6 +87,8 @@ def authorize_upload(session: Session, caller: Caller, repo: Repo, *, create_pr:
     and read tokens never upload, and without write access only a pull request may."""
     if caller.anonymous and access.can_read(caller, repo):
         raise AuthenticationRequired(f"Log in (pass a write token) to upload to {repo.repo_id}")
+    authorize(session, caller, repo, Need.READ)  # a repo one may not see stays unseen
+    require_write_token(caller, f"upload files to {repo.repo_id}")
     # What a pull request needs (a readable, enabled repo and a write token) comes first.
     authorize(session, caller, repo, Need.CONTRIBUTE)
     if not create_pr and not access.can_write(caller, repo):
