@@ -85,7 +85,7 @@ def receive_pack(
             hook.REPO_VAR: str(repo.pk),
             hook.USER_VAR: str(setup.pusher_id),
         }
-        with git.locked(git_dir):
+        with store.locked(repo):
             before = git.ref_target(store.open(repo), main_ref)
             output = transport.run_receive_pack(
                 git_dir, body, config=receive_config(setup.hooks_dir), env=env

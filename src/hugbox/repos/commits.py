@@ -152,7 +152,7 @@ def create_commit(
     gitrepo = store.open(repo)
     pr_num = _open_pr(session, caller, repo, gitrepo, revision, header) if create_pr else None
     ref_name = f"refs/pr/{pr_num}" if pr_num else _branch_ref(gitrepo, revision)
-    with git.locked(store.git_dir(repo)):
+    with store.locked(repo):
         head = git.resolve(gitrepo, ref_name)
         if head is None:
             raise RevisionNotFound(revision)
@@ -193,7 +193,7 @@ def super_squash(
     authorize(session, caller, repo, Need.WRITE)
     gitrepo = store.open(repo)
     ref_name = _branch_ref(gitrepo, branch)
-    with git.locked(store.git_dir(repo)):
+    with store.locked(repo):
         head = git.resolve(gitrepo, ref_name)
         if head is None:
             raise RevisionNotFound(branch)

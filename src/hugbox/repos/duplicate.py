@@ -29,7 +29,7 @@ def duplicate_repo(
         session, store, caller=caller, repo_type=source.type, namespace=namespace or None,
         name=name, private=private, sdk=source.sdk,
     )  # fmt: skip
-    with git.locked(store.git_dir(target)):
+    with store.locked(target):
         subprocess.run(
             ["git", *git.config_args(git.DURABLE_CONFIG), f"--git-dir={store.git_dir(target)}",
              "fetch", "--quiet", "--no-tags",

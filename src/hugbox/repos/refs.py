@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pygit2
 
-from hugbox.errors import BadRequest, Conflict, Forbidden, RevisionNotFound
+from hugbox.errors import BadRequest, Conflict, Forbidden, RepoNotFound, RevisionNotFound
 from hugbox.names import check_revision
 from hugbox.repos.content import resolve_revision
 from hugbox.storage import git
@@ -59,10 +59,15 @@ def list_refs(gitrepo: pygit2.Repository) -> GitRefs:
     )
 
 
-def _locked(gitrepo: pygit2.Repository) -> AbstractContextManager[None]:
+@contextmanager
+def _locked(gitrepo: pygit2.Repository) -> Iterator[None]:
     """A ref is checked and changed under the repo lock: two requests creating (or deleting)
     one name get one success and one 409 (404), never a libgit2 lock error."""
-    return git.locked(Path(gitrepo.path))
+    try:
+        with git.locked(Path(gitrepo.path)):
+            yield
+    except git.RepoGone:
+        raise RepoNotFound(anonymous=False) from None
 
 
 def _check_ref_name(name: str, what: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 from dataclasses import dataclass
 from enum import Enum
@@ -195,13 +194,10 @@ def author_email(user: Account) -> str:
 
 
 def delete_repo(session: Session, store: RepoStore, *, repo: Repo) -> None:
-    git_dir = store.git_dir(repo)
     session.delete(repo)
     session.flush()
     # Blobs stay: other repos may share them (content-addressed); a GC job reclaims orphans.
-    # After the commits and pushes in flight; a concurrent delete may have removed it already.
-    with contextlib.suppress(FileNotFoundError), git.locked(git_dir):
-        shutil.rmtree(git_dir, ignore_errors=True)
+    store.remove(repo)
 
 
 def move_repo(session: Session, *, caller: Caller, repo: Repo, to_repo_id: str) -> Repo:

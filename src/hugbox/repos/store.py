@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pygit2
@@ -28,9 +30,25 @@ class RepoStore:
 
     def open(self, repo: Repo) -> pygit2.Repository:
         git_dir = self.git_dir(repo)
-        if not git_dir.is_dir():  # deleted by a concurrent request since its row was read
-            raise RepoNotFound(anonymous=False)
-        return git.open_repo(git_dir)
+        try:
+            return git.open_repo(git_dir)
+        except pygit2.GitError:
+            if git_dir.is_dir():
+                raise
+            raise RepoNotFound(anonymous=False) from None  # deleted since its row was read
+
+    @contextmanager
+    def locked(self, repo: Repo) -> Iterator[None]:
+        """The repo's write lock; a repo deleted meanwhile is not found."""
+        try:
+            with git.locked(self.git_dir(repo)):
+                yield
+        except git.RepoGone:
+            raise RepoNotFound(anonymous=False) from None
+
+    def remove(self, repo: Repo) -> None:
+        """Delete the repo's git directory after the writers in flight; blobs stay."""
+        git.remove(self.git_dir(repo))
 
     def init(self, repo: Repo) -> pygit2.Repository:
         return git.init_bare(self.git_dir(repo))

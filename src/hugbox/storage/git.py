@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fcntl
 import re
+import shutil
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -234,12 +236,35 @@ def commit_date(commit: pygit2.Commit) -> datetime:
     return datetime.fromtimestamp(commit.commit_time, UTC)
 
 
+class RepoGone(Exception):
+    """The repo was deleted while a request that had found it waited for it."""
+
+
 @contextmanager
 def locked(git_dir: Path) -> Iterator[None]:
-    """Serialise writers of one repo (across processes sharing the disk)."""
-    with (git_dir / "hugbox.lock").open("w") as handle:
+    """Serialise writers of one repo (across processes sharing the disk). Raises RepoGone when
+    the repo is deleted before or while waiting: the writer must not recreate it."""
+    try:
+        handle = (git_dir / "hugbox.lock").open("w")
+    except FileNotFoundError:
+        raise RepoGone(git_dir) from None
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
+            if not (git_dir / "HEAD").exists():  # removed by the delete we waited for
+                raise RepoGone(git_dir)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove(git_dir: Path) -> None:
+    """Delete a repo once its writers are done. It is renamed first, so no reader ever opens a
+    half-removed repo: it finds the whole repo or none."""
+    try:
+        with locked(git_dir):
+            doomed = git_dir.with_name(f".deleted-{uuid.uuid4().hex}-{git_dir.name}")
+            git_dir.rename(doomed)
+    except RepoGone:
+        return  # a concurrent delete got there first
+    shutil.rmtree(doomed, ignore_errors=True)

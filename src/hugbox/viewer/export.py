@@ -49,7 +49,7 @@ def publish(store: RepoStore, repo: Repo, *, revision: str, files: list[Publishe
         pointer = git.lfs_pointer_bytes(file.oid, file.size)
         puts.append(git.Put(file.path, git.write_blob(gitrepo, pointer)))
     tree = git.build_tree(gitrepo, None, puts)
-    with git.locked(store.git_dir(repo)):
+    with store.locked(repo):
         oid = git.write_commit(
             gitrepo,
             tree_oid=tree,
