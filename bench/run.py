@@ -2,7 +2,7 @@
 and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
-     [--only download upload model_info object_access inference git viewer xet web spaces]
+     [--only download upload model_info object_access inference git gpt2 viewer xet web spaces]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import download
 import git_clone
+import gpt2_text
 import inference
 import model_info
 import object_access
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "object_access": object_access.run,
     "inference": inference.run,
     "git": git_clone.run,
+    "gpt2": gpt2_text.run,
     "viewer": viewer.run,
     "xet": xet.run,
     "web": web.run,

@@ -38,7 +38,7 @@ class DemoRecipe:
 RECIPES: tuple[DemoRecipe, ...] = (
     DemoRecipe("all-minilm-l6-v2", 2, minilm.REPO_ID, "model", minilm.build),
     DemoRecipe("smollm2-135m-instruct", 1, smollm2.REPO_ID, "model", smollm2.build),
-    DemoRecipe("gpt2", 3, gpt2.REPO_ID, "model", gpt2.build, gpt2.ALIASES),
+    DemoRecipe("gpt2", 4, gpt2.REPO_ID, "model", gpt2.build, gpt2.ALIASES),
     DemoRecipe("wikipedia", 2, wikipedia.REPO_ID, "dataset", wikipedia.build),
     DemoRecipe("drug-reviews", 3, drug_reviews.REPO_ID, "dataset", drug_reviews.build),
     DemoRecipe("sentence-similarity", 1, spaces.SIMILARITY_ID, "space", spaces.build_similarity),

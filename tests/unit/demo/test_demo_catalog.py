@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hugbox.demo import gpt2_train
+from hugbox.demo import gpt2, gpt2_train
 from hugbox.demo.catalog import RECIPES
 
 
@@ -28,8 +28,27 @@ def test_pack_blocks_ends_documents_and_drops_the_remainder() -> None:
 
 
 def test_learning_rate_warms_up_then_decays() -> None:
-    warm = gpt2_train.WARMUP_STEPS
-    assert gpt2_train.learning_rate(0, 0.0) < gpt2_train.learning_rate(warm - 1, 0.0)
-    assert gpt2_train.learning_rate(warm, 0.0) == gpt2_train.PEAK_LR
-    end = gpt2_train.learning_rate(warm + 100, 1.0)
-    assert end == pytest.approx(gpt2_train.PEAK_LR * gpt2_train.MIN_LR_RATIO)
+    recipe = gpt2.RECIPE
+    warm = recipe.warmup_steps
+    assert recipe.learning_rate(0, 0.0) < recipe.learning_rate(warm - 1, 0.0)
+    assert recipe.learning_rate(warm, 0.0) == recipe.peak_lr
+    end = recipe.learning_rate(warm + 100, 1.0)
+    assert end == pytest.approx(recipe.peak_lr * recipe.min_lr_ratio)
+
+
+def test_held_out_documents_are_never_trained_on() -> None:
+    documents = [[i] for i in range(200)]
+    training, held_out = gpt2_train.split_documents(documents)
+    assert len(held_out) == 200 // gpt2_train.HELD_OUT_EVERY
+    assert not {tuple(d) for d in training} & {tuple(d) for d in held_out}
+    assert len(training) + len(held_out) == len(documents)
+
+
+def test_sampled_negatives_follow_the_corpus_counts() -> None:
+    import torch
+
+    blocks = gpt2_train.pack_blocks([[5, 2, 5, 5], [7]], eos_id=0, block_size=3)
+    sampler = gpt2_train.Sampler.of(blocks, vocab_size=10, size=64)
+    ids, log_expected = sampler.draw(torch.Generator().manual_seed(0))
+    assert set(ids.tolist()) <= {0, 2, 5, 7}  # never a token type the text lacks
+    assert log_expected[5] > log_expected[2] > float("-inf") == log_expected[3]
