@@ -15,6 +15,7 @@ from hugbox.auth import api as auth_api
 from hugbox.db import Database
 from hugbox.edge import EdgeMiddleware
 from hugbox.errors import install_error_handlers
+from hugbox.events import service as events
 from hugbox.gitserver import api as gitserver_api
 from hugbox.inference import api as inference_api
 from hugbox.inference import metrics as inference_metrics
@@ -34,7 +35,9 @@ from hugbox.repos.signing import UrlSigner, load_secret
 from hugbox.repos.store import RepoStore
 from hugbox.settings import PreuploadMode, Settings
 from hugbox.spaces import api as spaces_api
+from hugbox.spaces import service as spaces_service
 from hugbox.viewer import api as viewer_api
+from hugbox.viewer import service as viewer_service
 from hugbox.viewer.reader import ReaderCache
 from hugbox.viewer.service import Viewer
 from hugbox.viewer.tasks import ViewerTasks
@@ -152,4 +155,13 @@ def job_worker_for(settings: Settings, database: Database, viewer: Viewer) -> Wo
         heartbeat_s=max(0.2, min(5.0, settings.job_stale_after / 4)),
         max_attempts=settings.job_max_attempts,
     )
-    return Worker(database, tasks.handlers(), limits)
+    delivery = events.Delivery(database, subscribers())
+    return Worker(database, {**tasks.handlers(), events.DELIVER_JOB: delivery.deliver}, limits)
+
+
+def subscribers() -> list[events.Subscriber]:
+    """Who reacts to repo events: the one list of the parts that follow repo changes."""
+    return [
+        events.Subscriber("viewer", {events.REF_MOVED}, viewer_service.on_ref_moved),
+        events.Subscriber("spaces", {events.REF_MOVED}, spaces_service.on_ref_moved),
+    ]

@@ -22,10 +22,9 @@ from hugbox.repos import indexer, lfs_index, objects
 from hugbox.repos.commits import LFS_SIZE_THRESHOLD
 from hugbox.repos.models import LfsObject, Repo
 from hugbox.repos.refs import DEFAULT_BRANCH
+from hugbox.repos.service import announce_ref_moved
 from hugbox.repos.store import RepoStore
-from hugbox.spaces import service as spaces
 from hugbox.storage import git
-from hugbox.viewer import service as viewer
 
 
 @dataclass(frozen=True)
@@ -86,18 +85,18 @@ def receive_pack(
             hook.USER_VAR: str(setup.pusher_id),
         }
         with store.locked(repo):
-            before = git.ref_target(store.open(repo), main_ref)
+            before = git.ref_targets(store.open(repo))
             output = transport.run_receive_pack(
                 git_dir, body, config=receive_config(setup.hooks_dir), env=env
             )
-            after = git.ref_target(store.open(repo), main_ref)
+            after = git.ref_targets(store.open(repo))
         pointers = json.loads(report.read_text())["pointers"] if report.exists() else {}
     record_pointers(session, store, pointers)
     objects.link(session, repo_pk=repo.pk, oids=pointers)
-    if before != after:
+    if before.get(main_ref) != after.get(main_ref):
         indexer.refresh(session, store, repo)
-        viewer.dataset_changed(session, repo)
-        spaces.space_changed(session, repo)
+    for ref in sorted(before.keys() | after.keys()):
+        announce_ref_moved(session, repo, ref=ref, old=before.get(ref), new=after.get(ref))
     return output
 
 

@@ -6,6 +6,7 @@ from alembic import context
 
 from hugbox.auth import models as _auth_models  # noqa: F401  (registers tables)
 from hugbox.db import Base, make_engine
+from hugbox.events import models as _event_models  # noqa: F401  (registers tables)
 from hugbox.jobs import models as _job_models  # noqa: F401  (registers tables)
 from hugbox.repos import models as _repo_models  # noqa: F401  (registers tables)
 from hugbox.spaces import models as _space_models  # noqa: F401  (registers tables)

@@ -34,12 +34,10 @@ from hugbox.repos.payload import (
     DeleteFolder,
     Operation,
 )
-from hugbox.repos.service import Need, author_email, authorize
+from hugbox.repos.service import Need, announce_ref_moved, author_email, authorize
 from hugbox.repos.store import RepoStore
-from hugbox.spaces import service as spaces
 from hugbox.storage import git
 from hugbox.storage.blobs import is_sha256
-from hugbox.viewer import service as viewer
 
 # HF stores files of 10 MB and more as LFS whatever .gitattributes says.
 LFS_SIZE_THRESHOLD = 10 * 1024 * 1024
@@ -174,8 +172,7 @@ def create_commit(
     objects.link(session, repo_pk=repo.pk, oids=ingest.named)
     if ref_name == "refs/heads/main":
         indexer.refresh(session, store, repo)
-        viewer.dataset_changed(session, repo)
-        spaces.space_changed(session, repo)
+    announce_ref_moved(session, repo, ref=ref_name, old=str(head.id), new=oid)
     return CommitInfo(oid=oid, pr_num=pr_num)
 
 
@@ -205,6 +202,7 @@ def super_squash(
         git.set_ref(gitrepo, ref_name, oid)
     if ref_name == "refs/heads/main":
         indexer.refresh(session, store, repo)
+    announce_ref_moved(session, repo, ref=ref_name, old=str(head.id), new=oid)
     return oid
 
 

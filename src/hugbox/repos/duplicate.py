@@ -12,9 +12,7 @@ from hugbox.auth.service import Caller
 from hugbox.repos import indexer, objects, service
 from hugbox.repos.models import Repo
 from hugbox.repos.store import RepoStore
-from hugbox.spaces import service as spaces
 from hugbox.storage import git
-from hugbox.viewer import service as viewer
 from hugbox.xet.models import XetFileRepo
 
 _REFS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
@@ -39,8 +37,10 @@ def duplicate_repo(
     _share_xet_files(session, source, target)
     objects.index_history(session, store, target)  # the copy names what its refs reach
     indexer.refresh(session, store, target)
-    viewer.dataset_changed(session, target)
-    spaces.space_changed(session, target)
+    if target.head_sha:
+        service.announce_ref_moved(
+            session, target, ref="refs/heads/main", old=None, new=target.head_sha
+        )
     return target
 
 

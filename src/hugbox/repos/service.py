@@ -24,6 +24,7 @@ from hugbox.errors import (
     RepoExists,
     RepoNotFound,
 )
+from hugbox.events import service as events
 from hugbox.names import check_name
 from hugbox.repos import access, indexer
 from hugbox.repos.gitattributes import default_gitattributes
@@ -186,6 +187,17 @@ def _init_git(store: RepoStore, repo: Repo, author: Account) -> None:
         message="initial commit",
     )
     git.set_ref(gitrepo, "refs/heads/main", commit)
+
+
+def announce_ref_moved(
+    session: Session, repo: Repo, *, ref: str, old: str | None, new: str | None
+) -> None:
+    """Record that a ref of `repo` moved (a commit, a push, a squash, a copy; `old` None for a
+    new ref, `new` None for a deleted one) for the parts that react to it (viewer, spaces), in
+    the transaction of the change."""
+    if old != new:
+        key = events.RepoKey(pk=repo.pk, type=repo.type.value, repo_id=repo.repo_id)
+        events.record(session, key, events.REF_MOVED, ref=ref, old=old, new=new)
 
 
 def author_email(user: Account) -> str:

@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hugbox.errors import BadRequest, NotFound
+from hugbox.events import service as events
+from hugbox.events.models import RepoEvent
 from hugbox.repos.models import Repo, RepoType
 from hugbox.settings import Settings
 from hugbox.spaces.models import SettingKind, SpaceRuntime, SpaceSetting, SpaceStage
@@ -24,6 +26,13 @@ _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 RESERVED_KEYS = frozenset({"SPACE_ID", "SPACE_AUTHOR_NAME", "SPACE_REPO_NAME", "SPACE_TITLE",
                            "SPACE_HOST", "SPACE_CREATOR_USER_ID", "HF_ENDPOINT", "HOME",
                            "PATH", "CPU_CORES", "MEMORY", "ACCELERATOR"})  # fmt: skip
+
+
+def on_ref_moved(session: Session, event: RepoEvent) -> None:
+    """A space's main branch moved: build and run its new head (idempotent)."""
+    repo = session.get(Repo, event.repo_pk)
+    if repo is not None and events.main_moved(event):
+        space_changed(session, repo)
 
 
 def space_changed(session: Session, repo: Repo) -> None:

@@ -228,6 +228,12 @@ def ref_target(repo: pygit2.Repository, ref_name: str) -> str | None:
     return str(commit.id) if commit else None
 
 
+def ref_targets(repo: pygit2.Repository) -> dict[str, str]:
+    """{ref name: commit id} for every branch, tag and other ref that leads to a commit."""
+    targets = {name: ref_target(repo, name) for name in repo.references}
+    return {name: target for name, target in targets.items() if target is not None}
+
+
 def history(repo: pygit2.Repository, head: str) -> Iterator[pygit2.Commit]:
     yield from repo.walk(pygit2.Oid(hex=head), SortMode.TOPOLOGICAL | SortMode.TIME)
 

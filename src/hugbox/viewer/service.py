@@ -11,6 +11,8 @@ from urllib.parse import quote
 from sqlalchemy.orm import Session
 
 from hugbox.auth.recent import RecentAccess
+from hugbox.events import service as events
+from hugbox.events.models import RepoEvent
 from hugbox.jobs import service as jobs
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.store import RepoStore
@@ -47,6 +49,13 @@ class Viewer:
     def index_path(self, repo_pk: int, parquet_revision: str, config: str, split: str) -> Path:
         parts = (quote(config, safe=""), quote(split, safe=""))
         return self.data_dir / str(repo_pk) / parquet_revision / parts[0] / f"{parts[1]}.sqlite"
+
+
+def on_ref_moved(session: Session, event: RepoEvent) -> None:
+    """A dataset's main branch moved: convert its new head (again, if delivered twice)."""
+    repo = session.get(Repo, event.repo_pk)
+    if repo is not None and events.main_moved(event):
+        dataset_changed(session, repo)
 
 
 def dataset_changed(session: Session, repo: Repo) -> None:
