@@ -1,0 +1,93 @@
+"""A commit whose database transaction fails after git moved the branch: the hub's start-up
+heal makes the database, the API's head and the events agree with git again."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from hugbox.auth import service as auth
+from hugbox.auth.service import Caller
+from hugbox.db import Database, migrate
+from hugbox.events import service as events
+from hugbox.events.models import RepoEvent
+from hugbox.repos import commits, reconcile, service
+from hugbox.repos.models import Repo, RepoType
+from hugbox.repos.payload import AddFile, CommitHeader, SpooledFile
+from hugbox.repos.store import RepoStore
+from hugbox.storage import git
+from hugbox.storage.blobs import LocalBlobStore
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    migrate(url)
+    db = Database(url)
+    with db.session() as session:
+        auth.create_user(session, name="alice", password="pw")
+    yield db
+    db.engine.dispose()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> RepoStore:
+    blobs = LocalBlobStore(tmp_path / "lfs")
+    return RepoStore(repos_dir=tmp_path / "repos", blobs=blobs, tmp_dir=tmp_path / "tmp")
+
+
+def _commit(database: Database, store: RepoStore, tmp_path: Path, *, fail: bool) -> str:
+    spooled = tmp_path / "spool"
+    spooled.write_bytes(b"hello")
+    content = SpooledFile(spooled, 5, hashlib.sha256(b"hello").hexdigest())
+    with database.session() as session:
+        repo = service.find_repo(session, RepoType.MODEL, "alice/m")
+        assert isinstance(repo, Repo)
+        info = commits.create_commit(
+            session, store, caller=Caller(user=auth.get_account(session, "alice")), repo=repo,
+            revision="main", header=CommitHeader("add", "", None),
+            operations=[AddFile("f.txt", content)], create_pr=False,
+        )  # fmt: skip
+        if fail:
+            raise RuntimeError("the database commit failed")
+    return info.oid
+
+
+def _state(database: Database, store: RepoStore) -> tuple[str | None, str | None, list[RepoEvent]]:
+    with database.session() as session:
+        repo = service.find_repo(session, RepoType.MODEL, "alice/m")
+        assert isinstance(repo, Repo)
+        in_git = git.ref_target(store.open(repo), "refs/heads/main")
+        moved = session.scalars(select(RepoEvent).where(RepoEvent.kind == events.REF_MOVED)).all()
+        session.expunge_all()
+        return repo.head_sha, in_git, list(moved)
+
+
+def test_a_failed_transaction_after_the_ref_moved_is_healed(
+    database: Database, store: RepoStore, tmp_path: Path
+) -> None:
+    with database.session() as session:
+        alice = Caller(user=auth.get_account(session, "alice"))
+        service.create_repo(
+            session, store, caller=alice, repo_type=RepoType.MODEL, namespace="alice", name="m"
+        )
+    with pytest.raises(RuntimeError):
+        _commit(database, store, tmp_path, fail=True)
+    head, in_git, moved = _state(database, store)
+    assert head != in_git and moved == []  # git is ahead; the database never heard of it
+
+    with database.session() as session:
+        assert reconcile.heal(session, store) == 1
+    head, in_git, moved = _state(database, store)
+    assert head == in_git
+    assert [(e.data["ref"], e.data["new"]) for e in moved] == [("refs/heads/main", in_git)]
+
+    with database.session() as session:
+        assert reconcile.heal(session, store) == 0  # nothing left to heal, no second event
+    oid = _commit(database, store, tmp_path, fail=False)  # the repo goes on as usual
+    head, in_git, moved = _state(database, store)
+    assert head == in_git == oid and len(moved) == 2
