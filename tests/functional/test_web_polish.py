@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from webpages import api_commit, api_create, login, post_form
+from webpages import api_commit, api_create, join, login, post_form
 
 from tiny_models import bpe_tokenizer
 
@@ -57,3 +57,19 @@ def test_a_profile_lists_the_users_organizations(client: TestClient) -> None:
     assert re.search(r'<a class="tag" href="/guild">The Guild</a>.*<a class="tag" href="/labs">labs'
                      r"</a>", profile, re.S)  # fmt: skip
     assert "Organizations" not in client.get("/guild").text
+
+
+SETTINGS_TAB = re.compile(r'<a href="[^"]*/settings"[^>]*>Settings</a>')
+
+
+def test_the_settings_tab_only_for_who_may_change_the_repo(client: TestClient, token: str) -> None:
+    api_create(client, token, "shared")
+    assert not SETTINGS_TAB.search(client.get("/alice/shared").text)  # anonymous
+    join(client, "bob", "bob-password")
+    for page in ("", "/tree/main", "/commits/main"):
+        assert not SETTINGS_TAB.search(client.get(f"/alice/shared{page}").text), page
+    assert client.get("/alice/shared/settings").status_code == 403
+    client.cookies.clear()
+    login(client, "alice", "pw")
+    for page in ("", "/tree/main", "/commits/main", "/settings"):
+        assert SETTINGS_TAB.search(client.get(f"/alice/shared{page}").text), page

@@ -201,7 +201,7 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         recent = [*recent[-19:], loss.item()]
         step += 1
-        if step % 25 == 0:
+        if step % 200 == 0:
             logger.info("step %d, %.0f s, loss %.3f", step, elapsed, recent[-1])
     seconds = time.monotonic() - started
     if recipe.negatives:

@@ -204,7 +204,7 @@ def show_repo(
         snippets=_snippets(base_url(request), repo, task), task=task,
         widget=repo.type is RepoType.MODEL and task in WIDGET_TASKS,
         has_tokenizer=repo.type is RepoType.MODEL and playground.has_tokenizer(view.files),
-        can_write=_can_write(session, caller, repo), side=_side_panel(card, view.snapshot),
+        side=_side_panel(card, view.snapshot),
         can_download=access.can_download(session, caller, repo),
         space=space, frame_src=space.origin if space else None,
     )  # fmt: skip
@@ -218,14 +218,6 @@ def ask_access(
         raise Forbidden("Log in to ask for access")
     gated.ask_access(session, repo=repo, user=caller.user)
     return see_other(repo_path(repo))
-
-
-def _can_write(session: SessionDep, caller: PageCaller, repo: Repo) -> bool:
-    try:
-        service.authorize(session, caller, repo, Need.WRITE)
-    except HubError:
-        return False
-    return True
 
 
 def _listed(value: Any) -> list[str]:

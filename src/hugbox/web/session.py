@@ -65,6 +65,7 @@ def page_caller(request: Request, session: SessionDep) -> Caller:
             request.state.logged_out = True
     # Error pages render after the transaction is gone: they get a copy, not the ORM row.
     request.state.viewer = Viewer(caller.user.name) if caller.user else None
+    request.state.caller = caller  # what the repo header may offer (its Settings tab)
     return caller
 
 

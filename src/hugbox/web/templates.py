@@ -11,10 +11,12 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import object_session
 
 from hugbox.errors import HubError, RepoNotFound
 from hugbox.repos import playground
 from hugbox.repos.models import Repo
+from hugbox.repos.service import Need, authorize
 from hugbox.requestid import current_request_id
 from hugbox.urls import base_url
 from hugbox.web import session as web_session
@@ -110,6 +112,20 @@ def _add_repo_context(request: Request, context: dict[str, Any], repo: Repo) -> 
     context.setdefault("base", f"/{repo.type.url_prefix}{repo.repo_id}")
     if "has_tokenizer" not in context:
         context["has_tokenizer"] = playground.repo_has_tokenizer(request.app.state.store, repo)
+    if "can_write" not in context:
+        context["can_write"] = _may_write(request, repo)
+
+
+def _may_write(request: Request, repo: Repo) -> bool:
+    """Whether the page's viewer may change the repo: only then has the header a Settings tab."""
+    caller, session = getattr(request.state, "caller", None), object_session(repo)
+    if caller is None or caller.user is None or session is None:
+        return False
+    try:
+        authorize(session, caller, repo, Need.WRITE)
+    except HubError:
+        return False
+    return True
 
 
 def _headers(context: dict[str, Any]) -> dict[str, str]:
