@@ -4,6 +4,9 @@ heal makes the database, the API's head and the events agree with git again."""
 from __future__ import annotations
 
 import hashlib
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,3 +94,54 @@ def test_a_failed_transaction_after_the_ref_moved_is_healed(
     oid = _commit(database, store, tmp_path, fail=False)  # the repo goes on as usual
     head, in_git, moved = _state(database, store)
     assert head == in_git == oid and len(moved) == 2
+
+
+KILLED_COMMIT = """
+import hashlib, os, signal, sys
+from pathlib import Path
+from hugbox.auth import service as auth
+from hugbox.auth.service import Caller
+from hugbox.db import Database
+from hugbox.repos import commits, service
+from hugbox.repos.models import RepoType
+from hugbox.repos.payload import AddFile, CommitHeader, SpooledFile
+from hugbox.repos.store import RepoStore
+from hugbox.storage.blobs import LocalBlobStore
+
+url, root = sys.argv[1], Path(sys.argv[2])
+blobs = LocalBlobStore(root / "lfs")
+store = RepoStore(repos_dir=root / "repos", blobs=blobs, tmp_dir=root / "tmp")
+spooled = root / "killed-spool"
+spooled.write_bytes(b"killed")
+content = SpooledFile(spooled, 6, hashlib.sha256(b"killed").hexdigest())
+with Database(url).session() as session:
+    commits.create_commit(
+        session, store, caller=Caller(user=auth.get_account(session, "alice")),
+        repo=service.find_repo(session, RepoType.MODEL, "alice/m"), revision="main",
+        header=CommitHeader("add", "", None), create_pr=False,
+        operations=[AddFile("k.txt", content)],
+    )
+    os.kill(os.getpid(), signal.SIGKILL)  # after git moved main, before the database commits
+"""
+
+
+def test_a_commit_killed_before_its_database_commit_is_healed(
+    database: Database, store: RepoStore, tmp_path: Path
+) -> None:
+    with database.session() as session:
+        alice = Caller(user=auth.get_account(session, "alice"))
+        service.create_repo(
+            session, store, caller=alice, repo_type=RepoType.MODEL, namespace="alice", name="m"
+        )
+    url = str(database.engine.url)
+    child = subprocess.run(
+        [sys.executable, "-c", KILLED_COMMIT, url, str(tmp_path)], capture_output=True, check=False
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()
+    head, in_git, moved = _state(database, store)
+    assert head != in_git and moved == []
+    with database.session() as session:  # the killed writer left no lock behind
+        assert reconcile.heal(session, store) == 1
+    head, in_git, moved = _state(database, store)
+    assert head == in_git and [e.data["new"] for e in moved] == [in_git]
+    assert _commit(database, store, tmp_path, fail=False) != in_git  # and the repo goes on
