@@ -4,28 +4,16 @@ where it stopped without holding back the others."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hugbox.db import Database, migrate
+from hugbox.db import Database
 from hugbox.events import service as events
 from hugbox.events.models import RepoEvent
 from hugbox.jobs.models import Job, JobStatus
 
 REPO = events.RepoKey(pk=7, type="dataset", repo_id="alice/data")
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'events.db'}"
-    migrate(url)
-    db = Database(url)
-    yield db
-    db.engine.dispose()
 
 
 def _record(database: Database, ref: str = "refs/heads/main", new: str | None = "b" * 40) -> None:

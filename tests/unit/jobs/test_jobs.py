@@ -5,27 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import update
 
-from hugbox.db import Database, migrate, utcnow
+from hugbox.db import Database, utcnow
 from hugbox.jobs import service
 from hugbox.jobs.models import Job, JobStatus
 from hugbox.jobs.worker import Worker, WorkerLimits
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    migrate(url)
-    db = Database(url)
-    yield db
-    db.engine.dispose()
 
 
 def _enqueue(database: Database, key: str = "k", kind: str = "work") -> int:

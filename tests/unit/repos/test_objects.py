@@ -17,7 +17,6 @@ from hugbox.repos import objects, service
 from hugbox.repos.models import AccessGrant, Repo, RepoType
 from hugbox.repos.store import RepoStore
 from hugbox.storage import git
-from hugbox.storage.blobs import LocalBlobStore
 
 A, B, C = (hashlib.sha256(n).hexdigest() for n in (b"a", b"b", b"c"))
 
@@ -32,12 +31,6 @@ def session(tmp_path: Path) -> Iterator[Session]:
             auth.create_user(session, name=name, password="pw")
         yield session
     database.engine.dispose()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> RepoStore:
-    blobs = LocalBlobStore(tmp_path / "lfs")
-    return RepoStore(repos_dir=tmp_path / "repos", blobs=blobs, tmp_dir=tmp_path / "tmp")
 
 
 def _caller(session: Session, name: str) -> Caller:

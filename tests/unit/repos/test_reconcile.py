@@ -7,7 +7,6 @@ import hashlib
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from sqlalchemy import select
 
 from hugbox.auth import service as auth
 from hugbox.auth.service import Caller
-from hugbox.db import Database, migrate
+from hugbox.db import Database
 from hugbox.events import service as events
 from hugbox.events.models import RepoEvent
 from hugbox.repos import commits, reconcile, service
@@ -23,24 +22,17 @@ from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.payload import AddFile, CommitHeader, SpooledFile
 from hugbox.repos.store import RepoStore
 from hugbox.storage import git
-from hugbox.storage.blobs import LocalBlobStore
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
-    migrate(url)
-    db = Database(url)
-    with db.session() as session:
-        auth.create_user(session, name="alice", password="pw")
-    yield db
-    db.engine.dispose()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> RepoStore:
-    blobs = LocalBlobStore(tmp_path / "lfs")
-    return RepoStore(repos_dir=tmp_path / "repos", blobs=blobs, tmp_dir=tmp_path / "tmp")
+def repo(database: Database, store: RepoStore) -> None:
+    """alice/m, a model repo of alice's with its initial commit."""
+    with database.session() as session:
+        alice = auth.create_user(session, name="alice", password="pw")
+        service.create_repo(
+            session, store, caller=Caller(user=alice), repo_type=RepoType.MODEL,
+            namespace="alice", name="m",
+        )  # fmt: skip
 
 
 def _commit(database: Database, store: RepoStore, tmp_path: Path, *, fail: bool) -> str:
@@ -70,14 +62,10 @@ def _state(database: Database, store: RepoStore) -> tuple[str | None, str | None
         return repo.head_sha, in_git, list(moved)
 
 
+@pytest.mark.usefixtures("repo")
 def test_a_failed_transaction_after_the_ref_moved_is_healed(
     database: Database, store: RepoStore, tmp_path: Path
 ) -> None:
-    with database.session() as session:
-        alice = Caller(user=auth.get_account(session, "alice"))
-        service.create_repo(
-            session, store, caller=alice, repo_type=RepoType.MODEL, namespace="alice", name="m"
-        )
     with pytest.raises(RuntimeError):
         _commit(database, store, tmp_path, fail=True)
     head, in_git, moved = _state(database, store)
@@ -125,14 +113,10 @@ with Database(url).session() as session:
 """
 
 
+@pytest.mark.usefixtures("repo")
 def test_a_commit_killed_before_its_database_commit_is_healed(
     database: Database, store: RepoStore, tmp_path: Path
 ) -> None:
-    with database.session() as session:
-        alice = Caller(user=auth.get_account(session, "alice"))
-        service.create_repo(
-            session, store, caller=alice, repo_type=RepoType.MODEL, namespace="alice", name="m"
-        )
     url = str(database.engine.url)
     child = subprocess.run(
         [sys.executable, "-c", KILLED_COMMIT, url, str(tmp_path)], capture_output=True, check=False
