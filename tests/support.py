@@ -37,6 +37,23 @@ def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def add_legacy_alias(data_dir: Path, repo_id: str, alias: str) -> None:
+    """Make `alias` a legacy id (as `gpt2` is) of the model repo `repo_id`, as an operator would;
+    a running hub learns of it within seconds."""
+    from hugbox.cli.context import operator
+    from hugbox.repos import service
+    from hugbox.repos.models import Repo, RepoType
+
+    op = operator(data_dir)
+    try:
+        with op.database.session() as session:
+            repo = service.find_repo(session, RepoType.MODEL, repo_id)
+            assert isinstance(repo, Repo)
+            service.add_alias(session, repo=repo, alias=alias)
+    finally:
+        op.database.engine.dispose()
+
+
 def create_token(data_dir: Path, user: str, role: str) -> str:
     result = run_cli(data_dir, "token", "create", user, "--role", role)
     assert result.returncode == 0, result.stderr

@@ -14,10 +14,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi, hf_hub_download
 
-from hugbox.cli.context import operator
-from hugbox.repos import service
-from hugbox.repos.models import Repo, RepoType
-from support import Hub, unique
+from support import Hub, add_legacy_alias, unique
 
 pytestmark = pytest.mark.compat
 
@@ -135,14 +132,7 @@ def test_clone_by_legacy_id(hub: Hub, api: HfApi, git_env: dict[str, str], tmp_p
     repo_id = api.create_repo(f"acme/{unique()}").repo_id
     api.upload_file(path_or_fileobj=WEIGHTS, path_in_repo="model.safetensors", repo_id=repo_id)
     alias = unique("legacy")
-    op = operator(hub.data_dir)
-    try:
-        with op.database.session() as session:
-            repo = service.find_repo(session, RepoType.MODEL, repo_id)
-            assert isinstance(repo, Repo)
-            service.add_alias(session, repo=repo, alias=alias)
-    finally:
-        op.database.engine.dispose()
+    add_legacy_alias(hub.data_dir, repo_id, alias)
     deadline = time.monotonic() + 10  # the server reloads its legacy ids every few seconds
     while clone(hub, f"{alias}.git", tmp_path / "legacy", git_env).returncode != 0:
         assert time.monotonic() < deadline

@@ -13,10 +13,7 @@ import requests
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from hugbox.cli.context import operator
-from hugbox.repos import service
-from hugbox.repos.models import Repo, RepoType
-from support import Hub, unique
+from support import Hub, add_legacy_alias, unique
 from tiny_models import bpe_tokenizer
 
 pytestmark = pytest.mark.compat
@@ -48,14 +45,7 @@ def gpt2_alias(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def _alias(hub: Hub, repo_id: str) -> str:
     alias = unique("gpt2")
-    op = operator(hub.data_dir)
-    try:
-        with op.database.session() as session:
-            repo = service.find_repo(session, RepoType.MODEL, repo_id)
-            assert isinstance(repo, Repo)
-            service.add_alias(session, repo=repo, alias=alias)
-    finally:
-        op.database.engine.dispose()
+    add_legacy_alias(hub.data_dir, repo_id, alias)
     deadline = time.monotonic() + 15  # the server reloads its legacy ids every few seconds
     while httpx.get(f"{hub.endpoint}/api/models/{alias}").status_code != 200:
         assert time.monotonic() < deadline

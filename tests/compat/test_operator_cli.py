@@ -12,10 +12,7 @@ import pytest
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import RepositoryNotFoundError
 
-from hugbox.cli.context import operator, unit_of_work
-from hugbox.repos import service
-from hugbox.repos.models import Repo, RepoType
-from support import Hub, running_hub, unique
+from support import Hub, add_legacy_alias, running_hub, unique
 
 pytestmark = pytest.mark.compat
 
@@ -113,11 +110,7 @@ def test_account_names_cannot_shadow_legacy_ids(hub: Hub, tmp_path: Path) -> Non
     repo_id = f"acme/{unique('legacy')}"
     assert hub.cli("import", str(_folder(tmp_path)), repo_id).returncode == 0
     alias = unique("alias")
-    op = operator(hub.data_dir)
-    with unit_of_work(op) as session:
-        repo = service.find_repo(session, RepoType.MODEL, repo_id)
-        assert isinstance(repo, Repo)
-        service.add_alias(session, repo=repo, alias=alias)
+    add_legacy_alias(hub.data_dir, repo_id, alias)
     result = hub.cli("user", "create", alias, "--password", "x")
     assert result.returncode == 1
     assert "legacy repo id" in result.stderr

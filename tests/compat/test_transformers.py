@@ -26,10 +26,7 @@ from transformers import (
     set_seed,
 )
 
-from hugbox.cli.context import operator
-from hugbox.repos import service
-from hugbox.repos.models import Repo, RepoType
-from support import Hub, unique
+from support import Hub, add_legacy_alias, unique
 from tiny_models import EOS, bpe_tokenizer
 
 pytestmark = pytest.mark.compat
@@ -170,17 +167,6 @@ def test_sharded_checkpoint_loads(hub: Hub) -> None:
     assert _same_weights(model, sharded.model)
 
 
-def _add_legacy_alias(data_dir: Path, repo_id: str, alias: str) -> None:
-    op = operator(data_dir)
-    try:
-        with op.database.session() as session:
-            repo = service.find_repo(session, RepoType.MODEL, repo_id)
-            assert isinstance(repo, Repo)
-            service.add_alias(session, repo=repo, alias=alias)
-    finally:
-        op.database.engine.dispose()
-
-
 def _eventually(load: Callable[[], T], seconds: float = 10.0) -> T:
     """The server reloads its legacy-id table every few seconds: retry until it has ours."""
     deadline = time.monotonic() + seconds
@@ -196,7 +182,7 @@ def _eventually(load: Callable[[], T], seconds: float = 10.0) -> T:
 def test_legacy_single_segment_id(hub: Hub) -> None:
     alias = unique("tiny-legacy")
     legacy = _push(f"acme/{alias}", hub.alice)
-    _add_legacy_alias(hub.data_dir, legacy.repo_id, alias)
+    add_legacy_alias(hub.data_dir, legacy.repo_id, alias)
 
     config = _eventually(lambda: AutoConfig.from_pretrained(alias))
     assert config.n_embd == legacy.model.config.n_embd
