@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from hugbox.auth import service as auth
 from hugbox.auth.models import AccountKind, OrgRole
 from hugbox.auth.service import Caller
-from hugbox.db import Database, migrate
+from hugbox.db import Database
 from hugbox.errors import BadRequest, Conflict, HubError, NotFound
 from hugbox.repos import service
 from hugbox.repos.legacy import LEGACY_NAMESPACE, claim_legacy_id
@@ -21,14 +21,10 @@ from hugbox.storage.blobs import LocalBlobStore
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
-    migrate(url)
-    database = Database(url)
+def session(database: Database) -> Iterator[Session]:
     with database.session() as session:
         auth.create_user(session, name="alice", password="pw")
         yield session
-    database.engine.dispose()
 
 
 def _claim(session: Session, legacy_id: str, repo_type: RepoType = RepoType.MODEL) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -12,7 +11,7 @@ from sqlalchemy.orm import Session
 from hugbox.auth import service as auth
 from hugbox.auth.models import Account
 from hugbox.auth.service import Caller
-from hugbox.db import Database, migrate
+from hugbox.db import Database
 from hugbox.repos import objects, service
 from hugbox.repos.models import AccessGrant, Repo, RepoType
 from hugbox.repos.store import RepoStore
@@ -22,15 +21,11 @@ A, B, C = (hashlib.sha256(n).hexdigest() for n in (b"a", b"b", b"c"))
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
-    migrate(url)
-    database = Database(url)
+def session(database: Database) -> Iterator[Session]:
     with database.session() as session:
         for name in ("alice", "bob"):
             auth.create_user(session, name=name, password="pw")
         yield session
-    database.engine.dispose()
 
 
 def _caller(session: Session, name: str) -> Caller:
