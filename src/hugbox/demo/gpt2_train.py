@@ -85,6 +85,7 @@ class Sampler:
 
     counts: torch.Tensor  # per token id of the full vocabulary
     probs: torch.Tensor
+    log_expected: torch.Tensor  # log of each id's expected count in one draw of `size`
     size: int
 
     @classmethod
@@ -93,14 +94,15 @@ class Sampler:
 
         counts = torch.bincount(blocks.flatten(), minlength=vocab_size)
         weights = counts.double() ** 0.75
-        return cls(counts=counts, probs=(weights / weights.sum()).float(), size=size)
+        probs = (weights / weights.sum()).float()
+        return cls(counts=counts, probs=probs, log_expected=torch.log(probs * size), size=size)
 
     def draw(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Return `size` token ids, and the log of the expected count of each id in a draw."""
         import torch
 
         ids = torch.multinomial(self.probs, self.size, replacement=True, generator=generator)
-        return ids, torch.log(self.probs * self.size)
+        return ids, self.log_expected
 
 
 def causal_lm_loss(model: GPT2LMHeadModel, batch: torch.Tensor) -> torch.Tensor:

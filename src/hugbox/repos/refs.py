@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pygit2
 
-from hugbox.errors import BadRequest, Conflict, Forbidden, RepoNotFound, RevisionNotFound
+from hugbox.errors import BadRequest, Conflict, Forbidden, RevisionNotFound
 from hugbox.names import check_revision
+from hugbox.repos import store
 from hugbox.repos.content import resolve_revision
 from hugbox.storage import git
 
@@ -59,15 +60,10 @@ def list_refs(gitrepo: pygit2.Repository) -> GitRefs:
     )
 
 
-@contextmanager
-def _locked(gitrepo: pygit2.Repository) -> Iterator[None]:
+def _locked(gitrepo: pygit2.Repository) -> AbstractContextManager[None]:
     """A ref is checked and changed under the repo lock: two requests creating (or deleting)
     one name get one success and one 409 (404), never a libgit2 lock error."""
-    try:
-        with git.locked(Path(gitrepo.path)):
-            yield
-    except git.RepoGone:
-        raise RepoNotFound(anonymous=False) from None
+    return store.locked(Path(gitrepo.path))
 
 
 def _check_ref_name(name: str, what: str) -> None:
