@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,8 @@ from support import create_token, run_cli, running_hub
 
 pytestmark = pytest.mark.slow
 
-# Per route: about 170 routes in about a minute on 2 cores. A person digging deeper sets
+# Per route: about 170 routes in one to four minutes on 2 cores, bounded by this count, not by
+# a clock (a slow day's machine is no defect). A person digging deeper sets
 # HUGBOX_FUZZ_EXAMPLES, and then gets fresh random examples on each run as well.
 DIGGING = "HUGBOX_FUZZ_EXAMPLES" in os.environ
 EXAMPLES = int(os.environ.get("HUGBOX_FUZZ_EXAMPLES", "60"))
@@ -157,10 +157,8 @@ def test_no_route_answers_5xx_or_nothing(fuzz_hub: FuzzHub) -> None:
             return [f"{status} {case.method} {response.request.url} body={case.body!r:.300}"]
         return []
 
-    started = time.monotonic()
     operations = [result.ok() for result in schema.get_all_operations()]
     problems = [problem for operation in operations for problem in _fuzz(operation, call)]
     assert len(operations) > 150, "routes are missing from the OpenAPI document"
     assert not problems, "\n".join(problems)
     assert b"unhandled error" not in fuzz_hub.log.read_bytes()
-    assert DIGGING or time.monotonic() - started < 240, "the fuzz run outgrew its time"
