@@ -31,6 +31,7 @@ from hugbox.openapi import install_openapi
 from hugbox.repos import api as repos_api
 from hugbox.repos import commits_api, discussions_api, files_api, gated_api, lfs_api, settings_api
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
+from hugbox.repos.reconcile import RECONCILE_JOB, Reconciler
 from hugbox.repos.signing import UrlSigner, load_secret
 from hugbox.repos.store import RepoStore
 from hugbox.settings import PreuploadMode, Settings
@@ -156,7 +157,13 @@ def job_worker_for(settings: Settings, database: Database, viewer: Viewer) -> Wo
         max_attempts=settings.job_max_attempts,
     )
     delivery = events.Delivery(database, subscribers())
-    return Worker(database, {**tasks.handlers(), events.DELIVER_JOB: delivery.deliver}, limits)
+    reconciler = Reconciler(database, viewer.store)
+    handlers = {
+        **tasks.handlers(),
+        events.DELIVER_JOB: delivery.deliver,
+        RECONCILE_JOB: reconciler.handle,
+    }
+    return Worker(database, handlers, limits, periodic={RECONCILE_JOB: settings.reconcile_interval})
 
 
 def subscribers() -> list[events.Subscriber]:

@@ -21,7 +21,8 @@ from hugbox.errors import (
     RevisionNotFound,
     UnprocessableEntity,
 )
-from hugbox.repos import indexer, lfs_index, objects
+from hugbox.events import service as events
+from hugbox.repos import announce, indexer, lfs_index, objects
 from hugbox.repos.gitattributes import is_lfs_path, lfs_patterns, track_line
 from hugbox.repos.models import Discussion, LfsObject, Repo
 from hugbox.repos.paths import check_path_in_repo
@@ -34,7 +35,7 @@ from hugbox.repos.payload import (
     DeleteFolder,
     Operation,
 )
-from hugbox.repos.service import Need, announce_ref_moved, author_email, authorize
+from hugbox.repos.service import Need, author_email, authorize
 from hugbox.repos.store import RepoStore
 from hugbox.storage import git
 from hugbox.storage.blobs import is_sha256
@@ -170,9 +171,9 @@ def create_commit(
         git.set_ref(gitrepo, ref_name, oid)
     lfs_index.record(session, ingest.objects)
     objects.link(session, repo_pk=repo.pk, oids=ingest.named)
-    if ref_name == "refs/heads/main":
+    if ref_name == events.MAIN_REF:
         indexer.refresh(session, store, repo)
-    announce_ref_moved(session, repo, ref=ref_name, old=str(head.id), new=oid)
+    announce.ref_moved(session, repo, ref=ref_name, old=str(head.id), new=oid)
     return CommitInfo(oid=oid, pr_num=pr_num)
 
 
@@ -200,9 +201,9 @@ def super_squash(
             message=message,
         )  # fmt: skip
         git.set_ref(gitrepo, ref_name, oid)
-    if ref_name == "refs/heads/main":
+    if ref_name == events.MAIN_REF:
         indexer.refresh(session, store, repo)
-    announce_ref_moved(session, repo, ref=ref_name, old=str(head.id), new=oid)
+    announce.ref_moved(session, repo, ref=ref_name, old=str(head.id), new=oid)
     return oid
 
 

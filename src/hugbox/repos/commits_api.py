@@ -143,12 +143,15 @@ async def _read_payload(request: Request, spool: Path) -> tuple[CommitHeader, li
 
 
 @router.post(API + "/branch/{branch:path}", openapi_extra=request_body(BRANCH, "application/json"))
-async def create_branch(request: Request, repo: WritableRepo, store: StoreDep, branch: str) -> Any:
+async def create_branch(
+    request: Request, repo: WritableRepo, session: SessionDep, store: StoreDep, branch: str
+) -> Any:
     body = await _optional_json(request)
     start = body.get("startingPoint")
-    refs.create_branch(
-        store.open(repo), branch=unquote(branch), starting_point=str(start) if start else None
-    )
+    await run_in_threadpool(
+        refs.create_branch, session, store, repo=repo, branch=unquote(branch),
+        starting_point=str(start) if start else None,
+    )  # fmt: skip
     return {}
 
 
@@ -163,8 +166,8 @@ async def _optional_json(request: Request) -> dict[str, Any]:
 
 
 @router.delete(API + "/branch/{branch:path}")
-def delete_branch(repo: WritableRepo, store: StoreDep, branch: str) -> Any:
-    refs.delete_branch(store.open(repo), branch=unquote(branch))
+def delete_branch(repo: WritableRepo, session: SessionDep, store: StoreDep, branch: str) -> Any:
+    refs.delete_branch(session, store, repo=repo, branch=unquote(branch))
     return {}
 
 
@@ -194,19 +197,20 @@ class TagBody(BaseModel):
 
 @router.post(API + "/tag/{revision:path}")
 def create_tag(
-    body: TagBody, repo: WritableRepo, store: StoreDep, caller: CallerDep, revision: str
-) -> Any:
+    body: TagBody, repo: WritableRepo, session: SessionDep, store: StoreDep, caller: CallerDep,
+    revision: str,
+) -> Any:  # fmt: skip
     tagger = caller.user.name if caller.user else "hugbox"
     refs.create_tag(
-        store.open(repo), tag=body.tag, revision=unquote(revision), message=body.message,
-        tagger=tagger,
+        session, store, repo=repo, tag=body.tag, revision=unquote(revision),
+        message=body.message, tagger=tagger,
     )  # fmt: skip
     return {}
 
 
 @router.delete(API + "/tag/{tag:path}")
-def delete_tag(repo: WritableRepo, store: StoreDep, tag: str) -> Any:
-    refs.delete_tag(store.open(repo), tag=unquote(tag))
+def delete_tag(repo: WritableRepo, session: SessionDep, store: StoreDep, tag: str) -> Any:
+    refs.delete_tag(session, store, repo=repo, tag=unquote(tag))
     return {}
 
 

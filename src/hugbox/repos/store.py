@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import pygit2
@@ -37,9 +37,14 @@ class RepoStore:
                 raise
             raise RepoNotFound(anonymous=False) from None  # deleted since its row was read
 
-    def locked(self, repo: Repo) -> AbstractContextManager[None]:
+    @contextmanager
+    def locked(self, repo: Repo) -> Iterator[None]:
         """The repo's write lock; a repo deleted meanwhile is not found."""
-        return locked(self.git_dir(repo))
+        try:
+            with git.locked(self.git_dir(repo)):
+                yield
+        except git.RepoGone:
+            raise RepoNotFound(anonymous=False) from None
 
     def remove(self, repo: Repo) -> None:
         """Delete the repo's git directory after the writers in flight; blobs stay."""
@@ -47,13 +52,3 @@ class RepoStore:
 
     def init(self, repo: Repo) -> pygit2.Repository:
         return git.init_bare(self.git_dir(repo))
-
-
-@contextmanager
-def locked(git_dir: Path) -> Iterator[None]:
-    """The write lock of the repo in `git_dir`; a repo deleted meanwhile is not found."""
-    try:
-        with git.locked(git_dir):
-            yield
-    except git.RepoGone:
-        raise RepoNotFound(anonymous=False) from None
