@@ -14,7 +14,7 @@ from hugbox import __version__, cloud, malloc
 from hugbox.auth import api as auth_api
 from hugbox.db import Database
 from hugbox.edge import EdgeMiddleware
-from hugbox.errors import install_error_handlers
+from hugbox.error_responses import install_error_handlers
 from hugbox.events import service as events
 from hugbox.gitserver import api as gitserver_api
 from hugbox.inference import api as inference_api
