@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from hugbox import __version__, cloud, malloc
 from hugbox.auth import api as auth_api
+from hugbox.context import build_context
 from hugbox.db import Database
 from hugbox.edge import EdgeMiddleware
 from hugbox.error_responses import install_error_handlers
@@ -33,7 +34,6 @@ from hugbox.repos import commits_api, discussions_api, files_api, gated_api, lfs
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
 from hugbox.repos.reconcile import RECONCILE_JOB, Reconciler
 from hugbox.repos.signing import UrlSigner, load_secret
-from hugbox.repos.store import RepoStore
 from hugbox.settings import PreuploadMode, Settings
 from hugbox.spaces import api as spaces_api
 from hugbox.spaces import service as spaces_service
@@ -44,14 +44,14 @@ from hugbox.viewer.service import Viewer
 from hugbox.viewer.tasks import ViewerTasks
 from hugbox.web import pages as web_pages
 from hugbox.xet import api as xet_api
-from hugbox.xet.blobs import open_blob_store
 from hugbox.xet.service import open_storage
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
-    database = Database(settings.sqlalchemy_url)
+    context = build_context(settings)
+    database = context.database
     metrics = Metrics()
     executor = MeteredExecutor(_executor(settings, metrics), metrics)
     response_cache = ResponseCache(settings.inference_cache_bytes)
@@ -79,8 +79,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.target_cache = TargetCache(settings.inference_access_ttl)
     app.state.settings = settings
     app.state.database = database
-    blobs = open_blob_store(settings.blobs_dir, settings.xet_dir)
-    app.state.store = RepoStore(repos_dir=settings.repos_dir, blobs=blobs, tmp_dir=settings.tmp_dir)
+    app.state.context = context
+    app.state.store = context.store
+    blobs = context.blobs
     secret = load_secret(settings.secret_key.get_secret_value(), settings.data_dir)
     app.state.signer = UrlSigner(secret)
     app.state.viewer = viewer = Viewer(app.state.store, settings.data_dir / "viewer", ReaderCache())
