@@ -186,7 +186,7 @@ def history(
     store: RepoStore, repo: Repo, revision: str, *, offset: int, limit: int
 ) -> list[refs.GitCommitInfo]:
     found = []
-    for index, item in enumerate(refs.iter_commits(store.open(repo), revision)):
+    for index, item in enumerate(refs.list_repo_commits(store, repo, revision)):
         if index >= offset + limit:
             break
         if index >= offset:

@@ -23,6 +23,7 @@ from hugbox.errors import (
 )
 from hugbox.events import service as events
 from hugbox.repos import announce, indexer, lfs_index, objects
+from hugbox.repos.content import resolve_revision
 from hugbox.repos.gitattributes import is_lfs_path, lfs_patterns, track_line
 from hugbox.repos.models import Discussion, LfsObject, Repo
 from hugbox.repos.paths import check_path_in_repo
@@ -87,14 +88,18 @@ def wants_lfs(path: str, size: int, patterns: tuple[str, ...]) -> bool:
 
 def preupload(
     session: Session,
-    gitrepo: pygit2.Repository,
-    commit: pygit2.Commit,
-    files: Sequence[PreuploadFile],
+    store: RepoStore,
     *,
+    repo: Repo,
+    revision: str,
+    files: Sequence[PreuploadFile],
     git_ignore: str | None,
     inline: bool,
-) -> list[UploadMode]:
-    """Tell the client how to send each file, whether to skip it, and its current id."""
+) -> tuple[str, list[UploadMode]]:
+    """Tell the client how to send each file, whether to skip it, and its current id; returns
+    the commit `revision` resolved to, and the modes."""
+    gitrepo = store.open(repo)
+    commit = resolve_revision(gitrepo, revision)
     patterns = lfs_patterns(_attributes(gitrepo, commit))
     ignore_obj = git.lookup(gitrepo, commit, ".gitignore")
     ignore_text = git_ignore or (
@@ -112,7 +117,7 @@ def preupload(
                 oid=_current_oid(session, gitrepo, commit, file.path, lfs=lfs),
             )
         )
-    return modes
+    return str(commit.id), modes
 
 
 def _binary(file: PreuploadFile) -> bool:

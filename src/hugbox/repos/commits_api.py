@@ -20,7 +20,7 @@ from hugbox.errors import BadRequest
 from hugbox.names import check_revision
 from hugbox.openapi import BINARY, request_body
 from hugbox.pagination import decode_cursor, paginate
-from hugbox.repos import commits, content, refs, schemas, service
+from hugbox.repos import commits, refs, schemas, service
 from hugbox.repos.deps import ReadableRepo, WritableRepo
 from hugbox.repos.payload import CommitHeader, Operation, PayloadError, parse_commit_payload
 
@@ -63,17 +63,11 @@ def preupload(
     create_pr: Annotated[bool, Query()] = False,
 ) -> Any:
     service.authorize_upload(session, caller, repo, create_pr=create_pr)
-    gitrepo = store.open(repo)
-    commit = content.resolve_revision(gitrepo, unquote(revision))
     files = [commits.PreuploadFile(f.path, f.size, _sample(f)) for f in body.files]
-    modes = commits.preupload(
-        session,
-        gitrepo,
-        commit,
-        files,
-        git_ignore=body.git_ignore,
-        inline=settings.preupload_mode == "inline",
-    )
+    commit_oid, modes = commits.preupload(
+        session, store, repo=repo, revision=unquote(revision), files=files,
+        git_ignore=body.git_ignore, inline=settings.preupload_mode == "inline",
+    )  # fmt: skip
     return {
         "files": [
             {
@@ -84,7 +78,7 @@ def preupload(
             }
             for m in modes
         ],
-        "commitOid": str(commit.id),
+        "commitOid": commit_oid,
     }
 
 
@@ -216,7 +210,7 @@ def delete_tag(repo: WritableRepo, session: SessionDep, store: StoreDep, tag: st
 
 @router.get(API + "/refs")
 def list_refs(repo: ReadableRepo, store: StoreDep, include_prs: bool = False) -> Any:
-    return schemas.git_refs(refs.list_refs(store.open(repo)), include_prs=include_prs)
+    return schemas.git_refs(refs.list_repo_refs(store, repo), include_prs=include_prs)
 
 
 @router.get(API + "/commits/{revision:path}")
@@ -235,7 +229,7 @@ def list_commits(
     offset = decode_cursor(cursor)
     page_size = max(1, min(limit, 1000))
     items = []
-    for index, commit in enumerate(refs.iter_commits(store.open(repo), unquote(revision))):
+    for index, commit in enumerate(refs.list_repo_commits(store, repo, unquote(revision))):
         if index >= offset + page_size + 1:
             break
         if index >= offset:

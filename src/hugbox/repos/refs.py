@@ -131,6 +131,15 @@ def _delete_ref(session: Session, store: RepoStore, repo: Repo, *, ref: str, nam
     announce.ref_moved(session, repo, ref=ref, old=old, new=None)
 
 
+def list_repo_refs(store: RepoStore, repo: Repo) -> GitRefs:
+    return list_refs(store.open(repo))
+
+
+def list_repo_commits(store: RepoStore, repo: Repo, revision: str) -> Iterator[GitCommitInfo]:
+    """The history of `revision`, newest first, read as the caller iterates."""
+    return iter_commits(store.open(repo), revision)
+
+
 def iter_commits(gitrepo: pygit2.Repository, revision: str) -> Iterator[GitCommitInfo]:
     head = resolve_revision(gitrepo, revision)
     for commit in git.history(gitrepo, str(head.id)):
