@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-import pygit2
 from sqlalchemy.orm import Session
 
 from hugbox.errors import BadRequest, Conflict, Forbidden, RevisionNotFound
@@ -44,7 +43,7 @@ class GitCommitInfo:
     date: datetime
 
 
-def list_refs(gitrepo: pygit2.Repository) -> GitRefs:
+def list_refs(gitrepo: git.Repository) -> GitRefs:
     def refs(prefix: str) -> list[GitRef]:
         found = []
         for name in git.ref_names(gitrepo, prefix):
@@ -63,7 +62,7 @@ def list_refs(gitrepo: pygit2.Repository) -> GitRefs:
 
 def _check_ref_name(name: str, what: str) -> None:
     check_revision(name)
-    if name.startswith("refs/") or not pygit2.reference_is_valid_name(f"refs/heads/{name}"):
+    if name.startswith("refs/") or not git.valid_branch_name(name):
         raise BadRequest(f"Invalid reference for a {what}: {name!r}")
 
 
@@ -110,8 +109,10 @@ def create_tag(
         if gitrepo.references.get(ref) is not None:
             raise Conflict(f"Tag {tag} already exists")
         if message:
-            signature = pygit2.Signature(tagger, f"{tagger}@users.noreply.hugbox")
-            gitrepo.create_tag(tag, target.id, pygit2.enums.ObjectType.COMMIT, signature, message)
+            git.create_annotated_tag(
+                gitrepo, tag, str(target.id), tagger=tagger,
+                email=f"{tagger}@users.noreply.hugbox", message=message,
+            )  # fmt: skip
         else:
             git.set_ref(gitrepo, ref, str(target.id))
     announce.ref_moved(session, repo, ref=ref, old=None, new=str(target.id))
@@ -140,7 +141,7 @@ def list_repo_commits(store: RepoStore, repo: Repo, revision: str) -> Iterator[G
     return iter_commits(store.open(repo), revision)
 
 
-def iter_commits(gitrepo: pygit2.Repository, revision: str) -> Iterator[GitCommitInfo]:
+def iter_commits(gitrepo: git.Repository, revision: str) -> Iterator[GitCommitInfo]:
     head = resolve_revision(gitrepo, revision)
     for commit in git.history(gitrepo, str(head.id)):
         title, _, body = commit.message.partition("\n")

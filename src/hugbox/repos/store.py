@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pygit2
-
 from hugbox.errors import RepoNotFound
 from hugbox.repos.models import Repo
 from hugbox.storage import git
@@ -28,11 +26,11 @@ class RepoStore:
     def git_dir(self, repo: Repo) -> Path:
         return self.repos_dir / repo.git_dir_name
 
-    def open(self, repo: Repo) -> pygit2.Repository:
+    def open(self, repo: Repo) -> git.Repository:
         git_dir = self.git_dir(repo)
         try:
             return git.open_repo(git_dir)
-        except pygit2.GitError:
+        except git.GitError:
             if git_dir.is_dir():
                 raise
             raise RepoNotFound(anonymous=False) from None  # deleted since its row was read
@@ -50,5 +48,5 @@ class RepoStore:
         """Delete the repo's git directory after the writers in flight; blobs stay."""
         git.remove(self.git_dir(repo))
 
-    def init(self, repo: Repo) -> pygit2.Repository:
+    def init(self, repo: Repo) -> git.Repository:
         return git.init_bare(self.git_dir(repo))
