@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pygit2
 from sqlalchemy.orm import Session
 
 from hugbox.auth import service as auth
@@ -30,7 +31,11 @@ def open_database(directory: Path, template: Path) -> Database:
 
 def open_store(directory: Path) -> RepoStore:
     blobs = LocalBlobStore(directory / "lfs")
-    return RepoStore(repos_dir=directory / "repos", blobs=blobs, tmp_dir=directory / "tmp")
+    store = RepoStore(repos_dir=directory / "repos", blobs=blobs, tmp_dir=directory / "tmp")
+    # A store makes libgit2 fsync every write (process-wide): halves a unit test's time, and
+    # durability is tested on its own (tests/unit/storage/test_git.py), in fresh processes.
+    pygit2.settings.enable_fsync_gitdir(False)
+    return store
 
 
 class Builder:
