@@ -7,30 +7,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from builders import Builder, open_database, open_store
 from sqlalchemy.orm import Session
 
-from hugbox.db import Database, migrate
+from hugbox.db import Database
 from hugbox.repos.store import RepoStore
+from support import cheap_password_hashing
 
 
 @pytest.fixture(scope="session", autouse=True)
-def cheap_password_hashing() -> Iterator[None]:
-    """argon2 at its lowest cost: the real hasher, at 0.1 ms a user instead of 150 ms (the
-    cost is a setting of the hasher, not something the tests check)."""
-    with pytest.MonkeyPatch.context() as patch:
-        cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-        patch.setattr("hugbox.auth.service._hasher", cheap)
+def cheap_passwords() -> Iterator[None]:
+    with cheap_password_hashing():
         yield
-
-
-@pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One database migrated once per run: each test copies the file (~1 ms, not ~150 ms)."""
-    path = tmp_path_factory.mktemp("template") / "hub.db"
-    migrate(f"sqlite:///{path}")
-    return path
 
 
 @pytest.fixture
