@@ -20,13 +20,14 @@ from hugbox.auth.models import Account, OrgRole, TokenRole
 from hugbox.auth.service import Caller, find_account, is_org_admin
 from hugbox.errors import (
     AuthenticationRequired,
+    BadRequest,
     DisabledRepo,
     Forbidden,
     GatedRepo,
     HubError,
     RepoNotFound,
 )
-from hugbox.repos import service
+from hugbox.repos import gated, service
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Need, RepoQuery
 
@@ -295,3 +296,23 @@ def test_a_disabled_repo_shows_its_info_and_nothing_else(build: Builder) -> None
     assert outcomes(build.session, build.caller(owner), public) == ".DDDDD"
     assert outcomes(build.session, build.caller(stranger), public) == ".DDDDD"
     assert outcomes(build.session, build.caller(stranger), private) == "NNNNNN"
+
+
+def test_gated_access_follows_the_request(build: Builder) -> None:
+    owner, user = build.user("owner"), build.user("user")
+    manual, auto = (
+        build.repo(owner, "manual", gated="manual"),
+        build.repo(owner, "auto", gated="auto"),
+    )
+    caller = build.caller(user)
+    assert (
+        outcomes(build.session, caller, manual) == outcomes(build.session, caller, auto) == ".G.F.F"
+    )
+    assert gated.ask_access(build.session, repo=auto, user=user).status == "accepted"
+    assert gated.ask_access(build.session, repo=manual, user=user).status == "pending"
+    assert outcomes(build.session, caller, auto) == "...F.F"
+    assert outcomes(build.session, caller, manual) == ".G.F.F"
+    gated.set_status(build.session, repo=auto, user="user", request_id=None, status="rejected")
+    assert outcomes(build.session, caller, auto) == ".G.F.F"
+    with pytest.raises(BadRequest):  # an ungated repo's files are open to all who see it
+        gated.ask_access(build.session, repo=build.repo(owner, "open"), user=user)

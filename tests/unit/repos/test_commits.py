@@ -148,6 +148,22 @@ def test_files_the_attributes_track_become_lfs_pointers(
     assert list(linked) == [pointer.oid]
 
 
+def test_a_commit_that_rewrites_the_attributes_follows_its_own_rules(
+    build: Builder, repo: Repo, alice: Account
+) -> None:
+    attributes = add(build, ".gitattributes", b"*.custom filter=lfs diff=lfs merge=lfs -text\n")
+    big = add(build, "x.custom", b"tracked now")
+    commit(
+        build,
+        repo,
+        [attributes, big, add(build, "y.bin", b"untracked now")],
+        by=build.caller(alice),
+    )
+    tree = files(build, repo)
+    assert git.parse_lfs_pointer(tree["x.custom"]) is not None
+    assert tree["y.bin"] == b"untracked now"
+
+
 def test_an_uploaded_lfs_file_is_committed_and_tracked(
     build: Builder, repo: Repo, alice: Account
 ) -> None:
