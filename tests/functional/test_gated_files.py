@@ -45,11 +45,6 @@ def test_files_need_access(client: TestClient, gated: str, stranger: dict[str, s
     assert refused.status_code == 403 and refused.headers["x-error-code"] == "GatedRepo"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the commit page (PageRepo, Need.READ) shows the diff of a gated repo's files "
-    "to anyone who may see the repo; its blob page (Need.DOWNLOAD) refuses the same text",
-)
 def test_the_commit_page_shows_no_diff_without_access(
     client: TestClient, gated: str, stranger: dict[str, str]
 ) -> None:
@@ -58,11 +53,6 @@ def test_the_commit_page_shows_no_diff_without_access(
     assert SECRET.decode().strip() not in page.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: duplicate_repo needs only Need.READ on the source (api.py), so anyone who "
-    "sees a gated repo copies its files into a repo of their own and reads them there",
-)
 def test_duplicating_needs_access_to_the_files(
     client: TestClient, gated: str, stranger: dict[str, str]
 ) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from webpages import api_commit, api_create
@@ -31,11 +30,6 @@ def test_a_commit_announces_its_move(client: TestClient, token: str, settings: S
     assert [m["new"] for m in moves(settings) if m["ref"] == "refs/heads/main"] == [sha]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the branch and tag routes (refs.create_branch, delete_branch, create_tag, "
-    "delete_tag) move refs without an event, where a git push of the same refs writes one",
-)
 def test_branch_and_tag_routes_announce_their_moves(
     client: TestClient, token: str, settings: Settings
 ) -> None:
