@@ -16,6 +16,7 @@ from hugbox.db import Database
 from hugbox.edge import EdgeMiddleware
 from hugbox.errors import install_error_handlers
 from hugbox.events import service as events
+from hugbox.gated import api as gated_api
 from hugbox.gitserver import api as gitserver_api
 from hugbox.inference import api as inference_api
 from hugbox.inference import metrics as inference_metrics
@@ -31,7 +32,7 @@ from hugbox.lfs.signing import UrlSigner, load_secret
 from hugbox.middleware import BodyLimitMiddleware, HubPathMiddleware, RequestIdMiddleware
 from hugbox.openapi import install_openapi
 from hugbox.repos import api as repos_api
-from hugbox.repos import commits_api, discussions_api, files_api, gated_api, settings_api
+from hugbox.repos import commits_api, discussions_api, files_api, settings_api
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
 from hugbox.repos.store import RepoStore
 from hugbox.settings import PreuploadMode, Settings

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from hugbox.auth import pages as auth_pages
 from hugbox.errors import HubError, NotFound
+from hugbox.gated import pages as gated_pages
 from hugbox.repos import files_pages
 from hugbox.repos import pages as repo_pages
 from hugbox.spaces import pages as space_pages
@@ -51,6 +52,7 @@ def install(app: FastAPI, *, secret: bytes) -> None:
         router,
         auth_pages.router,
         repo_pages.router,
+        gated_pages.router,
         files_pages.router,
         space_pages.router,
         auth_pages.profile_router,
