@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from hugbox import __version__, cloud, malloc
 from hugbox.auth import api as auth_api
+from hugbox.community import api as community_api
 from hugbox.db import Database
 from hugbox.edge import EdgeMiddleware
 from hugbox.errors import install_error_handlers
@@ -32,7 +33,7 @@ from hugbox.lfs.signing import UrlSigner, load_secret
 from hugbox.middleware import BodyLimitMiddleware, HubPathMiddleware, RequestIdMiddleware
 from hugbox.openapi import install_openapi
 from hugbox.repos import api as repos_api
-from hugbox.repos import commits_api, discussions_api, files_api, settings_api
+from hugbox.repos import commits_api, files_api, settings_api
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
 from hugbox.repos.store import RepoStore
 from hugbox.settings import PreuploadMode, Settings
@@ -94,7 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
         repos_api.router,
         files_api.router,
         commits_api.router,
-        discussions_api.router,
+        community_api.router,
         lfs_api.router,
         xet_api.router,
         gitserver_api.router,
