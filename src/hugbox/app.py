@@ -29,7 +29,6 @@ from hugbox.inference.pinned import load_pinned
 from hugbox.inference.targets import TargetCache
 from hugbox.jobs.worker import Worker, WorkerLimits
 from hugbox.lfs import api as lfs_api
-from hugbox.lfs.signing import UrlSigner, load_secret
 from hugbox.middleware import BodyLimitMiddleware, HubPathMiddleware, RequestIdMiddleware
 from hugbox.openapi import install_openapi
 from hugbox.repos import api as repos_api
@@ -37,6 +36,7 @@ from hugbox.repos import commits_api, files_api, settings_api
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
 from hugbox.repos.store import RepoStore
 from hugbox.settings import PreuploadMode, Settings
+from hugbox.signing import UrlSigner, load_secret
 from hugbox.spaces import api as spaces_api
 from hugbox.spaces import service as spaces_service
 from hugbox.viewer import api as viewer_api

@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 
 from hugbox.auth.service import Caller, require_write_token
 from hugbox.errors import AuthenticationRequired, BadRequest, Forbidden, HubError, NotFound
-from hugbox.lfs.signing import UrlSigner
 from hugbox.repos import access
 from hugbox.repos import objects as repo_objects
 from hugbox.repos.models import Repo
 from hugbox.repos.service import authorize_upload
+from hugbox.signing import UrlSigner
 from hugbox.storage.blobs import BlobStore, LocalBlobStore
 from hugbox.xet import format as fmt
 from hugbox.xet import recipes, tokens
