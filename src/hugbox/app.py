@@ -12,11 +12,15 @@ from fastapi import FastAPI
 
 from hugbox import __version__, cloud, malloc
 from hugbox.auth import api as auth_api
+from hugbox.auth import pages as auth_pages
+from hugbox.community import api as community_api
 from hugbox.context import build_context
 from hugbox.db import Database
 from hugbox.edge import EdgeMiddleware
 from hugbox.error_responses import install_error_handlers
 from hugbox.events import service as events
+from hugbox.gated import api as gated_api
+from hugbox.gated import pages as gated_pages
 from hugbox.gitserver import api as gitserver_api
 from hugbox.inference import api as inference_api
 from hugbox.inference import metrics as inference_metrics
@@ -27,15 +31,18 @@ from hugbox.inference.metrics import ExecutorEvents, MeteredExecutor, Metrics, M
 from hugbox.inference.pinned import load_pinned
 from hugbox.inference.targets import TargetCache
 from hugbox.jobs.worker import Worker, WorkerLimits
+from hugbox.lfs import api as lfs_api
 from hugbox.middleware import BodyLimitMiddleware, HubPathMiddleware, RequestIdMiddleware
 from hugbox.openapi import install_openapi
 from hugbox.repos import api as repos_api
-from hugbox.repos import commits_api, discussions_api, files_api, gated_api, lfs_api, settings_api
+from hugbox.repos import commits_api, files_api, files_pages, settings_api
+from hugbox.repos import pages as repo_pages
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
 from hugbox.repos.reconcile import RECONCILE_JOB, Reconciler
-from hugbox.repos.signing import UrlSigner, load_secret
 from hugbox.settings import PreuploadMode, Settings
+from hugbox.signing import UrlSigner, load_secret
 from hugbox.spaces import api as spaces_api
+from hugbox.spaces import pages as space_pages
 from hugbox.spaces import service as spaces_service
 from hugbox.viewer import api as viewer_api
 from hugbox.viewer import service as viewer_service
@@ -94,7 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
         repos_api.router,
         files_api.router,
         commits_api.router,
-        discussions_api.router,
+        community_api.router,
         lfs_api.router,
         xet_api.router,
         gitserver_api.router,
@@ -108,7 +115,15 @@ def create_app(settings: Settings) -> FastAPI:
         cloud.router,
     ):
         app.include_router(router)
-    web_pages.install(app, secret=secret)  # after the API: pages must not shadow its routes
+    domain_pages = (
+        auth_pages.router,
+        repo_pages.router,
+        gated_pages.router,
+        files_pages.router,
+        space_pages.router,
+        auth_pages.profile_router,  # last: `/{namespace}` would match what the others serve
+    )
+    web_pages.install(app, secret=secret, domain_pages=domain_pages)  # after the API routes
     install_repo_not_found(app)
     install_openapi(app)
 

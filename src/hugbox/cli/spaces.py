@@ -27,7 +27,7 @@ def serve_spaces(
     data_dir: DataDirOption = None,
 ) -> None:
     """Serve spaces on their own origin, building and running apps as they are asked for."""
-    from hugbox.spaces.host import create_spaces_app  # heavy: only this command needs it
+    from hugbox.spaces.host.app import create_spaces_app  # heavy: only this command needs it
 
     settings = load_settings(data_dir)
     hub = hub_url.rstrip("/")

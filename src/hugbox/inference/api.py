@@ -23,7 +23,7 @@ from hugbox.inference.executor import Executor
 from hugbox.inference.metrics import INFERENCE_TAG
 from hugbox.inference.shapes import tgi_details
 from hugbox.inference.targets import TargetCache
-from hugbox.inference.worker import Outcome
+from hugbox.inference.worker.process import Outcome
 from hugbox.openapi import request_body
 from hugbox.repos.deps import load_repo, path_revision
 from hugbox.repos.models import Repo

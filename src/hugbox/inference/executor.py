@@ -25,9 +25,9 @@ from hugbox.inference.errors import (
     ModelOverloaded,
     ModelTimeout,
 )
-from hugbox.inference.generation import Chunk, Generated
 from hugbox.inference.metrics import ExecutorEvents, NoEvents
-from hugbox.inference.worker import Batch, Cancel, Job, Outcome, WorkerSpec, main
+from hugbox.inference.worker.generation import Chunk, Generated
+from hugbox.inference.worker.process import Batch, Cancel, Job, Outcome, WorkerSpec, main
 
 log = logging.getLogger(__name__)
 _WORKER_BASELINE = 400 * 1024**2  # a Python process with torch and transformers imported

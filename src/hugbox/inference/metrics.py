@@ -29,8 +29,8 @@ from hugbox.db import Database
 from hugbox.deps import bearer_token
 from hugbox.errors import AuthenticationRequired, Forbidden
 from hugbox.inference.cache import ResponseCache
-from hugbox.inference.generation import Generated
-from hugbox.inference.worker import Job, Outcome
+from hugbox.inference.worker.generation import Generated
+from hugbox.inference.worker.process import Job, Outcome
 from hugbox.settings import Settings
 
 if TYPE_CHECKING:

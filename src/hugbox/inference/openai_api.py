@@ -22,7 +22,7 @@ from hugbox.inference import service
 from hugbox.inference.api import MODEL, resolve, started
 from hugbox.inference.executor import Executor
 from hugbox.inference.metrics import INFERENCE_TAG
-from hugbox.inference.worker import Outcome
+from hugbox.inference.worker.process import Outcome
 from hugbox.openapi import OBJECT, request_body
 from hugbox.repos import service as repos
 from hugbox.repos.models import RepoType

@@ -15,8 +15,8 @@ from hugbox.inference import presets, snapshot, tasks
 from hugbox.inference.cache import ResponseCache
 from hugbox.inference.errors import InferenceInputError, ModelFailed, ModelTooLarge
 from hugbox.inference.executor import Executor, ModelKey
-from hugbox.inference.generation import Generated
-from hugbox.inference.worker import Job, Outcome
+from hugbox.inference.worker.generation import Generated
+from hugbox.inference.worker.process import Job, Outcome
 from hugbox.repos import content, indexer
 from hugbox.repos.models import Repo
 from hugbox.repos.store import RepoStore

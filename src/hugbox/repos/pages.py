@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from hugbox.auth.models import OrgRole
 from hugbox.deps import SessionDep, SettingsDep, StoreDep
-from hugbox.errors import BadRequest, Forbidden, HubError
-from hugbox.repos import access, browse, gated, indexer, playground, service
+from hugbox.errors import BadRequest, HubError
+from hugbox.repos import access, browse, indexer, playground, service
 from hugbox.repos.deps import load_repo
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Need, RepoQuery
@@ -208,16 +208,6 @@ def show_repo(
         can_download=access.can_download(session, caller, repo),
         space=space, frame_src=space.origin if space else None,
     )  # fmt: skip
-
-
-@repo_page("/ask-access", methods=("POST",))
-def ask_access(
-    repo: PageRepo, session: SessionDep, caller: PageCaller, form: CheckedForm
-) -> Response:
-    if caller.user is None:
-        raise Forbidden("Log in to ask for access")
-    gated.ask_access(session, repo=repo, user=caller.user)
-    return see_other(repo_path(repo))
 
 
 def _listed(value: Any) -> list[str]:

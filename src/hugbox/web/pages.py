@@ -5,15 +5,12 @@ from __future__ import annotations
 import functools
 import mimetypes
 import re
+from collections.abc import Iterable
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 
-from hugbox.auth import pages as auth_pages
 from hugbox.errors import HubError, NotFound
-from hugbox.repos import files_pages
-from hugbox.repos import pages as repo_pages
-from hugbox.spaces import pages as space_pages
 from hugbox.web import session as web_session
 from hugbox.web import templates
 
@@ -42,17 +39,11 @@ def render_error_page(request: Request, error: HubError) -> HTMLResponse | None:
     return templates.error_page(request, error) if templates.wants_html(request) else None
 
 
-def install(app: FastAPI, *, secret: bytes) -> None:
-    """Pages come after the API routes: `/{namespace}/{name}` must not shadow them."""
+def install(app: FastAPI, *, secret: bytes, domain_pages: Iterable[APIRouter]) -> None:
+    """Pages come after the API routes: `/{namespace}/{name}` must not shadow them. The domains'
+    page routers are included in the order given: the first route that matches wins."""
     app.state.web_secret = secret
     app.state.render_error_page = render_error_page
     app.state.login_limiter = web_session.LoginLimiter()
-    for page_router in (
-        router,
-        auth_pages.router,
-        repo_pages.router,
-        files_pages.router,
-        space_pages.router,
-        auth_pages.profile_router,
-    ):
+    for page_router in (router, *domain_pages):
         app.include_router(page_router)

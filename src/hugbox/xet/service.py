@@ -30,7 +30,7 @@ from hugbox.repos import access
 from hugbox.repos import objects as repo_objects
 from hugbox.repos.models import Repo
 from hugbox.repos.service import authorize_upload
-from hugbox.repos.signing import UrlSigner
+from hugbox.signing import UrlSigner
 from hugbox.storage.blobs import BlobStore, LocalBlobStore
 from hugbox.xet import format as fmt
 from hugbox.xet import recipes, tokens

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from hugbox.inference.generation import Generated
 from hugbox.inference.tasks import (
     SUPPORTED_TASKS,
     PipelineCall,
@@ -22,6 +21,7 @@ from hugbox.inference.tasks import (
     resolve_task,
     shape_output,
 )
+from hugbox.inference.worker.generation import Generated
 
 SHA = "a" * 40
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(40))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from hugbox.spaces import launch
 from hugbox.spaces.config import ConfigProblem, SdkDefaults, parse_duration, read_config
+from hugbox.spaces.host import launch
 from hugbox.spaces.models import SpaceStage
 
 DEFAULTS = SdkDefaults(gradio="6.31.0", streamlit="1.67.0")

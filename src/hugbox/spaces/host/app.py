@@ -12,12 +12,12 @@ from typing import Any
 
 from hugbox.context import build_context
 from hugbox.settings import Settings
-from hugbox.spaces import sandbox
 from hugbox.spaces.config import SdkDefaults
-from hugbox.spaces.directory import SpacesDirectory
-from hugbox.spaces.proxy import SpacesProxy, create_proxy
-from hugbox.spaces.sandbox import SandboxLimits
-from hugbox.spaces.supervisor import Space, Supervisor, SupervisorSetup
+from hugbox.spaces.host import sandbox
+from hugbox.spaces.host.directory import SpacesDirectory
+from hugbox.spaces.host.sandbox import SandboxLimits
+from hugbox.spaces.host.supervisor import Space, Supervisor, SupervisorSetup
+from hugbox.spaces.proxy.origin import SpacesProxy, create_proxy
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import uv
 
-from hugbox.spaces import bytecode
-from hugbox.spaces.runner import RunLog, spawn
-from hugbox.spaces.sandbox import HOME, Bind, Sandbox, SandboxLimits, is_root
+from hugbox.spaces.host import bytecode
+from hugbox.spaces.host.runner import RunLog, spawn
+from hugbox.spaces.host.sandbox import HOME, Bind, Sandbox, SandboxLimits, is_root
 
 UV_MOUNT = "/opt/uv/uv"
 APP_MOUNT = "/opt/app"

@@ -10,8 +10,8 @@ import pytest
 import torch
 from transformers import BertConfig, BertForQuestionAnswering, T5Config, T5ForConditionalGeneration
 
-from hugbox.inference import answering, runners
-from hugbox.inference.answering import Span
+from hugbox.inference.worker import answering, runners
+from hugbox.inference.worker.answering import Span
 from tiny_models import bpe_tokenizer, nllb_tokenizer, wordpiece_tokenizer
 
 TEXT = ["The knight rode to the castle.", "A story about a brave knight.", "Who rode there?"]

@@ -27,8 +27,8 @@ import httpx
 import pytest
 import uv
 
-from hugbox.spaces import runner, sandbox
-from hugbox.spaces.sandbox import SandboxLimits
+from hugbox.spaces.host import runner, sandbox
+from hugbox.spaces.host.sandbox import SandboxLimits
 
 MIB = 1 << 20
 LIMITS = SandboxLimits(memory_bytes=256 * MIB, processes=48, open_files=256, disk_bytes=32 * MIB)

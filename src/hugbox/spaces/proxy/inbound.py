@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 from starlette.types import Scope
 
-from hugbox.spaces.relay import HOP_BY_HOP, Headers, connection_tokens
+from hugbox.spaces.proxy.relay import HOP_BY_HOP, Headers, connection_tokens
 
 # Replaced by the proxy's own values: an app must not believe what a client claims.
 _FORWARDED = frozenset(

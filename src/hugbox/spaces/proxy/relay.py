@@ -11,7 +11,7 @@ import h11
 from starlette.types import Receive, Scope, Send
 
 from hugbox.errors import HubError
-from hugbox.spaces import upstream
+from hugbox.spaces.proxy import upstream
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from hugbox.spaces import bridge
-from hugbox.spaces.sandbox import (
+from hugbox.spaces.host import bridge
+from hugbox.spaces.host.sandbox import (
     HOME,
     Bind,
     Sandbox,

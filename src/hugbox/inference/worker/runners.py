@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from hugbox.inference import answering
+from hugbox.inference.worker import answering
 
 _RESULT_KEYS = {
     "summarization": "summary_text",

@@ -17,12 +17,18 @@ from starlette.types import Message, Receive, Scope, Send
 
 from hugbox.errors import HubError, NotFound
 from hugbox.requestid import current_request_id, new_request_id
-from hugbox.spaces import static
-from hugbox.spaces.inbound import Inbound, forwarded_headers, header, read_inbound, without_sign
-from hugbox.spaces.relay import Headers, relay_http
-from hugbox.spaces.upstream import Pools
-from hugbox.spaces.waking import Waker, error_page, waking_page
-from hugbox.spaces.websocket import deny, relay_websocket
+from hugbox.spaces.proxy import static
+from hugbox.spaces.proxy.inbound import (
+    Inbound,
+    forwarded_headers,
+    header,
+    read_inbound,
+    without_sign,
+)
+from hugbox.spaces.proxy.relay import Headers, relay_http
+from hugbox.spaces.proxy.upstream import Pools
+from hugbox.spaces.proxy.waking import Waker, error_page, waking_page
+from hugbox.spaces.proxy.websocket import deny, relay_websocket
 from hugbox.web.csrf import SESSION_COOKIE
 from hugbox.web.session import ANON_COOKIE
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from hugbox.errors import Forbidden
-from hugbox.repos.signing import UrlSigner, load_secret
+from hugbox.signing import UrlSigner, load_secret
 
 
 def test_signature_checks_every_part() -> None:

@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.frames import EXTERNAL_CLOSE_CODES
 from websockets.typing import Subprotocol
 
-from hugbox.spaces.relay import Headers, first_completed, keep_touching
+from hugbox.spaces.proxy.relay import Headers, first_completed, keep_touching
 
 log = logging.getLogger(__name__)
 

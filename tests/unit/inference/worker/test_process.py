@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from hugbox.inference.worker import Job, _length_buckets, _new_tokens
+from hugbox.inference.worker.process import Job, _length_buckets, _new_tokens
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from hugbox.spaces import builder, runner, sandbox
-from hugbox.spaces.builder import BuildFailed, BuildSpec
+from hugbox.spaces.host import builder, runner, sandbox
+from hugbox.spaces.host.builder import BuildFailed, BuildSpec
 
 BUILDER_UID = random.randrange(400_000, 500_000, 100)
 NO_DEBIAN = "this host installs no Debian packages for spaces; ask the operator to install them"

@@ -16,12 +16,12 @@ from typing import Any, TypeVar
 from hugbox.db import Database
 from hugbox.errors import ServiceUnavailable
 from hugbox.repos.store import RepoStore
-from hugbox.spaces import builder, launch, runner, state, venvs
 from hugbox.spaces.config import ConfigProblem, SdkDefaults, SpaceConfig
 from hugbox.spaces.files import BUILDER_UID, SpaceFiles
+from hugbox.spaces.host import builder, launch, runner, state, venvs
+from hugbox.spaces.host.sandbox import SandboxLimits
 from hugbox.spaces.models import SpaceStage
-from hugbox.spaces.proxy import Upstream
-from hugbox.spaces.sandbox import SandboxLimits
+from hugbox.spaces.proxy.origin import Upstream
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

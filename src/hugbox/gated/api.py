@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from hugbox.auth.service import require_write_token
 from hugbox.deps import CallerDep, SessionDep
 from hugbox.errors import AuthenticationRequired, BadRequest
+from hugbox.gated import service as gated
 from hugbox.pagination import MAX_OFFSET
-from hugbox.repos import gated, schemas
+from hugbox.repos import schemas
 from hugbox.repos.deps import ReadableRepo, WritableRepo
 
 router = APIRouter()

@@ -15,15 +15,15 @@ from hugbox.auth.service import Caller
 from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
 from hugbox.edge import read_json
 from hugbox.errors import BadRequest, EntryNotFound
+from hugbox.lfs import service as lfs
 from hugbox.openapi import OBJECT, request_body
-from hugbox.repos import lfs
 from hugbox.repos import objects as repo_objects
 from hugbox.repos.deps import ReadableRepo, asking_for_basic, load_repo_for_git
 from hugbox.repos.downloads import blob_response
 from hugbox.repos.models import Repo
 from hugbox.repos.service import Need, authorize, authorize_upload
-from hugbox.repos.signing import UrlSigner
 from hugbox.settings import PreuploadMode
+from hugbox.signing import UrlSigner
 from hugbox.storage.blobs import is_sha256
 
 router = APIRouter()

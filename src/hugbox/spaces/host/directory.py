@@ -12,9 +12,9 @@ from hugbox.errors import RepoNotFound
 from hugbox.repos import service as repos
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Need
+from hugbox.spaces.host.supervisor import Space, Supervisor
 from hugbox.spaces.models import SpaceStage
-from hugbox.spaces.proxy import Credentials, Upstream
-from hugbox.spaces.supervisor import Space, Supervisor
+from hugbox.spaces.proxy.origin import Credentials, Upstream
 
 
 class SpacesDirectory:

@@ -17,8 +17,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from hugbox.inference import generation
-from hugbox.inference.generation import Chunk, Generated
+from hugbox.inference.worker import generation
+from hugbox.inference.worker.generation import Chunk, Generated
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ def _load(spec: WorkerSpec) -> _Model:
     import torch
     import transformers
 
-    from hugbox.inference import runners
+    from hugbox.inference.worker import runners
 
     torch.set_num_threads(spec.threads)
     # transformers 5 has no pipeline for some tasks: our runners stand in for those.

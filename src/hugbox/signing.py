@@ -1,4 +1,4 @@
-"""Self-authenticating URLs for LFS transfers: huggingface_hub PUTs without Authorization."""
+"""The server secret, and the self-authenticating URLs it signs for LFS and Xet transfers."""
 
 from __future__ import annotations
 

@@ -31,8 +31,8 @@ from websockets.sync.client import connect as ws_connect
 from websockets.typing import Origin, Subprotocol
 
 from hugbox.errors import RepoNotFound, ServiceUnavailable
-from hugbox.spaces import relay
-from hugbox.spaces.proxy import Credentials, Upstream, create_proxy
+from hugbox.spaces.proxy import relay
+from hugbox.spaces.proxy.origin import Credentials, Upstream, create_proxy
 
 TOKEN = "hf_proxytesttoken"
 HUB = "http://hub.example"

@@ -1,0 +1,1 @@
+"""Community: discussions and pull requests on repos (a PR's ref and number belong to repos)."""

@@ -1,0 +1,1 @@
+"""The model worker: what runs in a model process (loading a pipeline, batching, generation)."""
