@@ -15,7 +15,8 @@ from hugbox.auth import service as auth
 from hugbox.auth.models import Account, OrgRole, TokenRole
 from hugbox.auth.service import Caller
 from hugbox.db import Database
-from hugbox.repos import commits, gated, objects, service
+from hugbox.gated import service as gated
+from hugbox.repos import commits, objects, service
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.payload import AddFile, CommitHeader, SpooledFile
 from hugbox.repos.store import RepoStore

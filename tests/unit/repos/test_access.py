@@ -27,7 +27,8 @@ from hugbox.errors import (
     HubError,
     RepoNotFound,
 )
-from hugbox.repos import gated, service
+from hugbox.gated import service as gated
+from hugbox.repos import service
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Need, RepoQuery
 
