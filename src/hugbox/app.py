@@ -11,8 +11,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from hugbox import __version__, cloud, malloc
+from hugbox.accounts import pages as account_pages
 from hugbox.auth import api as auth_api
 from hugbox.auth import pages as auth_pages
+from hugbox.auth.sessions import LoginLimiter
 from hugbox.community import api as community_api
 from hugbox.context import build_context
 from hugbox.db import Database
@@ -117,12 +119,15 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     domain_pages = (
         auth_pages.router,
+        account_pages.router,
         repo_pages.router,
         gated_pages.router,
         files_pages.router,
         space_pages.router,
-        auth_pages.profile_router,  # last: `/{namespace}` would match what the others serve
+        account_pages.profile_router,  # last: `/{namespace}` would match what the others serve
     )
+    app.state.login_limiter = LoginLimiter()
+    app.state.page_context = [repo_pages.repo_header_context]
     web_pages.install(app, secret=secret, domain_pages=domain_pages)  # after the API routes
     install_repo_not_found(app)
     install_openapi(app)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from hugbox.auth.sessions import PageCaller
 from hugbox.deps import SessionDep
 from hugbox.errors import Forbidden
 from hugbox.gated import service as gated
 from hugbox.repos.pages import PageRepo, add_repo_page, repo_path, see_other
-from hugbox.web.session import CheckedForm, PageCaller
+from hugbox.web.session import CheckedForm
 
 router = APIRouter(tags=["pages"])
 

@@ -18,7 +18,7 @@ from hugbox.db import Database
 from hugbox.deps import bearer_token
 from hugbox.edge import read_json
 from hugbox.errors import BadRequest, HubError
-from hugbox.inference import service, tasks
+from hugbox.inference import calls, service
 from hugbox.inference.executor import Executor
 from hugbox.inference.metrics import INFERENCE_TAG
 from hugbox.inference.shapes import tgi_details
@@ -179,7 +179,7 @@ async def started(items: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
 
 
 async def _tgi_events(
-    items: AsyncIterator[str | Outcome], call: tasks.PipelineCall
+    items: AsyncIterator[str | Outcome], call: calls.PipelineCall
 ) -> AsyncIterator[str]:
     index = 0
     async for item in items:

@@ -2,7 +2,7 @@
 in memory as the JSON bytes sent, least recently used dropped first past a byte budget.
 
 One cache per server process (`hugbox serve --workers N` keeps N); keys come from
-`tasks.cache_key`, which already names the model's commit, so a push never serves stale answers.
+`calls.cache_key`, which already names the model's commit, so a push never serves stale answers.
 """
 
 from __future__ import annotations

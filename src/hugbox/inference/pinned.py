@@ -7,7 +7,7 @@ import logging
 
 from hugbox.db import Database
 from hugbox.errors import HubError
-from hugbox.inference import service, tasks
+from hugbox.inference import calls, service
 from hugbox.inference.executor import Executor, ModelKey
 from hugbox.repos import service as repos
 from hugbox.repos.models import RepoType
@@ -26,7 +26,7 @@ async def load_pinned(
         try:
             key = await asyncio.to_thread(_key_for, repo_id, database, store, settings)
             await executor.preload(key)
-        except (HubError, tasks.TaskError) as exc:
+        except (HubError, calls.TaskError) as exc:
             log.error("pinned model %s was not loaded: %s", repo_id, exc)
         else:
             log.info("pinned model %s loaded", repo_id)
@@ -45,5 +45,5 @@ def _key_for(repo_id: str, database: Database, store: RepoStore, settings: Setti
             snapshots_dir=settings.data_dir / "inference" / "snapshots",
             max_model_bytes=settings.inference_max_model_bytes,
         )
-    task = tasks.pipeline_for(target.pipeline_tag)
+    task = calls.pipeline_for(target.pipeline_tag)
     return ModelKey(target.repo_id, target.model_dir, task, target.weights_bytes)

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from hugbox.inference import presets, snapshot, tasks
+from hugbox.inference import calls, presets, snapshot
 from hugbox.inference.cache import ResponseCache
 from hugbox.inference.errors import InferenceInputError, ModelFailed, ModelTooLarge
 from hugbox.inference.executor import Executor, ModelKey
@@ -147,7 +147,7 @@ async def infer(
     """Run `body` on `target`. A deterministic call is answered from `cache` when it holds the
     answer and `use_cache` allows; a fresh answer always replaces the cached one."""
     call = _prepare(target, body, forced_task)
-    cache_key = tasks.cache_key(target.sha, call) if cache is not None else None
+    cache_key = calls.cache_key(target.sha, call) if cache is not None else None
     if cache is not None and cache_key is not None and use_cache:
         cached = cache.get(cache_key)
         if cached is not None:
@@ -156,7 +156,7 @@ async def infer(
     started = time.perf_counter()
     outcome = await executor.run(key, _job(executor, target, call), wait_for_model=wait_for_model)
     elapsed = time.perf_counter() - started
-    content = orjson.dumps(tasks.shape_output(call, result_of(outcome)))
+    content = orjson.dumps(calls.shape_output(call, result_of(outcome)))
     if cache is not None and cache_key is not None:
         cache.put(cache_key, content)
     hit = None if cache_key is None else "MISS"
@@ -165,26 +165,26 @@ async def infer(
 
 def _prepare(
     target: Target, body: dict[str, Any], forced_task: str | None, *, presets: bool = True
-) -> tasks.PipelineCall:
+) -> calls.PipelineCall:
     """The call for `body`; `presets` lets the model's own generation defaults fill in what the
     request leaves out (the classic API's way; TGI's routes start from greedy instead)."""
     try:
-        task = tasks.resolve_task(
+        task = calls.resolve_task(
             pipeline_tag=target.pipeline_tag, forced=forced_task, inputs=body.get("inputs")
         )
-        return tasks.prepare_call(
+        return calls.prepare_call(
             task,
             body,
             sentence_transformers=target.sentence_transformers,
             presets=target.generation_presets if presets else {},
         )
-    except tasks.TaskError as exc:
+    except calls.TaskError as exc:
         raise InferenceInputError(str(exc)) from exc
 
 
 def text_generation_job(
     executor: Executor, target: Target, body: dict[str, Any], *, stream: bool, presets: bool
-) -> tuple[Job, tasks.PipelineCall]:
+) -> tuple[Job, calls.PipelineCall]:
     """TGI's `{"inputs", "parameters"}` as a generation job, with the classic route's checks and
     parameters; the call says how to present the result (`details`, `return_full_text`).
     `presets`: see `_prepare`."""
@@ -195,7 +195,7 @@ def text_generation_job(
 
 
 def _job(
-    executor: Executor, target: Target, call: tasks.PipelineCall, *, stream: bool = False
+    executor: Executor, target: Target, call: calls.PipelineCall, *, stream: bool = False
 ) -> Job:
     # `__`-keys are instructions for us, never arguments of the pipeline.
     kwargs = {k: v for k, v in call.kwargs.items() if not k.startswith("__")}

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hugbox.inference.tasks import PipelineCall
+    from hugbox.inference.calls import PipelineCall
     from hugbox.inference.worker.generation import Generated
 
 _SCALARS = (str, int, float, bool)

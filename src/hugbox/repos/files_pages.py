@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from hugbox.auth.service import Caller
+from hugbox.auth.sessions import PageCaller
 from hugbox.deps import SessionDep, StoreDep
 from hugbox.errors import BadRequest, EntryNotFound
 from hugbox.repos import browse, commits
@@ -32,7 +33,7 @@ from hugbox.repos.payload import AddFile, CommitHeader, DeleteFile, Operation
 from hugbox.repos.spool import spool_text, spool_upload
 from hugbox.repos.store import RepoStore
 from hugbox.web.markdown import highlight_file
-from hugbox.web.session import CheckedForm, PageCaller
+from hugbox.web.session import CheckedForm
 from hugbox.web.templates import render
 
 router = APIRouter(tags=["pages"])

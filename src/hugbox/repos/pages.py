@@ -8,9 +8,11 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import object_session
 from starlette.concurrency import run_in_threadpool
 
 from hugbox.auth.models import OrgRole
+from hugbox.auth.sessions import PageCaller
 from hugbox.deps import SessionDep, SettingsDep, StoreDep
 from hugbox.errors import BadRequest, HubError
 from hugbox.repos import access, browse, indexer, playground, service
@@ -20,7 +22,7 @@ from hugbox.repos.service import Need, RepoQuery
 from hugbox.spaces.pages import space_settings, space_view
 from hugbox.urls import base_url
 from hugbox.web.markdown import render_markdown
-from hugbox.web.session import CheckedForm, PageCaller
+from hugbox.web.session import CheckedForm
 from hugbox.web.templates import render
 
 router = APIRouter(tags=["pages"])
@@ -281,3 +283,28 @@ def delete_repo(
     owner = repo.namespace
     service.delete_repo(session, store, repo=repo)
     return see_other(f"/{quote(owner)}")
+
+
+def repo_header_context(request: Request, context: dict[str, Any]) -> None:
+    """What the repo header needs on every repo page: its links and which tabs it has (a
+    `page_context` processor of web.templates)."""
+    repo = context.get("repo")
+    if not isinstance(repo, Repo):
+        return
+    context.setdefault("base", f"/{repo.type.url_prefix}{repo.repo_id}")
+    if "has_tokenizer" not in context:
+        context["has_tokenizer"] = playground.repo_has_tokenizer(request.app.state.store, repo)
+    if "can_write" not in context:
+        context["can_write"] = _may_write(request, repo)
+
+
+def _may_write(request: Request, repo: Repo) -> bool:
+    """Whether the page's viewer may change the repo: only then has the header a Settings tab."""
+    caller, session = getattr(request.state, "caller", None), object_session(repo)
+    if caller is None or caller.user is None or session is None:
+        return False
+    try:
+        service.authorize(session, caller, repo, Need.WRITE)
+    except HubError:
+        return False
+    return True

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
+from hugbox.auth.sessions import PageCaller
 from hugbox.deps import SessionDep, get_settings
 from hugbox.errors import BadRequest
 from hugbox.repos.deps import load_repo
@@ -22,7 +23,7 @@ from hugbox.spaces import service
 from hugbox.spaces.api import SPACE  # registers the `spacetype` convertor our paths use
 from hugbox.spaces.models import SettingKind, SpaceRuntime, SpaceSetting
 from hugbox.urls import base_url
-from hugbox.web.session import CheckedForm, PageCaller
+from hugbox.web.session import CheckedForm
 
 router = APIRouter(tags=["pages"])
 SETTINGS = SPACE.removeprefix("/api") + "/settings"

@@ -11,7 +11,6 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 
 from hugbox.errors import HubError, NotFound
-from hugbox.web import session as web_session
 from hugbox.web import templates
 
 router = APIRouter(tags=["pages"])
@@ -44,6 +43,5 @@ def install(app: FastAPI, *, secret: bytes, domain_pages: Iterable[APIRouter]) -
     page routers are included in the order given: the first route that matches wins."""
     app.state.web_secret = secret
     app.state.render_error_page = render_error_page
-    app.state.login_limiter = web_session.LoginLimiter()
     for page_router in (router, *domain_pages):
         app.include_router(page_router)

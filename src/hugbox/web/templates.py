@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,8 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy.orm import object_session
 
 from hugbox.errors import HubError, RepoNotFound
-from hugbox.repos import playground
-from hugbox.repos.models import Repo
-from hugbox.repos.service import Need, authorize
 from hugbox.requestid import current_request_id
 from hugbox.urls import base_url
 from hugbox.web import session as web_session
@@ -85,12 +82,22 @@ def environment() -> Environment:
     return env
 
 
+# What a page needs from a part this layer does not know (the repo header's tabs, for one): each
+# part lists a function in `app.state.page_context` at wiring time, and it adds to the context
+# of the pages it concerns.
+ContextProcessor = Callable[[Request, dict[str, Any]], None]
+
+
+def _context_processors(request: Request) -> Sequence[ContextProcessor]:
+    state = getattr(request.scope.get("app"), "state", None)
+    return getattr(state, "page_context", ())
+
+
 def render(
     request: Request, template: str, *, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    repo = context.get("repo")
-    if repo is not None:
-        _add_repo_context(request, context, repo)
+    for add_context in _context_processors(request):
+        add_context(request, context)
     page = (
         environment()
         .get_template(template)
@@ -105,27 +112,6 @@ def render(
     response = HTMLResponse(page, status_code=status_code, headers=_headers(context))
     web_session.finish_cookies(request, response)
     return response
-
-
-def _add_repo_context(request: Request, context: dict[str, Any], repo: Repo) -> None:
-    """What the repo header needs on every repo page: its links and which tabs it has."""
-    context.setdefault("base", f"/{repo.type.url_prefix}{repo.repo_id}")
-    if "has_tokenizer" not in context:
-        context["has_tokenizer"] = playground.repo_has_tokenizer(request.app.state.store, repo)
-    if "can_write" not in context:
-        context["can_write"] = _may_write(request, repo)
-
-
-def _may_write(request: Request, repo: Repo) -> bool:
-    """Whether the page's viewer may change the repo: only then has the header a Settings tab."""
-    caller, session = getattr(request.state, "caller", None), object_session(repo)
-    if caller is None or caller.user is None or session is None:
-        return False
-    try:
-        authorize(session, caller, repo, Need.WRITE)
-    except HubError:
-        return False
-    return True
 
 
 def _headers(context: dict[str, Any]) -> dict[str, str]:

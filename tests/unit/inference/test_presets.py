@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from hugbox.inference.calls import TaskError, cache_key, prepare_call
 from hugbox.inference.presets import text_generation_presets
-from hugbox.inference.tasks import TaskError, cache_key, prepare_call
 
 # GPT-2's own config.json and generation_config.json, as far as generation goes.
 GPT2_TASK_PARAMS = {"text-generation": {"do_sample": True, "max_length": 50}}

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hugbox.inference.tasks import (
+from hugbox.inference.calls import (
     SUPPORTED_TASKS,
     PipelineCall,
     TaskError,
@@ -620,7 +620,7 @@ def test_greedy_generation_is_cacheable() -> None:
 
 def test_importing_tasks_loads_neither_torch_nor_transformers() -> None:
     code = (
-        "import sys, hugbox.inference.tasks; "
+        "import sys, hugbox.inference.calls; "
         "print(sorted(m for m in ('torch', 'transformers', 'numpy') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,4 +1,5 @@
-"""HF inference request bodies to `pipeline` calls: the torch-free half of the Inference API.
+"""HF inference request bodies to `pipeline` calls (the torch-free half of the Inference API);
+named `calls`, not `tasks`, because `tasks.py` is where a part keeps its background jobs.
 
 `resolve_task` picks the task, `prepare_call` validates the body and builds the `PipelineCall` a
 worker process runs as `pipe(*call.args, **call.kwargs)`, `shape_output` (in `shapes`) turns the

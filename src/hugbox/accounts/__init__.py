@@ -1,0 +1,1 @@
+"""Account pages that join accounts (auth) with the repos they own."""
