@@ -14,9 +14,10 @@ from hugbox import __version__, cloud, malloc
 from hugbox.auth import api as auth_api
 from hugbox.auth import pages as auth_pages
 from hugbox.community import api as community_api
+from hugbox.context import build_context
 from hugbox.db import Database
 from hugbox.edge import EdgeMiddleware
-from hugbox.errors import install_error_handlers
+from hugbox.error_responses import install_error_handlers
 from hugbox.events import service as events
 from hugbox.gated import api as gated_api
 from hugbox.gated import pages as gated_pages
@@ -37,7 +38,7 @@ from hugbox.repos import api as repos_api
 from hugbox.repos import commits_api, files_api, files_pages, settings_api
 from hugbox.repos import pages as repo_pages
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
-from hugbox.repos.store import RepoStore
+from hugbox.repos.reconcile import RECONCILE_JOB, Reconciler
 from hugbox.settings import PreuploadMode, Settings
 from hugbox.signing import UrlSigner, load_secret
 from hugbox.spaces import api as spaces_api
@@ -50,14 +51,14 @@ from hugbox.viewer.service import Viewer
 from hugbox.viewer.tasks import ViewerTasks
 from hugbox.web import pages as web_pages
 from hugbox.xet import api as xet_api
-from hugbox.xet.blobs import open_blob_store
 from hugbox.xet.service import open_storage
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
-    database = Database(settings.sqlalchemy_url)
+    context = build_context(settings)
+    database = context.database
     metrics = Metrics()
     executor = MeteredExecutor(_executor(settings, metrics), metrics)
     response_cache = ResponseCache(settings.inference_cache_bytes)
@@ -85,8 +86,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.target_cache = TargetCache(settings.inference_access_ttl)
     app.state.settings = settings
     app.state.database = database
-    blobs = open_blob_store(settings.blobs_dir, settings.xet_dir)
-    app.state.store = RepoStore(repos_dir=settings.repos_dir, blobs=blobs, tmp_dir=settings.tmp_dir)
+    app.state.context = context
+    app.state.store = context.store
+    blobs = context.blobs
     secret = load_secret(settings.secret_key.get_secret_value(), settings.data_dir)
     app.state.signer = UrlSigner(secret)
     app.state.viewer = viewer = Viewer(app.state.store, settings.data_dir / "viewer", ReaderCache())
@@ -171,7 +173,13 @@ def job_worker_for(settings: Settings, database: Database, viewer: Viewer) -> Wo
         max_attempts=settings.job_max_attempts,
     )
     delivery = events.Delivery(database, subscribers())
-    return Worker(database, {**tasks.handlers(), events.DELIVER_JOB: delivery.deliver}, limits)
+    reconciler = Reconciler(database, viewer.store)
+    handlers = {
+        **tasks.handlers(),
+        events.DELIVER_JOB: delivery.deliver,
+        RECONCILE_JOB: reconciler.handle,
+    }
+    return Worker(database, handlers, limits, periodic={RECONCILE_JOB: settings.reconcile_interval})
 
 
 def subscribers() -> list[events.Subscriber]:

@@ -14,7 +14,8 @@ import orjson
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hugbox.errors import BadRequest, HeaderFieldsTooLarge, HubError, UriTooLong, error_response
+from hugbox.error_responses import error_response
+from hugbox.errors import BadRequest, HeaderFieldsTooLarge, HubError, UriTooLong
 from hugbox.middleware import is_streamed
 from hugbox.names import MAX_NAME_BYTES, has_control
 

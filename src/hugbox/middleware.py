@@ -12,7 +12,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hugbox.errors import PayloadTooLarge, error_response
+from hugbox.error_responses import error_response
+from hugbox.errors import PayloadTooLarge
 from hugbox.repos.legacy import LegacyIds
 from hugbox.requestid import new_request_id
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from hugbox.errors import CONTROL_CHARACTERS, BadRequest
+from hugbox.errors import BadRequest
 
 # Its regex bounds a name by word boundaries, so `_` may start one: `__DUMMY_HUB_USER__` is valid.
 _NAME_RE = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
@@ -14,6 +14,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
 # checkouts (inference snapshots, spaces, git clones) write it to a file system.
 MAX_REVISION_BYTES = 255
 MAX_NAME_BYTES = 255
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 
 # Path segments the URL map uses right where a namespace would stand.
 RESERVED_NAMESPACES = frozenset(

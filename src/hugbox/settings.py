@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         description="Seconds without a heartbeat after which a running job is taken to be "
         "orphaned (its process died) and runs again.",
     )
+    reconcile_interval: float = Field(
+        default=300.0,
+        description="Seconds between two passes that compare every repo's refs in git with the "
+        "database and record what a crash left out (0: only when the hub starts).",
+    )
     job_max_attempts: int = Field(
         default=5, description="Runs a failing job gets (with exponential backoff) before it fails."
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -13,12 +12,11 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
-from hugbox.db import Database, migrate
+from hugbox.context import Context, build_context
+from hugbox.db import migrate
 from hugbox.errors import HubError
 from hugbox.repos import objects
-from hugbox.repos.store import RepoStore
 from hugbox.settings import Settings
-from hugbox.xet.blobs import open_blob_store
 
 DataDirOption = Annotated[
     Path | None,
@@ -31,26 +29,18 @@ def load_settings(data_dir: Path | None) -> Settings:
     return Settings(data_dir=data_dir) if data_dir else Settings()
 
 
-@dataclass
-class Operator:
-    settings: Settings
-    database: Database
-    store: RepoStore
+# An operator command works on the hub's shared context, like the app does.
+Operator = Context
 
 
 def operator(data_dir: Path | None) -> Operator:
     settings = load_settings(data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.sqlalchemy_url)
-    store = RepoStore(
-        repos_dir=settings.repos_dir,
-        blobs=open_blob_store(settings.blobs_dir, settings.xet_dir),
-        tmp_dir=settings.tmp_dir,
-    )
-    database = Database(settings.sqlalchemy_url)
-    with database.session() as session:
-        objects.index_unindexed(session, store)  # repos made before the large-file index
-    return Operator(settings, database, store)
+    op = build_context(settings)
+    with op.database.session() as session:
+        objects.index_unindexed(session, op.store)  # repos made before the large-file index
+    return op
 
 
 @contextmanager

@@ -62,10 +62,9 @@ def serve(
     """Start the hub (migrating the database first), and the spaces host beside it."""
     _export_inference_options(memory_budget, pin, inference_threads, workers)
     op = operator(data_dir)
-    with op.database.session() as session:
-        # A commit cut short between moving its branch and committing (a crash, a kill -9).
-        if healed := reconcile.heal(session, op.store):
-            err.print(f"Healed {healed} repos whose main branch moved without the database.")
+    # A change cut short between moving a ref and committing (a crash, a kill -9).
+    if healed := reconcile.heal(op.database, op.store):
+        err.print(f"Healed {healed} repos whose refs moved without the database.")
     # Worker processes and the spaces host read their settings from the environment.
     os.environ["HUGBOX_DATA_DIR"] = str(op.settings.data_dir.resolve())
     spaces_port = spaces_port or op.settings.spaces_port or port + 1

@@ -24,7 +24,12 @@ from hugbox.jobs import service as jobs
 log = logging.getLogger(__name__)
 
 DELIVER_JOB = "events.deliver"
-REF_MOVED = "repo.ref_moved"  # data: ref, old (None for a new ref), new
+# The kinds of event, and what each one's data holds.
+REF_MOVED = "repo.ref_moved"  # ref, old (None for a new ref), new (None for a deleted ref)
+REPO_CREATED = "repo.created"  # head: the initial commit
+REPO_DELETED = "repo.deleted"  # (nothing: the event's repo_type and repo_id say which)
+REPO_MOVED = "repo.moved"  # old_id, new_id
+REPO_UPDATED = "repo.updated"  # each changed setting: {"private": [old, new], "gated": [...]}
 BATCH = 100
 MAIN_REF = "refs/heads/main"
 

@@ -18,11 +18,10 @@ from typing import BinaryIO
 from sqlalchemy.orm import Session
 
 from hugbox.gitserver import hook, transport
-from hugbox.repos import indexer, lfs_index, objects
+from hugbox.repos import announce, indexer, lfs_index, objects
 from hugbox.repos.commits import LFS_SIZE_THRESHOLD
 from hugbox.repos.models import LfsObject, Repo
 from hugbox.repos.refs import DEFAULT_BRANCH
-from hugbox.repos.service import announce_ref_moved
 from hugbox.repos.store import RepoStore
 from hugbox.storage import git
 
@@ -95,8 +94,7 @@ def receive_pack(
     objects.link(session, repo_pk=repo.pk, oids=pointers)
     if before.get(main_ref) != after.get(main_ref):
         indexer.refresh(session, store, repo)
-    for ref in sorted(before.keys() | after.keys()):
-        announce_ref_moved(session, repo, ref=ref, old=before.get(ref), new=after.get(ref))
+    announce.refs_moved(session, repo, before=before, after=after)
     return output
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pygit2
 
 from hugbox.inference import presets, snapshot, tasks
 from hugbox.inference.cache import ResponseCache
@@ -21,6 +20,7 @@ from hugbox.inference.worker.process import Job, Outcome
 from hugbox.repos import content, indexer
 from hugbox.repos.models import Repo
 from hugbox.repos.store import RepoStore
+from hugbox.storage import git
 
 _WEIGHTS = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 
@@ -78,7 +78,7 @@ def model_facts(store: RepoStore, repo: Repo, *, revision: str) -> ModelFacts:
     return _facts(gitrepo, repo, content.resolve_revision(gitrepo, revision))
 
 
-def _facts(gitrepo: pygit2.Repository, repo: Repo, commit: pygit2.Commit) -> ModelFacts:
+def _facts(gitrepo: git.Repository, repo: Repo, commit: git.Commit) -> ModelFacts:
     described = indexer.describe(gitrepo, repo.type, commit)
     return ModelFacts(
         repo_id=repo.repo_id,

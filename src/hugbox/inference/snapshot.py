@@ -8,18 +8,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import pygit2
-
 from hugbox.errors import UnprocessableEntity
 from hugbox.repos import content
 from hugbox.repos.store import RepoStore
+from hugbox.storage import git
 
 COPY_BUFFER = 1024 * 1024
 
 
-def materialize(
-    store: RepoStore, gitrepo: pygit2.Repository, commit: pygit2.Commit, root: Path
-) -> Path:
+def materialize(store: RepoStore, gitrepo: git.Repository, commit: git.Commit, root: Path) -> Path:
     """The folder for `commit` under `root`, built once: a commit id fixes its content.
 
     Large files are hard links into the blob store (no copy), or copies of those it keeps as
@@ -44,9 +41,7 @@ def materialize(
     return target
 
 
-def _place(
-    store: RepoStore, gitrepo: pygit2.Repository, file: content.RepoFile, dest: Path
-) -> None:
+def _place(store: RepoStore, gitrepo: git.Repository, file: content.RepoFile, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     if file.lfs is None:
         dest.write_bytes(content.read_blob(gitrepo, file.blob_id))

@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
@@ -23,6 +24,7 @@ from hugbox.jobs.models import Job
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], None]
+PERIODIC_KEY = "periodic"
 
 
 @dataclass(frozen=True)
@@ -35,12 +37,19 @@ class WorkerLimits:
 
 
 class Worker:
-    """Threads that run jobs of the kinds in `handlers` until `stop()`."""
+    """Threads that run jobs of the kinds in `handlers` until `stop()`, and enqueue each kind in
+    `periodic` ({kind: seconds}) once per its period."""
 
-    def __init__(self, database: Database, handlers: Mapping[str, Handler], limits: WorkerLimits):
+    def __init__(
+        self, database: Database, handlers: Mapping[str, Handler], limits: WorkerLimits,
+        periodic: Mapping[str, float] | None = None,
+    ) -> None:  # fmt: skip
         self.database = database
         self.handlers = dict(handlers)
         self.limits = limits
+        now = time.monotonic()
+        self._due = {kind: now + period for kind, period in (periodic or {}).items() if period > 0}
+        self._periods = dict(periodic or {})
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -119,5 +128,17 @@ class Worker:
             try:
                 service.heartbeat(self.database, worker=self.name)
                 service.requeue_stale(self.database, stale_after=self.limits.stale_after_s)
+                self._enqueue_due()
             except Exception:
                 log.exception("job heartbeat error")
+
+    def _enqueue_due(self) -> None:
+        """Enqueue the periodic kinds whose time came; one waiting job serves every worker."""
+        now = time.monotonic()
+        for kind, due in self._due.items():
+            if now >= due:
+                self._due[kind] = now + self._periods[kind]
+                with self.database.session() as session:
+                    if not service.pending(session, kind=kind, key=PERIODIC_KEY):
+                        service.enqueue(session, kind=kind, key=PERIODIC_KEY, payload={})
+                self.wake()

@@ -11,7 +11,6 @@ import struct
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import pygit2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -47,7 +46,7 @@ def overview(store: RepoStore, repo: Repo, revision: str) -> Overview:
     commit = content.resolve_revision(gitrepo, revision)
     described = indexer.describe(gitrepo, repo.type, commit)
     readme = git.lookup(gitrepo, commit, "README.md")
-    text = readme.data.decode("utf-8", "replace") if isinstance(readme, pygit2.Blob) else None
+    text = readme.data.decode("utf-8", "replace") if isinstance(readme, git.Blob) else None
     return Overview(
         commit_id=str(commit.id),
         date=described.date,
@@ -77,7 +76,7 @@ def folder(
     commit = content.resolve_revision(gitrepo, revision)
     path = path.strip("/")
     tree = git.lookup(gitrepo, commit, path)
-    if not isinstance(tree, pygit2.Tree):
+    if not isinstance(tree, git.Tree):
         raise EntryNotFound(f"No folder {path!r} at {commit.id}", commit=str(commit.id))
     # Sort by name alone, then read only the page: a 10,000-file folder costs one page.
     names = sorted(tree, key=lambda e: (e.type_str != "tree", str(e.name).lower()))
@@ -99,7 +98,7 @@ def folder(
     )
 
 
-def _item(gitrepo: pygit2.Repository, prefix: str, entry: pygit2.Object) -> git.TreeItem:
+def _item(gitrepo: git.Repository, prefix: str, entry: git.Object) -> git.TreeItem:
     folder = entry.type_str == "tree"
     size = 0 if folder else gitrepo.odb.read_header(entry.id)[1]  # the header, not the content
     return git.TreeItem(prefix + str(entry.name), folder, str(entry.id), size)
@@ -152,9 +151,7 @@ def file_view(store: RepoStore, repo: Repo, revision: str, path: str) -> FileVie
     return FileView(commit_id, file, text=data.decode("utf-8", "replace"))
 
 
-def _head_bytes(
-    store: RepoStore, gitrepo: pygit2.Repository, file: content.RepoFile, n: int
-) -> bytes:
+def _head_bytes(store: RepoStore, gitrepo: git.Repository, file: content.RepoFile, n: int) -> bytes:
     """The first `n` bytes of a file, reading no more than that from the blob store."""
     if file.lfs is None:
         return content.read_blob(gitrepo, file.blob_id)[:n]
@@ -163,7 +160,7 @@ def _head_bytes(
 
 
 def safetensors_header(
-    store: RepoStore, gitrepo: pygit2.Repository, file: content.RepoFile
+    store: RepoStore, gitrepo: git.Repository, file: content.RepoFile
 ) -> tuple[list[TensorInfo], dict[str, str]]:
     """Tensor names, dtypes and shapes from the JSON header alone (never the weights)."""
     try:
@@ -186,7 +183,7 @@ def history(
     store: RepoStore, repo: Repo, revision: str, *, offset: int, limit: int
 ) -> list[refs.GitCommitInfo]:
     found = []
-    for index, item in enumerate(refs.iter_commits(store.open(repo), revision)):
+    for index, item in enumerate(refs.list_repo_commits(store, repo, revision)):
         if index >= offset + limit:
             break
         if index >= offset:

@@ -6,14 +6,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pygit2
-
 from hugbox.storage import git
 from hugbox.storage.blobs import BlobStore
 
 
 def checkout(
-    gitrepo: pygit2.Repository, commit: pygit2.Commit, blobs: BlobStore, dest: Path,
+    gitrepo: git.Repository, commit: git.Commit, blobs: BlobStore, dest: Path,
     *, link_large: bool = True,
 ) -> None:  # fmt: skip
     """Write the commit's files under `dest`. Large files are symlinked from the blob store when
@@ -25,7 +23,7 @@ def checkout(
             target.mkdir(parents=True, exist_ok=True)
             continue
         obj = gitrepo.get(item.oid)
-        assert isinstance(obj, pygit2.Blob)
+        assert isinstance(obj, git.Blob)
         pointer = git.parse_lfs_pointer(obj.data) if obj.size <= git.LFS_POINTER_MAX else None
         target.parent.mkdir(parents=True, exist_ok=True)
         if pointer is None:

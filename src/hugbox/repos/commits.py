@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pathspec
-import pygit2
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,7 +20,9 @@ from hugbox.errors import (
     RevisionNotFound,
     UnprocessableEntity,
 )
-from hugbox.repos import indexer, lfs_index, objects
+from hugbox.events import service as events
+from hugbox.repos import announce, indexer, lfs_index, objects
+from hugbox.repos.content import resolve_revision
 from hugbox.repos.gitattributes import is_lfs_path, lfs_patterns, track_line
 from hugbox.repos.models import Discussion, LfsObject, Repo
 from hugbox.repos.paths import check_path_in_repo
@@ -34,7 +35,7 @@ from hugbox.repos.payload import (
     DeleteFolder,
     Operation,
 )
-from hugbox.repos.service import Need, announce_ref_moved, author_email, authorize
+from hugbox.repos.service import Need, author_email, authorize
 from hugbox.repos.store import RepoStore
 from hugbox.storage import git
 from hugbox.storage.blobs import is_sha256
@@ -75,9 +76,9 @@ class CommitInfo:
     pr_num: int | None = None
 
 
-def _attributes(gitrepo: pygit2.Repository, commit: pygit2.Commit | None) -> str:
+def _attributes(gitrepo: git.Repository, commit: git.Commit | None) -> str:
     obj = git.lookup(gitrepo, commit, ".gitattributes") if commit else None
-    return obj.data.decode("utf-8", "replace") if isinstance(obj, pygit2.Blob) else ""
+    return obj.data.decode("utf-8", "replace") if isinstance(obj, git.Blob) else ""
 
 
 def wants_lfs(path: str, size: int, patterns: tuple[str, ...]) -> bool:
@@ -86,18 +87,22 @@ def wants_lfs(path: str, size: int, patterns: tuple[str, ...]) -> bool:
 
 def preupload(
     session: Session,
-    gitrepo: pygit2.Repository,
-    commit: pygit2.Commit,
-    files: Sequence[PreuploadFile],
+    store: RepoStore,
     *,
+    repo: Repo,
+    revision: str,
+    files: Sequence[PreuploadFile],
     git_ignore: str | None,
     inline: bool,
-) -> list[UploadMode]:
-    """Tell the client how to send each file, whether to skip it, and its current id."""
+) -> tuple[str, list[UploadMode]]:
+    """Tell the client how to send each file, whether to skip it, and its current id; returns
+    the commit `revision` resolved to, and the modes."""
+    gitrepo = store.open(repo)
+    commit = resolve_revision(gitrepo, revision)
     patterns = lfs_patterns(_attributes(gitrepo, commit))
     ignore_obj = git.lookup(gitrepo, commit, ".gitignore")
     ignore_text = git_ignore or (
-        ignore_obj.data.decode("utf-8", "replace") if isinstance(ignore_obj, pygit2.Blob) else ""
+        ignore_obj.data.decode("utf-8", "replace") if isinstance(ignore_obj, git.Blob) else ""
     )
     ignore = pathspec.GitIgnoreSpec.from_lines(ignore_text.splitlines())
     modes = []
@@ -111,7 +116,7 @@ def preupload(
                 oid=_current_oid(session, gitrepo, commit, file.path, lfs=lfs),
             )
         )
-    return modes
+    return str(commit.id), modes
 
 
 def _binary(file: PreuploadFile) -> bool:
@@ -119,10 +124,10 @@ def _binary(file: PreuploadFile) -> bool:
 
 
 def _current_oid(
-    session: Session, gitrepo: pygit2.Repository, commit: pygit2.Commit, path: str, *, lfs: bool
+    session: Session, gitrepo: git.Repository, commit: git.Commit, path: str, *, lfs: bool
 ) -> str | None:
     obj = git.lookup(gitrepo, commit, path)
-    if not isinstance(obj, pygit2.Blob):
+    if not isinstance(obj, git.Blob):
         return None
     pointer = git.parse_lfs_pointer(obj.data) if obj.size <= git.LFS_POINTER_MAX else None
     if pointer is None:
@@ -170,13 +175,13 @@ def create_commit(
         git.set_ref(gitrepo, ref_name, oid)
     lfs_index.record(session, ingest.objects)
     objects.link(session, repo_pk=repo.pk, oids=ingest.named)
-    if ref_name == "refs/heads/main":
+    if ref_name == events.MAIN_REF:
         indexer.refresh(session, store, repo)
-    announce_ref_moved(session, repo, ref=ref_name, old=str(head.id), new=oid)
+    announce.ref_moved(session, repo, ref=ref_name, old=str(head.id), new=oid)
     return CommitInfo(oid=oid, pr_num=pr_num)
 
 
-def _same(parent_commit: str, head: pygit2.Commit) -> bool:
+def _same(parent_commit: str, head: git.Commit) -> bool:
     return len(parent_commit) >= 5 and str(head.id).startswith(parent_commit.lower())
 
 
@@ -200,9 +205,9 @@ def super_squash(
             message=message,
         )  # fmt: skip
         git.set_ref(gitrepo, ref_name, oid)
-    if ref_name == "refs/heads/main":
+    if ref_name == events.MAIN_REF:
         indexer.refresh(session, store, repo)
-    announce_ref_moved(session, repo, ref=ref_name, old=str(head.id), new=oid)
+    announce.ref_moved(session, repo, ref=ref_name, old=str(head.id), new=oid)
     return oid
 
 
@@ -211,7 +216,7 @@ def _message(header: CommitHeader) -> str:
     return f"{summary}\n\n{header.description.strip()}\n" if header.description.strip() else summary
 
 
-def _branch_ref(gitrepo: pygit2.Repository, revision: str) -> str:
+def _branch_ref(gitrepo: git.Repository, revision: str) -> str:
     if revision.startswith("refs/pr/"):
         name = revision
     else:
@@ -225,7 +230,7 @@ def _open_pr(
     session: Session,
     caller: Caller,
     repo: Repo,
-    gitrepo: pygit2.Repository,
+    gitrepo: git.Repository,
     revision: str,
     header: CommitHeader,
 ) -> int:
@@ -283,8 +288,8 @@ def _next_num(session: Session, repo: Repo) -> int:
 
 def _changes(
     store: RepoStore,
-    gitrepo: pygit2.Repository,
-    head: pygit2.Commit,
+    gitrepo: git.Repository,
+    head: git.Commit,
     operations: Sequence[Operation],
 ) -> tuple[list[git.Change], _Ingest]:
     attributes = _attributes(gitrepo, head)
@@ -315,7 +320,7 @@ def _changes(
 
 
 def _add_file(
-    store: RepoStore, gitrepo: pygit2.Repository, path: str, op: AddFile, ingest: _Ingest
+    store: RepoStore, gitrepo: git.Repository, path: str, op: AddFile, ingest: _Ingest
 ) -> git.Put:
     spooled = op.content
     if path == ".gitattributes" or not wants_lfs(path, spooled.size, ingest.patterns):
@@ -331,7 +336,7 @@ def _add_file(
 
 
 def _add_lfs(
-    store: RepoStore, gitrepo: pygit2.Repository, path: str, op: AddLfsFile, ingest: _Ingest
+    store: RepoStore, gitrepo: git.Repository, path: str, op: AddLfsFile, ingest: _Ingest
 ) -> git.Put:
     stored_size = store.blobs.size(op.oid) if is_sha256(op.oid) else None
     if stored_size is None:
@@ -348,28 +353,28 @@ def _add_lfs(
     return git.Put(path, git.write_blob(gitrepo, git.lfs_pointer_bytes(op.oid, stored_size)))
 
 
-def _copy(gitrepo: pygit2.Repository, head: pygit2.Commit, src: str, dest: str) -> git.Put:
+def _copy(gitrepo: git.Repository, head: git.Commit, src: str, dest: str) -> git.Put:
     obj = git.lookup(gitrepo, head, src)
-    if not isinstance(obj, pygit2.Blob):
+    if not isinstance(obj, git.Blob):
         raise EntryNotFound(f"Cannot copy {src}: no such file at {head.id}")
     return git.Put(dest, str(obj.id))
 
 
 def _delete_file(
-    gitrepo: pygit2.Repository, head: pygit2.Commit, path: str
+    gitrepo: git.Repository, head: git.Commit, path: str
 ) -> git.Remove | git.RemoveDir:
     found = git.lookup(gitrepo, head, path)
-    if isinstance(found, pygit2.Tree):  # HF deletes a folder named as a file (no trailing '/')
+    if isinstance(found, git.Tree):  # HF deletes a folder named as a file (no trailing '/')
         return git.RemoveDir(path)
-    if not isinstance(found, pygit2.Blob):
+    if not isinstance(found, git.Blob):
         raise EntryNotFound(f"A file with this name doesn't exist: {path}")
     return git.Remove(path)
 
 
-def _build(gitrepo: pygit2.Repository, head: pygit2.Commit, changes: list[git.Change]) -> str:
+def _build(gitrepo: git.Repository, head: git.Commit, changes: list[git.Change]) -> str:
     try:
         return git.build_tree(gitrepo, head, changes)
     except git.TreeConflict as exc:
         raise UnprocessableEntity(str(exc)) from exc
-    except (KeyError, pygit2.GitError) as exc:
+    except (KeyError, git.GitError) as exc:
         raise EntryNotFound(f"Cannot apply the commit: {exc}") from exc

@@ -20,7 +20,7 @@ from hugbox.errors import BadRequest
 from hugbox.names import check_revision
 from hugbox.openapi import BINARY, request_body
 from hugbox.pagination import decode_cursor, paginate
-from hugbox.repos import commits, content, refs, schemas, service
+from hugbox.repos import commits, refs, schemas, service
 from hugbox.repos.deps import ReadableRepo, WritableRepo
 from hugbox.repos.payload import CommitHeader, Operation, PayloadError, parse_commit_payload
 
@@ -63,17 +63,11 @@ def preupload(
     create_pr: Annotated[bool, Query()] = False,
 ) -> Any:
     service.authorize_upload(session, caller, repo, create_pr=create_pr)
-    gitrepo = store.open(repo)
-    commit = content.resolve_revision(gitrepo, unquote(revision))
     files = [commits.PreuploadFile(f.path, f.size, _sample(f)) for f in body.files]
-    modes = commits.preupload(
-        session,
-        gitrepo,
-        commit,
-        files,
-        git_ignore=body.git_ignore,
-        inline=settings.preupload_mode == "inline",
-    )
+    commit_oid, modes = commits.preupload(
+        session, store, repo=repo, revision=unquote(revision), files=files,
+        git_ignore=body.git_ignore, inline=settings.preupload_mode == "inline",
+    )  # fmt: skip
     return {
         "files": [
             {
@@ -84,7 +78,7 @@ def preupload(
             }
             for m in modes
         ],
-        "commitOid": str(commit.id),
+        "commitOid": commit_oid,
     }
 
 
@@ -143,12 +137,15 @@ async def _read_payload(request: Request, spool: Path) -> tuple[CommitHeader, li
 
 
 @router.post(API + "/branch/{branch:path}", openapi_extra=request_body(BRANCH, "application/json"))
-async def create_branch(request: Request, repo: WritableRepo, store: StoreDep, branch: str) -> Any:
+async def create_branch(
+    request: Request, repo: WritableRepo, session: SessionDep, store: StoreDep, branch: str
+) -> Any:
     body = await _optional_json(request)
     start = body.get("startingPoint")
-    refs.create_branch(
-        store.open(repo), branch=unquote(branch), starting_point=str(start) if start else None
-    )
+    await run_in_threadpool(
+        refs.create_branch, session, store, repo=repo, branch=unquote(branch),
+        starting_point=str(start) if start else None,
+    )  # fmt: skip
     return {}
 
 
@@ -163,8 +160,8 @@ async def _optional_json(request: Request) -> dict[str, Any]:
 
 
 @router.delete(API + "/branch/{branch:path}")
-def delete_branch(repo: WritableRepo, store: StoreDep, branch: str) -> Any:
-    refs.delete_branch(store.open(repo), branch=unquote(branch))
+def delete_branch(repo: WritableRepo, session: SessionDep, store: StoreDep, branch: str) -> Any:
+    refs.delete_branch(session, store, repo=repo, branch=unquote(branch))
     return {}
 
 
@@ -194,25 +191,26 @@ class TagBody(BaseModel):
 
 @router.post(API + "/tag/{revision:path}")
 def create_tag(
-    body: TagBody, repo: WritableRepo, store: StoreDep, caller: CallerDep, revision: str
-) -> Any:
+    body: TagBody, repo: WritableRepo, session: SessionDep, store: StoreDep, caller: CallerDep,
+    revision: str,
+) -> Any:  # fmt: skip
     tagger = caller.user.name if caller.user else "hugbox"
     refs.create_tag(
-        store.open(repo), tag=body.tag, revision=unquote(revision), message=body.message,
-        tagger=tagger,
+        session, store, repo=repo, tag=body.tag, revision=unquote(revision),
+        message=body.message, tagger=tagger,
     )  # fmt: skip
     return {}
 
 
 @router.delete(API + "/tag/{tag:path}")
-def delete_tag(repo: WritableRepo, store: StoreDep, tag: str) -> Any:
-    refs.delete_tag(store.open(repo), tag=unquote(tag))
+def delete_tag(repo: WritableRepo, session: SessionDep, store: StoreDep, tag: str) -> Any:
+    refs.delete_tag(session, store, repo=repo, tag=unquote(tag))
     return {}
 
 
 @router.get(API + "/refs")
 def list_refs(repo: ReadableRepo, store: StoreDep, include_prs: bool = False) -> Any:
-    return schemas.git_refs(refs.list_refs(store.open(repo)), include_prs=include_prs)
+    return schemas.git_refs(refs.list_repo_refs(store, repo), include_prs=include_prs)
 
 
 @router.get(API + "/commits/{revision:path}")
@@ -231,7 +229,7 @@ def list_commits(
     offset = decode_cursor(cursor)
     page_size = max(1, min(limit, 1000))
     items = []
-    for index, commit in enumerate(refs.iter_commits(store.open(repo), unquote(revision))):
+    for index, commit in enumerate(refs.list_repo_commits(store, repo, unquote(revision))):
         if index >= offset + page_size + 1:
             break
         if index >= offset:

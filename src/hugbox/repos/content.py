@@ -7,8 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-import pygit2
-
 from hugbox.errors import EntryNotFound, RevisionNotFound
 from hugbox.names import check_revision, has_control
 from hugbox.storage import git
@@ -52,80 +50,80 @@ def split_special_ref(revision: str, path: str) -> tuple[str, str]:
     return match[1], match[2] or ""
 
 
-def resolve_revision(gitrepo: pygit2.Repository, revision: str) -> pygit2.Commit:
+def resolve_revision(gitrepo: git.Repository, revision: str) -> git.Commit:
     commit = git.resolve(gitrepo, check_revision(revision))
     if commit is None:
         raise RevisionNotFound(revision)
     return commit
 
 
-def _file(gitrepo: pygit2.Repository, path: str, blob: pygit2.Blob) -> RepoFile:
+def _file(gitrepo: git.Repository, path: str, blob: git.Blob) -> RepoFile:
     pointer = git.parse_lfs_pointer(blob.data) if blob.size <= git.LFS_POINTER_MAX else None
     size = pointer.size if pointer else blob.size
     return RepoFile(path=path, blob_id=str(blob.id), size=size, lfs=pointer)
 
 
-def _entry(gitrepo: pygit2.Repository, item: git.TreeItem) -> RepoEntry:
+def _entry(gitrepo: git.Repository, item: git.TreeItem) -> RepoEntry:
     if item.is_dir:
         return RepoFolder(path=item.path, tree_id=item.oid)
     if item.size > git.LFS_POINTER_MAX:  # too big to be a pointer: no need to read it
         return RepoFile(path=item.path, blob_id=item.oid, size=item.size)
     blob = gitrepo.get(item.oid)
-    assert isinstance(blob, pygit2.Blob)
+    assert isinstance(blob, git.Blob)
     return _file(gitrepo, item.path, blob)
 
 
-def tree_entry(gitrepo: pygit2.Repository, item: git.TreeItem) -> RepoEntry:
+def tree_entry(gitrepo: git.Repository, item: git.TreeItem) -> RepoEntry:
     """One entry of a listing (LFS pointers read only for blobs small enough to be one)."""
     return _entry(gitrepo, item)
 
 
-def _lookup(gitrepo: pygit2.Repository, commit: pygit2.Commit, path: str) -> pygit2.Object | None:
+def _lookup(gitrepo: git.Repository, commit: git.Commit, path: str) -> git.Object | None:
     # libgit2 would read `a\x00b` as `a`; no committed path holds a control character.
     return None if has_control(path) else git.lookup(gitrepo, commit, path)
 
 
 def list_tree(
-    gitrepo: pygit2.Repository, commit: pygit2.Commit, path: str, *, recursive: bool
+    gitrepo: git.Repository, commit: git.Commit, path: str, *, recursive: bool
 ) -> list[RepoEntry]:
     path = path.strip("/")
     obj = _lookup(gitrepo, commit, path)
     if obj is None:
         raise EntryNotFound(f"Entry not found: {path}", commit=str(commit.id))
-    if isinstance(obj, pygit2.Blob):
+    if isinstance(obj, git.Blob):
         return [_file(gitrepo, path, obj)]
-    assert isinstance(obj, pygit2.Tree)
+    assert isinstance(obj, git.Tree)
     return [_entry(gitrepo, item) for item in git.walk(gitrepo, obj, path, recursive=recursive)]
 
 
 def paths_info(
-    gitrepo: pygit2.Repository, commit: pygit2.Commit, paths: Iterable[str]
+    gitrepo: git.Repository, commit: git.Commit, paths: Iterable[str]
 ) -> list[RepoEntry]:
     entries: list[RepoEntry] = []
     for path in dict.fromkeys(p.strip("/") for p in paths):
         obj = _lookup(gitrepo, commit, path) if path else None
-        if isinstance(obj, pygit2.Blob):
+        if isinstance(obj, git.Blob):
             entries.append(_file(gitrepo, path, obj))
-        elif isinstance(obj, pygit2.Tree):
+        elif isinstance(obj, git.Tree):
             entries.append(RepoFolder(path=path, tree_id=str(obj.id)))
     return entries
 
 
-def get_file(gitrepo: pygit2.Repository, commit: pygit2.Commit, path: str) -> RepoFile:
+def get_file(gitrepo: git.Repository, commit: git.Commit, path: str) -> RepoFile:
     obj = _lookup(gitrepo, commit, path) if path else None
-    if not isinstance(obj, pygit2.Blob):
+    if not isinstance(obj, git.Blob):
         raise EntryNotFound(f"Entry not found: {path}", commit=str(commit.id))
     return _file(gitrepo, path, obj)
 
 
-def read_blob(gitrepo: pygit2.Repository, blob_id: str) -> bytes:
+def read_blob(gitrepo: git.Repository, blob_id: str) -> bytes:
     blob = gitrepo.get(blob_id)
-    assert isinstance(blob, pygit2.Blob)
+    assert isinstance(blob, git.Blob)
     return bytes(blob.data)
 
 
 def with_last_commits(
-    gitrepo: pygit2.Repository, commit: pygit2.Commit, entries: list[RepoEntry]
+    gitrepo: git.Repository, commit: git.Commit, entries: list[RepoEntry]
 ) -> list[RepoEntry]:
     """Attach the last commit that touched each entry (walks history; used for small pages)."""
     wanted = {e.path: (e.blob_id if isinstance(e, RepoFile) else e.tree_id) for e in entries}
@@ -141,7 +139,7 @@ def with_last_commits(
     return [_replace_last_commit(e, found.get(e.path)) for e in entries]
 
 
-def _last_commit(commit: pygit2.Commit) -> LastCommit:
+def _last_commit(commit: git.Commit) -> LastCommit:
     return LastCommit(str(commit.id), commit.message.split("\n", 1)[0], git.commit_date(commit))
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hugbox.auth.service import Caller
-from hugbox.repos import indexer, objects, service
+from hugbox.repos import announce, indexer, objects, service
 from hugbox.repos.models import Repo
 from hugbox.repos.store import RepoStore
 from hugbox.storage import git
@@ -28,19 +28,18 @@ def duplicate_repo(
         name=name, private=private, sdk=source.sdk,
     )  # fmt: skip
     with store.locked(target):
+        before = git.ref_targets(store.open(target))
         subprocess.run(
             ["git", *git.config_args(git.DURABLE_CONFIG), f"--git-dir={store.git_dir(target)}",
              "fetch", "--quiet", "--no-tags",
              str(store.git_dir(source)), *_REFS],
             check=True, capture_output=True,
         )  # fmt: skip
+        after = git.ref_targets(store.open(target))
     _share_xet_files(session, source, target)
     objects.index_history(session, store, target)  # the copy names what its refs reach
     indexer.refresh(session, store, target)
-    if target.head_sha:
-        service.announce_ref_moved(
-            session, target, ref="refs/heads/main", old=None, new=target.head_sha
-        )
+    announce.refs_moved(session, target, before=before, after=after)
     return target
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import pygit2
 from sqlalchemy.orm import Session
 
 from hugbox.repos import cards, content
@@ -30,7 +29,7 @@ class Snapshot:
     library_name: str | None = None
 
 
-def snapshot(gitrepo: pygit2.Repository, repo_type: RepoType, commit: pygit2.Commit) -> Snapshot:
+def snapshot(gitrepo: git.Repository, repo_type: RepoType, commit: git.Commit) -> Snapshot:
     card = read_card(gitrepo, commit)
     tags = cards.tags_from_card(card)
     if repo_type is not RepoType.MODEL:
@@ -78,9 +77,7 @@ class _CommitCache:
 _descriptions = _CommitCache()
 
 
-def describe(
-    gitrepo: pygit2.Repository, repo_type: RepoType, commit: pygit2.Commit
-) -> CommitDescription:
+def describe(gitrepo: git.Repository, repo_type: RepoType, commit: git.Commit) -> CommitDescription:
     key = (str(commit.id), repo_type)
     found = _descriptions.get(key)
     if found is None:
@@ -110,7 +107,7 @@ def refresh(session: Session, store: RepoStore, repo: Repo) -> None:
     session.flush()
 
 
-def read_card(gitrepo: pygit2.Repository, commit: pygit2.Commit) -> dict[str, Any]:
+def read_card(gitrepo: git.Repository, commit: git.Commit) -> dict[str, Any]:
     """The README's metadata at `commit`; {} when there is none or it is invalid."""
     readme = _read(gitrepo, commit, "README.md")
     if readme is None:
@@ -122,9 +119,9 @@ def read_card(gitrepo: pygit2.Repository, commit: pygit2.Commit) -> dict[str, An
         return {}
 
 
-def _read(gitrepo: pygit2.Repository, commit: pygit2.Commit, path: str) -> bytes | None:
+def _read(gitrepo: git.Repository, commit: git.Commit, path: str) -> bytes | None:
     obj = git.lookup(gitrepo, commit, path)
-    return bytes(obj.data) if isinstance(obj, pygit2.Blob) else None
+    return bytes(obj.data) if isinstance(obj, git.Blob) else None
 
 
 def _str(value: object) -> str | None:

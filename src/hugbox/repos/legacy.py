@@ -23,7 +23,8 @@ from starlette.types import Receive, Scope, Send
 
 from hugbox.auth.models import Account, AccountKind
 from hugbox.auth.service import create_org, find_account
-from hugbox.errors import Conflict, NotFound, RepoNotFound, error_response
+from hugbox.error_responses import error_response
+from hugbox.errors import Conflict, NotFound, RepoNotFound
 from hugbox.names import RESERVED_NAMESPACES, check_name
 from hugbox.repos.models import Repo, RepoRedirect, RepoType
 from hugbox.repos.service import Moved, find_repo

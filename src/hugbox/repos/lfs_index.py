@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import pygit2
 from sqlalchemy.orm import Session
 
 from hugbox.repos.models import LfsObject
+from hugbox.storage import git
 
 
 def content_git_oid(path: Path) -> str:
     """The git blob id of a file's content (what clients compute for regular files)."""
-    return str(pygit2.hashfile(str(path)))
+    return git.hash_file(path)
 
 
 def record(session: Session, objects: Iterable[LfsObject]) -> None:

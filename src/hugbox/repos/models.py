@@ -72,6 +72,20 @@ class Repo(Base):
         return f"{self.pk}.git"
 
 
+class RepoRef(Base):
+    """The commit the database last recorded for one ref of a repo. git moves the ref first and
+    the transaction records it after, so the two can part (a crash in between); the reconciler
+    compares them and announces what the database missed (repos/reconcile.py)."""
+
+    __tablename__ = "repo_refs"
+
+    repo_pk: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True
+    )
+    ref: Mapped[str] = mapped_column(String(512), primary_key=True)
+    commit: Mapped[str] = mapped_column(String(40))
+
+
 class RepoRedirect(Base):
     """An old id that still leads to a repo: after a move, or a legacy id such as `gpt2`."""
 

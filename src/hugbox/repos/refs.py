@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
-import pygit2
+from sqlalchemy.orm import Session
 
 from hugbox.errors import BadRequest, Conflict, Forbidden, RevisionNotFound
 from hugbox.names import check_revision
-from hugbox.repos import store
+from hugbox.repos import announce
 from hugbox.repos.content import resolve_revision
+from hugbox.repos.models import Repo
+from hugbox.repos.store import RepoStore
 from hugbox.storage import git
 
 DEFAULT_BRANCH = "main"
@@ -43,7 +43,7 @@ class GitCommitInfo:
     date: datetime
 
 
-def list_refs(gitrepo: pygit2.Repository) -> GitRefs:
+def list_refs(gitrepo: git.Repository) -> GitRefs:
     def refs(prefix: str) -> list[GitRef]:
         found = []
         for name in git.ref_names(gitrepo, prefix):
@@ -60,69 +60,88 @@ def list_refs(gitrepo: pygit2.Repository) -> GitRefs:
     )
 
 
-def _locked(gitrepo: pygit2.Repository) -> AbstractContextManager[None]:
-    """A ref is checked and changed under the repo lock: two requests creating (or deleting)
-    one name get one success and one 409 (404), never a libgit2 lock error."""
-    return store.locked(Path(gitrepo.path))
-
-
 def _check_ref_name(name: str, what: str) -> None:
     check_revision(name)
-    if name.startswith("refs/") or not pygit2.reference_is_valid_name(f"refs/heads/{name}"):
+    if name.startswith("refs/") or not git.valid_branch_name(name):
         raise BadRequest(f"Invalid reference for a {what}: {name!r}")
 
 
+# A ref is checked and changed under the repo lock: two requests creating (or deleting) one name
+# get one success and one 409 (404), never a libgit2 lock error. The move is recorded and
+# announced in the request's transaction, after the lock (see repos/reconcile.py for a crash
+# in between).
+
+
 def create_branch(
-    gitrepo: pygit2.Repository, *, branch: str, starting_point: str | None, exist_ok: bool = False
-) -> None:
+    session: Session, store: RepoStore, *, repo: Repo, branch: str, starting_point: str | None,
+    exist_ok: bool = False,
+) -> None:  # fmt: skip
     _check_ref_name(branch, "branch")
     ref = f"refs/heads/{branch}"
-    with _locked(gitrepo):
+    gitrepo = store.open(repo)
+    with store.locked(repo):
         if gitrepo.references.get(ref) is not None:
             if exist_ok:
                 return
             raise Conflict(f"Reference {ref} already exists")
-        start = resolve_revision(gitrepo, starting_point or DEFAULT_BRANCH)
-        git.set_ref(gitrepo, ref, str(start.id))
+        start = str(resolve_revision(gitrepo, starting_point or DEFAULT_BRANCH).id)
+        git.set_ref(gitrepo, ref, start)
+    announce.ref_moved(session, repo, ref=ref, old=None, new=start)
 
 
-def delete_branch(gitrepo: pygit2.Repository, *, branch: str) -> None:
+def delete_branch(session: Session, store: RepoStore, *, repo: Repo, branch: str) -> None:
     if check_revision(branch) == DEFAULT_BRANCH:
         raise Forbidden(f"Cannot delete refs/heads/{DEFAULT_BRANCH}")
-    ref = f"refs/heads/{branch}"
-    with _locked(gitrepo):
-        if gitrepo.references.get(ref) is None:
-            raise RevisionNotFound(branch)
-        git.delete_ref(gitrepo, ref)
+    _delete_ref(session, store, repo, ref=f"refs/heads/{branch}", name=branch)
 
 
 def create_tag(
-    gitrepo: pygit2.Repository, *, tag: str, revision: str, message: str | None, tagger: str
-) -> None:
+    session: Session, store: RepoStore, *, repo: Repo, tag: str, revision: str,
+    message: str | None, tagger: str,
+) -> None:  # fmt: skip
+    gitrepo = store.open(repo)
     target = resolve_revision(gitrepo, revision)  # HF judges it (404) before the tag's name
     if " " in tag:
         raise BadRequest(f"Invalid reference for a tag: {tag!r}")
     _check_ref_name(tag, "tag")
     ref = f"refs/tags/{tag}"
-    with _locked(gitrepo):
+    with store.locked(repo):
         if gitrepo.references.get(ref) is not None:
             raise Conflict(f"Tag {tag} already exists")
         if message:
-            signature = pygit2.Signature(tagger, f"{tagger}@users.noreply.hugbox")
-            gitrepo.create_tag(tag, target.id, pygit2.enums.ObjectType.COMMIT, signature, message)
+            git.create_annotated_tag(
+                gitrepo, tag, str(target.id), tagger=tagger,
+                email=f"{tagger}@users.noreply.hugbox", message=message,
+            )  # fmt: skip
         else:
             git.set_ref(gitrepo, ref, str(target.id))
+    announce.ref_moved(session, repo, ref=ref, old=None, new=str(target.id))
 
 
-def delete_tag(gitrepo: pygit2.Repository, *, tag: str) -> None:
-    ref = f"refs/tags/{check_revision(tag)}"
-    with _locked(gitrepo):
+def delete_tag(session: Session, store: RepoStore, *, repo: Repo, tag: str) -> None:
+    _delete_ref(session, store, repo, ref=f"refs/tags/{check_revision(tag)}", name=tag)
+
+
+def _delete_ref(session: Session, store: RepoStore, repo: Repo, *, ref: str, name: str) -> None:
+    gitrepo = store.open(repo)
+    with store.locked(repo):
+        old = git.ref_target(gitrepo, ref)
         if gitrepo.references.get(ref) is None:
-            raise RevisionNotFound(tag)
+            raise RevisionNotFound(name)
         git.delete_ref(gitrepo, ref)
+    announce.ref_moved(session, repo, ref=ref, old=old, new=None)
 
 
-def iter_commits(gitrepo: pygit2.Repository, revision: str) -> Iterator[GitCommitInfo]:
+def list_repo_refs(store: RepoStore, repo: Repo) -> GitRefs:
+    return list_refs(store.open(repo))
+
+
+def list_repo_commits(store: RepoStore, repo: Repo, revision: str) -> Iterator[GitCommitInfo]:
+    """The history of `revision`, newest first, read as the caller iterates."""
+    return iter_commits(store.open(repo), revision)
+
+
+def iter_commits(gitrepo: git.Repository, revision: str) -> Iterator[GitCommitInfo]:
     head = resolve_revision(gitrepo, revision)
     for commit in git.history(gitrepo, str(head.id)):
         title, _, body = commit.message.partition("\n")

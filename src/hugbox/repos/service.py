@@ -26,7 +26,7 @@ from hugbox.errors import (
 )
 from hugbox.events import service as events
 from hugbox.names import check_name
-from hugbox.repos import access, indexer
+from hugbox.repos import access, announce, indexer
 from hugbox.repos.gitattributes import default_gitattributes
 from hugbox.repos.models import Repo, RepoRedirect, RepoType
 from hugbox.repos.store import RepoStore
@@ -144,8 +144,10 @@ def create_repo(
         sdk=sdk,
     )
     _insert(session, repo)
-    _init_git(store, repo, caller.user)
+    head = _init_git(store, repo, caller.user)
     indexer.refresh(session, store, repo)
+    announce.record_ref(session, repo, ref=events.MAIN_REF, commit=head)
+    announce.announce(session, repo, events.REPO_CREATED, head=head)
     return repo
 
 
@@ -171,7 +173,7 @@ def _namespace_account(session: Session, caller: Caller, namespace: str) -> Acco
     return owner
 
 
-def _init_git(store: RepoStore, repo: Repo, author: Account) -> None:
+def _init_git(store: RepoStore, repo: Repo, author: Account) -> str:
     git_dir = store.git_dir(repo)
     if git_dir.exists():  # left over by a crash before the DB commit
         shutil.rmtree(git_dir)
@@ -186,18 +188,8 @@ def _init_git(store: RepoStore, repo: Repo, author: Account) -> None:
         author_email=author_email(author),
         message="initial commit",
     )
-    git.set_ref(gitrepo, "refs/heads/main", commit)
-
-
-def announce_ref_moved(
-    session: Session, repo: Repo, *, ref: str, old: str | None, new: str | None
-) -> None:
-    """Record that a ref of `repo` moved (a commit, a push, a squash, a copy; `old` None for a
-    new ref, `new` None for a deleted one) for the parts that react to it (viewer, spaces), in
-    the transaction of the change."""
-    if old != new:
-        key = events.RepoKey(pk=repo.pk, type=repo.type.value, repo_id=repo.repo_id)
-        events.record(session, key, events.REF_MOVED, ref=ref, old=old, new=new)
+    git.set_ref(gitrepo, events.MAIN_REF, commit)
+    return commit
 
 
 def author_email(user: Account) -> str:
@@ -206,6 +198,7 @@ def author_email(user: Account) -> str:
 
 
 def delete_repo(session: Session, store: RepoStore, *, repo: Repo) -> None:
+    announce.announce(session, repo, events.REPO_DELETED)
     session.delete(repo)
     session.flush()
     # Blobs stay: other repos may share them (content-addressed); a GC job reclaims orphans.
@@ -224,9 +217,11 @@ def move_repo(session: Session, *, caller: Caller, repo: Repo, to_repo_id: str) 
     if isinstance(existing, Moved):
         _drop_redirect(session, repo.type, to_repo_id)
     session.add(RepoRedirect(type=repo.type, old_id_lower=repo.id_lower, repo_pk=repo.pk))
+    old_id = repo.repo_id
     repo.namespace, repo.name, repo.owner_id = owner.name, name, owner.id
     repo.id_lower = f"{owner.name}/{name}".lower()
     session.flush()
+    announce.announce(session, repo, events.REPO_MOVED, old_id=old_id, new_id=repo.repo_id)
     return repo
 
 
@@ -263,6 +258,7 @@ def _drop_redirect(session: Session, repo_type: RepoType, repo_id: str) -> None:
 def update_settings(
     session: Session, *, repo: Repo, private: bool | None = None, gated: Any = None
 ) -> Repo:
+    before = {"private": repo.private, "gated": repo.gated}
     if private is not None:
         repo.private = private
     if gated is not None:
@@ -270,6 +266,10 @@ def update_settings(
             raise BadRequest("`gated` must be false, 'auto' or 'manual'")
         repo.gated = gated or None
     session.flush()
+    after = {"private": repo.private, "gated": repo.gated}
+    changed = {name: [old, after[name]] for name, old in before.items() if old != after[name]}
+    if changed:
+        announce.announce(session, repo, events.REPO_UPDATED, **changed)
     return repo
 
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
-
-import pygit2
 
 from hugbox.errors import RepoNotFound
 from hugbox.repos.models import Repo
@@ -28,32 +26,27 @@ class RepoStore:
     def git_dir(self, repo: Repo) -> Path:
         return self.repos_dir / repo.git_dir_name
 
-    def open(self, repo: Repo) -> pygit2.Repository:
+    def open(self, repo: Repo) -> git.Repository:
         git_dir = self.git_dir(repo)
         try:
             return git.open_repo(git_dir)
-        except pygit2.GitError:
+        except git.GitError:
             if git_dir.is_dir():
                 raise
             raise RepoNotFound(anonymous=False) from None  # deleted since its row was read
 
-    def locked(self, repo: Repo) -> AbstractContextManager[None]:
+    @contextmanager
+    def locked(self, repo: Repo) -> Iterator[None]:
         """The repo's write lock; a repo deleted meanwhile is not found."""
-        return locked(self.git_dir(repo))
+        try:
+            with git.locked(self.git_dir(repo)):
+                yield
+        except git.RepoGone:
+            raise RepoNotFound(anonymous=False) from None
 
     def remove(self, repo: Repo) -> None:
         """Delete the repo's git directory after the writers in flight; blobs stay."""
         git.remove(self.git_dir(repo))
 
-    def init(self, repo: Repo) -> pygit2.Repository:
+    def init(self, repo: Repo) -> git.Repository:
         return git.init_bare(self.git_dir(repo))
-
-
-@contextmanager
-def locked(git_dir: Path) -> Iterator[None]:
-    """The write lock of the repo in `git_dir`; a repo deleted meanwhile is not found."""
-    try:
-        with git.locked(git_dir):
-            yield
-    except git.RepoGone:
-        raise RepoNotFound(anonymous=False) from None

@@ -15,6 +15,15 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import FileMode, SortMode
 
+# The git types the rest of the hub holds (an opened repo, its commits, blobs and trees), named
+# here so that only storage/ imports pygit2.
+Repository = pygit2.Repository
+Commit = pygit2.Commit
+Blob = pygit2.Blob
+Tree = pygit2.Tree
+Object = pygit2.Object
+GitError = pygit2.GitError
+
 HEX_RE = re.compile(r"^[0-9a-f]{4,40}$")
 LFS_POINTER_MAX = 1024
 _LFS_HEADER = b"version https://git-lfs.github.com/spec/v1\n"
@@ -274,3 +283,22 @@ def remove(git_dir: Path) -> None:
     except RepoGone:
         return  # a concurrent delete got there first
     shutil.rmtree(doomed, ignore_errors=True)
+
+
+def hash_file(path: Path) -> str:
+    """The git blob id a file's content would have."""
+    return str(pygit2.hashfile(str(path)))
+
+
+def valid_branch_name(name: str) -> bool:
+    """Whether git accepts `refs/heads/<name>` (and so `refs/tags/<name>`)."""
+    return bool(pygit2.reference_is_valid_name(f"refs/heads/{name}"))
+
+
+def create_annotated_tag(
+    repo: pygit2.Repository, name: str, target: str, *, tagger: str, email: str, message: str
+) -> None:
+    signature = pygit2.Signature(tagger, email)
+    repo.create_tag(
+        name, pygit2.Oid(hex=target), pygit2.enums.ObjectType.COMMIT, signature, message
+    )

@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pygit2
-
 from hugbox.repos.models import Repo
 from hugbox.repos.store import RepoStore
 from hugbox.storage import git
@@ -62,7 +60,7 @@ def publish(store: RepoStore, repo: Repo, *, revision: str, files: list[Publishe
     return oid
 
 
-def _root(gitrepo: pygit2.Repository, revision: str) -> str:
+def _root(gitrepo: git.Repository, revision: str) -> str:
     root = revision
     for commit in git.history(gitrepo, revision):
         if not commit.parents:

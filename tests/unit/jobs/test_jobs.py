@@ -116,3 +116,22 @@ def test_worker_runs_and_retries(database: Database) -> None:
     finally:
         worker.stop()
     assert job.status is JobStatus.DONE and job.attempts == 2 and len(seen) == 2
+
+
+def test_periodic_kinds_run_once_per_period(database: Database) -> None:
+    runs: list[float] = []
+    limits = WorkerLimits(poll_s=0.05, heartbeat_s=0.05)
+    worker = Worker(
+        database, {"tick": lambda _: runs.append(time.monotonic())}, limits, {"tick": 0.3}
+    )
+    started = time.monotonic()
+    worker.start()
+    try:
+        deadline = started + 10
+        while len(runs) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert len(runs) >= 2
+    assert runs[0] - started >= 0.3  # not at start: `hugbox serve` heals before it listens
+    assert runs[1] - runs[0] >= 0.25  # once per period, however often the heartbeat beats

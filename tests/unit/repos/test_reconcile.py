@@ -71,14 +71,12 @@ def test_a_failed_transaction_after_the_ref_moved_is_healed(
     head, in_git, moved = _state(database, store)
     assert head != in_git and moved == []  # git is ahead; the database never heard of it
 
-    with database.session() as session:
-        assert reconcile.heal(session, store) == 1
+    assert reconcile.heal(database, store) == 1
     head, in_git, moved = _state(database, store)
     assert head == in_git
     assert [(e.data["ref"], e.data["new"]) for e in moved] == [("refs/heads/main", in_git)]
 
-    with database.session() as session:
-        assert reconcile.heal(session, store) == 0  # nothing left to heal, no second event
+    assert reconcile.heal(database, store) == 0  # nothing left to heal, no second event
     oid = _commit(database, store, tmp_path, fail=False)  # the repo goes on as usual
     head, in_git, moved = _state(database, store)
     assert head == in_git == oid and len(moved) == 2
@@ -124,8 +122,7 @@ def test_a_commit_killed_before_its_database_commit_is_healed(
     assert child.returncode == -signal.SIGKILL, child.stderr.decode()
     head, in_git, moved = _state(database, store)
     assert head != in_git and moved == []
-    with database.session() as session:  # the killed writer left no lock behind
-        assert reconcile.heal(session, store) == 1
+    assert reconcile.heal(database, store) == 1  # the killed writer left no lock behind
     head, in_git, moved = _state(database, store)
     assert head == in_git and [e.data["new"] for e in moved] == [in_git]
     assert _commit(database, store, tmp_path, fail=False) != in_git  # and the repo goes on

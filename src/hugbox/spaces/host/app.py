@@ -10,8 +10,7 @@ import signal
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from hugbox.db import Database
-from hugbox.repos.store import RepoStore
+from hugbox.context import build_context
 from hugbox.settings import Settings
 from hugbox.spaces.config import SdkDefaults
 from hugbox.spaces.host import sandbox
@@ -19,7 +18,6 @@ from hugbox.spaces.host.directory import SpacesDirectory
 from hugbox.spaces.host.sandbox import SandboxLimits
 from hugbox.spaces.host.supervisor import Space, Supervisor, SupervisorSetup
 from hugbox.spaces.proxy.origin import SpacesProxy, create_proxy
-from hugbox.xet.blobs import open_blob_store
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -32,14 +30,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 def supervisor_for(
     settings: Settings, *, hub_address: tuple[str, int], spaces_url: str
 ) -> Supervisor:
-    store = RepoStore(
-        repos_dir=settings.repos_dir,
-        blobs=open_blob_store(settings.blobs_dir, settings.xet_dir),
-        tmp_dir=settings.tmp_dir,
-    )
+    context = build_context(settings)
     setup = SupervisorSetup(
-        database=Database(settings.sqlalchemy_url),
-        store=store,
+        database=context.database,
+        store=context.store,
         spaces_dir=settings.spaces_dir,
         spaces_url=spaces_url,
         hub_address=hub_address,

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pygit2
 from sqlalchemy import select, update
 
 from hugbox.db import Database
@@ -93,7 +92,7 @@ def write_checkout(database: Database, store: RepoStore, pk: int, sha: str, dest
 
 def _commit(
     database: Database, store: RepoStore, pk: int, sha: str
-) -> tuple[Repo, pygit2.Repository, pygit2.Commit]:
+) -> tuple[Repo, git.Repository, git.Commit]:
     repo = _repo(database, pk)
     gitrepo = store.open(repo)
     commit = git.resolve(gitrepo, sha)

@@ -1,0 +1,27 @@
+"""The shared context a process builds once from its settings: the database and the repo store
+(with the blob store under it). The app, the operator CLI and the spaces host all start here, so
+the parts are assembled in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hugbox.db import Database
+from hugbox.repos.store import RepoStore
+from hugbox.settings import Settings
+from hugbox.xet.blobs import XetBlobStore, open_blob_store
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    database: Database
+    store: RepoStore
+    blobs: XetBlobStore  # the store's own blob store, as the Xet service needs it
+
+
+def build_context(settings: Settings) -> Context:
+    """Open the database and the stores that `settings` name (nothing is migrated here)."""
+    blobs = open_blob_store(settings.blobs_dir, settings.xet_dir)
+    store = RepoStore(repos_dir=settings.repos_dir, blobs=blobs, tmp_dir=settings.tmp_dir)
+    return Context(settings, Database(settings.sqlalchemy_url), store, blobs)
