@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HUGBOX_DATA_DIR ?= $(CURDIR)/data
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve test lint format docs bench compat upstream
+.PHONY: help install demo serve test test-fast lint format docs bench compat upstream
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ serve: install ## serve the hub on :8000 without seeding
 
 test: install lint ## lint, type-check, then run the whole test suite
 	$(BIN)/pytest
+
+test-fast: install ## the unit and functional tiers without the slow-marked tests (no live server)
+	$(BIN)/pytest -m "not slow" -p no:cacheprovider tests/unit tests/functional
 
 lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check src tests bench compat

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from hugbox.db import migrate
 from support import Hub, create_token, free_port, run_cli, running_hub
 
 PORT = free_port()
@@ -36,6 +37,14 @@ os.environ.pop("HF_TOKEN", None)
 os.environ.setdefault(
     "HUGBOX_SPACES_UV_CACHE", str(Path.home() / ".cache" / "hugbox-tests" / "uv-cache")
 )
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database migrated once per run, for in-process tests to copy (~1 ms, not ~150 ms)."""
+    path = tmp_path_factory.mktemp("template") / "hub.db"
+    migrate(f"sqlite:///{path}")
+    return path
 
 
 def _seed(data_dir: Path) -> dict[str, str]:

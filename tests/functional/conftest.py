@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,13 @@ from hugbox.auth import service as auth
 from hugbox.auth.models import TokenRole
 from hugbox.db import Database, migrate
 from hugbox.settings import Settings
+from support import cheap_password_hashing
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_passwords() -> Iterator[None]:
+    with cheap_password_hashing():
+        yield
 
 
 @pytest.fixture
@@ -21,8 +29,9 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def token(settings: Settings) -> str:
-    migrate(settings.sqlalchemy_url)
+def token(settings: Settings, migrated_template: Path) -> str:
+    shutil.copyfile(migrated_template, settings.data_dir / "hugbox.db")
+    migrate(settings.sqlalchemy_url)  # a no-op unless the settings name another database
     database = Database(settings.sqlalchemy_url)
     with database.session() as session:
         auth.create_user(session, name="alice", password="pw")

@@ -19,6 +19,10 @@ import pytest
 
 from support import Hub, unique
 
+# Slow: it starts the shared live hub (users seeded through the CLI, then `hugbox serve`),
+# 30 to 90 s on 2 cores, for requests that take milliseconds; the compat tier starts it anyway.
+pytestmark = pytest.mark.slow
+
 JSON = {"content-type": "application/json"}
 LFS_JSON = {"content-type": "application/vnd.git-lfs+json"}
 

@@ -1,5 +1,5 @@
 """Builders shared by the unit tests: a migrated SQLite database and a repo store in the test's
-temp dir (real files, real git, no server)."""
+temp dir (real files, real git, no server), and the data builders of builders.py on them."""
 
 from __future__ import annotations
 
@@ -7,22 +7,38 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from builders import Builder, open_database, open_store
+from sqlalchemy.orm import Session
 
-from hugbox.db import Database, migrate
+from hugbox.db import Database
 from hugbox.repos.store import RepoStore
-from hugbox.storage.blobs import LocalBlobStore
+from support import cheap_password_hashing
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_passwords() -> Iterator[None]:
+    with cheap_password_hashing():
+        yield
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
-    migrate(url)
-    db = Database(url)
+def database(tmp_path: Path, migrated_template: Path) -> Iterator[Database]:
+    db = open_database(tmp_path, migrated_template)
     yield db
     db.engine.dispose()
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> RepoStore:
-    blobs = LocalBlobStore(tmp_path / "lfs")
-    return RepoStore(repos_dir=tmp_path / "repos", blobs=blobs, tmp_dir=tmp_path / "tmp")
+    return open_store(tmp_path)
+
+
+@pytest.fixture
+def session(database: Database) -> Iterator[Session]:
+    with database.session() as session:
+        yield session
+
+
+@pytest.fixture
+def build(session: Session, store: RepoStore) -> Builder:
+    return Builder(session, store)

@@ -13,7 +13,7 @@ from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
 from hugbox.errors import BadRequest, RepoNotFound
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import cards, content, duplicate, indexer, schemas, service
-from hugbox.repos.deps import ReadableRepo, WritableRepo
+from hugbox.repos.deps import DownloadableRepo, ReadableRepo, WritableRepo
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Need, RepoQuery
 from hugbox.spaces import service as spaces
@@ -175,7 +175,7 @@ class DuplicateBody(SpaceOptions):
 
 @router.post(API + "/duplicate")
 def duplicate_repo(
-    repo: ReadableRepo, body: DuplicateBody, session: SessionDep, caller: CallerDep,
+    repo: DownloadableRepo, body: DuplicateBody, session: SessionDep, caller: CallerDep,
     store: StoreDep, base: BaseUrlDep,
 ) -> Any:  # fmt: skip
     private = body.private if body.visibility is None else body.visibility != "public"

@@ -153,10 +153,13 @@ def create_commit(
     # Anyone who may read the repo may open a pull request, but only with a write token.
     authorize(session, caller, repo, Need.CONTRIBUTE if create_pr else Need.WRITE)
     gitrepo = store.open(repo)
-    pr_num = _open_pr(session, caller, repo, gitrepo, revision, header) if create_pr else None
+    # A new PR's ref is written with its first commit: a refused commit leaves no empty PR ref.
+    pr_num, base = (
+        _open_pr(session, caller, repo, gitrepo, revision, header) if create_pr else (None, None)
+    )
     ref_name = f"refs/pr/{pr_num}" if pr_num else _branch_ref(gitrepo, revision)
     with store.locked(repo):
-        head = git.resolve(gitrepo, ref_name)
+        head = base or git.resolve(gitrepo, ref_name)
         if head is None:
             raise RevisionNotFound(revision)
         if header.parent_commit and not create_pr and not _same(header.parent_commit, head):
@@ -177,7 +180,8 @@ def create_commit(
     objects.link(session, repo_pk=repo.pk, oids=ingest.named)
     if ref_name == events.MAIN_REF:
         indexer.refresh(session, store, repo)
-    announce.ref_moved(session, repo, ref=ref_name, old=str(head.id), new=oid)
+    old = None if base else str(head.id)
+    announce.ref_moved(session, repo, ref=ref_name, old=old, new=oid)
     return CommitInfo(oid=oid, pr_num=pr_num)
 
 
@@ -233,7 +237,8 @@ def _open_pr(
     gitrepo: git.Repository,
     revision: str,
     header: CommitHeader,
-) -> int:
+) -> tuple[int, git.Commit]:
+    """Open the PR's discussion; returns its number and the commit its first commit builds on."""
     base = git.resolve(gitrepo, f"refs/heads/{revision}")
     if base is None:
         raise RevisionNotFound(revision)
@@ -246,8 +251,7 @@ def _open_pr(
         description=header.description,
         is_pull_request=True,
     )
-    git.set_ref(gitrepo, f"refs/pr/{num}", str((start or base).id))
-    return num
+    return num, start or base
 
 
 def open_discussion(

@@ -107,7 +107,8 @@ def history(
 
 
 @_register("/commit/{sha}")
-def commit_page(request: Request, repo: PageRepo, store: StoreDep, sha: str) -> Response:
+def commit_page(request: Request, repo: FilesRepo, store: StoreDep, sha: str) -> Response:
+    # The diff shows file contents: a gated repo's need the access its files need.
     view = browse.commit_view(store, repo, unquote(sha))
     return render(request, "commit.html", repo=repo, tab="files", view=view)
 

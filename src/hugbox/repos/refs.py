@@ -84,9 +84,15 @@ def create_branch(
             if exist_ok:
                 return
             raise Conflict(f"Reference {ref} already exists")
+        _check_nesting(gitrepo, ref)
         start = str(resolve_revision(gitrepo, starting_point or DEFAULT_BRANCH).id)
         git.set_ref(gitrepo, ref, start)
     announce.ref_moved(session, repo, ref=ref, old=None, new=start)
+
+
+def _check_nesting(gitrepo: git.Repository, ref: str) -> None:
+    if nested := git.nesting_ref(gitrepo, ref):
+        raise Conflict(f"Reference {ref} cannot exist beside the existing {nested}")
 
 
 def delete_branch(session: Session, store: RepoStore, *, repo: Repo, branch: str) -> None:
@@ -108,6 +114,7 @@ def create_tag(
     with store.locked(repo):
         if gitrepo.references.get(ref) is not None:
             raise Conflict(f"Tag {tag} already exists")
+        _check_nesting(gitrepo, ref)
         if message:
             git.create_annotated_tag(
                 gitrepo, tag, str(target.id), tagger=tagger,

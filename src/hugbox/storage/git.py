@@ -285,6 +285,15 @@ def remove(git_dir: Path) -> None:
     shutil.rmtree(doomed, ignore_errors=True)
 
 
+def nesting_ref(repo: pygit2.Repository, ref_name: str) -> str | None:
+    """An existing ref that `ref_name` would nest with (`dev` beside a new `dev/x`, or
+    `feat/x` beside a new `feat`): refs are files, so git cannot hold both."""
+    for name in repo.references:
+        if name.startswith(f"{ref_name}/") or ref_name.startswith(f"{name}/"):
+            return str(name)
+    return None
+
+
 def hash_file(path: Path) -> str:
     """The git blob id a file's content would have."""
     return str(pygit2.hashfile(str(path)))

@@ -174,6 +174,7 @@ def _escaped_body() -> tuple[bytes, list[object]]:
     return body, expected
 
 
+@pytest.mark.slow  # parses the body once per byte boundary: 5 to 9 s on 2 cores
 def test_escapes_split_at_every_byte_boundary(tmp_path: Path) -> None:
     body, expected = _escaped_body()
     assert _parse(_chunks(body, 1), tmp_path) == expected
