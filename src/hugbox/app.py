@@ -39,6 +39,7 @@ from hugbox.openapi import install_openapi
 from hugbox.repos import api as repos_api
 from hugbox.repos import commits_api, files_api, files_pages, settings_api
 from hugbox.repos import pages as repo_pages
+from hugbox.repos.hooks import RepoHooks
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
 from hugbox.repos.reconcile import RECONCILE_JOB, Reconciler
 from hugbox.settings import PreuploadMode, Settings
@@ -53,6 +54,7 @@ from hugbox.viewer.service import Viewer
 from hugbox.viewer.tasks import ViewerTasks
 from hugbox.web import pages as web_pages
 from hugbox.xet import api as xet_api
+from hugbox.xet import service as xet_service
 from hugbox.xet.service import open_storage
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.login_limiter = LoginLimiter()
     app.state.page_context = [repo_pages.repo_header_context]
+    app.state.repo_hooks = repo_hooks()
     web_pages.install(app, secret=secret, domain_pages=domain_pages)  # after the API routes
     install_repo_not_found(app)
     install_openapi(app)
@@ -185,6 +188,19 @@ def job_worker_for(settings: Settings, database: Database, viewer: Viewer) -> Wo
         RECONCILE_JOB: reconciler.handle,
     }
     return Worker(database, handlers, limits, periodic={RECONCILE_JOB: settings.reconcile_interval})
+
+
+def repo_hooks() -> RepoHooks:
+    """What other parts add to repos' own routes and pages, in the request (repos/hooks.py)."""
+    return RepoHooks(
+        info_fields=[spaces_api.info_fields],
+        configure=[spaces_api.configure],
+        copied=[spaces_api.copied, xet_service.share_files],
+        listing=[xet_api.with_xet_hashes],
+        download_headers=[xet_api.download_headers],
+        repo_page={"space": space_pages.space_view},
+        settings_page={"space": space_pages.space_settings},
+    )
 
 
 def subscribers() -> list[events.Subscriber]:

@@ -1,9 +1,12 @@
-"""Import rules of the code base, pinned: pygit2 is imported in storage/ only, and services raise
-the error tree without loading the web framework."""
+"""Import rules of the code base, pinned: the domain packages form no import cycle (a part
+reacts to another through repo events or hooks wired in create_app, never by importing back),
+pygit2 is imported in storage/ only, and services raise the error tree without loading the web
+framework."""
 
 from __future__ import annotations
 
 import ast
+import graphlib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +26,31 @@ def _imports(path: Path) -> Iterator[str]:
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             yield node.module
+
+
+def _domain_graph() -> dict[str, set[str]]:
+    """{domain package: the other domain packages its modules import}."""
+    domains = {path.parent.name for path in SOURCE.glob("*/__init__.py")}
+    graph: dict[str, set[str]] = {domain: set() for domain in domains}
+    for path in SOURCE.rglob("*.py"):
+        parts = path.relative_to(SOURCE).parts
+        if len(parts) < 2 or parts[0] not in domains:
+            continue
+        for name in _imports(path):
+            pieces = name.split(".")
+            if pieces[0] == "hugbox" and len(pieces) > 1 and pieces[1] in domains - {parts[0]}:
+                graph[parts[0]].add(pieces[1])
+    return graph
+
+
+def test_domain_packages_form_no_import_cycle() -> None:
+    try:
+        order = list(graphlib.TopologicalSorter(_domain_graph()).static_order())
+    except graphlib.CycleError as cycle:
+        raise AssertionError(
+            f"import cycle between domains: {' -> '.join(cycle.args[1])}"
+        ) from None
+    assert {"auth", "repos", "spaces", "xet", "web"} <= set(order)
 
 
 def test_pygit2_is_imported_in_storage_only() -> None:

@@ -14,9 +14,9 @@ from hugbox.errors import BadRequest, RepoNotFound
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import cards, content, duplicate, indexer, schemas, service
 from hugbox.repos.deps import DownloadableRepo, ReadableRepo, WritableRepo
+from hugbox.repos.hooks import HooksDep, RepoHooks
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Need, RepoQuery
-from hugbox.spaces import service as spaces
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -89,27 +89,26 @@ def _repo_info(
     return schemas.only_expanded(info, _listable(expand))
 
 
-def _space_fields(
-    repo: ReadableRepo, session: SessionDep, settings: SettingsDep, base: BaseUrlDep
+def _info_fields(
+    request: Request, repo: ReadableRepo, session: SessionDep, hooks: HooksDep
 ) -> dict[str, Any]:
-    """A space's `host` and `runtime` (clients such as gradio_client find the app there)."""
-    if repo.type is not RepoType.SPACE:
-        return {}
-    return spaces.space_fields(session, settings, base, repo)
+    """What other parts add to the info (a space's `host` and `runtime`, where clients such as
+    gradio_client find the app)."""
+    return hooks.info(request, session, repo)
 
 
-SpaceFields = Annotated[dict[str, Any], Depends(_space_fields)]
+InfoFields = Annotated[dict[str, Any], Depends(_info_fields)]
 
 
 @router.get(API)
 def repo_info(
     repo: ReadableRepo,
     store: StoreDep,
-    space: SpaceFields,
+    extra: InfoFields,
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
 ) -> dict[str, Any]:
-    return _repo_info(repo, store, "main", expand or [], blobs, space)
+    return _repo_info(repo, store, "main", expand or [], blobs, extra)
 
 
 @router.get(API + "/revision/{revision:path}")
@@ -117,11 +116,11 @@ def repo_info_at(
     repo: ReadableRepo,
     store: StoreDep,
     revision: str,
-    space: SpaceFields,
+    extra: InfoFields,
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
 ) -> dict[str, Any]:
-    return _repo_info(repo, store, unquote(revision), expand or [], blobs, space)
+    return _repo_info(repo, store, unquote(revision), expand or [], blobs, extra)
 
 
 class SpaceOptions(BaseModel):
@@ -135,9 +134,11 @@ class SpaceOptions(BaseModel):
     variables: list[dict[str, Any]] = Field(default_factory=list)
 
 
-def _configure_space(session: SessionDep, repo: Repo, options: SpaceOptions) -> None:
-    spaces.configure(session, repo, hardware=options.hardware, sleep=options.sleepTimeSeconds,
-                     secrets=options.secrets, variables=options.variables)  # fmt: skip
+def _configure(session: SessionDep, hooks: RepoHooks, repo: Repo, options: SpaceOptions) -> None:
+    """Hand the options to the parts that own them (spaces: hardware, sleep, secrets, variables)."""
+    sent = options.model_dump(include=set(SpaceOptions.model_fields), exclude_unset=True)
+    for configure in hooks.configure:
+        configure(session, repo, sent)
 
 
 class CreateRepoBody(SpaceOptions):
@@ -151,8 +152,9 @@ class CreateRepoBody(SpaceOptions):
 
 @router.post("/api/repos/create")
 def create_repo(
-    body: CreateRepoBody, session: SessionDep, caller: CallerDep, store: StoreDep, base: BaseUrlDep
-) -> Any:
+    body: CreateRepoBody, session: SessionDep, caller: CallerDep, store: StoreDep, base: BaseUrlDep,
+    hooks: HooksDep,
+) -> Any:  # fmt: skip
     namespace, name = body.organization, body.name
     if "/" in name:  # some clients send the full id as `name`
         namespace, _, name = name.partition("/")
@@ -161,8 +163,7 @@ def create_repo(
         session, store, caller=caller, repo_type=body.type, namespace=namespace, name=name,
         private=bool(private), sdk=body.sdk,
     )  # fmt: skip
-    if repo.type is RepoType.SPACE:
-        _configure_space(session, repo, body)
+    _configure(session, hooks, repo, body)
     url = f"{base}/{repo.type.url_prefix}{repo.repo_id}"
     return {"url": url, "name": repo.repo_id, "id": f"{repo.type.value}-{repo.pk}"}
 
@@ -176,16 +177,16 @@ class DuplicateBody(SpaceOptions):
 @router.post(API + "/duplicate")
 def duplicate_repo(
     repo: DownloadableRepo, body: DuplicateBody, session: SessionDep, caller: CallerDep,
-    store: StoreDep, base: BaseUrlDep,
+    store: StoreDep, base: BaseUrlDep, hooks: HooksDep,
 ) -> Any:  # fmt: skip
     private = body.private if body.visibility is None else body.visibility != "public"
     copy = duplicate.duplicate_repo(
         session, store, caller=caller, source=repo, to_id=body.repository,
         private=repo.private if private is None else private,
     )  # fmt: skip
-    if copy.type is RepoType.SPACE:
-        spaces.copy_variables(session, source=repo, target=copy)
-        _configure_space(session, copy, body)
+    for copied in hooks.copied:
+        copied(session, repo, copy)
+    _configure(session, hooks, copy, body)
     return {"url": f"{base}/{copy.type.url_prefix}{copy.repo_id}"}
 
 

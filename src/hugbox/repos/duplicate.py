@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hugbox.auth.service import Caller
@@ -13,7 +12,6 @@ from hugbox.repos import announce, indexer, objects, service
 from hugbox.repos.models import Repo
 from hugbox.repos.store import RepoStore
 from hugbox.storage import git
-from hugbox.xet.models import XetFileRepo
 
 _REFS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 
@@ -36,15 +34,7 @@ def duplicate_repo(
             check=True, capture_output=True,
         )  # fmt: skip
         after = git.ref_targets(store.open(target))
-    _share_xet_files(session, source, target)
     objects.index_history(session, store, target)  # the copy names what its refs reach
     indexer.refresh(session, store, target)
     announce.refs_moved(session, target, before=before, after=after)
     return target
-
-
-def _share_xet_files(session: Session, source: Repo, target: Repo) -> None:
-    """The copy may read the source's Xet files, as its pointers name them."""
-    hashes = session.scalars(select(XetFileRepo.file_hash).where(XetFileRepo.repo_pk == source.pk))
-    session.add_all(XetFileRepo(repo_pk=target.pk, file_hash=h) for h in hashes)
-    session.flush()

@@ -14,7 +14,7 @@ from hugbox.openapi import request_body
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import content, downloads, schemas, service
 from hugbox.repos.deps import DownloadableRepo, ReadableRepo
-from hugbox.xet import api as xet_api
+from hugbox.repos.hooks import HooksDep
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -28,6 +28,7 @@ def _tree(
     store: StoreDep,
     settings: SettingsDep,
     session: SessionDep,
+    hooks: HooksDep,
     revision: str,
     path: str = "",
     recursive: bool = False,
@@ -43,7 +44,7 @@ def _tree(
     if expand:
         page = content.with_last_commits(gitrepo, commit, page)
     items = [schemas.tree_entry(entry) for entry in page]
-    return xet_api.with_xet_hashes(request, session, repo, items)
+    return hooks.listed(request, session, repo, items)
 
 
 router.add_api_route(f"{API}/tree/{{revision}}", _tree, methods=["GET"])
@@ -57,8 +58,9 @@ FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 
 @router.post(f"{API}/paths-info/{{revision}}", openapi_extra=request_body(PATHS_INFO, FORM, JSON))
 async def paths_info(
-    request: Request, repo: ReadableRepo, store: StoreDep, session: SessionDep, revision: str
-) -> Any:
+    request: Request, repo: ReadableRepo, store: StoreDep, session: SessionDep, hooks: HooksDep,
+    revision: str,
+) -> Any:  # fmt: skip
     """Form-encoded (`paths=a&paths=b&expand=false`) by huggingface_hub; JSON also accepted."""
     paths, expand = await _paths_info_body(request)
     gitrepo = store.open(repo)
@@ -67,7 +69,7 @@ async def paths_info(
     if expand:
         entries = content.with_last_commits(gitrepo, commit, entries)
     items = [schemas.tree_entry(entry) for entry in entries]
-    return xet_api.with_xet_hashes(request, session, repo, items)
+    return hooks.listed(request, session, repo, items)
 
 
 async def _paths_info_body(request: Request) -> tuple[list[str], bool]:
@@ -86,6 +88,7 @@ def resolve_file(
     repo: DownloadableRepo,
     store: StoreDep,
     session: SessionDep,
+    hooks: HooksDep,
     revision: str,
     path: str,
 ) -> Response:
@@ -98,10 +101,7 @@ def resolve_file(
         service.count_download(session, repo=repo, path=path)
     if file.lfs is None:
         return downloads.bytes_response(request, content.read_blob(gitrepo, file.blob_id), headers)
-    xet = xet_api.download_headers(
-        request, session, repo, sha256=file.lfs.oid, revision=str(commit.id)
-    )
-    headers.update(xet)
+    headers.update(hooks.headers(request, session, repo, file.lfs.oid, str(commit.id)))
     response = downloads.blob_response(request, store.blobs, file.lfs.oid, headers)
     if response is None:
         raise EntryNotFound(f"The content of {path} is missing from storage", commit=str(commit.id))

@@ -17,9 +17,9 @@ from hugbox.deps import SessionDep, SettingsDep, StoreDep
 from hugbox.errors import BadRequest, HubError
 from hugbox.repos import access, browse, indexer, playground, service
 from hugbox.repos.deps import load_repo
+from hugbox.repos.hooks import HooksDep
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Need, RepoQuery
-from hugbox.spaces.pages import space_settings, space_view
 from hugbox.urls import base_url
 from hugbox.web.markdown import render_markdown
 from hugbox.web.session import CheckedForm
@@ -194,12 +194,14 @@ def _snippets(base: str, repo: Repo, task: str | None) -> dict[str, str]:
 
 @repo_page("")
 def show_repo(
-    request: Request, repo: PageRepo, store: StoreDep, session: SessionDep, caller: PageCaller
-) -> Response:
+    request: Request, repo: PageRepo, store: StoreDep, session: SessionDep, caller: PageCaller,
+    hooks: HooksDep,
+) -> Response:  # fmt: skip
     view = browse.overview(store, repo, "main")
     card = view.snapshot.card
     task = view.snapshot.pipeline_tag
-    space = space_view(request, session, repo)
+    sections = hooks.sections(hooks.repo_page, request, session, repo)  # a space's app
+    embedded = getattr(sections.get("space"), "origin", None)
     return render(
         request, "repo.html", repo=repo, tab="card", view=view, card=card,
         card_html=render_markdown(view.readme) if view.readme else "",
@@ -208,7 +210,7 @@ def show_repo(
         has_tokenizer=repo.type is RepoType.MODEL and playground.has_tokenizer(view.files),
         side=_side_panel(card, view.snapshot),
         can_download=access.can_download(session, caller, repo),
-        space=space, frame_src=space.origin if space else None,
+        frame_src=embedded, **sections,
     )  # fmt: skip
 
 
@@ -247,10 +249,12 @@ async def tokenizer_page(
 
 
 @repo_page("/settings")
-def settings_page(request: Request, repo: WritablePageRepo, session: SessionDep) -> Response:
+def settings_page(
+    request: Request, repo: WritablePageRepo, session: SessionDep, hooks: HooksDep
+) -> Response:
     return render(
         request, "repo_settings.html", repo=repo, tab="settings", error=None,
-        space=space_settings(request, session, repo),
+        **hooks.sections(hooks.settings_page, request, session, repo),
     )  # fmt: skip
 
 

@@ -9,10 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
 from starlette.convertors import register_url_convertor
 
 from hugbox.db import Database
-from hugbox.deps import SessionDep, SettingsDep
+from hugbox.deps import SessionDep, SettingsDep, get_settings
 from hugbox.errors import BadRequest, NotFound
 from hugbox.repos.deps import ReadableRepo, RepoTypeConvertor, WritableRepo
 from hugbox.repos.models import Repo, RepoType
@@ -188,3 +189,29 @@ def _active_stages(kind: str) -> frozenset[SpaceStage]:
         return frozenset({SpaceStage.BUILDING, SpaceStage.RUNNING_BUILDING})
     return frozenset({SpaceStage.APP_STARTING, SpaceStage.RUNNING, SpaceStage.RUNNING_BUILDING,
                       SpaceStage.RUNNING_APP_STARTING})  # fmt: skip
+
+
+# --- what spaces add to repos' own routes (wired as `RepoHooks` in create_app) ---------------
+
+
+def info_fields(request: Request, session: Session, repo: Repo) -> dict[str, Any]:
+    """A space's `host` and `runtime` in its info: clients such as gradio_client find the app
+    there."""
+    if repo.type is not RepoType.SPACE:
+        return {}
+    return service.space_fields(session, get_settings(request), base_url(request), repo)
+
+
+def configure(session: Session, repo: Repo, options: dict[str, Any]) -> None:
+    """The space settings `create_repo` and `duplicate_repo` may carry."""
+    if repo.type is RepoType.SPACE:
+        service.configure(
+            session, repo, hardware=options.get("hardware"),
+            sleep=options.get("sleepTimeSeconds"), secrets=options.get("secrets") or [],
+            variables=options.get("variables") or [],
+        )  # fmt: skip
+
+
+def copied(session: Session, source: Repo, copy: Repo) -> None:
+    if copy.type is RepoType.SPACE:
+        service.copy_variables(session, source=source, target=copy)

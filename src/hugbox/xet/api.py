@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from hugbox.deps import BaseUrlDep, CallerDep, SessionDep
@@ -228,7 +229,7 @@ async def telemetry(request: Request) -> Response:
 
 
 def download_headers(
-    request: Request, session: SessionDep, repo: Repo, *, sha256: str, revision: str
+    request: Request, session: Session, repo: Repo, sha256: str, revision: str
 ) -> dict[str, str]:
     """`X-Xet-Hash` and the read-token link for a file this repo holds in Xet storage, so stock
     clients download it through Xet (spec/xet.md §1.3); nothing for other files."""
@@ -243,7 +244,7 @@ def download_headers(
 
 
 def with_xet_hashes(
-    request: Request, session: SessionDep, repo: Repo, items: list[dict[str, Any]]
+    request: Request, session: Session, repo: Repo, items: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Tree and paths-info entries, with `xetHash` on the files this repo holds in Xet storage
     (clients then download them through Xet without a HEAD first)."""

@@ -540,3 +540,11 @@ def duplicate_files(
         elif session.get(XetFileRepo, (target.pk, name)) is None:
             _add_once(session, XetFileRepo(repo_pk=target.pk, file_hash=name))
     return failed
+
+
+def share_files(session: Session, source: Repo, copy: Repo) -> None:
+    """A repo copied by duplicate_repo may read the source's Xet files, as its pointers name
+    them (a `RepoHooks.copied` hook)."""
+    hashes = session.scalars(select(XetFileRepo.file_hash).where(XetFileRepo.repo_pk == source.pk))
+    session.add_all(XetFileRepo(repo_pk=copy.pk, file_hash=h) for h in hashes)
+    session.flush()

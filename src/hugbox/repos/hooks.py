@@ -1,0 +1,81 @@
+"""How other parts extend repos' own routes and pages without repos importing them.
+
+A space's info carries its runtime, a tree listing carries Xet hashes, a duplicated space keeps
+its variables: each is another part's knowledge, added where repos answers. The part hands its
+functions to `RepoHooks` in `create_app`; repos calls them in the request, inside its
+transaction, so what they add is there when the response is. What other parts only need to
+hear about afterwards goes through repo events instead (`repos/announce.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from hugbox.repos.models import Repo
+
+# Fields added to `model_info` / `dataset_info` / `space_info`.
+InfoFields = Callable[[Request, Session, Repo], dict[str, Any]]
+# Options of create_repo and duplicate_repo that belong to another part (a space's hardware,
+# sleep time, secrets and variables), as the client sent them.
+Configure = Callable[[Session, Repo, dict[str, Any]], None]
+# A repo copied by duplicate_repo: (source, copy).
+Copied = Callable[[Session, Repo, Repo], None]
+# Entries of a tree listing or paths-info, as the JSON the client gets.
+Listing = Callable[[Request, Session, Repo, list[dict[str, Any]]], list[dict[str, Any]]]
+# Headers of a large file's download: (repo, sha256, commit id).
+DownloadHeaders = Callable[[Request, Session, Repo, str, str], dict[str, str]]
+# A section of a repo page, handed to its template under the section's name.
+PageSection = Callable[[Request, Session, Repo], Any]
+
+
+@dataclass
+class RepoHooks:
+    info_fields: list[InfoFields] = field(default_factory=list)
+    configure: list[Configure] = field(default_factory=list)
+    copied: list[Copied] = field(default_factory=list)
+    listing: list[Listing] = field(default_factory=list)
+    download_headers: list[DownloadHeaders] = field(default_factory=list)
+    repo_page: dict[str, PageSection] = field(default_factory=dict)
+    settings_page: dict[str, PageSection] = field(default_factory=dict)
+
+    def info(self, request: Request, session: Session, repo: Repo) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        for add in self.info_fields:
+            fields.update(add(request, session, repo))
+        return fields
+
+    def listed(
+        self, request: Request, session: Session, repo: Repo, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        for extend in self.listing:
+            items = extend(request, session, repo, items)
+        return items
+
+    def headers(
+        self, request: Request, session: Session, repo: Repo, sha256: str, revision: str
+    ) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for add in self.download_headers:
+            headers.update(add(request, session, repo, sha256, revision))
+        return headers
+
+    def sections(
+        self, page: dict[str, PageSection], request: Request, session: Session, repo: Repo
+    ) -> dict[str, Any]:
+        return {name: section(request, session, repo) for name, section in page.items()}
+
+
+NO_HOOKS = RepoHooks()
+
+
+async def get_hooks(request: Request) -> RepoHooks:
+    hooks: RepoHooks = getattr(request.app.state, "repo_hooks", NO_HOOKS)
+    return hooks
+
+
+HooksDep = Annotated[RepoHooks, Depends(get_hooks)]
