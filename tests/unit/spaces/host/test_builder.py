@@ -18,6 +18,10 @@ import pytest
 from hugbox.spaces.host import builder, runner, sandbox
 from hugbox.spaces.host.builder import BuildFailed, BuildSpec
 
+# Real builds, sandboxed processes and servers: about half a minute together, so `make test`
+# runs them and `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
+
 BUILDER_UID = random.randrange(400_000, 500_000, 100)
 NO_DEBIAN = "this host installs no Debian packages for spaces; ask the operator to install them"
 

@@ -43,6 +43,10 @@ APP = r"""
 import ctypes, errno, json, os, signal, socket, subprocess, sys, time, urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+# Real builds, sandboxed processes and servers: about half a minute together, so `make test`
+# runs them and `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
+
 def attempt(action):
     try:
         return "ok: " + str(action())

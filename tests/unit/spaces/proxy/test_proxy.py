@@ -34,6 +34,10 @@ from hugbox.errors import RepoNotFound, ServiceUnavailable
 from hugbox.spaces.proxy import relay
 from hugbox.spaces.proxy.origin import Credentials, Upstream, create_proxy
 
+# Real builds, sandboxed processes and servers: about half a minute together, so `make test`
+# runs them and `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
+
 TOKEN = "hf_proxytesttoken"
 HUB = "http://hub.example"
 WAKE_TIMEOUT = 3.0
