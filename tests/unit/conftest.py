@@ -42,3 +42,12 @@ def session(database: Database) -> Iterator[Session]:
 @pytest.fixture
 def build(session: Session, store: RepoStore) -> Builder:
     return Builder(session, store)
+
+
+@pytest.fixture
+def alice_model(database: Database, store: RepoStore) -> str:
+    """alice/m, a model repo of alice's with its initial commit, committed; returns its id."""
+    with database.session() as session:
+        build = Builder(session, store)
+        build.repo(build.user("alice"), "m")
+    return "alice/m"

@@ -71,13 +71,8 @@ def test_a_repo_life_is_told_in_events(database: Database, store: RepoStore) -> 
         assert session.scalars(select(RepoRef)).all() == []
 
 
+@pytest.mark.usefixtures("alice_model")
 def test_a_refused_change_writes_no_event(database: Database, store: RepoStore) -> None:
-    with database.session() as session:
-        alice = auth.create_user(session, name="alice", password="pw")
-        service.create_repo(
-            session, store, caller=Caller(user=alice), repo_type=RepoType.MODEL,
-            namespace="alice", name="m",
-        )  # fmt: skip
     before = _events(database)
     with database.session() as session:
         repo = _repo(session, "alice/m")

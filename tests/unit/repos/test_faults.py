@@ -37,26 +37,18 @@ from hugbox.storage.blobs import LocalBlobStore
 Operation = Callable[[Any, RepoStore, Repo, Caller, Path], None]
 
 
-def _commit(session: Any, store: RepoStore, repo: Repo, caller: Caller, tmp: Path) -> None:
-    spooled = tmp / "spool"
-    spooled.write_bytes(b"hello")
-    content = SpooledFile(spooled, 5, hashlib.sha256(b"hello").hexdigest())
-    commits.create_commit(
-        session, store, caller=caller, repo=repo, revision="dev",
-        header=CommitHeader("add", "", None), operations=[AddFile("f.txt", content)],
-        create_pr=False,
-    )  # fmt: skip
+def _committing(revision: str, name: str) -> Operation:
+    def commit(session: Any, store: RepoStore, repo: Repo, caller: Caller, tmp: Path) -> None:
+        spooled = tmp / f"spool-{revision}"
+        spooled.write_bytes(name.encode())
+        content = SpooledFile(spooled, len(name), hashlib.sha256(name.encode()).hexdigest())
+        commits.create_commit(
+            session, store, caller=caller, repo=repo, revision=revision,
+            header=CommitHeader("add", "", None), operations=[AddFile(name, content)],
+            create_pr=False,
+        )  # fmt: skip
 
-
-def _commit_main(session: Any, store: RepoStore, repo: Repo, caller: Caller, tmp: Path) -> None:
-    spooled = tmp / "spool-main"
-    spooled.write_bytes(b"main")
-    content = SpooledFile(spooled, 4, hashlib.sha256(b"main").hexdigest())
-    commits.create_commit(
-        session, store, caller=caller, repo=repo, revision="main",
-        header=CommitHeader("add", "", None), operations=[AddFile("m.txt", content)],
-        create_pr=False,
-    )  # fmt: skip
+    return commit
 
 
 def _squash(session: Any, store: RepoStore, repo: Repo, caller: Caller, tmp: Path) -> None:
@@ -78,8 +70,8 @@ def _create_tag(session: Any, store: RepoStore, repo: Repo, caller: Caller, tmp:
 
 
 OPERATIONS: dict[str, Operation] = {
-    "commit to main": _commit_main,
-    "commit to a branch": _commit,
+    "commit to main": _committing("main", "m.txt"),
+    "commit to a branch": _committing("dev", "f.txt"),
     "super-squash": _squash,
     "create a branch": _create_branch,
     "delete a branch": _delete_branch,

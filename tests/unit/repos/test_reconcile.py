@@ -24,17 +24,6 @@ from hugbox.repos.store import RepoStore
 from hugbox.storage import git
 
 
-@pytest.fixture
-def repo(database: Database, store: RepoStore) -> None:
-    """alice/m, a model repo of alice's with its initial commit."""
-    with database.session() as session:
-        alice = auth.create_user(session, name="alice", password="pw")
-        service.create_repo(
-            session, store, caller=Caller(user=alice), repo_type=RepoType.MODEL,
-            namespace="alice", name="m",
-        )  # fmt: skip
-
-
 def _commit(database: Database, store: RepoStore, tmp_path: Path, *, fail: bool) -> str:
     spooled = tmp_path / "spool"
     spooled.write_bytes(b"hello")
@@ -62,7 +51,7 @@ def _state(database: Database, store: RepoStore) -> tuple[str | None, str | None
         return repo.head_sha, in_git, list(moved)
 
 
-@pytest.mark.usefixtures("repo")
+@pytest.mark.usefixtures("alice_model")
 def test_a_failed_transaction_after_the_ref_moved_is_healed(
     database: Database, store: RepoStore, tmp_path: Path
 ) -> None:
@@ -111,7 +100,7 @@ with Database(url).session() as session:
 """
 
 
-@pytest.mark.usefixtures("repo")
+@pytest.mark.usefixtures("alice_model")
 def test_a_commit_killed_before_its_database_commit_is_healed(
     database: Database, store: RepoStore, tmp_path: Path
 ) -> None:
