@@ -82,46 +82,89 @@ class Load:
     loadgen_cpu: float
 
 
+@dataclass(frozen=True)
+class Slice:
+    """A stretch of the load on one route: warm-up until `warm_until`, measured until `stop_at`."""
+
+    name: str
+    method: str
+    url: str
+    warm_until: float
+    stop_at: float
+
+
 def _client_loop(
-    method: str, url: str, headers: dict[str, str], warm_until: float, stop_at: float,
-    out: list[float], errors: list[int],
+    headers: dict[str, str], plan: list[Slice], out: dict[str, list[float]],
+    errors: dict[str, list[int]],
 ) -> None:  # fmt: skip
+    """One client, its connection kept from one slice to the next."""
     with httpx.Client(headers=headers, timeout=30) as client:
-        while (started := time.perf_counter()) < stop_at:
-            try:
-                status = client.request(method, url).status_code
-            except httpx.TransportError:
-                status = 0
-            elapsed = time.perf_counter() - started
-            if status != 200:
-                errors.append(status)
-            elif started >= warm_until:
-                out.append(elapsed)
+        for part in plan:
+            while (started := time.perf_counter()) < part.stop_at:
+                try:
+                    status = client.request(part.method, part.url).status_code
+                except httpx.TransportError:
+                    status = 0
+                elapsed = time.perf_counter() - started
+                if status != 200:
+                    errors[part.name].append(status)
+                elif started >= part.warm_until:
+                    out[part.name].append(elapsed)
 
 
-def _load(hub: Hub, route: tuple[str, str], token: str, warmup: float, duration: float) -> Load:
-    """CLIENTS closed-loop clients for warmup + duration seconds; only the last part counts."""
-    latencies: list[float] = []
-    errors: list[int] = []
-    warm_until = time.perf_counter() + warmup
-    stop_at = warm_until + duration
-    method, path = route
-    headers = {"authorization": f"Bearer {token}"}
-    args = (method, hub.endpoint + path, headers, warm_until, stop_at)
+def _plan(
+    hub: Hub, routes: dict[str, tuple[str, str]], warmup: float, duration: float, rounds: int
+) -> list[Slice]:
+    """Each route in `rounds` slices taken in turn, so other work on a shared machine weighs on
+    every route alike and the ratios hold; the first slice warms up for `warmup`, later ones
+    (whose clients are connected and going) for a tenth of it."""
+    plan: list[Slice] = []
+    at = time.perf_counter() + warmup * 0.9
+    for _ in range(rounds):
+        for name, (method, path) in routes.items():
+            warm_until = at + warmup / 10
+            at = warm_until + duration / rounds
+            plan.append(Slice(name, method, hub.endpoint + path, warm_until, at))
+    return plan
+
+
+def _load(
+    hub: Hub, routes: dict[str, tuple[str, str]], token: str, warmup: float, duration: float,
+    rounds: int = 1,
+) -> dict[str, Load]:  # fmt: skip
+    """CLIENTS closed-loop clients on each route for `duration` seconds in all, after warm-up."""
+    plan = _plan(hub, routes, warmup, duration, rounds)
+    latencies: dict[str, list[float]] = {name: [] for name in routes}
+    errors: dict[str, list[int]] = {name: [] for name in routes}
+    args = ({"authorization": f"Bearer {token}"}, plan, latencies, errors)
     threads = [
-        threading.Thread(target=_client_loop, args=(*args, latencies, errors), daemon=True)
-        for _ in range(CLIENTS)
+        threading.Thread(target=_client_loop, args=args, daemon=True) for _ in range(CLIENTS)
     ]
     for thread in threads:
         thread.start()
-    time.sleep(max(0.0, warm_until - time.perf_counter()))
-    server_before, self_before = cpu_seconds(hub.pid, children=True), cpu_seconds(os.getpid())
-    time.sleep(max(0.0, stop_at - time.perf_counter()))
-    server_cpu = cpu_seconds(hub.pid, children=True) - server_before
-    loadgen_cpu = cpu_seconds(os.getpid()) - self_before
+    server = dict.fromkeys(routes, 0.0)
+    loadgen = dict.fromkeys(routes, 0.0)
+    for part in plan:
+        time.sleep(max(0.0, part.warm_until - time.perf_counter()))
+        server_before, self_before = cpu_seconds(hub.pid, children=True), cpu_seconds(os.getpid())
+        time.sleep(max(0.0, part.stop_at - time.perf_counter()))
+        server[part.name] += cpu_seconds(hub.pid, children=True) - server_before
+        loadgen[part.name] += cpu_seconds(os.getpid()) - self_before
     for thread in threads:
         thread.join(timeout=60)
-    return Load(latencies, len(errors), duration, server_cpu / duration, loadgen_cpu / duration)
+    return {
+        name: Load(latencies[name], len(errors[name]), duration, server[name] / duration,
+                   loadgen[name] / duration)
+        for name in routes
+    }  # fmt: skip
+
+
+ROUTES = {
+    "trivial": TRIVIAL,
+    "model_info": MODEL_INFO,
+    "head_config": HEAD_CONFIG,
+    "head_lfs": HEAD_LFS,
+}
 
 
 def _describe(load: Load) -> str:
@@ -176,18 +219,12 @@ def run(ws: Workspace) -> list[Result]:
         _write_repo(ws.root / "tiny-model")
         hugbox_cli(data_dir, "import", str(ws.root / "tiny-model"), REPO_ID)
         with running_hub(data_dir) as hub:
-            loads = {}
-            for name, route in (
-                ("trivial", TRIVIAL),
-                ("model_info", MODEL_INFO),
-                ("head_config", HEAD_CONFIG),
-                ("head_lfs", HEAD_LFS),
-            ):
-                loads[name] = _load(hub, route, token, warmup, duration)
-                log(f"  {_note(name, loads[name])}")
+            loads = _load(hub, ROUTES, token, warmup, duration, rounds=3 if ws.quick else 5)
+            for name, load in loads.items():
+                log(f"  {_note(name, load)}")
         # A deployment runs about one worker per core; show what a second one buys here.
         with running_hub(data_dir, workers=2) as hub:
-            two = _load(hub, MODEL_INFO, token, warmup, duration)
+            two = _load(hub, {"model_info": MODEL_INFO}, token, warmup, duration)["model_info"]
             log(f"  {_note('model_info, 2 workers', two)}")
     finally:
         remove_tree(data_dir)
