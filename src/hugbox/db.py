@@ -83,9 +83,33 @@ class Database:
     def session(self) -> Iterator[Session]:
         """One transaction: committed when the block ends cleanly, rolled back otherwise. Losing
         a race to a concurrent transaction (a unique key, a lock) is a 409, never a crash."""
+        with self.lost_race_is_conflict(), self._sessions() as session, session.begin():
+            yield session
+
+    def open_session(self) -> Session:
+        """A session for `close_session`; no I/O until its first statement begins the
+        transaction, so an event loop may open it."""
+        return self._sessions()
+
+    @staticmethod
+    def holds_work(session: Session) -> bool:
+        """Whether closing `session` may do I/O: a transaction began, or objects wait to be
+        written. When not, `session.close()` only drops Python objects."""
+        return session.in_transaction() or bool(session.new)
+
+    def close_session(self, session: Session, *, commit: bool) -> None:
+        """End what `open_session` began: commit (or roll back) and close, as `session` does."""
+        with self.lost_race_is_conflict(), session:
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
+
+    @staticmethod
+    @contextmanager
+    def lost_race_is_conflict() -> Iterator[None]:
         try:
-            with self._sessions() as session, session.begin():
-                yield session
+            yield
         except (IntegrityError, OperationalError, StaleDataError) as exc:
             if not lost_race(exc):
                 raise

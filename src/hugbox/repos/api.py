@@ -8,6 +8,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
 from hugbox.errors import BadRequest, RepoNotFound
@@ -74,7 +75,7 @@ def _repo_info(
     repo: Repo, store: StoreDep, revision: str, expand: list[str], blobs: bool,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    gitrepo = store.open(repo)
+    gitrepo = store.reader(repo)
     commit = content.resolve_revision(gitrepo, revision)
     described = indexer.describe(gitrepo, repo.type, commit)
     info = schemas.repo_info(
@@ -89,13 +90,14 @@ def _repo_info(
     return schemas.only_expanded(info, _listable(expand))
 
 
-def _space_fields(
+async def _space_fields(
     repo: ReadableRepo, session: SessionDep, settings: SettingsDep, base: BaseUrlDep
 ) -> dict[str, Any]:
-    """A space's `host` and `runtime` (clients such as gradio_client find the app there)."""
+    """A space's `host` and `runtime` (clients such as gradio_client find the app there).
+    Async: a model or dataset needs nothing, and must not pay a thread-pool hop for it."""
     if repo.type is not RepoType.SPACE:
         return {}
-    return spaces.space_fields(session, settings, base, repo)
+    return await run_in_threadpool(spaces.space_fields, session, settings, base, repo)
 
 
 SpaceFields = Annotated[dict[str, Any], Depends(_space_fields)]

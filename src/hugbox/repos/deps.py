@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 from urllib.parse import unquote
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 
 from hugbox.auth.service import Caller, authenticate
-from hugbox.deps import CallerDep, SessionDep, bearer_token
+from hugbox.deps import SessionDep, bearer_token, caller_of
 from hugbox.errors import AuthenticationRequired, HubError, Redirect, RepoNotFound
 from hugbox.repos import service
 from hugbox.repos.models import Repo, RepoType
@@ -122,11 +123,15 @@ def load_repo_for_git(request: Request, session: Session, need: Need) -> tuple[R
         return load_repo(request, session, caller, need), caller
 
 
-def _loader(need: Need) -> Callable[..., Repo]:
-    def load(request: Request, session: SessionDep, caller: CallerDep) -> Repo:
-        return load_repo(request, session, caller, need)
+def _loader(need: Need) -> Callable[..., Awaitable[Repo]]:
+    def load(request: Request, session: Session) -> Repo:
+        return load_repo(request, session, caller_of(request, session), need)
 
-    return load
+    async def load_in_thread(request: Request, session: SessionDep) -> Repo:
+        # Authentication, the repo's row and the access check: one thread-pool hop.
+        return await run_in_threadpool(load, request, session)
+
+    return load_in_thread
 
 
 ReadableRepo = Annotated[Repo, Depends(_loader(Need.READ))]
