@@ -34,7 +34,7 @@ def _tree(
     expand: bool = False,
     cursor: str | None = None,
 ) -> list[dict[str, Any]]:
-    gitrepo = store.open(repo)
+    gitrepo = store.reader(repo)
     commit = content.resolve_revision(gitrepo, unquote(revision))
     entries = content.list_tree(gitrepo, commit, unquote(path), recursive=recursive)
     page_size = 50 if expand else settings.tree_page_size
@@ -61,7 +61,7 @@ async def paths_info(
 ) -> Any:
     """Form-encoded (`paths=a&paths=b&expand=false`) by huggingface_hub; JSON also accepted."""
     paths, expand = await _paths_info_body(request)
-    gitrepo = store.open(repo)
+    gitrepo = store.reader(repo)
     commit = content.resolve_revision(gitrepo, unquote(revision))
     entries = content.paths_info(gitrepo, commit, paths)
     if expand:
@@ -90,7 +90,7 @@ def resolve_file(
     path: str,
 ) -> Response:
     revision, path = content.split_special_ref(unquote(revision), unquote(path))
-    gitrepo = store.open(repo)
+    gitrepo = store.reader(repo)
     commit = content.resolve_revision(gitrepo, revision)
     file = content.get_file(gitrepo, commit, path)
     headers = downloads.file_headers(file, str(commit.id))

@@ -21,6 +21,7 @@ class RepoStore:
         self.repos_dir = repos_dir
         self.blobs = blobs
         self.tmp_dir = tmp_dir
+        self._readers = git.OpenRepos()
         git.enable_fsync()  # process-wide; every process that writes repos builds a store
         repos_dir.mkdir(parents=True, exist_ok=True)
         tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -35,6 +36,14 @@ class RepoStore:
         except pygit2.GitError:
             if git_dir.is_dir():
                 raise
+            raise RepoNotFound(anonymous=False) from None  # deleted since its row was read
+
+    def reader(self, repo: Repo) -> pygit2.Repository:
+        """`open(repo)` for routes that only read, from a few kept open in this thread: the
+        most frequent calls (repo info, file downloads) read little, and opening cost more."""
+        try:
+            return self._readers.open(self.git_dir(repo))
+        except FileNotFoundError:
             raise RepoNotFound(anonymous=False) from None  # deleted since its row was read
 
     def locked(self, repo: Repo) -> AbstractContextManager[None]:
