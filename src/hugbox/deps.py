@@ -36,9 +36,13 @@ async def _settings(request: Request) -> Settings:
     return get_settings(request)
 
 
-async def get_store(request: Request) -> RepoStore:
+def get_store(request: Request) -> RepoStore:
     store: RepoStore = request.app.state.store
     return store
+
+
+async def _store(request: Request) -> RepoStore:
+    return get_store(request)
 
 
 async def _base_url(request: Request) -> str:
@@ -47,8 +51,8 @@ async def _base_url(request: Request) -> str:
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: committed after the handler returns, rolled back on error.
-    The connection is taken on first use, so opening needs no thread; closing does when the
-    request used the database (a commit may write), and is free when it did not."""
+    The connection is taken on first use, so opening needs no thread; closing takes one unless
+    it does no I/O (`Database.ends_without_io`)."""
     database: Database = request.app.state.database
     session = database.open_session()
     try:
@@ -61,8 +65,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 async def _close(database: Database, session: Session, *, commit: bool) -> None:
-    if not database.holds_work(session):
-        session.close()
+    if database.ends_without_io(session):  # a request that only read, from SQLite
+        database.close_session(session, commit=commit)
         return
     # Outside the pool's limit, as FastAPI closes sync dependencies: were every pool thread
     # waiting for a database connection, the close that frees one would wait for a thread.
@@ -109,6 +113,6 @@ async def get_caller(request: Request, session: _Session) -> Caller:
 
 SessionDep = _Session
 CallerDep = Annotated[Caller, Depends(get_caller)]
-StoreDep = Annotated[RepoStore, Depends(get_store)]
+StoreDep = Annotated[RepoStore, Depends(_store)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 BaseUrlDep = Annotated[str, Depends(_base_url)]
