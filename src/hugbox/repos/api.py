@@ -5,19 +5,28 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
+from hugbox.deps import (
+    BaseUrlDep,
+    CallerDep,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    get_settings,
+    get_store,
+)
 from hugbox.errors import BadRequest, RepoNotFound
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import cards, content, duplicate, indexer, schemas, service
-from hugbox.repos.deps import ReadableRepo, WritableRepo
+from hugbox.repos.deps import ReadableRepo, ReadableRepoLoader, RepoLoader, WritableRepo
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Need, RepoQuery
 from hugbox.spaces import service as spaces
+from hugbox.urls import base_url
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -72,10 +81,10 @@ def _summary(repo: Repo, *, full: bool, card: bool) -> dict[str, Any]:
 
 
 def _repo_info(
-    repo: Repo, store: StoreDep, revision: str, expand: list[str], blobs: bool,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:  # fmt: skip
-    gitrepo = store.reader(repo)
+    request: Request, load: RepoLoader, revision: str, expand: list[str], blobs: bool
+) -> dict[str, Any]:
+    repo = load()
+    gitrepo = get_store(request).reader(repo)
     commit = content.resolve_revision(gitrepo, revision)
     described = indexer.describe(gitrepo, repo.type, commit)
     info = schemas.repo_info(
@@ -86,44 +95,35 @@ def _repo_info(
         siblings=described.files,
         blobs=blobs,
     )
-    info.update(extra or {})
+    if repo.type is RepoType.SPACE:
+        # `host` and `runtime`: clients such as gradio_client find the app there.
+        settings = get_settings(request)
+        info.update(spaces.space_fields(load.session, settings, base_url(request), repo))
     return schemas.only_expanded(info, _listable(expand))
 
 
-async def _space_fields(
-    repo: ReadableRepo, session: SessionDep, settings: SettingsDep, base: BaseUrlDep
-) -> dict[str, Any]:
-    """A space's `host` and `runtime` (clients such as gradio_client find the app there).
-    Async: a model or dataset needs nothing, and must not pay a thread-pool hop for it."""
-    if repo.type is not RepoType.SPACE:
-        return {}
-    return await run_in_threadpool(spaces.space_fields, session, settings, base, repo)
-
-
-SpaceFields = Annotated[dict[str, Any], Depends(_space_fields)]
-
-
+# Async, with all the blocking work (the repo's row, access, git) in one thread-pool hop:
+# `model_info` is among the most frequent calls, and each hop costs about as much as its work.
 @router.get(API)
-def repo_info(
-    repo: ReadableRepo,
-    store: StoreDep,
-    space: SpaceFields,
+async def repo_info(
+    request: Request,
+    load: ReadableRepoLoader,
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
 ) -> dict[str, Any]:
-    return _repo_info(repo, store, "main", expand or [], blobs, space)
+    return await run_in_threadpool(_repo_info, request, load, "main", expand or [], blobs)
 
 
 @router.get(API + "/revision/{revision:path}")
-def repo_info_at(
-    repo: ReadableRepo,
-    store: StoreDep,
+async def repo_info_at(
+    request: Request,
+    load: ReadableRepoLoader,
     revision: str,
-    space: SpaceFields,
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
 ) -> dict[str, Any]:
-    return _repo_info(repo, store, unquote(revision), expand or [], blobs, space)
+    args = (request, load, unquote(revision), expand or [], blobs)
+    return await run_in_threadpool(_repo_info, *args)
 
 
 class SpaceOptions(BaseModel):

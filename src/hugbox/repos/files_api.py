@@ -6,14 +6,15 @@ from typing import Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from hugbox.deps import SessionDep, SettingsDep, StoreDep
+from hugbox.deps import SessionDep, SettingsDep, StoreDep, get_store
 from hugbox.edge import read_json
 from hugbox.errors import EntryNotFound
 from hugbox.openapi import request_body
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import content, downloads, schemas, service
-from hugbox.repos.deps import DownloadableRepo, ReadableRepo
+from hugbox.repos.deps import DownloadableRepoLoader, ReadableRepo, RepoLoader
 from hugbox.xet import api as xet_api
 
 router = APIRouter()
@@ -81,14 +82,17 @@ async def _paths_info_body(request: Request) -> tuple[list[str], bool]:
     return paths, str(form.get("expand", "false")).lower() == "true"
 
 
-def resolve_file(
-    request: Request,
-    repo: DownloadableRepo,
-    store: StoreDep,
-    session: SessionDep,
-    revision: str,
-    path: str,
+async def resolve_file(
+    request: Request, load: DownloadableRepoLoader, revision: str, path: str
 ) -> Response:
+    """What `hf_hub_download` and `from_pretrained` send for each file (a HEAD, then a GET):
+    async, with all the blocking work (the repo's row, access, git) in one thread-pool hop."""
+    return await run_in_threadpool(_resolve_file, request, load, revision, path)
+
+
+def _resolve_file(request: Request, load: RepoLoader, revision: str, path: str) -> Response:
+    repo, session = load(), load.session
+    store = get_store(request)
     revision, path = content.split_special_ref(unquote(revision), unquote(path))
     gitrepo = store.reader(repo)
     commit = content.resolve_revision(gitrepo, revision)
