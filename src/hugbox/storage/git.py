@@ -113,8 +113,9 @@ class OpenRepos:
     per thread (libgit2 objects are for one thread at a time), the `size` last used in each.
 
     A reused repo sees new commits: libgit2 reads refs from disk on each lookup and rescans
-    the packs when an object is missing. Each use checks the folder's inode, so a repo that was
-    deleted (renamed away) or made anew at the same path is not read through a stale handle."""
+    the packs when an object is missing. Each use stats the folder, so a repo deleted (renamed
+    away) is not found, and one made anew at the same path (a new inode, or a reused inode
+    with a new ctime) is opened anew."""
 
     def __init__(self, size: int = 8):
         self._size = size
@@ -123,8 +124,8 @@ class OpenRepos:
     def open(self, path: Path) -> pygit2.Repository:
         """The repo at `path`; FileNotFoundError when there is none."""
         stat = path.stat()
-        identity = (stat.st_dev, stat.st_ino)
-        entries: OrderedDict[Path, tuple[tuple[int, int], pygit2.Repository]]
+        identity = (stat.st_dev, stat.st_ino, stat.st_ctime_ns)
+        entries: OrderedDict[Path, tuple[tuple[int, int, int], pygit2.Repository]]
         entries = self._local.__dict__.setdefault("entries", OrderedDict())
         found = entries.pop(path, None)
         if found is None or found[0] != identity:
