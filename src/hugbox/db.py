@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Enum, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, Enum, create_engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -78,19 +79,63 @@ class Database:
     def __init__(self, url: str):
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "after_begin", _note_connection)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction: committed when the block ends cleanly, rolled back otherwise. Losing
         a race to a concurrent transaction (a unique key, a lock) is a 409, never a crash."""
+        with self.lost_race_is_conflict(), self._sessions() as session, session.begin():
+            yield session
+
+    def open_session(self) -> Session:
+        """A session for `close_session`; no I/O until its first statement begins the
+        transaction, so an event loop may open it."""
+        return self._sessions()
+
+    @staticmethod
+    def ends_without_io(session: Session) -> bool:
+        """Whether `close_session` would do no I/O, so that an event loop may call it: nothing
+        waits to be written, and each connection the session used is a SQLite one that only
+        read. (pysqlite opens a transaction before the first write only; committing or rolling
+        back a connection with none is a no-op, and the pool takes it back in memory.)"""
+        if session.new or session.dirty or session.deleted:
+            return False
+        used: list[Connection] = session.info.get(_CONNECTIONS, [])
+        return all(_only_read_sqlite(connection) for connection in used)
+
+    def close_session(self, session: Session, *, commit: bool) -> None:
+        """End what `open_session` began: commit (or roll back) and close, as `session` does."""
+        with self.lost_race_is_conflict(), session:
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
+
+    @staticmethod
+    @contextmanager
+    def lost_race_is_conflict() -> Iterator[None]:
         try:
-            with self._sessions() as session, session.begin():
-                yield session
+            yield
         except (IntegrityError, OperationalError, StaleDataError) as exc:
             if not lost_race(exc):
                 raise
             log.warning("transaction lost a race: %s", exc)
             raise Conflict("A concurrent request changed the same thing: try again") from exc
+
+
+_CONNECTIONS = "hugbox.connections"  # session.info: the connections its transactions used
+
+
+def _note_connection(session: Session, _transaction: Any, connection: Connection) -> None:
+    session.info.setdefault(_CONNECTIONS, []).append(connection)
+
+
+def _only_read_sqlite(connection: Connection) -> bool:
+    if connection.closed or connection.invalidated:
+        return True  # already given back
+    driver = connection.connection.driver_connection
+    return isinstance(driver, sqlite3.Connection) and not driver.in_transaction
 
 
 # PostgreSQL's serialization failure, deadlock and lock-timeout SQLSTATEs.

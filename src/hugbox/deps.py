@@ -1,14 +1,23 @@
-"""Request-scoped dependencies shared by every domain's handlers."""
+"""Request-scoped dependencies shared by every domain's handlers.
+
+FastAPI runs each sync (`def`) dependency in the thread pool, one hop per dependency, and under
+load each hop costs as much as a small handler. So lookups on the app are `async def`, the
+session is opened without a hop, and a repo loader authenticates and finds the repo in one.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from functools import partial
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from hugbox.auth.service import Caller, authenticate
 from hugbox.db import Database
@@ -23,16 +32,46 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+async def _settings(request: Request) -> Settings:
+    return get_settings(request)
+
+
 def get_store(request: Request) -> RepoStore:
     store: RepoStore = request.app.state.store
     return store
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed after the handler returns, rolled back on error."""
+async def _store(request: Request) -> RepoStore:
+    return get_store(request)
+
+
+async def _base_url(request: Request) -> str:
+    return base_url(request)
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One transaction per request: committed after the handler returns, rolled back on error.
+    The connection is taken on first use, so opening needs no thread; closing takes one unless
+    it does no I/O (`Database.ends_without_io`)."""
     database: Database = request.app.state.database
-    with database.session() as session:
-        yield session
+    session = database.open_session()
+    try:
+        with database.lost_race_is_conflict():
+            yield session
+    except BaseException:
+        await _close(database, session, commit=False)
+        raise
+    await _close(database, session, commit=True)
+
+
+async def _close(database: Database, session: Session, *, commit: bool) -> None:
+    if database.ends_without_io(session):  # a request that only read, from SQLite
+        database.close_session(session, commit=commit)
+        return
+    # Outside the pool's limit, as FastAPI closes sync dependencies: were every pool thread
+    # waiting for a database connection, the close that frees one would wait for a thread.
+    close = partial(database.close_session, session, commit=commit)
+    await anyio.to_thread.run_sync(close, limiter=anyio.CapacityLimiter(1))
 
 
 def bearer_token(request: Request) -> str | None:
@@ -57,12 +96,23 @@ def bearer_token(request: Request) -> str | None:
 _Session = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_caller(request: Request, session: _Session) -> Caller:
-    return authenticate(session, bearer_token(request))
+def caller_of(request: Request, session: Session) -> Caller:
+    """The caller the request's credentials stand for, authenticated on first use (blocking:
+    call it from a thread). A repo loader and the handler may both ask; the database is asked
+    once. Pages have their own caller (the login cookie), kept apart in `state.caller`."""
+    caller: Caller | None = getattr(request.state, "bearer_caller", None)
+    if caller is None:
+        caller = request.state.bearer_caller = authenticate(session, bearer_token(request))
+    return caller
+
+
+async def get_caller(request: Request, session: _Session) -> Caller:
+    caller: Caller | None = getattr(request.state, "bearer_caller", None)
+    return caller if caller is not None else await run_in_threadpool(caller_of, request, session)
 
 
 SessionDep = _Session
 CallerDep = Annotated[Caller, Depends(get_caller)]
-StoreDep = Annotated[RepoStore, Depends(get_store)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-BaseUrlDep = Annotated[str, Depends(base_url)]
+StoreDep = Annotated[RepoStore, Depends(_store)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+BaseUrlDep = Annotated[str, Depends(_base_url)]

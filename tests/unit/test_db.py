@@ -41,3 +41,19 @@ def test_other_database_errors_are_not_conflicts(database: Database) -> None:
     with pytest.raises(Exception, match="no such table") as error, database.session() as session:
         session.execute(text("SELECT * FROM no_such_table"))
     assert not isinstance(error.value, Conflict)
+
+
+def test_a_session_that_only_read_sqlite_ends_without_io(database: Database) -> None:
+    session = database.open_session()
+    assert database.ends_without_io(session)  # nothing began
+    session.execute(text("SELECT count(*) FROM accounts"))
+    assert database.ends_without_io(session)  # pysqlite opened no transaction for a read
+    session.add(_user("alice"))
+    assert not database.ends_without_io(session)  # an insert waits for the commit
+    database.close_session(session, commit=True)
+    session = database.open_session()
+    session.execute(text("UPDATE accounts SET fullname = 'A'"))
+    assert not database.ends_without_io(session)  # a transaction is open: COMMIT writes
+    database.close_session(session, commit=False)
+    with database.session() as session:
+        assert session.execute(text("SELECT fullname FROM accounts")).scalar() == "alice"

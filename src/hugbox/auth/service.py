@@ -10,7 +10,7 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from hugbox.auth.models import Account, AccountKind, Membership, OrgRole, Token, TokenRole
@@ -141,11 +141,15 @@ def create_token(session: Session, *, user: str, name: str, role: TokenRole) -> 
 _TOKEN_ALPHABET = string.ascii_letters + string.digits
 
 
+# Built once: every request authenticates, and building a select costs as much as running it.
+_TOKEN_BY_HASH = select(Token).where(Token.token_hash == bindparam("token_hash"))
+
+
 def authenticate(session: Session, token: str | None) -> Caller:
     """The caller a bearer token stands for; no token is anonymous, a bad one is an error."""
     if not token:
         return ANONYMOUS
-    row = session.scalar(select(Token).where(Token.token_hash == hash_token(token)))
+    row = session.scalar(_TOKEN_BY_HASH, {"token_hash": hash_token(token)})
     if row is None:
         raise InvalidCredentials()
     return Caller(user=row.user, token=row)
@@ -167,7 +171,7 @@ def delete_token(session: Session, *, user: Account, token_id: int) -> None:
 
 def revoke_token(session: Session, plain: str) -> None:
     """Delete the token whose plain text is `plain`, if any (logging out a browser session)."""
-    row = session.scalar(select(Token).where(Token.token_hash == hash_token(plain)))
+    row = session.scalar(_TOKEN_BY_HASH, {"token_hash": hash_token(plain)})
     if row is not None:
         session.delete(row)
         session.flush()

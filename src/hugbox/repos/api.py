@@ -5,16 +5,30 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
-from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
+from hugbox.deps import (
+    BaseUrlDep,
+    CallerDep,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    get_store,
+)
 from hugbox.errors import BadRequest, RepoNotFound
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import cards, content, duplicate, indexer, schemas, service
-from hugbox.repos.deps import DownloadableRepo, ReadableRepo, WritableRepo
-from hugbox.repos.hooks import HooksDep, RepoHooks
+from hugbox.repos.deps import (
+    DownloadableRepo,
+    ReadableRepo,
+    ReadableRepoLoader,
+    RepoLoader,
+    WritableRepo,
+)
+from hugbox.repos.hooks import HooksDep, RepoHooks, hooks_of
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.service import Need, RepoQuery
 
@@ -71,10 +85,10 @@ def _summary(repo: Repo, *, full: bool, card: bool) -> dict[str, Any]:
 
 
 def _repo_info(
-    repo: Repo, store: StoreDep, revision: str, expand: list[str], blobs: bool,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:  # fmt: skip
-    gitrepo = store.open(repo)
+    request: Request, load: RepoLoader, revision: str, expand: list[str], blobs: bool
+) -> dict[str, Any]:
+    repo = load()
+    gitrepo = get_store(request).reader(repo)
     commit = content.resolve_revision(gitrepo, revision)
     described = indexer.describe(gitrepo, repo.type, commit)
     info = schemas.repo_info(
@@ -85,42 +99,33 @@ def _repo_info(
         siblings=described.files,
         blobs=blobs,
     )
-    info.update(extra or {})
+    # What other parts add (a space's `host` and `runtime`, where gradio_client finds the app).
+    info.update(hooks_of(request).info(request, load.session, repo))
     return schemas.only_expanded(info, _listable(expand))
 
 
-def _info_fields(
-    request: Request, repo: ReadableRepo, session: SessionDep, hooks: HooksDep
-) -> dict[str, Any]:
-    """What other parts add to the info (a space's `host` and `runtime`, where clients such as
-    gradio_client find the app)."""
-    return hooks.info(request, session, repo)
-
-
-InfoFields = Annotated[dict[str, Any], Depends(_info_fields)]
-
-
+# Async, with all the blocking work (the repo's row, access, git) in one thread-pool hop:
+# `model_info` is among the most frequent calls, and each hop costs about as much as its work.
 @router.get(API)
-def repo_info(
-    repo: ReadableRepo,
-    store: StoreDep,
-    extra: InfoFields,
+async def repo_info(
+    request: Request,
+    load: ReadableRepoLoader,
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
 ) -> dict[str, Any]:
-    return _repo_info(repo, store, "main", expand or [], blobs, extra)
+    return await run_in_threadpool(_repo_info, request, load, "main", expand or [], blobs)
 
 
 @router.get(API + "/revision/{revision:path}")
-def repo_info_at(
-    repo: ReadableRepo,
-    store: StoreDep,
+async def repo_info_at(
+    request: Request,
+    load: ReadableRepoLoader,
     revision: str,
-    extra: InfoFields,
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
 ) -> dict[str, Any]:
-    return _repo_info(repo, store, unquote(revision), expand or [], blobs, extra)
+    args = (request, load, unquote(revision), expand or [], blobs)
+    return await run_in_threadpool(_repo_info, *args)
 
 
 class SpaceOptions(BaseModel):

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import unquote
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 
 from hugbox.auth.service import Caller, authenticate
-from hugbox.deps import CallerDep, SessionDep, bearer_token
+from hugbox.deps import SessionDep, bearer_token, caller_of
 from hugbox.errors import AuthenticationRequired, HubError, Redirect, RepoNotFound
 from hugbox.repos import service
 from hugbox.repos.models import Repo, RepoType
@@ -89,7 +91,9 @@ def load_repo(
         # Only someone who may read the repo learns where it went.
         service.authorize(session, caller, found.repo, Need.READ)
         raise Redirect(_moved_location(request, repo_id, found.repo.repo_id))
-    return service.authorize(session, caller, found, need, repo_url=repo_url(request, found))
+    # Only a gated repo's 403 names its URL; building it costs as much as the access check.
+    url = repo_url(request, found) if found.gated else ""
+    return service.authorize(session, caller, found, need, repo_url=url)
 
 
 # git and git-lfs send credentials only after a 401 that offers Basic auth (user: anything,
@@ -122,9 +126,33 @@ def load_repo_for_git(request: Request, session: Session, need: Need) -> tuple[R
         return load_repo(request, session, caller, need), caller
 
 
-def _loader(need: Need) -> Callable[..., Repo]:
-    def load(request: Request, session: SessionDep, caller: CallerDep) -> Repo:
-        return load_repo(request, session, caller, need)
+@dataclass(frozen=True)
+class RepoLoader:
+    """The repo the URL names, to load (blocking: from a thread) as `load_repo` does. The most
+    frequent calls (`model_info`, the HEAD of each downloaded file) take this rather than a
+    loaded repo, and load it in the thread-pool hop of their own work: one hop, not two."""
+
+    request: Request
+    session: Session
+    need: Need
+
+    def __call__(self) -> Repo:
+        return load_repo(
+            self.request, self.session, caller_of(self.request, self.session), self.need
+        )
+
+
+def _deferred(need: Need) -> Callable[..., Awaitable[RepoLoader]]:
+    async def defer(request: Request, session: SessionDep) -> RepoLoader:
+        return RepoLoader(request, session, need)
+
+    return defer
+
+
+def _loader(need: Need) -> Callable[..., Awaitable[Repo]]:
+    async def load(request: Request, session: SessionDep) -> Repo:
+        # Authentication, the repo's row and the access check: one thread-pool hop.
+        return await run_in_threadpool(RepoLoader(request, session, need))
 
     return load
 
@@ -133,3 +161,5 @@ ReadableRepo = Annotated[Repo, Depends(_loader(Need.READ))]
 DownloadableRepo = Annotated[Repo, Depends(_loader(Need.DOWNLOAD))]
 ContributableRepo = Annotated[Repo, Depends(_loader(Need.CONTRIBUTE))]
 WritableRepo = Annotated[Repo, Depends(_loader(Need.WRITE))]
+ReadableRepoLoader = Annotated[RepoLoader, Depends(_deferred(Need.READ))]
+DownloadableRepoLoader = Annotated[RepoLoader, Depends(_deferred(Need.DOWNLOAD))]

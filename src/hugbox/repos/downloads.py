@@ -43,7 +43,10 @@ def blob_response(
     None when the store does not hold it."""
     path = blobs.local_path(oid)
     if path is not None:
-        return BlobFileResponse(path, headers=headers, media_type="application/octet-stream")
+        # Stat here, in the caller's thread: the response would take a thread-pool hop for it.
+        return BlobFileResponse(
+            path, headers=headers, media_type="application/octet-stream", stat_result=path.stat()
+        )
     total = blobs.size(oid)
     return None if total is None else _read_response(request, blobs, oid, total, headers)
 

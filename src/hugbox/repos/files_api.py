@@ -6,15 +6,16 @@ from typing import Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from hugbox.deps import SessionDep, SettingsDep, StoreDep
+from hugbox.deps import SessionDep, SettingsDep, StoreDep, get_store
 from hugbox.edge import read_json
 from hugbox.errors import EntryNotFound
 from hugbox.openapi import request_body
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import content, downloads, schemas, service
-from hugbox.repos.deps import DownloadableRepo, ReadableRepo
-from hugbox.repos.hooks import HooksDep
+from hugbox.repos.deps import DownloadableRepoLoader, ReadableRepo, RepoLoader
+from hugbox.repos.hooks import HooksDep, hooks_of
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -35,7 +36,7 @@ def _tree(
     expand: bool = False,
     cursor: str | None = None,
 ) -> list[dict[str, Any]]:
-    gitrepo = store.open(repo)
+    gitrepo = store.reader(repo)
     commit = content.resolve_revision(gitrepo, unquote(revision))
     entries = content.list_tree(gitrepo, commit, unquote(path), recursive=recursive)
     page_size = 50 if expand else settings.tree_page_size
@@ -63,7 +64,7 @@ async def paths_info(
 ) -> Any:  # fmt: skip
     """Form-encoded (`paths=a&paths=b&expand=false`) by huggingface_hub; JSON also accepted."""
     paths, expand = await _paths_info_body(request)
-    gitrepo = store.open(repo)
+    gitrepo = store.reader(repo)
     commit = content.resolve_revision(gitrepo, unquote(revision))
     entries = content.paths_info(gitrepo, commit, paths)
     if expand:
@@ -83,17 +84,19 @@ async def _paths_info_body(request: Request) -> tuple[list[str], bool]:
     return paths, str(form.get("expand", "false")).lower() == "true"
 
 
-def resolve_file(
-    request: Request,
-    repo: DownloadableRepo,
-    store: StoreDep,
-    session: SessionDep,
-    hooks: HooksDep,
-    revision: str,
-    path: str,
+async def resolve_file(
+    request: Request, load: DownloadableRepoLoader, revision: str, path: str
 ) -> Response:
+    """What `hf_hub_download` and `from_pretrained` send for each file (a HEAD, then a GET):
+    async, with all the blocking work (the repo's row, access, git) in one thread-pool hop."""
+    return await run_in_threadpool(_resolve_file, request, load, revision, path)
+
+
+def _resolve_file(request: Request, load: RepoLoader, revision: str, path: str) -> Response:
+    repo, session = load(), load.session
+    store = get_store(request)
     revision, path = content.split_special_ref(unquote(revision), unquote(path))
-    gitrepo = store.open(repo)
+    gitrepo = store.reader(repo)
     commit = content.resolve_revision(gitrepo, revision)
     file = content.get_file(gitrepo, commit, path)
     headers = downloads.file_headers(file, str(commit.id))
@@ -101,7 +104,7 @@ def resolve_file(
         service.count_download(session, repo=repo, path=path)
     if file.lfs is None:
         return downloads.bytes_response(request, content.read_blob(gitrepo, file.blob_id), headers)
-    headers.update(hooks.headers(request, session, repo, file.lfs.oid, str(commit.id)))
+    headers.update(hooks_of(request).headers(request, session, repo, file.lfs.oid, str(commit.id)))
     response = downloads.blob_response(request, store.blobs, file.lfs.oid, headers)
     if response is None:
         raise EntryNotFound(f"The content of {path} is missing from storage", commit=str(commit.id))

@@ -73,9 +73,13 @@ class RepoHooks:
 NO_HOOKS = RepoHooks()
 
 
-async def get_hooks(request: Request) -> RepoHooks:
+def hooks_of(request: Request) -> RepoHooks:
     hooks: RepoHooks = getattr(request.app.state, "repo_hooks", NO_HOOKS)
     return hooks
+
+
+async def get_hooks(request: Request) -> RepoHooks:
+    return hooks_of(request)
 
 
 HooksDep = Annotated[RepoHooks, Depends(get_hooks)]

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, lazyload
 
 from hugbox.auth.models import Account, AccountKind
 from hugbox.auth.service import Caller, find_account, require_write_token
@@ -51,14 +51,25 @@ class Moved:
     repo: Repo
 
 
+# Built once: nearly every request finds a repo, and building a select costs as much as running
+# it. Nor does it load what requests seldom read: the owner's row and the card's metadata (JSON
+# to parse) load on first use.
+_REPO_BY_ID = (
+    select(Repo)
+    .where(Repo.type == bindparam("type"), Repo.id_lower == bindparam("key"))
+    .options(lazyload(Repo.owner), defer(Repo.card_data))
+)
+_REDIRECT_BY_ID = select(RepoRedirect).where(
+    RepoRedirect.type == bindparam("type"), RepoRedirect.old_id_lower == bindparam("key")
+)
+
+
 def find_repo(session: Session, repo_type: RepoType, repo_id: str) -> Repo | Moved | None:
-    key = repo_id.lower()
-    repo = session.scalar(select(Repo).where(Repo.type == repo_type, Repo.id_lower == key))
+    params = {"type": repo_type, "key": repo_id.lower()}
+    repo = session.scalar(_REPO_BY_ID, params)
     if repo is not None:
         return repo
-    redirect = session.scalar(
-        select(RepoRedirect).where(RepoRedirect.type == repo_type, RepoRedirect.old_id_lower == key)
-    )
+    redirect = session.scalar(_REDIRECT_BY_ID, params)
     return Moved(redirect.repo) if redirect else None
 
 

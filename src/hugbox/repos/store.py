@@ -19,6 +19,7 @@ class RepoStore:
         self.repos_dir = repos_dir
         self.blobs = blobs
         self.tmp_dir = tmp_dir
+        self._readers = git.OpenRepos()
         git.enable_fsync()  # process-wide; every process that writes repos builds a store
         repos_dir.mkdir(parents=True, exist_ok=True)
         tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -33,6 +34,14 @@ class RepoStore:
         except git.GitError:
             if git_dir.is_dir():
                 raise
+            raise RepoNotFound(anonymous=False) from None  # deleted since its row was read
+
+    def reader(self, repo: Repo) -> git.Repository:
+        """`open(repo)` for routes that only read, from a few kept open in this thread: the
+        most frequent calls (repo info, file downloads) read little, and opening cost more."""
+        try:
+            return self._readers.open(self.git_dir(repo))
+        except FileNotFoundError:
             raise RepoNotFound(anonymous=False) from None  # deleted since its row was read
 
     @contextmanager

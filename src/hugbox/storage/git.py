@@ -5,7 +5,9 @@ from __future__ import annotations
 import fcntl
 import re
 import shutil
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -113,6 +115,34 @@ def init_bare(path: Path) -> pygit2.Repository:
 
 def open_repo(path: Path) -> pygit2.Repository:
     return pygit2.Repository(str(path))
+
+
+class OpenRepos:
+    """Opened repositories to read from, reused: opening one costs more than most reads. Kept
+    per thread (libgit2 objects are for one thread at a time), the `size` last used in each.
+
+    A reused repo sees new commits: libgit2 reads refs from disk on each lookup and rescans
+    the packs when an object is missing. Each use stats the folder, so a repo deleted (renamed
+    away) is not found, and one made anew at the same path (a new inode, or a reused inode
+    with a new ctime) is opened anew."""
+
+    def __init__(self, size: int = 8):
+        self._size = size
+        self._local = threading.local()
+
+    def open(self, path: Path) -> pygit2.Repository:
+        """The repo at `path`; FileNotFoundError when there is none."""
+        stat = path.stat()
+        identity = (stat.st_dev, stat.st_ino, stat.st_ctime_ns)
+        entries: OrderedDict[Path, tuple[tuple[int, int, int], pygit2.Repository]]
+        entries = self._local.__dict__.setdefault("entries", OrderedDict())
+        found = entries.pop(path, None)
+        if found is None or found[0] != identity:
+            found = (identity, open_repo(path))
+        entries[path] = found
+        while len(entries) > self._size:
+            entries.popitem(last=False)
+        return found[1]
 
 
 def resolve(repo: pygit2.Repository, revision: str) -> pygit2.Commit | None:

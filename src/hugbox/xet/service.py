@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -430,15 +430,20 @@ def read_range(storage: XetStorage, xorb: str, start: int, end: int) -> bytes:
         return handle.read(end - start + 1)
 
 
+# Built once: each download of a large file asks (its HEAD and its GET), and building a
+# select costs as much as running it.
+_FILE_HASH_FOR = (
+    select(XetFile.file_hash)
+    .join(XetFileRepo, XetFileRepo.file_hash == XetFile.file_hash)
+    .where(XetFile.sha256 == bindparam("sha256"), XetFileRepo.repo_pk == bindparam("repo_pk"))
+    .limit(1)
+)
+
+
 def file_hash_for(session: Session, *, repo_pk: int, sha256: str) -> str | None:
     """The Xet hash under which `repo_pk` may read the file with this sha256, if any."""
-    query = (
-        select(XetFile.file_hash)
-        .join(XetFileRepo, XetFileRepo.file_hash == XetFile.file_hash)
-        .where(XetFile.sha256 == sha256, XetFileRepo.repo_pk == repo_pk)
-        .limit(1)
-    )
-    return session.scalar(query)
+    found: str | None = session.scalar(_FILE_HASH_FOR, {"sha256": sha256, "repo_pk": repo_pk})
+    return found
 
 
 DEDUP_ANSWER_TTL = 7 * 24 * 3600

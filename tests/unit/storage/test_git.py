@@ -137,3 +137,31 @@ def test_new_repos_ask_git_to_fsync(repo: pygit2.Repository) -> None:
         ["git", "--git-dir", repo.path, "config", "core.fsync"], capture_output=True, text=True
     )
     assert done.stdout.strip() == "committed"
+
+
+def test_open_repos_reuses_a_repo_and_sees_its_new_commits(
+    repo: pygit2.Repository, tmp_path: Path
+) -> None:
+    opened = git.OpenRepos(size=2)
+    reader = opened.open(tmp_path / "r.git")
+    assert opened.open(tmp_path / "r.git") is reader
+    oid = _commit(repo, [git.Put("a.txt", git.write_blob(repo, b"hi"))])
+    commit = git.resolve(reader, "main")  # written through another handle
+    assert commit is not None and str(commit.id) == oid
+
+
+def test_open_repos_notices_a_repo_removed_or_made_anew(
+    repo: pygit2.Repository, tmp_path: Path
+) -> None:
+    opened = git.OpenRepos()
+    path = tmp_path / "r.git"
+    _commit(repo, [git.Put("a.txt", git.write_blob(repo, b"old"))])
+    old = opened.open(path)
+    git.remove(path)
+    with pytest.raises(FileNotFoundError):
+        opened.open(path)
+    _commit(git.init_bare(path), [git.Put("a.txt", git.write_blob(repo, b"new"))])
+    again = opened.open(path)
+    assert again is not old
+    commit = git.resolve(again, "main")
+    assert commit is not None and git.lookup(again, commit, "a.txt") is not None
