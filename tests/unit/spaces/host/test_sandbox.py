@@ -30,6 +30,10 @@ import uv
 from hugbox.spaces.host import runner, sandbox
 from hugbox.spaces.host.sandbox import SandboxLimits
 
+# Real builds, sandboxed processes and servers: about half a minute together, so `make test`
+# runs them and `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
+
 MIB = 1 << 20
 LIMITS = SandboxLimits(memory_bytes=256 * MIB, processes=48, open_files=256, disk_bytes=32 * MIB)
 APP_PORT = 7860
@@ -43,9 +47,6 @@ APP = r"""
 import ctypes, errno, json, os, signal, socket, subprocess, sys, time, urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-# Real builds, sandboxed processes and servers: about half a minute together, so `make test`
-# runs them and `make test-fast` leaves them out.
-pytestmark = pytest.mark.slow
 
 def attempt(action):
     try:
