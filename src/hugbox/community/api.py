@@ -11,10 +11,9 @@ from sqlalchemy import select
 from hugbox.deps import CallerDep, SessionDep, StoreDep
 from hugbox.errors import NotFound
 from hugbox.pagination import MAX_OFFSET
-from hugbox.repos import commits, schemas
+from hugbox.repos import commits, refs, schemas
 from hugbox.repos.deps import ContributableRepo, ReadableRepo
 from hugbox.repos.models import Discussion, Repo
-from hugbox.storage import git
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -37,11 +36,8 @@ def create_discussion(
         session, repo=repo, caller=caller, title=body.title, description=body.description,
         is_pull_request=body.pull_request,
     )  # fmt: skip
-    if body.pull_request:
-        gitrepo = store.open(repo)
-        head = git.resolve(gitrepo, "main")
-        assert head is not None
-        git.set_ref(gitrepo, f"refs/pr/{num}", str(head.id))
+    if body.pull_request:  # a PR opened without commits starts at main, as on HF
+        refs.create_pr_ref(session, store, repo=repo, num=num)
     return _discussion(repo, _get(session, repo, num))
 
 

@@ -95,6 +95,16 @@ def _check_nesting(gitrepo: git.Repository, ref: str) -> None:
         raise Conflict(f"Reference {ref} cannot exist beside the existing {nested}")
 
 
+def create_pr_ref(session: Session, store: RepoStore, *, repo: Repo, num: int) -> None:
+    """`refs/pr/<num>` of a pull request opened without commits: at main's head."""
+    gitrepo = store.open(repo)
+    ref = f"refs/pr/{num}"
+    with store.locked(repo):
+        head = str(resolve_revision(gitrepo, DEFAULT_BRANCH).id)
+        git.set_ref(gitrepo, ref, head)
+    announce.ref_moved(session, repo, ref=ref, old=None, new=head)
+
+
 def delete_branch(session: Session, store: RepoStore, *, repo: Repo, branch: str) -> None:
     if check_revision(branch) == DEFAULT_BRANCH:
         raise Forbidden(f"Cannot delete refs/heads/{DEFAULT_BRANCH}")
