@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -16,7 +16,7 @@ from hugbox.auth import api as auth_api
 from hugbox.auth import pages as auth_pages
 from hugbox.auth.sessions import LoginLimiter
 from hugbox.community import api as community_api
-from hugbox.context import build_context
+from hugbox.context import Context, build_context
 from hugbox.db import Database
 from hugbox.edge import EdgeMiddleware
 from hugbox.error_responses import install_error_handlers
@@ -60,18 +60,69 @@ from hugbox.xet.service import open_storage
 log = logging.getLogger(__name__)
 
 
+# API routes first, then pages: `/{namespace}/{name}` must never shadow an API or git route.
+API_ROUTERS = (
+    auth_api.router,
+    repos_api.router,
+    files_api.router,
+    commits_api.router,
+    community_api.router,
+    lfs_api.router,
+    xet_api.router,
+    gitserver_api.router,
+    gated_api.router,
+    inference_api.router,
+    openai_api.router,
+    inference_metrics.router,
+    viewer_api.router,
+    spaces_api.router,
+    settings_api.router,
+    cloud.router,
+)
+PAGE_ROUTERS = (
+    auth_pages.router,
+    account_pages.router,
+    repo_pages.router,
+    gated_pages.router,
+    files_pages.router,
+    space_pages.router,
+    account_pages.profile_router,  # last: `/{namespace}` would match what the others serve
+)
+
+
 def create_app(settings: Settings) -> FastAPI:
     context = build_context(settings)
-    database = context.database
     metrics = Metrics()
     executor = MeteredExecutor(_executor(settings, metrics), metrics)
-    response_cache = ResponseCache(settings.inference_cache_bytes)
-    metrics.watch(executor, response_cache)
+    viewer = Viewer(context.store, settings.data_dir / "viewer", ReaderCache())
+    job_worker = job_worker_for(settings, context.database, viewer)
+    app = FastAPI(
+        title="hugbox", version=__version__, docs_url="/api/docs", redoc_url=None,
+        lifespan=_lifespan(context, executor, job_worker),
+    )  # fmt: skip
+    secret = load_secret(settings.secret_key.get_secret_value(), settings.data_dir)
+    _set_state(app, context, metrics=metrics, executor=executor, viewer=viewer, secret=secret)
+    install_error_handlers(app)
+    for router in API_ROUTERS:
+        app.include_router(router)
+    web_pages.install(app, secret=secret, domain_pages=PAGE_ROUTERS)
+    install_repo_not_found(app)
+    install_openapi(app)
+    _add_middleware(app, context, metrics)
+    return app
+
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def _lifespan(context: Context, executor: MeteredExecutor, job_worker: Worker) -> Lifespan:
+    """At start: load the pinned models and start the job workers; at stop, the reverse."""
+    settings = context.settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pinning = asyncio.create_task(
-            load_pinned(executor, database=database, store=app.state.store, settings=settings)
+            load_pinned(executor, database=context.database, store=context.store, settings=settings)
         )
         if settings.job_workers > 0:
             job_worker.start()
@@ -81,71 +132,46 @@ def create_app(settings: Settings) -> FastAPI:
             job_worker.stop()
         await executor.close()
 
-    app = FastAPI(
-        title="hugbox", version=__version__, docs_url="/api/docs", redoc_url=None, lifespan=lifespan
-    )
+    return lifespan
+
+
+def _set_state(
+    app: FastAPI, context: Context, *, metrics: Metrics, executor: MeteredExecutor,
+    viewer: Viewer, secret: bytes,
+) -> None:  # fmt: skip
+    """What handlers reach through `request.app.state` (hugbox.deps)."""
+    settings = context.settings
+    app.state.context = context
+    app.state.settings = settings
+    app.state.database = context.database
+    app.state.store = context.store
     app.state.executor = executor
     app.state.metrics = metrics
-    app.state.response_cache = response_cache
+    app.state.response_cache = response_cache = ResponseCache(settings.inference_cache_bytes)
+    metrics.watch(executor, response_cache)
     app.state.target_cache = TargetCache(settings.inference_access_ttl)
-    app.state.settings = settings
-    app.state.database = database
-    app.state.context = context
-    app.state.store = context.store
-    blobs = context.blobs
-    secret = load_secret(settings.secret_key.get_secret_value(), settings.data_dir)
     app.state.signer = UrlSigner(secret)
-    app.state.viewer = viewer = Viewer(app.state.store, settings.data_dir / "viewer", ReaderCache())
-    job_worker = job_worker_for(settings, database, viewer)
+    app.state.viewer = viewer
     if settings.preupload_mode is PreuploadMode.XET:
-        app.state.xet = open_storage(settings.xet_dir, blobs=blobs, secret=secret)
-    install_error_handlers(app)
-    for router in (
-        auth_api.router,
-        repos_api.router,
-        files_api.router,
-        commits_api.router,
-        community_api.router,
-        lfs_api.router,
-        xet_api.router,
-        gitserver_api.router,
-        gated_api.router,
-        inference_api.router,
-        openai_api.router,
-        inference_metrics.router,
-        viewer_api.router,
-        spaces_api.router,
-        settings_api.router,
-        cloud.router,
-    ):
-        app.include_router(router)
-    domain_pages = (
-        auth_pages.router,
-        account_pages.router,
-        repo_pages.router,
-        gated_pages.router,
-        files_pages.router,
-        space_pages.router,
-        account_pages.profile_router,  # last: `/{namespace}` would match what the others serve
-    )
+        app.state.xet = open_storage(settings.xet_dir, blobs=context.blobs, secret=secret)
     app.state.login_limiter = LoginLimiter()
     app.state.page_context = [repo_pages.repo_header_context]
     app.state.repo_hooks = repo_hooks()
-    web_pages.install(app, secret=secret, domain_pages=domain_pages)  # after the API routes
-    install_repo_not_found(app)
-    install_openapi(app)
+
+
+def _add_middleware(app: FastAPI, context: Context, metrics: Metrics) -> None:
+    """Outermost last: the request id first, then hosts, raw paths, body limit, edge checks."""
 
     def legacy_table() -> dict[tuple[str, str], str]:
-        with database.session() as session:
+        with context.database.session() as session:
             return load_legacy_ids(session)
 
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # innermost: it reads the route
     app.add_middleware(EdgeMiddleware)  # inside the body limit, which bounds what it reads
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)
+    app.add_middleware(BodyLimitMiddleware, limit=context.settings.max_request_body)
     app.add_middleware(HubPathMiddleware, legacy_ids=LegacyIds(legacy_table))
     app.add_middleware(viewer_api.DatasetsServerHostMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    return app
 
 
 def create_app_from_env() -> FastAPI:
