@@ -33,6 +33,8 @@ os.environ.update(
     TOKENIZERS_PARALLELISM="false",
 )
 os.environ.pop("HF_TOKEN", None)
+# Every JSON response a test sees is checked against its route's declared model (hugbox.wire).
+os.environ["HUGBOX_CHECK_RESPONSES"] = "1"
 # Space builds share one wheel cache across test runs: gradio and streamlit download once.
 os.environ.setdefault(
     "HUGBOX_SPACES_UV_CACHE", str(Path.home() / ".cache" / "hugbox-tests" / "uv-cache")

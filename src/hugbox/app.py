@@ -53,6 +53,7 @@ from hugbox.viewer.reader import ReaderCache
 from hugbox.viewer.service import Viewer
 from hugbox.viewer.tasks import ViewerTasks
 from hugbox.web import pages as web_pages
+from hugbox.wire import ResponseCheckMiddleware
 from hugbox.xet import api as xet_api
 from hugbox.xet import service as xet_service
 from hugbox.xet.service import open_storage
@@ -166,7 +167,9 @@ def _add_middleware(app: FastAPI, context: Context, metrics: Metrics) -> None:
         with context.database.session() as session:
             return load_legacy_ids(session)
 
-    app.add_middleware(MetricsMiddleware, metrics=metrics)  # innermost: it reads the route
+    if context.settings.check_responses:
+        app.add_middleware(ResponseCheckMiddleware)  # innermost: it reads the route
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # it reads the route too
     app.add_middleware(EdgeMiddleware)  # inside the body limit, which bounds what it reads
     app.add_middleware(BodyLimitMiddleware, limit=context.settings.max_request_body)
     app.add_middleware(HubPathMiddleware, legacy_ids=LegacyIds(legacy_table))

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         default=16 * 1024 * 1024,
         description="Largest JSON or form request body, in bytes (commits and LFS are streamed).",
     )
+    check_responses: bool = Field(
+        default=False,
+        description="Validate every JSON response against its route's declared model and answer "
+        "500 on a mismatch: for tests and staging, it costs time on every request.",
+    )
     max_file_size: ByteSize = Field(
         default=ByteSize(50 * 1000**3),
         description="Largest file one may upload, in bytes (or e.g. `50GB`, as on huggingface.co); "

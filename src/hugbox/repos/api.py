@@ -30,7 +30,9 @@ from hugbox.repos.deps import (
 )
 from hugbox.repos.hooks import HooksDep, RepoHooks, hooks_of
 from hugbox.repos.models import Repo, RepoType
+from hugbox.repos.schemas import AnyRepoInfo
 from hugbox.repos.service import Need, RepoQuery
+from hugbox.wire import returns
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -40,7 +42,7 @@ def _listable(values: list[str] | None) -> list[str]:
     return [v for value in values or [] for v in value.split(",") if v]
 
 
-@router.get("/api/{repo_type:repotype}")
+@router.get("/api/{repo_type:repotype}", **returns(list[AnyRepoInfo]))
 def list_repos(
     request: Request,
     response: Response,
@@ -106,7 +108,7 @@ def _repo_info(
 
 # Async, with all the blocking work (the repo's row, access, git) in one thread-pool hop:
 # `model_info` is among the most frequent calls, and each hop costs about as much as its work.
-@router.get(API)
+@router.get(API, **returns(AnyRepoInfo))
 async def repo_info(
     request: Request,
     load: ReadableRepoLoader,
@@ -116,7 +118,7 @@ async def repo_info(
     return await run_in_threadpool(_repo_info, request, load, "main", expand or [], blobs)
 
 
-@router.get(API + "/revision/{revision:path}")
+@router.get(API + "/revision/{revision:path}", **returns(AnyRepoInfo))
 async def repo_info_at(
     request: Request,
     load: ReadableRepoLoader,

@@ -6,10 +6,72 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
+
 from hugbox.repos.content import RepoEntry, RepoFile
 from hugbox.repos.indexer import Snapshot
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.refs import GitCommitInfo, GitRef, GitRefs
+from hugbox.wire import OpenWireModel, WireModel
+
+
+class BlobLfsInfo(WireModel):
+    sha256: str
+    size: int
+    pointerSize: int
+
+
+class RepoSibling(WireModel):
+    rfilename: str
+    size: int | None = None
+    blobId: str | None = None
+    lfs: BlobLfsInfo | None = None
+
+
+class ModelConfig(OpenWireModel):
+    """The parts of `config.json` a model's info repeats (`architectures`, `model_type`, …)."""
+
+
+class RepoInfo(WireModel):
+    """What `model_info`, `dataset_info` and `space_info` share. With `expand`, HF sends only
+    the properties asked for, so all but the ids may be missing."""
+
+    id: str
+    object_id: str | None = Field(default=None, alias="_id")
+    author: str | None = None
+    sha: str | None = None
+    lastModified: str | None = None
+    createdAt: str | None = None
+    private: bool | None = None
+    gated: bool | str | None = None
+    disabled: bool | None = None
+    downloads: int | None = None
+    downloadsAllTime: int | None = None
+    likes: int | None = None
+    tags: list[str] | None = None
+    cardData: dict[str, Any] | None = None
+    siblings: list[RepoSibling] | None = None
+    usedStorage: int | None = None
+
+
+class ModelInfo(RepoInfo):
+    pipeline_tag: str | None = None
+    library_name: str | None = None
+    config: ModelConfig | None = None
+
+
+class DatasetInfo(RepoInfo):
+    pass
+
+
+class SpaceInfo(RepoInfo):
+    sdk: str | None = None
+    host: str | None = None
+    subdomain: str | None = None
+    runtime: dict[str, Any] | None = None  # spaces' SpaceRuntime, as /runtime sends it
+
+
+AnyRepoInfo = ModelInfo | DatasetInfo | SpaceInfo
 
 
 def iso(moment: datetime) -> str:
