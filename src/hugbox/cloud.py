@@ -10,7 +10,9 @@ from collections.abc import Callable
 
 from fastapi import APIRouter
 
+from hugbox.context import Context
 from hugbox.errors import NotFound
+from hugbox.wiring import Wiring
 
 router = APIRouter(tags=["huggingface.co only"])
 SERVICES = {
@@ -39,3 +41,7 @@ def _install_routes() -> None:
 
 
 _install_routes()
+
+
+def install(wiring: Wiring, context: Context) -> None:
+    wiring.api.append(router)

@@ -1,6 +1,6 @@
-"""The shared context a process builds once from its settings: the database and the repo store
-(with the blob store under it). The app, the operator CLI and the spaces host all start here, so
-the parts are assembled in one place."""
+"""The shared context a process builds once from its settings: the database, the repo store (with
+the blob store under it) and the secret key. The app, the operator CLI and the spaces host all
+start here, so the parts are assembled in one place."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from hugbox.db import Database
 from hugbox.repos.store import RepoStore
 from hugbox.settings import Settings
+from hugbox.signing import load_secret
 from hugbox.xet.blobs import XetBlobStore, open_blob_store
 
 
@@ -18,10 +19,12 @@ class Context:
     database: Database
     store: RepoStore
     blobs: XetBlobStore  # the store's own blob store, as the Xet service needs it
+    secret: bytes  # signs URLs and session cookies (settings' key, or one kept in the data dir)
 
 
 def build_context(settings: Settings) -> Context:
     """Open the database and the stores that `settings` name (nothing is migrated here)."""
     blobs = open_blob_store(settings.blobs_dir, settings.xet_dir)
     store = RepoStore(repos_dir=settings.repos_dir, blobs=blobs, tmp_dir=settings.tmp_dir)
-    return Context(settings, Database(settings.sqlalchemy_url), store, blobs)
+    secret = load_secret(settings.secret_key.get_secret_value(), settings.data_dir)
+    return Context(settings, Database(settings.sqlalchemy_url), store, blobs, secret)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -10,12 +12,17 @@ from fastapi.datastructures import DefaultPlaceholder
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from hugbox.app import API_ROUTERS
+from hugbox.app import INSTALLS
+from hugbox.context import build_context
+from hugbox.settings import Settings
 from hugbox.wire import ResponseCheckMiddleware, WireModel, declared_model, returns
+from hugbox.wiring import wire
 
 
 def _api_routes() -> Iterator[APIRoute]:
-    for router in API_ROUTERS:
+    with tempfile.TemporaryDirectory() as data_dir:
+        api = wire(build_context(Settings(data_dir=Path(data_dir))), INSTALLS).api
+    for router in api:
         for route in router.routes:
             if isinstance(route, APIRoute):
                 yield route

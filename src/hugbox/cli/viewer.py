@@ -9,20 +9,14 @@ from typing import Any
 
 import typer
 
-from hugbox.app import job_worker_for
-from hugbox.cli.context import DataDirOption, Operator, err, operator, unit_of_work
+from hugbox.app import wired_worker
+from hugbox.cli.context import DataDirOption, err, operator, unit_of_work
 from hugbox.viewer import service
-from hugbox.viewer.reader import ReaderCache
-from hugbox.viewer.service import Viewer
 
 viewer_app = typer.Typer(
     help="The dataset viewer: conversion status, rebuilds.", no_args_is_help=True
 )
 FormatOption = typer.Option("text", "--format", help="text or json.")
-
-
-def _viewer(op: Operator) -> Viewer:
-    return Viewer(op.store, op.settings.data_dir / "viewer", ReaderCache())
 
 
 @viewer_app.command("status")
@@ -76,7 +70,7 @@ def rebuild(
     if not now:
         err.print(f"Queued a conversion of {repo_id}.")
         return
-    worker = job_worker_for(op.settings, op.database, _viewer(op))
+    worker = wired_worker(op)
     with err.status(f"Converting {repo_id}…"):
         while worker.run_once():
             pass
@@ -86,7 +80,7 @@ def rebuild(
 def worker_command(data_dir: DataDirOption = None) -> None:
     """Run background jobs (dataset conversions, search indexes) until interrupted."""
     op = operator(data_dir)
-    worker = job_worker_for(op.settings, op.database, _viewer(op))
+    worker = wired_worker(op)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     err.print(f"Worker {worker.name} running; Ctrl-C to stop.")
     try:

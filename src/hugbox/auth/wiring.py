@@ -1,0 +1,14 @@
+"""What accounts' sign-in adds to a hub process: whoami, the login pages and their limiter."""
+
+from __future__ import annotations
+
+from hugbox.auth import api, pages
+from hugbox.auth.sessions import LoginLimiter
+from hugbox.context import Context
+from hugbox.wiring import Wiring
+
+
+def install(wiring: Wiring, context: Context) -> None:
+    wiring.api.append(api.router)
+    wiring.pages.append(pages.router)
+    wiring.state["login_limiter"] = LoginLimiter()
