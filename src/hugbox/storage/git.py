@@ -330,7 +330,10 @@ def hash_file(path: Path) -> str:
 
 
 def valid_branch_name(name: str) -> bool:
-    """Whether git accepts `refs/heads/<name>` (and so `refs/tags/<name>`)."""
+    """Whether `git branch` accepts `name` (and so `git tag`): a valid `refs/heads/<name>` that
+    reads as no option and no other revision (`-x`, `HEAD`, `@`)."""
+    if name.startswith("-") or name in ("HEAD", "@"):
+        return False
     return bool(pygit2.reference_is_valid_name(f"refs/heads/{name}"))
 
 

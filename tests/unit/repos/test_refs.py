@@ -87,7 +87,7 @@ def test_a_branch_from_a_missing_revision_is_not_created(r: Refs) -> None:
 
 CONTROL = ["a\x00b", "a\nb", "tab\there", "del\x7f", "c1\x85"]
 BAD_NAMES = [*CONTROL, "", "a b", "a..b", "a~1", "a^", "a:b", "a?", "a*", "a[b", "a\\b", "x.lock"]
-BAD_NAMES += ["a/", "/a", "refs/heads/x", "a" * 256]
+BAD_NAMES += ["a/", "/a", "refs/heads/x", "a" * 256, "HEAD", "@", "-x", "--force"]
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
