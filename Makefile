@@ -31,7 +31,7 @@ test: install lint ## lint, type-check, then run the whole test suite
 	$(BIN)/pytest
 
 test-fast: install ## the unit and functional tiers without the slow-marked tests (no live server)
-	$(BIN)/pytest -m "not slow" -p no:cacheprovider tests/unit tests/functional
+	$(BIN)/pytest -m "not slow" -p no:cacheprovider -n auto tests/unit tests/functional
 
 lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check src tests bench compat
