@@ -11,7 +11,9 @@ from collections.abc import Callable
 from fastapi import APIRouter
 
 from hugbox.context import Context
+from hugbox.error_responses import ErrorBody
 from hugbox.errors import NotFound
+from hugbox.wire import returns
 from hugbox.wiring import Wiring
 
 router = APIRouter(tags=["huggingface.co only"])
@@ -23,6 +25,7 @@ SERVICES = {
     "daily_papers": "Daily papers (hf papers)",
 }
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+REFUSAL = returns(ErrorBody, status=404, description="Always: hugbox does not host this")
 
 
 def _refuse(feature: str) -> Callable[[], None]:
@@ -37,7 +40,7 @@ def _install_routes() -> None:
         paths = {"root": f"/api/{prefix}", "any": f"/api/{prefix}/{{rest:path}}"}
         for (kind, path), method in itertools.product(paths.items(), METHODS):
             name = f"cloud_only_{prefix.replace('-', '_')}_{kind}_{method.lower()}"
-            router.add_api_route(path, _refuse(feature), methods=[method], name=name)
+            router.add_api_route(path, _refuse(feature), methods=[method], name=name, **REFUSAL)
 
 
 _install_routes()

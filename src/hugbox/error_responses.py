@@ -19,8 +19,16 @@ from hugbox.errors import BadRequest, HubError, Redirect
 from hugbox.names import CONTROL_CHARACTERS
 from hugbox.requestid import current_request_id
 from hugbox.urls import base_url
+from hugbox.wire import WireModel
 
 log = logging.getLogger(__name__)
+
+
+class ErrorBody(WireModel):
+    """What an error sends (HEAD answers aside): the message, and what clients read beside it."""
+
+    error: str
+    url: str | None = None  # RepoExists: the existing repo, for create_repo(exist_ok=True)
 
 
 def _header_safe(text: str) -> str:

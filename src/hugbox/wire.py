@@ -39,6 +39,10 @@ class OpenWireModel(WireModel):
     model_config = ConfigDict(extra="allow")
 
 
+class Empty(WireModel):
+    """`{}`: what routes whose status is the whole answer send (delete, move, auth-check)."""
+
+
 def returns(model: Any, *, status: int = 200, description: str = "") -> dict[str, Any]:
     """The route arguments that declare `model` as what a route sends, without validating it.
 

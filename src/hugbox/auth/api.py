@@ -7,9 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 
 from hugbox.auth.models import Account
+from hugbox.auth.schemas import WhoAmI
 from hugbox.auth.service import Caller
 from hugbox.deps import BaseUrlDep, CallerDep
 from hugbox.errors import InvalidCredentials
+from hugbox.wire import returns
 
 router = APIRouter()
 
@@ -61,7 +63,7 @@ def whoami_body(caller: Caller, base: str) -> dict[str, Any]:
     return body
 
 
-@router.get("/api/whoami-v2")
+@router.get("/api/whoami-v2", **returns(WhoAmI))
 def whoami(caller: CallerDep, base: BaseUrlDep) -> Any:
     if caller.user is None:
         raise InvalidCredentials()

@@ -8,12 +8,15 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from hugbox.community import schemas
 from hugbox.deps import CallerDep, SessionDep, StoreDep
 from hugbox.errors import NotFound
 from hugbox.pagination import MAX_OFFSET
-from hugbox.repos import commits, refs, schemas
+from hugbox.repos import commits, refs
 from hugbox.repos.deps import ContributableRepo, ReadableRepo
 from hugbox.repos.models import Discussion, Repo
+from hugbox.repos.schemas import iso
+from hugbox.wire import returns
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -27,7 +30,7 @@ class NewDiscussion(BaseModel):
     pull_request: bool = Field(default=False, alias="pullRequest")
 
 
-@router.post(API + "/discussions")
+@router.post(API + "/discussions", **returns(schemas.Discussion))
 def create_discussion(
     body: NewDiscussion, repo: ContributableRepo, session: SessionDep, caller: CallerDep,
     store: StoreDep,
@@ -58,7 +61,7 @@ def _discussion(repo: Repo, d: Discussion) -> dict[str, Any]:
         "title": d.title,
         "status": d.status,
         "isPullRequest": d.is_pull_request,
-        "createdAt": schemas.iso(d.created_at),
+        "createdAt": iso(d.created_at),
         "author": {"name": d.author.name if d.author else "deleted"},
         "repo": {"name": repo.repo_id, "type": repo.type.value},
         "pinned": False,
@@ -71,7 +74,7 @@ def _discussion(repo: Repo, d: Discussion) -> dict[str, Any]:
 PageNumber = Annotated[int, Query(ge=0, le=MAX_OFFSET // 50)]
 
 
-@router.get(API + "/discussions")
+@router.get(API + "/discussions", **returns(schemas.DiscussionPage))
 def list_discussions(repo: ReadableRepo, session: SessionDep, p: PageNumber = 0) -> Any:
     rows = list(
         session.scalars(
@@ -89,7 +92,7 @@ def list_discussions(repo: ReadableRepo, session: SessionDep, p: PageNumber = 0)
     }
 
 
-@router.get(API + "/discussions/{num}")
+@router.get(API + "/discussions/{num}", **returns(schemas.DiscussionWithDetails))
 def get_discussion(repo: ReadableRepo, session: SessionDep, num: int) -> Any:
     found = _get(session, repo, num)
     detail = _discussion(repo, found)

@@ -11,15 +11,17 @@ from hugbox.auth.service import require_write_token
 from hugbox.deps import CallerDep, SessionDep
 from hugbox.errors import AuthenticationRequired, BadRequest
 from hugbox.gated import service as gated
+from hugbox.gated.schemas import AccessRequest, AccessRequested
 from hugbox.pagination import MAX_OFFSET
 from hugbox.repos import schemas
 from hugbox.repos.deps import ReadableRepo, WritableRepo
+from hugbox.wire import Empty, returns
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
 
 
-@router.post(API + "/ask-access")
+@router.post(API + "/ask-access", **returns(AccessRequested))
 def ask_access(repo: ReadableRepo, session: SessionDep, caller: CallerDep) -> Any:
     if caller.user is None:
         raise AuthenticationRequired("Log in (pass a token) to ask for access")
@@ -28,7 +30,7 @@ def ask_access(repo: ReadableRepo, session: SessionDep, caller: CallerDep) -> An
     return {"status": request.status}
 
 
-@router.get(API + "/user-access-request/{status}")
+@router.get(API + "/user-access-request/{status}", **returns(list[AccessRequest]))
 def list_requests(repo: WritableRepo, session: SessionDep, status: str) -> Any:
     return [
         {
@@ -50,7 +52,7 @@ class HandleBody(BaseModel):
     status: str
 
 
-@router.post(API + "/user-access-request/handle")
+@router.post(API + "/user-access-request/handle", **returns(Empty))
 def handle_request(body: HandleBody, repo: WritableRepo, session: SessionDep) -> Any:
     if (body.user is None) == (body.request_id is None):
         raise BadRequest("Pass exactly one of `user` and `requestId`")
@@ -66,7 +68,7 @@ class GrantBody(BaseModel):
     user: str
 
 
-@router.post(API + "/user-access-request/grant")
+@router.post(API + "/user-access-request/grant", **returns(Empty))
 def grant_access(body: GrantBody, repo: WritableRepo, session: SessionDep) -> Any:
     gated.grant(session, repo=repo, user=body.user)
     return {}

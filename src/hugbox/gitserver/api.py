@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
@@ -94,16 +94,34 @@ async def receive_pack(
     return Response(output, media_type=media_type, headers=NO_CACHE)
 
 
+def _sends(description: str, *services: str, suffix: str) -> dict[int | str, Any]:
+    content = {f"application/x-{service}-{suffix}": {"schema": BINARY} for service in services}
+    return {200: {"description": description, "content": content}}
+
+
+ADVERTISEMENT = _sends("The refs, in git's pkt-lines", *transport.SERVICES, suffix="advertisement")
+PACK_ROUTES = (
+    (transport.UPLOAD_PACK, upload_pack, StreamingResponse, "The pack, streamed"),
+    (transport.RECEIVE_PACK, receive_pack, Response, "The push's report-status"),
+)
+
 # `.git` routes first: `/{name}/info/refs` would otherwise take `x.git` as the name.
 for _prefix in ("", "/{repo_type:prefixtype}"):
     for _suffix in (".git", ""):
         _root = f"{_prefix}/{{namespace}}/{{name}}{_suffix}"
-        router.add_api_route(f"{_root}/info/refs", info_refs, methods=["GET"])
-        for _service, _endpoint in (
-            (transport.UPLOAD_PACK, upload_pack),
-            (transport.RECEIVE_PACK, receive_pack),
-        ):
-            _body = request_body(BINARY, f"application/x-{_service}-request")
+        router.add_api_route(
+            f"{_root}/info/refs",
+            info_refs,
+            methods=["GET"],
+            response_class=Response,
+            responses=ADVERTISEMENT,
+        )
+        for _service, _endpoint, _class, _what in PACK_ROUTES:
             router.add_api_route(
-                f"{_root}/{_service}", _endpoint, methods=["POST"], openapi_extra=_body
+                f"{_root}/{_service}",
+                _endpoint,
+                methods=["POST"],
+                openapi_extra=request_body(BINARY, f"application/x-{_service}-request"),
+                response_class=_class,
+                responses=_sends(_what, _service, suffix="result"),
             )

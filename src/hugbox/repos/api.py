@@ -18,6 +18,7 @@ from hugbox.deps import (
     StoreDep,
     get_store,
 )
+from hugbox.error_responses import ErrorBody
 from hugbox.errors import BadRequest, RepoNotFound
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import cards, content, duplicate, indexer, schemas, service
@@ -30,9 +31,9 @@ from hugbox.repos.deps import (
 )
 from hugbox.repos.hooks import HooksDep, RepoHooks, hooks_of
 from hugbox.repos.models import Repo, RepoType
-from hugbox.repos.schemas import AnyRepoInfo
+from hugbox.repos.schemas import AgentHarnessRegistry, AnyRepoInfo, CardValidation, RepoUrl
 from hugbox.repos.service import Need, RepoQuery
-from hugbox.wire import returns
+from hugbox.wire import Empty, returns
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -157,7 +158,7 @@ class CreateRepoBody(SpaceOptions):
     sdk: str | None = None
 
 
-@router.post("/api/repos/create")
+@router.post("/api/repos/create", **returns(RepoUrl))
 def create_repo(
     body: CreateRepoBody, session: SessionDep, caller: CallerDep, store: StoreDep, base: BaseUrlDep,
     hooks: HooksDep,
@@ -181,7 +182,7 @@ class DuplicateBody(SpaceOptions):
     private: bool | None = None
 
 
-@router.post(API + "/duplicate")
+@router.post(API + "/duplicate", **returns(RepoUrl))
 def duplicate_repo(
     repo: DownloadableRepo, body: DuplicateBody, session: SessionDep, caller: CallerDep,
     store: StoreDep, base: BaseUrlDep, hooks: HooksDep,
@@ -212,7 +213,7 @@ def _writable(session: SessionDep, caller: CallerDep, repo_type: RepoType, repo_
     return service.authorize(session, caller, found, Need.WRITE)
 
 
-@router.delete("/api/repos/delete")
+@router.delete("/api/repos/delete", **returns(Empty))
 def delete_repo(body: RepoRefBody, session: SessionDep, caller: CallerDep, store: StoreDep) -> Any:
     namespace = body.organization or (caller.user.name if caller.user else "")
     repo_id = body.name if "/" in body.name else f"{namespace}/{body.name}"
@@ -229,7 +230,7 @@ class MoveBody(BaseModel):
     type: RepoType = RepoType.MODEL
 
 
-@router.post("/api/repos/move")
+@router.post("/api/repos/move", **returns(Empty))
 def move_repo(body: MoveBody, session: SessionDep, caller: CallerDep) -> Any:
     repo = _writable(session, caller, body.type, body.from_repo)
     service.move_repo(session, caller=caller, repo=repo, to_repo_id=body.to_repo)
@@ -244,7 +245,7 @@ class SettingsBody(BaseModel):
     gated: bool | str | None = None
 
 
-@router.put(API + "/settings")
+@router.put(API + "/settings", **returns(Empty))
 def update_settings(body: SettingsBody, repo: WritableRepo, session: SessionDep) -> Any:
     private = body.private if body.visibility is None else body.visibility != "public"
     if body.gated is True:
@@ -253,13 +254,13 @@ def update_settings(body: SettingsBody, repo: WritableRepo, session: SessionDep)
     return {}
 
 
-@router.get(API + "/auth-check")
+@router.get(API + "/auth-check", **returns(Empty, description="The caller may download"))
 def auth_check(request: Request, repo: ReadableRepo, session: SessionDep, caller: CallerDep) -> Any:
     service.authorize(session, caller, repo, Need.DOWNLOAD, repo_url=str(request.base_url))
     return {}
 
 
-@router.get(API + "/auth-check/write")
+@router.get(API + "/auth-check/write", **returns(Empty, description="The caller may write"))
 def auth_check_write(repo: WritableRepo) -> Any:
     return {}
 
@@ -271,7 +272,15 @@ class ValidateYamlBody(BaseModel):
     repo_type: str = Field(default="model", alias="repoType")
 
 
-@router.post("/api/validate-yaml")
+# Valid (200) or not (400), the answer has the same shape; a body that is no card is an error.
+VALIDATION = returns(CardValidation, description="The metadata is valid")
+VALIDATION["responses"][400] = {
+    "model": CardValidation | ErrorBody,
+    "description": "The metadata is not valid, or the request is not a card",
+}
+
+
+@router.post("/api/validate-yaml", **VALIDATION)
 def validate_yaml(body: ValidateYamlBody) -> Any:
     """Always JSON: the client reads the body before it looks at the status."""
     try:
@@ -285,6 +294,6 @@ def validate_yaml(body: ValidateYamlBody) -> Any:
     return JSONResponse({"errors": errors, "warnings": []}, status_code=400 if errors else 200)
 
 
-@router.get("/api/agent-harnesses")
+@router.get("/api/agent-harnesses", **returns(AgentHarnessRegistry))
 def agent_harnesses() -> Any:
     return {"standardEnvVars": [], "harnesses": {}}

@@ -23,6 +23,8 @@ from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import commits, refs, schemas, service
 from hugbox.repos.deps import ReadableRepo, WritableRepo
 from hugbox.repos.payload import CommitHeader, Operation, PayloadError, parse_commit_payload
+from hugbox.repos.schemas import CommitInfo, GitCommitInfo, GitRefs, PreuploadResult
+from hugbox.wire import Empty, returns
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -51,7 +53,7 @@ def _sample(item: PreuploadItem) -> bytes:
         raise BadRequest(f"Invalid base64 `sample` for {item.path}") from exc
 
 
-@router.post(API + "/preupload/{revision}")
+@router.post(API + "/preupload/{revision}", **returns(PreuploadResult))
 def preupload(
     body: PreuploadBody,
     repo: ReadableRepo,
@@ -82,7 +84,11 @@ def preupload(
     }
 
 
-@router.post(API + "/commit/{revision}", openapi_extra=request_body(BINARY, "application/x-ndjson"))
+@router.post(
+    API + "/commit/{revision}",
+    openapi_extra=request_body(BINARY, "application/x-ndjson"),
+    **returns(CommitInfo),
+)
 async def create_commit(
     request: Request,
     repo: ReadableRepo,
@@ -136,7 +142,12 @@ async def _read_payload(request: Request, spool: Path) -> tuple[CommitHeader, li
     return header, operations
 
 
-@router.post(API + "/branch/{branch:path}", openapi_extra=request_body(BRANCH, "application/json"))
+# Read by hand: a body is optional, and read as JSON whatever its declared type (`curl -d`).
+@router.post(
+    API + "/branch/{branch:path}",
+    openapi_extra=request_body(BRANCH, "application/json"),
+    **returns(Empty),
+)
 async def create_branch(
     request: Request, repo: WritableRepo, session: SessionDep, store: StoreDep, branch: str
 ) -> Any:
@@ -159,7 +170,7 @@ async def _optional_json(request: Request) -> dict[str, Any]:
     return body
 
 
-@router.delete(API + "/branch/{branch:path}")
+@router.delete(API + "/branch/{branch:path}", **returns(Empty))
 def delete_branch(repo: WritableRepo, session: SessionDep, store: StoreDep, branch: str) -> Any:
     refs.delete_branch(session, store, repo=repo, branch=unquote(branch))
     return {}
@@ -171,7 +182,7 @@ class SquashBody(BaseModel):
     message: str | None = None
 
 
-@router.post(API + "/super-squash/{branch:path}")
+@router.post(API + "/super-squash/{branch:path}", **returns(Empty))
 def super_squash(
     body: SquashBody, repo: WritableRepo, session: SessionDep, store: StoreDep, caller: CallerDep,
     branch: str,
@@ -189,7 +200,7 @@ class TagBody(BaseModel):
     message: str | None = None
 
 
-@router.post(API + "/tag/{revision:path}")
+@router.post(API + "/tag/{revision:path}", **returns(Empty))
 def create_tag(
     body: TagBody, repo: WritableRepo, session: SessionDep, store: StoreDep, caller: CallerDep,
     revision: str,
@@ -202,18 +213,18 @@ def create_tag(
     return {}
 
 
-@router.delete(API + "/tag/{tag:path}")
+@router.delete(API + "/tag/{tag:path}", **returns(Empty))
 def delete_tag(repo: WritableRepo, session: SessionDep, store: StoreDep, tag: str) -> Any:
     refs.delete_tag(session, store, repo=repo, tag=unquote(tag))
     return {}
 
 
-@router.get(API + "/refs")
+@router.get(API + "/refs", **returns(GitRefs))
 def list_refs(repo: ReadableRepo, store: StoreDep, include_prs: bool = False) -> Any:
     return schemas.git_refs(refs.list_repo_refs(store, repo), include_prs=include_prs)
 
 
-@router.get(API + "/commits/{revision:path}")
+@router.get(API + "/commits/{revision:path}", **returns(list[GitCommitInfo]))
 def list_commits(
     request: Request,
     response: Response,

@@ -11,11 +11,13 @@ from starlette.concurrency import run_in_threadpool
 from hugbox.deps import SessionDep, SettingsDep, StoreDep, get_store
 from hugbox.edge import read_json
 from hugbox.errors import EntryNotFound
-from hugbox.openapi import request_body
+from hugbox.openapi import BINARY, request_body
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import content, downloads, schemas, service
 from hugbox.repos.deps import DownloadableRepoLoader, ReadableRepo, RepoLoader
 from hugbox.repos.hooks import HooksDep, hooks_of
+from hugbox.repos.schemas import TreeEntry
+from hugbox.wire import returns
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -48,8 +50,8 @@ def _tree(
     return hooks.listed(request, session, repo, items)
 
 
-router.add_api_route(f"{API}/tree/{{revision}}", _tree, methods=["GET"])
-router.add_api_route(f"{API}/tree/{{revision}}/{{path:path}}", _tree, methods=["GET"])
+for _path in (f"{API}/tree/{{revision}}", f"{API}/tree/{{revision}}/{{path:path}}"):
+    router.add_api_route(_path, _tree, methods=["GET"], **returns(list[TreeEntry]))
 
 
 PATHS = {"type": "array", "items": {"type": "string"}}
@@ -57,7 +59,11 @@ PATHS_INFO = {"type": "object", "properties": {"paths": PATHS, "expand": {"type"
 FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 
 
-@router.post(f"{API}/paths-info/{{revision}}", openapi_extra=request_body(PATHS_INFO, FORM, JSON))
+@router.post(
+    f"{API}/paths-info/{{revision}}",
+    openapi_extra=request_body(PATHS_INFO, FORM, JSON),
+    **returns(list[TreeEntry]),
+)
 async def paths_info(
     request: Request, repo: ReadableRepo, store: StoreDep, session: SessionDep, hooks: HooksDep,
     revision: str,
@@ -111,11 +117,23 @@ def _resolve_file(request: Request, load: RepoLoader, revision: str, path: str) 
     return response
 
 
+BYTES = {"application/octet-stream": {"schema": BINARY}}
+FILE_ANSWERS: dict[str, dict[int | str, Any]] = {
+    "GET": {
+        200: {"description": "The file's bytes", "content": BYTES},
+        206: {"description": "The range asked for", "content": BYTES},
+        416: {"description": "A range outside the file"},
+    },
+    "HEAD": {200: {"description": "The file's headers (X-Repo-Commit, ETag, X-Linked-Size…)"}},
+}
+
 # One route per method: a route's operation id names one method, and ids must be unique.
 for _prefix in FILE_PREFIXES:
-    for _method in ("GET", "HEAD"):
+    for _method, _answers in FILE_ANSWERS.items():
         router.add_api_route(
             f"{_prefix}/{{namespace}}/{{name}}/resolve/{{revision}}/{{path:path}}",
             resolve_file,
             methods=[_method],
+            response_class=Response,
+            responses=_answers,
         )

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from hugbox.repos.content import RepoEntry, RepoFile
+from hugbox.repos import content, refs
 from hugbox.repos.indexer import Snapshot
 from hugbox.repos.models import Repo, RepoType
-from hugbox.repos.refs import GitCommitInfo, GitRef, GitRefs
 from hugbox.wire import OpenWireModel, WireModel
 
 
@@ -74,6 +73,133 @@ class SpaceInfo(RepoInfo):
 AnyRepoInfo = ModelInfo | DatasetInfo | SpaceInfo
 
 
+class RepoUrl(WireModel):
+    """`create_repo`'s answer (`duplicate_repo` sends only the url)."""
+
+    url: str
+    name: str | None = None
+    id: str | None = None
+
+
+class RepoStorageInfo(WireModel):
+    id: str
+    type: str
+    updatedAt: str
+    visibility: Literal["public", "private"]
+    storage: int
+    storagePercent: float
+
+
+class LastCommitInfo(WireModel):
+    id: str
+    title: str
+    date: str
+
+
+class TreeLfsInfo(WireModel):
+    """A tree entry's `lfs` (huggingface_hub reads it into BlobLfsInfo; `oid` is the sha256)."""
+
+    oid: str
+    size: int
+    pointerSize: int
+
+
+class RepoFile(WireModel):
+    type: Literal["file"]
+    oid: str
+    size: int
+    path: str
+    lfs: TreeLfsInfo | None = None
+    lastCommit: LastCommitInfo | None = None
+    xetHash: str | None = None  # on files stored in Xet (xet's listing hook adds it)
+
+
+class RepoFolder(WireModel):
+    type: Literal["directory"]
+    oid: str
+    size: int
+    path: str
+    lastCommit: LastCommitInfo | None = None
+
+
+TreeEntry = Annotated[RepoFile | RepoFolder, Field(discriminator="type")]
+
+
+class GitRefInfo(WireModel):
+    name: str
+    ref: str
+    targetCommit: str
+
+
+class GitRefs(WireModel):
+    branches: list[GitRefInfo]
+    tags: list[GitRefInfo]
+    converts: list[GitRefInfo]
+    pullRequests: list[GitRefInfo] | None = None  # with `include_prs`
+
+
+class CommitAuthor(WireModel):
+    user: str
+
+
+class FormattedCommit(WireModel):
+    title: str
+    message: str
+
+
+class GitCommitInfo(WireModel):
+    id: str
+    title: str
+    message: str
+    authors: list[CommitAuthor]
+    date: str
+    formatted: FormattedCommit | None = None  # with `expand[]=formatted`
+
+
+class PreuploadFileMode(WireModel):
+    path: str
+    uploadMode: Literal["lfs", "regular"]
+    shouldIgnore: bool
+    oid: str | None = None
+
+
+class PreuploadResult(WireModel):
+    files: list[PreuploadFileMode]
+    commitOid: str
+
+
+class CommitInfo(WireModel):
+    """`create_commit`'s answer, which huggingface_hub reads into its CommitInfo."""
+
+    success: bool
+    commitOid: str
+    commitUrl: str
+    hookOutput: str
+    pullRequestUrl: str | None
+
+
+class CardMessage(WireModel):
+    message: str
+
+
+class CardValidation(WireModel):
+    """`validate-yaml`'s answer, with status 200 (valid) or 400 (errors)."""
+
+    errors: list[CardMessage]
+    warnings: list[CardMessage]
+
+
+class HarnessInfo(WireModel):
+    envVars: dict[str, str] = Field(default_factory=dict)
+
+
+class AgentHarnessRegistry(WireModel):
+    """What huggingface_hub's agent detection reads (its `Registry`)."""
+
+    standardEnvVars: list[str]
+    harnesses: dict[str, HarnessInfo]
+
+
 def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
@@ -108,7 +234,7 @@ def repo_info(
     sha: str,
     last_modified: datetime,
     snap: Snapshot,
-    siblings: Sequence[RepoFile],
+    siblings: Sequence[content.RepoFile],
     blobs: bool,
 ) -> dict[str, Any]:
     info = repo_summary(repo)
@@ -138,7 +264,7 @@ def only_expanded(info: dict[str, Any], expand: list[str]) -> dict[str, Any]:
     return {k: v for k, v in info.items() if k in wanted}
 
 
-def sibling(file: RepoFile, *, blobs: bool) -> dict[str, Any]:
+def sibling(file: content.RepoFile, *, blobs: bool) -> dict[str, Any]:
     item: dict[str, Any] = {"rfilename": file.path}
     if blobs:
         item.update(size=file.size, blobId=file.blob_id)
@@ -151,8 +277,8 @@ def sibling(file: RepoFile, *, blobs: bool) -> dict[str, Any]:
     return item
 
 
-def tree_entry(entry: RepoEntry) -> dict[str, Any]:
-    if isinstance(entry, RepoFile):
+def tree_entry(entry: content.RepoEntry) -> dict[str, Any]:
+    if isinstance(entry, content.RepoFile):
         item: dict[str, Any] = {
             "type": "file",
             "oid": entry.blob_id,
@@ -173,22 +299,22 @@ def tree_entry(entry: RepoEntry) -> dict[str, Any]:
     return item
 
 
-def git_ref(ref: GitRef) -> dict[str, str]:
+def git_ref(ref: refs.GitRef) -> dict[str, str]:
     return {"name": ref.name, "ref": ref.ref, "targetCommit": ref.target_commit}
 
 
-def git_refs(refs: GitRefs, *, include_prs: bool) -> dict[str, Any]:
+def git_refs(listed: refs.GitRefs, *, include_prs: bool) -> dict[str, Any]:
     result: dict[str, Any] = {
-        "branches": [git_ref(r) for r in refs.branches],
-        "tags": [git_ref(r) for r in refs.tags],
-        "converts": [git_ref(r) for r in refs.converts],
+        "branches": [git_ref(r) for r in listed.branches],
+        "tags": [git_ref(r) for r in listed.tags],
+        "converts": [git_ref(r) for r in listed.converts],
     }
     if include_prs:
-        result["pullRequests"] = [git_ref(r) for r in refs.pull_requests]
+        result["pullRequests"] = [git_ref(r) for r in listed.pull_requests]
     return result
 
 
-def commit_item(commit: GitCommitInfo, *, formatted: bool) -> dict[str, Any]:
+def commit_item(commit: refs.GitCommitInfo, *, formatted: bool) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": commit.id,
         "title": commit.title,

@@ -10,12 +10,13 @@ from hugbox.deps import CallerDep, SessionDep, SettingsDep
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import service
 from hugbox.repos.models import Repo
-from hugbox.repos.schemas import iso
+from hugbox.repos.schemas import RepoStorageInfo, iso
+from hugbox.wire import returns
 
 router = APIRouter()
 
 
-@router.get("/api/settings/repositories")
+@router.get("/api/settings/repositories", **returns(list[RepoStorageInfo]))
 def list_user_repos(
     request: Request, response: Response, session: SessionDep, caller: CallerDep,
     settings: SettingsDep, cursor: str | None = None,
@@ -23,7 +24,9 @@ def list_user_repos(
     return _page(request, response, session, caller, settings, None, cursor)
 
 
-@router.get("/api/organizations/{namespace}/settings/repositories")
+@router.get(
+    "/api/organizations/{namespace}/settings/repositories", **returns(list[RepoStorageInfo])
+)
 def list_org_repos(
     request: Request, response: Response, session: SessionDep, caller: CallerDep,
     settings: SettingsDep, namespace: str, cursor: str | None = None,
@@ -44,7 +47,6 @@ def _page(
 
 
 def _storage_info(repo: Repo, total: int) -> dict[str, Any]:
-    """huggingface_hub's RepoStorageInfo."""
     return {
         "id": repo.repo_id,
         "type": repo.type.value,
