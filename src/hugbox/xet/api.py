@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -19,6 +18,7 @@ from hugbox.wire import returns
 from hugbox.xet import format as fmt
 from hugbox.xet import service, tokens
 from hugbox.xet.schemas import (
+    DuplicateLfsFilesRequest,
     DuplicateLfsFilesResponse,
     QueryReconstructionResponse,
     QueryReconstructionResponseV2,
@@ -267,24 +267,9 @@ def with_xet_hashes(
     return items
 
 
-class _CopyTarget(BaseModel):
-    type: str = "model"
-    name: str
-
-
-class _CopyFile(BaseModel):
-    xet_hash: str = Field(alias="xetHash")
-    sha256: str
-
-
-class DuplicateBody(BaseModel):
-    target: _CopyTarget
-    files: list[_CopyFile]
-
-
 @router.post(API + "/lfs-files/duplicate", **returns(DuplicateLfsFilesResponse))
 def duplicate_lfs_files(
-    body: DuplicateBody, repo: DownloadableRepo, caller: CallerDep, session: SessionDep
+    body: DuplicateLfsFilesRequest, repo: DownloadableRepo, caller: CallerDep, session: SessionDep
 ) -> Any:
     """`CommitOperationCopy` from another repo: huggingface_hub asks the source repo to share
     the files' Xet data with the target before committing them there by sha256."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from hugbox.wire import WireModel
 
@@ -75,6 +75,23 @@ class QueryReconstructionResponseV2(WireModel):
     offset_into_first_range: int
     terms: list[CASReconstructionTerm]
     xorbs: dict[str, list[XorbMultiRangeFetch]]
+
+
+class CopyTarget(BaseModel):
+    type: str = "model"
+    name: str
+
+
+class CopyFile(BaseModel):
+    xet_hash: str = Field(alias="xetHash")
+    sha256: str
+
+
+class DuplicateLfsFilesRequest(BaseModel):
+    """What `CommitOperationCopy` from another repo asks the source repo to share."""
+
+    target: CopyTarget
+    files: list[CopyFile]
 
 
 class DuplicateFailure(WireModel):
