@@ -112,8 +112,12 @@ class ResponseCheckMiddleware:
 
 
 def _is_json(start: Message) -> bool:
+    """`application/json`, or a JSON dialect such as git-lfs's `application/vnd.git-lfs+json`."""
     headers: dict[bytes, bytes] = dict(start.get("headers", []))
-    return headers.get(b"content-type", b"").startswith(b"application/json")
+    mime = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+    return mime == b"application/json" or (
+        mime.startswith(b"application/") and mime.endswith(b"+json")
+    )
 
 
 async def _release(scope: Scope, held: list[Message], send: Send) -> None:

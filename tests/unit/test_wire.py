@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.datastructures import DefaultPlaceholder
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -82,3 +83,18 @@ def test_a_model_is_documented_but_not_enforced_without_the_check() -> None:
     assert schema["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Greeting"
     }
+
+
+def test_a_json_dialect_is_checked_like_json() -> None:
+    """git-lfs's answers are `application/vnd.git-lfs+json`: they keep to their models too."""
+    app = FastAPI()
+
+    class LfsJSONResponse(JSONResponse):
+        media_type = "application/vnd.git-lfs+json"
+
+    @app.get("/greeting", response_class=LfsJSONResponse, **returns(Greeting))
+    def greeting() -> object:
+        return LfsJSONResponse({"text": 1})
+
+    app.add_middleware(ResponseCheckMiddleware)
+    assert TestClient(app).get("/greeting").status_code == 500

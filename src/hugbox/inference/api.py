@@ -21,6 +21,14 @@ from hugbox.errors import BadRequest, HubError
 from hugbox.inference import calls, service
 from hugbox.inference.executor import Executor
 from hugbox.inference.metrics import INFERENCE_TAG
+from hugbox.inference.schemas import (
+    EndpointInfo,
+    HealthStatus,
+    ModelStatus,
+    TaskOutput,
+    TextGenerationOutput,
+    returns_or_streams,
+)
 from hugbox.inference.shapes import tgi_details
 from hugbox.inference.targets import TargetCache
 from hugbox.inference.worker.process import Outcome
@@ -29,6 +37,7 @@ from hugbox.repos.deps import load_repo, path_revision
 from hugbox.repos.models import Repo
 from hugbox.repos.service import Need
 from hugbox.settings import Settings
+from hugbox.wire import returns
 
 router = APIRouter(tags=[INFERENCE_TAG])
 # `{"inputs": ..., "parameters": {...}}`, read by _body (a bare JSON value, raw text or bytes
@@ -200,22 +209,26 @@ async def _tgi_events(
         yield f"data: {json.dumps(event)}\n\n"
 
 
-@router.post(MODEL, openapi_extra=INPUTS)
+# The pipeline's answer; TGI's events for `"stream": true` on a text-generation model.
+RUN = {"openapi_extra": INPUTS, **returns_or_streams(TaskOutput)}
+
+
+@router.post(MODEL, **RUN)
 async def run_model(request: Request) -> Response:
     return await _run(request, None)
 
 
-@router.post(MODEL + "/pipeline/{task}", openapi_extra=INPUTS)
+@router.post(MODEL + "/pipeline/{task}", **RUN)
 async def run_model_task(request: Request, task: str) -> Response:
     return await _run(request, task)
 
 
-@router.post("/pipeline/{task}/{namespace}/{name}", openapi_extra=INPUTS)
+@router.post("/pipeline/{task}/{namespace}/{name}", **RUN)
 async def run_legacy_pipeline(request: Request, task: str) -> Response:
     return await _run(request, task)
 
 
-@router.post(MODEL + "/generate", openapi_extra=INPUTS)
+@router.post(MODEL + "/generate", openapi_extra=INPUTS, **returns(TextGenerationOutput))
 async def generate(request: Request) -> dict[str, Any]:
     """TGI's `/generate`: the new text only (unless `return_full_text`), with `details` if asked."""
     model = await resolve(request)
@@ -233,14 +246,14 @@ async def generate(request: Request) -> dict[str, Any]:
     return answer
 
 
-@router.post(MODEL + "/generate_stream", openapi_extra=INPUTS)
+@router.post(MODEL + "/generate_stream", openapi_extra=INPUTS, response_class=StreamingResponse)
 async def generate_stream(request: Request) -> Response:
     model = await resolve(request)
     body = await _tgi_body(request)
     return await _tgi_stream(request.app.state.executor, model, body, presets=False)
 
 
-@router.get(MODEL + "/info")
+@router.get(MODEL + "/info", **returns(EndpointInfo))
 async def info(request: Request) -> dict[str, Any]:
     """TGI-like facts about the model and how it is served (`InferenceClient.get_endpoint_info`)."""
     model = await run_in_threadpool(facts, request)
@@ -266,7 +279,7 @@ async def info(request: Request) -> dict[str, Any]:
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "max_seq_len")
 
 
-@router.get("/status/{namespace}/{name}")
+@router.get("/status/{namespace}/{name}", **returns(ModelStatus))
 async def status(request: Request) -> dict[str, Any]:
     """The classic API's model status: loaded now, loadable, or too big to load."""
     model = await run_in_threadpool(facts, request)
@@ -283,6 +296,6 @@ async def status(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/health")
+@router.get("/health", **returns(HealthStatus))
 def health() -> dict[str, str]:
     return {"status": "ok"}

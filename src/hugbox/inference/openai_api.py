@@ -22,10 +22,18 @@ from hugbox.inference import service
 from hugbox.inference.api import MODEL, resolve, started
 from hugbox.inference.executor import Executor
 from hugbox.inference.metrics import INFERENCE_TAG
+from hugbox.inference.schemas import (
+    ChatCompletionOutput,
+    CompletionOutput,
+    CreateEmbeddingResponse,
+    ModelList,
+    returns_or_streams,
+)
 from hugbox.inference.worker.process import Outcome
 from hugbox.openapi import OBJECT, request_body
 from hugbox.repos import service as repos
 from hugbox.repos.models import RepoType
+from hugbox.wire import returns
 
 router = APIRouter(tags=[INFERENCE_TAG])
 OPENAI = request_body(OBJECT, "application/json")
@@ -76,8 +84,11 @@ def _body_model(request: Request, body: dict[str, Any]) -> str | None:
     return name
 
 
-@router.post("/v1/chat/completions", openapi_extra=OPENAI)
-@router.post(MODEL + "/v1/chat/completions", openapi_extra=OPENAI)
+CHAT = {"openapi_extra": OPENAI, **returns_or_streams(ChatCompletionOutput)}
+
+
+@router.post("/v1/chat/completions", **CHAT)
+@router.post(MODEL + "/v1/chat/completions", **CHAT)
 async def chat_completions(request: Request) -> Any:
     body = await _json(request)
     name = _body_model(request, body)
@@ -142,8 +153,11 @@ async def _chat_events(
     yield "data: [DONE]\n\n"
 
 
-@router.post("/v1/completions", openapi_extra=OPENAI)
-@router.post(MODEL + "/v1/completions", openapi_extra=OPENAI)
+COMPLETION = {"openapi_extra": OPENAI, **returns_or_streams(CompletionOutput)}
+
+
+@router.post("/v1/completions", **COMPLETION)
+@router.post(MODEL + "/v1/completions", **COMPLETION)
 async def completions(request: Request) -> Any:
     """OpenAI's legacy completions: one prompt continued, on the chat generation path."""
     body = await _json(request)
@@ -223,8 +237,11 @@ async def _completion_events(
     yield "data: [DONE]\n\n"
 
 
-@router.post("/v1/embeddings", openapi_extra=OPENAI)
-@router.post(MODEL + "/v1/embeddings", openapi_extra=OPENAI)
+EMBEDDINGS = {"openapi_extra": OPENAI, **returns(CreateEmbeddingResponse)}
+
+
+@router.post("/v1/embeddings", **EMBEDDINGS)
+@router.post(MODEL + "/v1/embeddings", **EMBEDDINGS)
 async def embeddings(request: Request) -> Any:
     """OpenAI embeddings: floats, or base64 of little-endian float32 (what the `openai` client
     asks for by default, and decodes itself)."""
@@ -259,7 +276,7 @@ def _base64(vector: list[float]) -> str:
     return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
-@router.get(MODEL + "/v1/models")
+@router.get(MODEL + "/v1/models", **returns(ModelList))
 async def model_for_url(request: Request) -> Any:
     """The URL's model, as the one entry of an OpenAI model list."""
     model = await resolve(request)
@@ -273,7 +290,7 @@ async def model_for_url(request: Request) -> Any:
     return {"object": "list", "data": [entry]}
 
 
-@router.get("/v1/models")
+@router.get("/v1/models", **returns(ModelList))
 def list_models(session: SessionDep, caller: CallerDep) -> Any:
     query = repos.RepoQuery(repo_type=RepoType.MODEL, search=[])
     found = repos.list_repos(session, caller=caller, query=query, offset=0, page_size=1000)

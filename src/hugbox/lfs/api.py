@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from hugbox.auth.service import Caller
@@ -16,6 +16,13 @@ from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
 from hugbox.edge import read_json
 from hugbox.errors import BadRequest, EntryNotFound
 from hugbox.lfs import service as lfs
+from hugbox.lfs.schemas import (
+    LFS_JSON,
+    BatchResponse,
+    LfsJSONResponse,
+    LfsPointer,
+    LocksVerifyResponse,
+)
 from hugbox.openapi import OBJECT, request_body
 from hugbox.repos import objects as repo_objects
 from hugbox.repos.deps import ReadableRepo, asking_for_basic, load_repo_for_git
@@ -25,9 +32,9 @@ from hugbox.repos.service import Need, authorize, authorize_upload
 from hugbox.settings import PreuploadMode
 from hugbox.signing import UrlSigner
 from hugbox.storage.blobs import is_sha256
+from hugbox.wire import returns
 
 router = APIRouter()
-LFS_JSON = "application/vnd.git-lfs+json"
 PREFIXES = ("", "/{repo_type:prefixtype}")
 
 
@@ -36,8 +43,8 @@ def _signer(request: Request) -> UrlSigner:
     return signer
 
 
-def _lfs_json(body: Any, status_code: int = 200) -> JSONResponse:
-    return JSONResponse(body, status_code=status_code, media_type=LFS_JSON)
+def _lfs_json(body: Any) -> LfsJSONResponse:
+    return LfsJSONResponse(body)
 
 
 def _lfs_repo(request: Request, session: SessionDep) -> tuple[Repo, Caller]:
@@ -196,7 +203,7 @@ def _signed(action: str) -> Callable[..., SignedTransfer]:
     return check
 
 
-@router.put("/api/lfs/objects/{oid}")
+@router.put("/api/lfs/objects/{oid}", response_class=Response)
 async def put_object(
     request: Request,
     store: StoreDep,
@@ -214,7 +221,7 @@ def _record_upload(session: SessionDep, signed: SignedTransfer) -> None:
     repo_objects.record_upload(session, repo_pk=repo_pk, user_id=user_id, oid=oid)
 
 
-@router.get("/api/lfs/objects/{oid}")
+@router.get("/api/lfs/objects/{oid}", response_class=FileResponse)
 def get_object(request: Request, store: StoreDep, oid: str, exp: str, sig: str) -> Response:
     _signer(request).check("get", oid, exp=exp, sig=sig)
     response = blob_response(request, store.blobs, oid, {"ETag": f'"{oid}"'})
@@ -223,7 +230,7 @@ def get_object(request: Request, store: StoreDep, oid: str, exp: str, sig: str) 
     return response
 
 
-@router.put("/api/lfs/multipart/{oid}/{part}")
+@router.put("/api/lfs/multipart/{oid}/{part}", response_class=Response)
 async def put_part(
     request: Request, store: StoreDep, oid: str, part: int, size: int, chunk: int, exp: str,
     sig: str,
@@ -234,7 +241,7 @@ async def put_part(
     return Response(status_code=200, headers={"ETag": f'"{etag}"'})
 
 
-@router.post("/api/lfs/multipart/{oid}")
+@router.post("/api/lfs/multipart/{oid}", response_class=LfsJSONResponse, **returns(LfsPointer))
 async def complete_multipart(
     store: StoreDep,
     session: SessionDep,
@@ -249,7 +256,7 @@ async def complete_multipart(
     return _lfs_json({"oid": obj.oid, "size": obj.size})
 
 
-@router.post("/api/lfs/objects/{oid}/verify")
+@router.post("/api/lfs/objects/{oid}/verify", response_class=LfsJSONResponse, **returns(LfsPointer))
 async def verify_signed(
     store: StoreDep,
     session: SessionDep,
@@ -262,6 +269,8 @@ async def verify_signed(
 @router.post(
     "/api/{repo_type:repotype}/{namespace}/{name}/lfs-verify",
     openapi_extra=request_body(OBJECT, "application/json"),
+    response_class=LfsJSONResponse,
+    **returns(LfsPointer),
 )
 async def verify(
     request: Request, repo: ReadableRepo, store: StoreDep, session: SessionDep, caller: CallerDep
@@ -294,5 +303,9 @@ for _prefix in PREFIXES:
     router.add_api_route(
         f"{lfs_root}/objects/batch", batch, methods=["POST"],
         openapi_extra=request_body(OBJECT, LFS_JSON),
+        response_class=LfsJSONResponse, **returns(BatchResponse),
     )  # fmt: skip
-    router.add_api_route(f"{lfs_root}/locks/verify", locks_verify, methods=["POST"])
+    router.add_api_route(
+        f"{lfs_root}/locks/verify", locks_verify, methods=["POST"],
+        response_class=LfsJSONResponse, **returns(LocksVerifyResponse),
+    )  # fmt: skip

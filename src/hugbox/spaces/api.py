@@ -20,7 +20,10 @@ from hugbox.repos.models import Repo, RepoType
 from hugbox.spaces import logs, service
 from hugbox.spaces.files import SpaceFiles
 from hugbox.spaces.models import SettingKind, SpaceRuntime, SpaceStage
+from hugbox.spaces.schemas import JobHardwareInfo, SpaceHost, SpaceSecret, SpaceVariable
+from hugbox.spaces.schemas import SpaceRuntime as SpaceRuntimeInfo
 from hugbox.urls import base_url
+from hugbox.wire import returns
 
 
 class SpaceTypeConvertor(RepoTypeConvertor):
@@ -50,22 +53,22 @@ def _runtime(session: SessionDep, repo: Repo, settings: SettingsDep) -> dict[str
     return service.runtime_info(runtime, default_sleep=settings.spaces_sleep_time)
 
 
-@router.get("/api/spaces/hardware")
+@router.get("/api/spaces/hardware", **returns(list[JobHardwareInfo]))
 def list_spaces_hardware() -> list[dict[str, Any]]:
     return HARDWARE_CATALOGUE
 
 
-@router.get(SPACE + "/runtime")
+@router.get(SPACE + "/runtime", **returns(SpaceRuntimeInfo))
 def get_space_runtime(repo: ReadableRepo, session: SessionDep, settings: SettingsDep) -> Any:
     return _runtime(session, _space(repo), settings)
 
 
-@router.get(SPACE + "/host")
+@router.get(SPACE + "/host", **returns(SpaceHost))
 def get_space_host(repo: ReadableRepo, request: Request, settings: SettingsDep) -> Any:
     return {"host": service.space_host(settings, base_url(request), _space(repo).repo_id)}
 
 
-@router.post(SPACE + "/restart")
+@router.post(SPACE + "/restart", **returns(SpaceRuntimeInfo))
 def restart_space(
     repo: WritableRepo, session: SessionDep, settings: SettingsDep, factory: bool = False
 ) -> Any:
@@ -73,7 +76,7 @@ def restart_space(
     return _runtime(session, repo, settings)
 
 
-@router.post(SPACE + "/pause")
+@router.post(SPACE + "/pause", **returns(SpaceRuntimeInfo))
 def pause_space(repo: WritableRepo, session: SessionDep, settings: SettingsDep) -> Any:
     service.pause(session, _space(repo))
     return _runtime(session, repo, settings)
@@ -83,7 +86,7 @@ class SleepTimeBody(BaseModel):
     seconds: int
 
 
-@router.post(SPACE + "/sleeptime")
+@router.post(SPACE + "/sleeptime", **returns(SpaceRuntimeInfo))
 def set_space_sleep_time(
     repo: WritableRepo, body: SleepTimeBody, session: SessionDep, settings: SettingsDep
 ) -> Any:
@@ -98,7 +101,7 @@ class HardwareBody(BaseModel):
     sleepTimeSeconds: int | None = None
 
 
-@router.post(SPACE + "/hardware")
+@router.post(SPACE + "/hardware", **returns(SpaceRuntimeInfo))
 def request_space_hardware(
     repo: WritableRepo, body: HardwareBody, session: SessionDep, settings: SettingsDep
 ) -> Any:
@@ -121,18 +124,25 @@ class KeyBody(BaseModel):
     key: str
 
 
+# What the listings send, by key: a secret's value is never shown again.
+LISTINGS: dict[SettingKind, Any] = {
+    SettingKind.SECRET: dict[str, SpaceSecret],
+    SettingKind.VARIABLE: dict[str, SpaceVariable],
+}
+
+
 def _listing(session: SessionDep, repo: Repo, kind: SettingKind) -> dict[str, Any]:
     rows = service.list_settings(session, repo, kind)
     with_value = kind is SettingKind.VARIABLE  # a secret's value is never shown again
     return {row.key: service.setting_info(row, with_value=with_value) for row in rows}
 
 
-@router.get(SPACE + "/secrets")
+@router.get(SPACE + "/secrets", **returns(LISTINGS[SettingKind.SECRET]))
 def get_space_secrets(repo: WritableRepo, session: SessionDep) -> Any:
     return _listing(session, _space(repo), SettingKind.SECRET)
 
 
-@router.get(SPACE + "/variables")
+@router.get(SPACE + "/variables", **returns(LISTINGS[SettingKind.VARIABLE]))
 def get_space_variables(repo: ReadableRepo, session: SessionDep) -> Any:
     return _listing(session, _space(repo), SettingKind.VARIABLE)
 
@@ -141,14 +151,15 @@ def _add_and_delete_routes(kind: SettingKind) -> None:
     """`add_space_secret` / `delete_space_secret`, and the same for variables: both answer
     the new listing."""
     path = f"{SPACE}/{kind.value}s"
+    listing = returns(LISTINGS[kind])
 
-    @router.post(path, name=f"add_space_{kind.value}")
+    @router.post(path, name=f"add_space_{kind.value}", **listing)
     def add(repo: WritableRepo, body: SettingBody, session: SessionDep) -> Any:
         service.add_setting(session, _space(repo), kind, key=body.key, value=body.value,
                             description=body.description)  # fmt: skip
         return _listing(session, repo, kind)
 
-    @router.delete(path, name=f"delete_space_{kind.value}")
+    @router.delete(path, name=f"delete_space_{kind.value}", **listing)
     def delete(repo: WritableRepo, body: KeyBody, session: SessionDep) -> Any:
         service.delete_setting(session, _space(repo), kind, key=body.key)
         return _listing(session, repo, kind)
@@ -158,7 +169,7 @@ for _kind in SettingKind:
     _add_and_delete_routes(_kind)
 
 
-@router.get(SPACE + "/logs/{kind}")
+@router.get(SPACE + "/logs/{kind}", response_class=StreamingResponse)
 def get_space_logs(
     repo: ReadableRepo,
     kind: str,

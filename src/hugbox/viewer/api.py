@@ -33,7 +33,18 @@ from hugbox.viewer.errors import (
     MissingRequiredParameter,
 )
 from hugbox.viewer.models import ViewerExport
+from hugbox.viewer.schemas import (
+    FirstRowsResponse,
+    InfoResponse,
+    IsValidResponse,
+    PaginatedResponse,
+    ParquetResponse,
+    SizeResponse,
+    SplitsResponse,
+    StatisticsResponse,
+)
 from hugbox.viewer.service import Viewer
+from hugbox.wire import returns
 
 PREFIX = "/datasets-server"
 # The query parameters each route reads itself, for the OpenAPI document (hugbox.openapi).
@@ -164,7 +175,11 @@ def _split_params(request: Request) -> tuple[str, str]:
     return config, split
 
 
-@router.get("/is-valid", openapi_extra=_query("dataset", optional=("config", "split")))
+@router.get(
+    "/is-valid",
+    openapi_extra=_query("dataset", optional=("config", "split")),
+    **returns(IsValidResponse),
+)
 def is_valid(request: Request, session: SessionDep) -> Response:
     repo = load_dataset_repo(request, session)
     config = _param(request, "config", required=False)
@@ -172,7 +187,9 @@ def is_valid(request: Request, session: SessionDep) -> Response:
     return _json(service.is_valid(session, repo, config, split), repo.head_sha)
 
 
-@router.get("/splits", openapi_extra=_query("dataset", optional=("config",)))
+@router.get(
+    "/splits", openapi_extra=_query("dataset", optional=("config",)), **returns(SplitsResponse)
+)
 def splits(request: Request, session: SessionDep) -> Response:
     repo = load_dataset_repo(request, session)
     body = service.splits(session, repo, _param(request, "config", required=False))
@@ -189,7 +206,7 @@ def _viewer_of(request: Request) -> Viewer:
     return viewer
 
 
-@router.get("/first-rows", openapi_extra=_query(*SPLIT))
+@router.get("/first-rows", openapi_extra=_query(*SPLIT), **returns(FirstRowsResponse))
 def first_rows(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     config, split = _split_params(request)
 
@@ -200,7 +217,7 @@ def first_rows(request: Request, session: SessionDep, viewer: ViewerDep) -> Resp
     return _export_answer(request, session, answer)
 
 
-@router.get("/rows", openapi_extra=_query(*SPLIT, optional=PAGE))
+@router.get("/rows", openapi_extra=_query(*SPLIT, optional=PAGE), **returns(PaginatedResponse))
 def rows(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     config, split = _split_params(request)
     offset = _int(request, "offset", 0)
@@ -215,7 +232,9 @@ def rows(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     return _export_answer(request, session, answer)
 
 
-@router.get("/search", openapi_extra=_query(*SPLIT, "query", optional=PAGE))
+@router.get(
+    "/search", openapi_extra=_query(*SPLIT, "query", optional=PAGE), **returns(PaginatedResponse)
+)
 def search(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     config, split = _split_params(request)
     query = _param(request, "query")
@@ -232,7 +251,7 @@ def search(request: Request, session: SessionDep, viewer: ViewerDep) -> Response
     return _json(body, export.revision)
 
 
-@router.get("/filter", openapi_extra=_query(*SPLIT, optional=FILTER))
+@router.get("/filter", openapi_extra=_query(*SPLIT, optional=FILTER), **returns(PaginatedResponse))
 def filter_rows(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     config, split = _split_params(request)
     where = _param(request, "where", required=False)
@@ -249,7 +268,9 @@ def filter_rows(request: Request, session: SessionDep, viewer: ViewerDep) -> Res
     return _json(body, export.revision)
 
 
-@router.get("/parquet", openapi_extra=_query("dataset", optional=("config",)))
+@router.get(
+    "/parquet", openapi_extra=_query("dataset", optional=("config",)), **returns(ParquetResponse)
+)
 def parquet(request: Request, session: SessionDep) -> Response:
     config = _param(request, "config", required=False)
     url = base_url(request)
@@ -258,25 +279,28 @@ def parquet(request: Request, session: SessionDep) -> Response:
     )
 
 
-@router.get("/info", openapi_extra=_query("dataset", optional=("config",)))
+@router.get("/info", openapi_extra=_query("dataset", optional=("config",)), **returns(InfoResponse))
 def info(request: Request, session: SessionDep) -> Response:
     config = _param(request, "config", required=False)
     return _export_answer(request, session, lambda e, r: manifest.info(e, r, config))
 
 
-@router.get("/size", openapi_extra=_query("dataset", optional=("config",)))
+@router.get("/size", openapi_extra=_query("dataset", optional=("config",)), **returns(SizeResponse))
 def size(request: Request, session: SessionDep) -> Response:
     config = _param(request, "config", required=False)
     return _export_answer(request, session, lambda e, r: manifest.size(e, r, config))
 
 
-@router.get("/statistics", openapi_extra=_query(*SPLIT))
+@router.get("/statistics", openapi_extra=_query(*SPLIT), **returns(StatisticsResponse))
 def statistics(request: Request, session: SessionDep) -> Response:
     config, split = _split_params(request)
     return _export_answer(request, session, lambda e, r: manifest.statistics(e, config, split))
 
 
-@router.get("/assets/{namespace}/{name}/--/{config}/{split}/{row_idx}/{column}/{filename}")
+@router.get(
+    "/assets/{namespace}/{name}/--/{config}/{split}/{row_idx}/{column}/{filename}",
+    response_class=Response,
+)
 def asset(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     params = {k: unquote(v) for k, v in request.path_params.items()}
     scope = dict(

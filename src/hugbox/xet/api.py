@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -15,8 +14,18 @@ from hugbox.repos import service as repos_service
 from hugbox.repos.deps import DownloadableRepo, ReadableRepo
 from hugbox.repos.models import Repo, RepoType
 from hugbox.urls import base_url
+from hugbox.wire import returns
 from hugbox.xet import format as fmt
 from hugbox.xet import service, tokens
+from hugbox.xet.schemas import (
+    DuplicateLfsFilesRequest,
+    DuplicateLfsFilesResponse,
+    QueryReconstructionResponse,
+    QueryReconstructionResponseV2,
+    UploadShardResponse,
+    UploadXorbResponse,
+    XetConnectionInfo,
+)
 from hugbox.xet.service import XetStorage
 from hugbox.xet.tokens import XetToken
 
@@ -49,7 +58,7 @@ def _grant_response(grant: service.TokenGrant) -> Response:
     return Response(service.json_bytes(body), headers=headers, media_type="application/json")
 
 
-@router.get(API + "/xet-read-token/{revision:path}")
+@router.get(API + "/xet-read-token/{revision:path}", **returns(XetConnectionInfo))
 def xet_read_token(
     repo: DownloadableRepo,
     session: SessionDep,
@@ -61,7 +70,7 @@ def xet_read_token(
     return _grant_response(grant)
 
 
-@router.get(API + "/xet-write-token/{revision:path}")
+@router.get(API + "/xet-write-token/{revision:path}", **returns(XetConnectionInfo))
 def xet_write_token(
     repo: ReadableRepo,
     session: SessionDep,
@@ -111,7 +120,7 @@ async def _body_parts(request: Request, limit: int) -> list[bytes]:
     return parts
 
 
-@router.post(CAS + "/v1/xorbs/{prefix}/{xorb}")
+@router.post(CAS + "/v1/xorbs/{prefix}/{xorb}", **returns(UploadXorbResponse))
 async def upload_xorb(
     request: Request, token: TokenDep, session: SessionDep, storage: StorageDep, xorb: str
 ) -> Any:
@@ -122,7 +131,7 @@ async def upload_xorb(
     return {"was_inserted": inserted}
 
 
-@router.post(CAS + "/v1/shards")
+@router.post(CAS + "/v1/shards", **returns(UploadShardResponse))
 async def upload_shard(
     request: Request, token: TokenDep, session: SessionDep, storage: StorageDep
 ) -> Any:
@@ -131,7 +140,7 @@ async def upload_shard(
     return {"result": 1}
 
 
-@router.get(CAS + "/v1/chunks/{prefix}/{chunk}")
+@router.get(CAS + "/v1/chunks/{prefix}/{chunk}", response_class=Response)
 def dedup_probe(token: TokenDep, session: SessionDep, chunk: str) -> Response:
     shard = service.dedup_answer(session, token=token, chunk=chunk)
     return Response(shard, media_type="application/octet-stream")
@@ -155,7 +164,7 @@ def _term(term: service.PlannedTerm) -> dict[str, Any]:
     return {"hash": term.xorb, "unpacked_length": term.unpacked_length, "range": chunks}
 
 
-@router.get(CAS + "/v1/reconstructions/{file}")
+@router.get(CAS + "/v1/reconstructions/{file}", **returns(QueryReconstructionResponse))
 def reconstruction_v1(
     request: Request, token: TokenDep, session: SessionDep, storage: StorageDep, file: str
 ) -> Any:
@@ -179,7 +188,7 @@ def reconstruction_v1(
     }
 
 
-@router.get(CAS + "/v2/reconstructions/{file}")
+@router.get(CAS + "/v2/reconstructions/{file}", **returns(QueryReconstructionResponseV2))
 def reconstruction_v2(
     request: Request, token: TokenDep, session: SessionDep, storage: StorageDep, file: str
 ) -> Any:
@@ -203,7 +212,7 @@ def reconstruction_v2(
     return {"offset_into_first_range": plan.offset_into_first_range, "terms": terms, "xorbs": xorbs}
 
 
-@router.get(CAS + "/v1/fetch/{xorb}")
+@router.get(CAS + "/v1/fetch/{xorb}", response_class=Response, status_code=206)
 async def fetch_xorb_range(
     request: Request, storage: StorageDep, epoch: str, xorb: str, r: str, exp: str, sig: str
 ) -> Response:
@@ -220,7 +229,7 @@ async def fetch_xorb_range(
     return Response(data, status_code=206, headers=headers, media_type="application/octet-stream")
 
 
-@router.post("/v1/telemetry")
+@router.post("/v1/telemetry", response_class=Response)
 async def telemetry(request: Request) -> Response:
     """hf_xet reports to the CAS host's root; accepted and dropped."""
     async for _part in request.stream():
@@ -258,24 +267,9 @@ def with_xet_hashes(
     return items
 
 
-class _CopyTarget(BaseModel):
-    type: str = "model"
-    name: str
-
-
-class _CopyFile(BaseModel):
-    xet_hash: str = Field(alias="xetHash")
-    sha256: str
-
-
-class DuplicateBody(BaseModel):
-    target: _CopyTarget
-    files: list[_CopyFile]
-
-
-@router.post(API + "/lfs-files/duplicate")
+@router.post(API + "/lfs-files/duplicate", **returns(DuplicateLfsFilesResponse))
 def duplicate_lfs_files(
-    body: DuplicateBody, repo: DownloadableRepo, caller: CallerDep, session: SessionDep
+    body: DuplicateLfsFilesRequest, repo: DownloadableRepo, caller: CallerDep, session: SessionDep
 ) -> Any:
     """`CommitOperationCopy` from another repo: huggingface_hub asks the source repo to share
     the files' Xet data with the target before committing them there by sha256."""
