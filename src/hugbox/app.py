@@ -41,6 +41,7 @@ from hugbox.repos import commits_api, files_api, files_pages, settings_api
 from hugbox.repos import pages as repo_pages
 from hugbox.repos.hooks import RepoHooks
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
+from hugbox.repos.models import RepoType
 from hugbox.repos.reconcile import RECONCILE_JOB, Reconciler
 from hugbox.settings import PreuploadMode, Settings
 from hugbox.signing import UrlSigner, load_secret
@@ -219,7 +220,7 @@ def job_worker_for(settings: Settings, database: Database, viewer: Viewer) -> Wo
 def repo_hooks() -> RepoHooks:
     """What other parts add to repos' own routes and pages, in the request (repos/hooks.py)."""
     return RepoHooks(
-        info_fields=[spaces_api.info_fields],
+        info_fields={RepoType.SPACE: [spaces_api.info_fields]},
         configure=[spaces_api.configure],
         copied=[spaces_api.copied, xet_service.share_files],
         listing=[xet_api.with_xet_hashes],

@@ -87,20 +87,20 @@ def _summary(repo: Repo, *, full: bool, card: bool) -> dict[str, Any]:
 def _repo_info(
     request: Request, load: RepoLoader, revision: str, expand: list[str], blobs: bool
 ) -> dict[str, Any]:
-    repo = load()
-    gitrepo = get_store(request).reader(repo)
-    commit = content.resolve_revision(gitrepo, revision)
-    described = indexer.describe(gitrepo, repo.type, commit)
-    info = schemas.repo_info(
-        repo,
-        sha=str(commit.id),
-        last_modified=described.date,
-        snap=described.snapshot,
-        siblings=described.files,
-        blobs=blobs,
-    )
-    # What other parts add (a space's `host` and `runtime`, where gradio_client finds the app).
-    info.update(hooks_of(request).info(request, load.session, repo))
+    with load() as (repo, work):
+        gitrepo = get_store(request).reader(repo)
+        commit = content.resolve_revision(gitrepo, revision)
+        described = indexer.describe(gitrepo, repo.type, commit)
+        info = schemas.repo_info(
+            repo,
+            sha=str(commit.id),
+            last_modified=described.date,
+            snap=described.snapshot,
+            siblings=described.files,
+            blobs=blobs,
+        )
+        # What other parts add (a space's `host` and `runtime`, where gradio_client finds it).
+        info.update(hooks_of(request).info(request, work, repo))
     return schemas.only_expanded(info, _listable(expand))
 
 

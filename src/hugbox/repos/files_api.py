@@ -8,6 +8,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from hugbox.db import Work
 from hugbox.deps import SessionDep, SettingsDep, StoreDep, get_store
 from hugbox.edge import read_json
 from hugbox.errors import EntryNotFound
@@ -16,6 +17,7 @@ from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import content, downloads, schemas, service
 from hugbox.repos.deps import DownloadableRepoLoader, ReadableRepo, RepoLoader
 from hugbox.repos.hooks import HooksDep, hooks_of
+from hugbox.repos.models import RepoFields
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -93,18 +95,24 @@ async def resolve_file(
 
 
 def _resolve_file(request: Request, load: RepoLoader, revision: str, path: str) -> Response:
-    repo, session = load(), load.session
+    with load() as (repo, work):
+        return _file_response(request, work, repo, unquote(revision), unquote(path))
+
+
+def _file_response(
+    request: Request, work: Work, repo: RepoFields, revision: str, path: str
+) -> Response:
     store = get_store(request)
-    revision, path = content.split_special_ref(unquote(revision), unquote(path))
+    revision, path = content.split_special_ref(revision, path)
     gitrepo = store.reader(repo)
     commit = content.resolve_revision(gitrepo, revision)
     file = content.get_file(gitrepo, commit, path)
     headers = downloads.file_headers(file, str(commit.id))
     if request.method == "GET" and request.headers.get("x-hf-download-counter"):
-        service.count_download(session, repo=repo, path=path)
+        service.count_download(work.connection, repo=repo, path=path)
     if file.lfs is None:
         return downloads.bytes_response(request, content.read_blob(gitrepo, file.blob_id), headers)
-    headers.update(hooks_of(request).headers(request, session, repo, file.lfs.oid, str(commit.id)))
+    headers.update(hooks_of(request).headers(request, work, repo, file.lfs.oid, str(commit.id)))
     response = downloads.blob_response(request, store.blobs, file.lfs.oid, headers)
     if response is None:
         raise EntryNotFound(f"The content of {path} is missing from storage", commit=str(commit.id))

@@ -8,7 +8,7 @@ from typing import Any
 
 from hugbox.repos.content import RepoEntry, RepoFile
 from hugbox.repos.indexer import Snapshot
-from hugbox.repos.models import Repo, RepoType
+from hugbox.repos.models import RepoFields, RepoType
 from hugbox.repos.refs import GitCommitInfo, GitRef, GitRefs
 
 
@@ -16,7 +16,7 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def repo_summary(repo: Repo) -> dict[str, Any]:
+def repo_summary(repo: RepoFields) -> dict[str, Any]:
     """The fields of listings: what the DB knows without reading git."""
     info: dict[str, Any] = {
         "_id": f"{repo.type.value}-{repo.pk}",
@@ -41,7 +41,7 @@ def repo_summary(repo: Repo) -> dict[str, Any]:
 
 
 def repo_info(
-    repo: Repo,
+    repo: RepoFields,
     *,
     sha: str,
     last_modified: datetime,

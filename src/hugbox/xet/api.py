@@ -13,7 +13,7 @@ from hugbox.deps import BaseUrlDep, CallerDep, SessionDep
 from hugbox.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, RepoNotFound
 from hugbox.repos import service as repos_service
 from hugbox.repos.deps import DownloadableRepo, ReadableRepo
-from hugbox.repos.models import Repo, RepoType
+from hugbox.repos.models import Repo, RepoFields, RepoType
 from hugbox.urls import base_url
 from hugbox.xet import format as fmt
 from hugbox.xet import service, tokens
@@ -229,7 +229,7 @@ async def telemetry(request: Request) -> Response:
 
 
 def download_headers(
-    request: Request, session: Session, repo: Repo, sha256: str, revision: str
+    request: Request, session: Session, repo: RepoFields, sha256: str, revision: str
 ) -> dict[str, str]:
     """`X-Xet-Hash` and the read-token link for a file this repo holds in Xet storage, so stock
     clients download it through Xet (spec/xet.md §1.3); nothing for other files."""
