@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from hugbox.db import Work
@@ -28,8 +29,9 @@ Configure = Callable[[Session, Repo, dict[str, Any]], None]
 Copied = Callable[[Session, Repo, Repo], None]
 # Entries of a tree listing or paths-info, as the JSON the client gets.
 Listing = Callable[[Request, Session, Repo, list[dict[str, Any]]], list[dict[str, Any]]]
-# Headers of a large file's download: (repo, sha256, commit id).
-DownloadHeaders = Callable[[Request, Session, RepoFields, str, str], dict[str, str]]
+# Headers of a large file's download: (repo, sha256, commit id), read on the request's
+# connection (a download is among the most frequent calls: no ORM session for it).
+DownloadHeaders = Callable[[Request, Connection, RepoFields, str, str], dict[str, str]]
 # A section of a repo page, handed to its template under the section's name.
 PageSection = Callable[[Request, Session, Repo], Any]
 
@@ -63,7 +65,7 @@ class RepoHooks:
     ) -> dict[str, str]:
         headers: dict[str, str] = {}
         for add in self.download_headers:
-            headers.update(add(request, work.session, repo, sha256, revision))
+            headers.update(add(request, work.connection, repo, sha256, revision))
         return headers
 
     def sections(

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -229,13 +230,13 @@ async def telemetry(request: Request) -> Response:
 
 
 def download_headers(
-    request: Request, session: Session, repo: RepoFields, sha256: str, revision: str
+    request: Request, connection: Connection, repo: RepoFields, sha256: str, revision: str
 ) -> dict[str, str]:
     """`X-Xet-Hash` and the read-token link for a file this repo holds in Xet storage, so stock
     clients download it through Xet (spec/xet.md §1.3); nothing for other files."""
     if getattr(request.app.state, "xet", None) is None:
         return {}
-    file_hash = service.file_hash_for(session, repo_pk=repo.pk, sha256=sha256)
+    file_hash = service.file_hash_for(connection, repo_pk=repo.pk, sha256=sha256)
     if file_hash is None:
         return {}
     api = f"{base_url(request)}/api/{repo.type.value}s/{repo.repo_id}"
