@@ -18,6 +18,7 @@ from hugbox.auth.sessions import LoginLimiter
 from hugbox.community import api as community_api
 from hugbox.context import Context, build_context
 from hugbox.db import Database
+from hugbox.deps import read_threads
 from hugbox.edge import EdgeMiddleware
 from hugbox.error_responses import install_error_handlers
 from hugbox.events import service as events
@@ -132,6 +133,7 @@ def _lifespan(context: Context, executor: MeteredExecutor, job_worker: Worker) -
         if settings.job_workers > 0:
             job_worker.stop()
         await executor.close()
+        app.state.read_threads.shutdown(wait=False)
 
     return lifespan
 
@@ -158,6 +160,7 @@ def _set_state(
     app.state.login_limiter = LoginLimiter()
     app.state.page_context = [repo_pages.repo_header_context]
     app.state.repo_hooks = repo_hooks()
+    app.state.read_threads = read_threads()
 
 
 def _add_middleware(app: FastAPI, context: Context, metrics: Metrics) -> None:

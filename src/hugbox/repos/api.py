@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from hugbox.deps import (
     BaseUrlDep,
@@ -17,6 +17,7 @@ from hugbox.deps import (
     SettingsDep,
     StoreDep,
     get_store,
+    in_read_thread,
 )
 from hugbox.errors import BadRequest, RepoNotFound
 from hugbox.pagination import decode_cursor, paginate
@@ -113,7 +114,8 @@ async def repo_info(
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
 ) -> dict[str, Any]:
-    return await run_in_threadpool(_repo_info, request, load, "main", expand or [], blobs)
+    info = partial(_repo_info, request, load, "main", expand or [], blobs)
+    return await in_read_thread(request, info)
 
 
 @router.get(API + "/revision/{revision:path}")
@@ -124,8 +126,8 @@ async def repo_info_at(
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
 ) -> dict[str, Any]:
-    args = (request, load, unquote(revision), expand or [], blobs)
-    return await run_in_threadpool(_repo_info, *args)
+    info = partial(_repo_info, request, load, unquote(revision), expand or [], blobs)
+    return await in_read_thread(request, info)
 
 
 class SpaceOptions(BaseModel):

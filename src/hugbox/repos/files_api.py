@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from hugbox.db import Work
-from hugbox.deps import SessionDep, SettingsDep, StoreDep, get_store
+from hugbox.deps import SessionDep, SettingsDep, StoreDep, get_store, in_read_thread
 from hugbox.edge import read_json
 from hugbox.errors import EntryNotFound
 from hugbox.openapi import request_body
@@ -91,7 +91,7 @@ async def resolve_file(
 ) -> Response:
     """What `hf_hub_download` and `from_pretrained` send for each file (a HEAD, then a GET):
     async, with all the blocking work (the repo's row, access, git) in one thread-pool hop."""
-    return await run_in_threadpool(_resolve_file, request, load, revision, path)
+    return await in_read_thread(request, partial(_resolve_file, request, load, revision, path))
 
 
 def _resolve_file(request: Request, load: RepoLoader, revision: str, path: str) -> Response:
