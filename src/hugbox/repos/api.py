@@ -25,7 +25,6 @@ from hugbox.repos import cards, content, duplicate, indexer, schemas, service
 from hugbox.repos.deps import (
     DownloadableRepo,
     ReadableRepo,
-    ReadableRepoLoader,
     RepoLoader,
     WritableRepo,
 )
@@ -105,15 +104,15 @@ def _repo_info(
     return schemas.only_expanded(info, _listable(expand))
 
 
-# Async, with all the blocking work (the repo's row, access, git) in one thread-pool hop:
+# Async, with all the blocking work (the repo's row, access, git) in one thread hop:
 # `model_info` is among the most frequent calls, and each hop costs about as much as its work.
 @router.get(API)
 async def repo_info(
     request: Request,
-    load: ReadableRepoLoader,
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
 ) -> dict[str, Any]:
+    load = RepoLoader(request, Need.READ)
     info = partial(_repo_info, request, load, "main", expand or [], blobs)
     return await in_read_thread(request, info)
 
@@ -121,11 +120,11 @@ async def repo_info(
 @router.get(API + "/revision/{revision:path}")
 async def repo_info_at(
     request: Request,
-    load: ReadableRepoLoader,
     revision: str,
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
 ) -> dict[str, Any]:
+    load = RepoLoader(request, Need.READ)
     info = partial(_repo_info, request, load, unquote(revision), expand or [], blobs)
     return await in_read_thread(request, info)
 

@@ -15,9 +15,10 @@ from hugbox.errors import EntryNotFound
 from hugbox.openapi import request_body
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import content, downloads, schemas, service
-from hugbox.repos.deps import DownloadableRepoLoader, ReadableRepo, RepoLoader
+from hugbox.repos.deps import ReadableRepo, RepoLoader
 from hugbox.repos.hooks import HooksDep, hooks_of
 from hugbox.repos.models import RepoFields
+from hugbox.repos.service import Need
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -86,11 +87,10 @@ async def _paths_info_body(request: Request) -> tuple[list[str], bool]:
     return paths, str(form.get("expand", "false")).lower() == "true"
 
 
-async def resolve_file(
-    request: Request, load: DownloadableRepoLoader, revision: str, path: str
-) -> Response:
+async def resolve_file(request: Request, revision: str, path: str) -> Response:
     """What `hf_hub_download` and `from_pretrained` send for each file (a HEAD, then a GET):
-    async, with all the blocking work (the repo's row, access, git) in one thread-pool hop."""
+    async, with all the blocking work (the repo's row, access, git) in one thread hop."""
+    load = RepoLoader(request, Need.DOWNLOAD)
     return await in_read_thread(request, partial(_resolve_file, request, load, revision, path))
 
 
