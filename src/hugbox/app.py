@@ -13,6 +13,7 @@ from hugbox.accounts import wiring as accounts
 from hugbox.auth import wiring as auth
 from hugbox.community import wiring as community
 from hugbox.context import Context, build_context
+from hugbox.deps import read_threads
 from hugbox.edge import EdgeMiddleware
 from hugbox.error_responses import install_error_handlers
 from hugbox.events import service as events
@@ -96,6 +97,7 @@ def _lifespan(context: Context, wiring: Wiring, job_worker: Worker) -> Lifespan:
             job_worker.stop()
         for stop in reversed(wiring.on_stop):
             await stop()
+        app.state.read_threads.shutdown(wait=False)
 
     return lifespan
 
@@ -112,6 +114,7 @@ def _set_state(app: FastAPI, context: Context, wiring: Wiring) -> None:
     app.state.repo_hooks = wiring.hooks
     for name, value in wiring.state.items():
         setattr(app.state, name, value)
+    app.state.read_threads = read_threads()
 
 
 def _add_middleware(app: FastAPI, context: Context) -> None:

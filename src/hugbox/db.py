@@ -112,6 +112,18 @@ class Database:
             else:
                 session.rollback()
 
+    @contextmanager
+    def work(self) -> Iterator[Work]:
+        """One `Work`: committed when the block ends cleanly, rolled back otherwise, as
+        `session`; for blocking code (a thread-pool hop)."""
+        with self.lost_race_is_conflict(), self.engine.connect() as connection:
+            work = Work(connection)
+            try:
+                yield work
+                work.commit()
+            finally:
+                work.close()  # an uncommitted transaction rolls back as the connection closes
+
     @staticmethod
     @contextmanager
     def lost_race_is_conflict() -> Iterator[None]:
@@ -122,6 +134,32 @@ class Database:
                 raise
             log.warning("transaction lost a race: %s", exc)
             raise Conflict("A concurrent request changed the same thing: try again") from exc
+
+
+class Work:
+    """One transaction on one pooled connection, for the most frequent read routes (repo info,
+    file downloads): their lookups run as Core statements on `connection`, and opening and
+    committing an ORM session costs several times what the connection does. `session`, on the
+    same connection and in the same transaction, is made only for what asks for one."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = Session(bind=self.connection, expire_on_commit=False)
+        return self._session
+
+    def commit(self) -> None:
+        if self._session is not None:
+            self._session.commit()  # flushes; the transaction stays the connection's
+        self.connection.commit()
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
 
 
 _CONNECTIONS = "hugbox.connections"  # session.info: the connections its transactions used

@@ -64,8 +64,11 @@ class Builder:
         self.session.expire(user, ["memberships"])  # memberships added since it was loaded
         if token is None:  # the operator CLI's caller: a user without a token
             return Caller(user=user)
-        plain = auth.create_token(self.session, user=user.name, name=f"t-{token}", role=token)
-        return auth.authenticate(self.session, plain)
+        return auth.authenticate(self.session, self.token(user, token))
+
+    def token(self, user: Account, role: TokenRole = TokenRole.WRITE) -> str:
+        """A new token of `user`, as its plain text."""
+        return auth.create_token(self.session, user=user.name, name=f"t-{role}", role=role)
 
     def repo(
         self,

@@ -1,4 +1,4 @@
-"""The database plumbing: durable SQLite commits, and lost races as 409s."""
+"""The database plumbing: durable SQLite commits, lost races as 409s, and `Work` units."""
 
 from pathlib import Path
 
@@ -57,3 +57,37 @@ def test_a_session_that_only_read_sqlite_ends_without_io(database: Database) -> 
     database.close_session(session, commit=False)
     with database.session() as session:
         assert session.execute(text("SELECT fullname FROM accounts")).scalar() == "alice"
+
+
+def _count(database: Database) -> int:
+    with database.session() as session:
+        return int(session.execute(text("SELECT count(*) FROM accounts")).scalar_one())
+
+
+def test_a_work_commits_its_connection_and_its_session_as_one(database: Database) -> None:
+    with database.work() as work:
+        work.connection.execute(text("UPDATE accounts SET fullname = 'none'"))  # begins it
+        work.session.add(_user("alice"))
+        work.session.flush()  # same connection, same transaction: the connection sees it
+        assert work.connection.execute(text("SELECT count(*) FROM accounts")).scalar() == 1
+    assert _count(database) == 1
+    with database.work() as work:
+        work.session.add(_user("bob"))  # the session begins the transaction this time
+    assert _count(database) == 2
+
+
+def test_a_work_that_fails_writes_nothing(database: Database) -> None:
+    with pytest.raises(RuntimeError), database.work() as work:
+        work.connection.execute(text("UPDATE accounts SET fullname = 'x'"))
+        work.session.add(_user("carol"))
+        work.session.flush()
+        raise RuntimeError("the handler failed")
+    assert _count(database) == 0
+
+
+def test_a_work_that_loses_a_race_is_a_conflict(database: Database) -> None:
+    with database.session() as session:
+        session.add(_user("Alice"))
+    with pytest.raises(Conflict), database.work() as work:
+        work.session.add(_user("alice"))
+    assert _count(database) == 1

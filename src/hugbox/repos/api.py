@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from hugbox.deps import (
     BaseUrlDep,
@@ -17,6 +17,7 @@ from hugbox.deps import (
     SettingsDep,
     StoreDep,
     get_store,
+    in_read_thread,
 )
 from hugbox.error_responses import ErrorBody
 from hugbox.errors import BadRequest, RepoNotFound
@@ -25,7 +26,6 @@ from hugbox.repos import cards, content, duplicate, indexer, schemas, service
 from hugbox.repos.deps import (
     DownloadableRepo,
     ReadableRepo,
-    ReadableRepoLoader,
     RepoLoader,
     WritableRepo,
 )
@@ -90,45 +90,46 @@ def _summary(repo: Repo, *, full: bool, card: bool) -> dict[str, Any]:
 def _repo_info(
     request: Request, load: RepoLoader, revision: str, expand: list[str], blobs: bool
 ) -> dict[str, Any]:
-    repo = load()
-    gitrepo = get_store(request).reader(repo)
-    commit = content.resolve_revision(gitrepo, revision)
-    described = indexer.describe(gitrepo, repo.type, commit)
-    info = schemas.repo_info(
-        repo,
-        sha=str(commit.id),
-        last_modified=described.date,
-        snap=described.snapshot,
-        siblings=described.files,
-        blobs=blobs,
-    )
-    # What other parts add (a space's `host` and `runtime`, where gradio_client finds the app).
-    info.update(hooks_of(request).info(request, load.session, repo))
+    with load() as (repo, work):
+        gitrepo = get_store(request).reader(repo)
+        commit = content.resolve_revision(gitrepo, revision)
+        described = indexer.describe(gitrepo, repo.type, commit)
+        info = schemas.repo_info(
+            repo,
+            sha=str(commit.id),
+            last_modified=described.date,
+            snap=described.snapshot,
+            siblings=described.files,
+            blobs=blobs,
+        )
+        # What other parts add (a space's `host` and `runtime`, where gradio_client finds it).
+        info.update(hooks_of(request).info(request, work, repo))
     return schemas.only_expanded(info, _listable(expand))
 
 
-# Async, with all the blocking work (the repo's row, access, git) in one thread-pool hop:
+# Async, with all the blocking work (the repo's row, access, git) in one thread hop:
 # `model_info` is among the most frequent calls, and each hop costs about as much as its work.
 @router.get(API, **returns(AnyRepoInfo))
 async def repo_info(
     request: Request,
-    load: ReadableRepoLoader,
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
 ) -> dict[str, Any]:
-    return await run_in_threadpool(_repo_info, request, load, "main", expand or [], blobs)
+    load = RepoLoader(request, Need.READ)
+    info = partial(_repo_info, request, load, "main", expand or [], blobs)
+    return await in_read_thread(request, info)
 
 
 @router.get(API + "/revision/{revision:path}", **returns(AnyRepoInfo))
 async def repo_info_at(
     request: Request,
-    load: ReadableRepoLoader,
     revision: str,
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
 ) -> dict[str, Any]:
-    args = (request, load, unquote(revision), expand or [], blobs)
-    return await run_in_threadpool(_repo_info, *args)
+    load = RepoLoader(request, Need.READ)
+    info = partial(_repo_info, request, load, unquote(revision), expand or [], blobs)
+    return await in_read_thread(request, info)
 
 
 class SpaceOptions(BaseModel):

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
-from hugbox.deps import SessionDep, SettingsDep, StoreDep, get_store
+from hugbox.db import Work
+from hugbox.deps import SessionDep, SettingsDep, StoreDep, get_store, in_read_thread
 from hugbox.edge import read_json
 from hugbox.errors import EntryNotFound
 from hugbox.openapi import BINARY, request_body
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import content, downloads, schemas, service
-from hugbox.repos.deps import DownloadableRepoLoader, ReadableRepo, RepoLoader
+from hugbox.repos.deps import ReadableRepo, RepoLoader
 from hugbox.repos.hooks import HooksDep, hooks_of
+from hugbox.repos.models import RepoFields
 from hugbox.repos.schemas import TreeEntry
+from hugbox.repos.service import Need
 from hugbox.wire import returns
 
 router = APIRouter()
@@ -90,27 +93,32 @@ async def _paths_info_body(request: Request) -> tuple[list[str], bool]:
     return paths, str(form.get("expand", "false")).lower() == "true"
 
 
-async def resolve_file(
-    request: Request, load: DownloadableRepoLoader, revision: str, path: str
-) -> Response:
+async def resolve_file(request: Request, revision: str, path: str) -> Response:
     """What `hf_hub_download` and `from_pretrained` send for each file (a HEAD, then a GET):
-    async, with all the blocking work (the repo's row, access, git) in one thread-pool hop."""
-    return await run_in_threadpool(_resolve_file, request, load, revision, path)
+    async, with all the blocking work (the repo's row, access, git) in one thread hop."""
+    load = RepoLoader(request, Need.DOWNLOAD)
+    return await in_read_thread(request, partial(_resolve_file, request, load, revision, path))
 
 
 def _resolve_file(request: Request, load: RepoLoader, revision: str, path: str) -> Response:
-    repo, session = load(), load.session
+    with load() as (repo, work):
+        return _file_response(request, work, repo, unquote(revision), unquote(path))
+
+
+def _file_response(
+    request: Request, work: Work, repo: RepoFields, revision: str, path: str
+) -> Response:
     store = get_store(request)
-    revision, path = content.split_special_ref(unquote(revision), unquote(path))
+    revision, path = content.split_special_ref(revision, path)
     gitrepo = store.reader(repo)
     commit = content.resolve_revision(gitrepo, revision)
     file = content.get_file(gitrepo, commit, path)
     headers = downloads.file_headers(file, str(commit.id))
     if request.method == "GET" and request.headers.get("x-hf-download-counter"):
-        service.count_download(session, repo=repo, path=path)
+        service.count_download(work.connection, repo=repo, path=path)
     if file.lfs is None:
         return downloads.bytes_response(request, content.read_blob(gitrepo, file.blob_id), headers)
-    headers.update(hooks_of(request).headers(request, session, repo, file.lfs.oid, str(commit.id)))
+    headers.update(hooks_of(request).headers(request, work, repo, file.lfs.oid, str(commit.id)))
     response = downloads.blob_response(request, store.blobs, file.lfs.oid, headers)
     if response is None:
         raise EntryNotFound(f"The content of {path} is missing from storage", commit=str(commit.id))

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from hugbox.repos.models import Repo
+from hugbox.db import Work
+from hugbox.repos.models import Repo, RepoFields, RepoType
 
-# Fields added to `model_info` / `dataset_info` / `space_info`.
-InfoFields = Callable[[Request, Session, Repo], dict[str, Any]]
+# Fields added to `model_info` / `dataset_info` / `space_info`, by repo type.
+InfoFields = Callable[[Request, Session, RepoFields], dict[str, Any]]
 # Options of create_repo and duplicate_repo that belong to another part (a space's hardware,
 # sleep time, secrets and variables), as the client sent them.
 Configure = Callable[[Session, Repo, dict[str, Any]], None]
@@ -27,15 +29,16 @@ Configure = Callable[[Session, Repo, dict[str, Any]], None]
 Copied = Callable[[Session, Repo, Repo], None]
 # Entries of a tree listing or paths-info, as the JSON the client gets.
 Listing = Callable[[Request, Session, Repo, list[dict[str, Any]]], list[dict[str, Any]]]
-# Headers of a large file's download: (repo, sha256, commit id).
-DownloadHeaders = Callable[[Request, Session, Repo, str, str], dict[str, str]]
+# Headers of a large file's download: (repo, sha256, commit id), read on the request's
+# connection (a download is among the most frequent calls: no ORM session for it).
+DownloadHeaders = Callable[[Request, Connection, RepoFields, str, str], dict[str, str]]
 # A section of a repo page, handed to its template under the section's name.
 PageSection = Callable[[Request, Session, Repo], Any]
 
 
 @dataclass
 class RepoHooks:
-    info_fields: list[InfoFields] = field(default_factory=list)
+    info_fields: dict[RepoType, list[InfoFields]] = field(default_factory=dict)
     configure: list[Configure] = field(default_factory=list)
     copied: list[Copied] = field(default_factory=list)
     listing: list[Listing] = field(default_factory=list)
@@ -43,10 +46,11 @@ class RepoHooks:
     repo_page: dict[str, PageSection] = field(default_factory=dict)
     settings_page: dict[str, PageSection] = field(default_factory=dict)
 
-    def info(self, request: Request, session: Session, repo: Repo) -> dict[str, Any]:
+    def info(self, request: Request, work: Work, repo: RepoFields) -> dict[str, Any]:
+        """What the hooks of the repo's type add (their ORM session is opened only for them)."""
         fields: dict[str, Any] = {}
-        for add in self.info_fields:
-            fields.update(add(request, session, repo))
+        for add in self.info_fields.get(repo.type, ()):
+            fields.update(add(request, work.session, repo))
         return fields
 
     def listed(
@@ -57,11 +61,11 @@ class RepoHooks:
         return items
 
     def headers(
-        self, request: Request, session: Session, repo: Repo, sha256: str, revision: str
+        self, request: Request, work: Work, repo: RepoFields, sha256: str, revision: str
     ) -> dict[str, str]:
         headers: dict[str, str] = {}
         for add in self.download_headers:
-            headers.update(add(request, session, repo, sha256, revision))
+            headers.update(add(request, work.connection, repo, sha256, revision))
         return headers
 
     def sections(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -69,6 +70,84 @@ class Repo(Base):
     @property
     def git_dir_name(self) -> str:
         # Keyed by the immutable primary key, so a move renames nothing on disk.
+        return f"{self.pk}.git"
+
+
+class RepoFields(Protocol):
+    """What access checks, info and downloads read of a repo: a `Repo`, or a `RepoRecord`."""
+
+    @property
+    def pk(self) -> int: ...
+    @property
+    def type(self) -> RepoType: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def owner_id(self) -> int: ...
+    @property
+    def created_by_id(self) -> int | None: ...
+    @property
+    def private(self) -> bool: ...
+    @property
+    def gated(self) -> str | None: ...
+    @property
+    def disabled(self) -> bool: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def last_modified(self) -> datetime: ...
+    @property
+    def head_sha(self) -> str | None: ...
+    @property
+    def tags(self) -> list[str]: ...
+    @property
+    def pipeline_tag(self) -> str | None: ...
+    @property
+    def library_name(self) -> str | None: ...
+    @property
+    def sdk(self) -> str | None: ...
+    @property
+    def downloads(self) -> int: ...
+    @property
+    def likes(self) -> int: ...
+    @property
+    def repo_id(self) -> str: ...
+    @property
+    def git_dir_name(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RepoRecord:
+    """A repo's row as plain values, read with Core by the most frequent read routes (no ORM
+    object to build); what it lacks (the card's metadata, the owner) they never read."""
+
+    pk: int
+    type: RepoType
+    namespace: str
+    name: str
+    owner_id: int
+    created_by_id: int | None
+    private: bool
+    gated: str | None
+    disabled: bool
+    created_at: datetime
+    last_modified: datetime
+    head_sha: str | None
+    tags: list[str]
+    pipeline_tag: str | None
+    library_name: str | None
+    sdk: str | None
+    downloads: int
+    likes: int
+
+    @property
+    def repo_id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def git_dir_name(self) -> str:
         return f"{self.pk}.git"
 
 

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from hugbox.repos import content, refs
 from hugbox.repos.indexer import Snapshot
-from hugbox.repos.models import Repo, RepoType
+from hugbox.repos.models import RepoFields, RepoType
 from hugbox.wire import OpenWireModel, WireModel
 
 
@@ -204,7 +204,7 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def repo_summary(repo: Repo) -> dict[str, Any]:
+def repo_summary(repo: RepoFields) -> dict[str, Any]:
     """The fields of listings: what the DB knows without reading git."""
     info: dict[str, Any] = {
         "_id": f"{repo.type.value}-{repo.pk}",
@@ -229,7 +229,7 @@ def repo_summary(repo: Repo) -> dict[str, Any]:
 
 
 def repo_info(
-    repo: Repo,
+    repo: RepoFields,
     *,
     sha: str,
     last_modified: datetime,

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, lazyload
 
 from hugbox.auth.models import Account, AccountKind
-from hugbox.auth.service import Caller, find_account, require_write_token
+from hugbox.auth.service import Caller, Principal, find_account, require_write_token
 from hugbox.errors import (
     AuthenticationRequired,
     BadRequest,
@@ -28,7 +28,7 @@ from hugbox.events import service as events
 from hugbox.names import check_name
 from hugbox.repos import access, announce, indexer
 from hugbox.repos.gitattributes import default_gitattributes
-from hugbox.repos.models import Repo, RepoRedirect, RepoType
+from hugbox.repos.models import Repo, RepoFields, RepoRecord, RepoRedirect, RepoType
 from hugbox.repos.store import RepoStore
 from hugbox.storage import git
 
@@ -73,9 +73,27 @@ def find_repo(session: Session, repo_type: RepoType, repo_id: str) -> Repo | Mov
     return Moved(redirect.repo) if redirect else None
 
 
+# A Core select of a `RepoRecord`'s columns (the mapper knows each attribute's column).
+_RECORD_BY_ID = select(*(Repo.__mapper__.columns[f.name] for f in fields(RepoRecord))).where(
+    Repo.__table__.c.type == bindparam("type"), Repo.__table__.c.id_lower == bindparam("key")
+)
+
+
+def find_record(connection: Connection, repo_type: RepoType, repo_id: str) -> RepoRecord | None:
+    """The repo's row under its current id as a `RepoRecord` (no ORM object): the lookup of
+    the most frequent routes. An old id (a move, a legacy id) is `find_repo`'s to follow."""
+    params = {"type": repo_type, "key": repo_id.lower()}
+    row = connection.execute(_RECORD_BY_ID, params).first()
+    return None if row is None else RepoRecord(*row)
+
+
+AnyRepo = TypeVar("AnyRepo", bound=RepoFields)
+
+
 def authorize(
-    session: Session, caller: Caller, repo: Repo, need: Need, *, repo_url: str = ""
-) -> Repo:
+    session: Session | Connection, caller: Principal, repo: AnyRepo, need: Need, *,
+    repo_url: str = "",
+) -> AnyRepo:  # fmt: skip
     """Return the repo if the caller may do `need` on it; raise the error HF would give."""
     if not access.can_read(caller, repo):
         raise RepoNotFound(anonymous=caller.anonymous)
@@ -109,7 +127,7 @@ def authorize_upload(session: Session, caller: Caller, repo: Repo, *, create_pr:
         )
 
 
-def _authorize_change(caller: Caller, repo: Repo, need: Need) -> None:
+def _authorize_change(caller: Principal, repo: RepoFields, need: Need) -> None:
     """Token role and repo permission are two checks: a read token changes nothing, and a
     write token writes only where its user may (anyone who reads may open a pull request)."""
     action = f"{_CHANGES[need]} {repo.repo_id}"
@@ -382,6 +400,11 @@ def _visible(stmt: Select[Repo], caller: Caller) -> Select[Repo]:
 _QUERY_FILES = {RepoType.MODEL: "config.json", RepoType.DATASET: "README.md"}
 
 
-def count_download(session: Session, *, repo: Repo, path: str) -> None:
+_COUNT_DOWNLOAD = (
+    update(Repo).where(Repo.pk == bindparam("pk")).values(downloads=Repo.downloads + 1)
+)
+
+
+def count_download(session: Session | Connection, *, repo: RepoFields, path: str) -> None:
     if _QUERY_FILES.get(repo.type) == path:
-        session.execute(update(Repo).where(Repo.pk == repo.pk).values(downloads=Repo.downloads + 1))
+        session.execute(_COUNT_DOWNLOAD, {"pk": repo.pk})

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hugbox.errors import RepoNotFound
-from hugbox.repos.models import Repo
+from hugbox.repos.models import Repo, RepoFields
 from hugbox.storage import git
 from hugbox.storage.blobs import BlobStore
 
@@ -24,7 +24,7 @@ class RepoStore:
         repos_dir.mkdir(parents=True, exist_ok=True)
         tmp_dir.mkdir(parents=True, exist_ok=True)
 
-    def git_dir(self, repo: Repo) -> Path:
+    def git_dir(self, repo: RepoFields) -> Path:
         return self.repos_dir / repo.git_dir_name
 
     def open(self, repo: Repo) -> git.Repository:
@@ -36,7 +36,7 @@ class RepoStore:
                 raise
             raise RepoNotFound(anonymous=False) from None  # deleted since its row was read
 
-    def reader(self, repo: Repo) -> git.Repository:
+    def reader(self, repo: RepoFields) -> git.Repository:
         """`open(repo)` for routes that only read, from a few kept open in this thread: the
         most frequent calls (repo info, file downloads) read little, and opening cost more."""
         try:

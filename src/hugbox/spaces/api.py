@@ -16,7 +16,7 @@ from hugbox.db import Database
 from hugbox.deps import SessionDep, SettingsDep, get_settings
 from hugbox.errors import BadRequest, NotFound
 from hugbox.repos.deps import ReadableRepo, RepoTypeConvertor, WritableRepo
-from hugbox.repos.models import Repo, RepoType
+from hugbox.repos.models import Repo, RepoFields, RepoType
 from hugbox.spaces import logs, service
 from hugbox.spaces.files import SpaceFiles
 from hugbox.spaces.models import SettingKind, SpaceRuntime, SpaceStage
@@ -205,11 +205,9 @@ def _active_stages(kind: str) -> frozenset[SpaceStage]:
 # --- what spaces add to repos' own routes (wired as `RepoHooks` in create_app) ---------------
 
 
-def info_fields(request: Request, session: Session, repo: Repo) -> dict[str, Any]:
-    """A space's `host` and `runtime` in its info: clients such as gradio_client find the app
-    there."""
-    if repo.type is not RepoType.SPACE:
-        return {}
+def info_fields(request: Request, session: Session, repo: RepoFields) -> dict[str, Any]:
+    """A space's `host` and `runtime` in its info (wired for spaces only): clients such as
+    gradio_client find the app there."""
     return service.space_fields(session, get_settings(request), base_url(request), repo)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from hugbox.errors import BadRequest, NotFound
 from hugbox.events import service as events
 from hugbox.events.models import RepoEvent
-from hugbox.repos.models import Repo, RepoType
+from hugbox.repos.models import Repo, RepoFields, RepoType
 from hugbox.settings import Settings
 from hugbox.spaces.models import SettingKind, SpaceRuntime, SpaceSetting, SpaceStage
 
@@ -252,7 +252,9 @@ def space_host(settings: Settings, hub_base: str, repo_id: str) -> str:
     return f"{spaces_base_url(settings, hub_base)}/spaces/{repo_id}/"
 
 
-def space_fields(session: Session, settings: Settings, hub_base: str, repo: Repo) -> dict[str, Any]:
+def space_fields(
+    session: Session, settings: Settings, hub_base: str, repo: RepoFields
+) -> dict[str, Any]:
     """What `space_info` adds to the repo's info."""
     runtime = session.get(SpaceRuntime, repo.pk)
     return {

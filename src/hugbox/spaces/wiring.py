@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hugbox.context import Context
 from hugbox.events import service as events
+from hugbox.repos.models import RepoType
 from hugbox.spaces import api, pages, service
 from hugbox.wiring import Wiring
 
@@ -13,7 +14,7 @@ def install(wiring: Wiring, context: Context) -> None:
     wiring.api.append(api.router)
     wiring.pages.append(pages.router)
     hooks = wiring.hooks
-    hooks.info_fields.append(api.info_fields)
+    hooks.info_fields.setdefault(RepoType.SPACE, []).append(api.info_fields)
     hooks.configure.append(api.configure)
     hooks.copied.append(api.copied)
     hooks.repo_page["space"] = pages.space_view

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -12,7 +13,7 @@ from hugbox.deps import BaseUrlDep, CallerDep, SessionDep
 from hugbox.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, RepoNotFound
 from hugbox.repos import service as repos_service
 from hugbox.repos.deps import DownloadableRepo, ReadableRepo
-from hugbox.repos.models import Repo, RepoType
+from hugbox.repos.models import Repo, RepoFields, RepoType
 from hugbox.urls import base_url
 from hugbox.wire import returns
 from hugbox.xet import format as fmt
@@ -238,13 +239,13 @@ async def telemetry(request: Request) -> Response:
 
 
 def download_headers(
-    request: Request, session: Session, repo: Repo, sha256: str, revision: str
+    request: Request, connection: Connection, repo: RepoFields, sha256: str, revision: str
 ) -> dict[str, str]:
     """`X-Xet-Hash` and the read-token link for a file this repo holds in Xet storage, so stock
     clients download it through Xet (spec/xet.md §1.3); nothing for other files."""
     if getattr(request.app.state, "xet", None) is None:
         return {}
-    file_hash = service.file_hash_for(session, repo_pk=repo.pk, sha256=sha256)
+    file_hash = service.file_hash_for(connection, repo_pk=repo.pk, sha256=sha256)
     if file_hash is None:
         return {}
     api = f"{base_url(request)}/api/{repo.type.value}s/{repo.repo_id}"

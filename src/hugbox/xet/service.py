@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -440,7 +440,7 @@ _FILE_HASH_FOR = (
 )
 
 
-def file_hash_for(session: Session, *, repo_pk: int, sha256: str) -> str | None:
+def file_hash_for(session: Session | Connection, *, repo_pk: int, sha256: str) -> str | None:
     """The Xet hash under which `repo_pk` may read the file with this sha256, if any."""
     found: str | None = session.scalar(_FILE_HASH_FOR, {"sha256": sha256, "repo_pk": repo_pk})
     return found

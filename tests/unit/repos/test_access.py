@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 from builders import Builder, open_database, open_store
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from hugbox.auth import service as auth
 from hugbox.auth.models import Account, OrgRole, TokenRole
-from hugbox.auth.service import Caller, find_account, is_org_admin
+from hugbox.auth.service import Caller, Principal, find_account, is_org_admin
 from hugbox.errors import (
     AuthenticationRequired,
     BadRequest,
@@ -29,7 +30,7 @@ from hugbox.errors import (
 )
 from hugbox.gated import service as gated
 from hugbox.repos import service
-from hugbox.repos.models import Repo, RepoType
+from hugbox.repos.models import Repo, RepoFields, RepoType
 from hugbox.repos.service import Need, RepoQuery
 
 READ = TokenRole.READ
@@ -109,6 +110,7 @@ class World:
     session: Session
     callers: dict[str, Caller] = field(default_factory=dict)
     repos: dict[tuple[str, RepoType, str], Repo] = field(default_factory=dict)
+    tokens: dict[str, str | None] = field(default_factory=dict)  # plain text, by caller
 
 
 @pytest.fixture(scope="module")
@@ -136,10 +138,12 @@ def _build_world(build: Builder) -> World:
                 repo = _repo(build, users[creator], namespace, repo_type, kind)
                 world.repos[owner, repo_type, kind] = repo
     world.callers["anonymous"] = build.caller(None)
+    world.tokens["anonymous"] = None
     world.callers["owner, operator CLI"] = build.caller(users["owner"], token=None)
     for name, user in users.items():
-        world.callers[name] = build.caller(user)
-        world.callers[f"{name}, read token"] = build.caller(user, READ)
+        for caller, role in ((name, TokenRole.WRITE), (f"{name}, read token", READ)):
+            world.tokens[caller] = build.token(user, role)
+            world.callers[caller] = auth.authenticate(build.session, world.tokens[caller])
     return world
 
 
@@ -168,7 +172,7 @@ def outcomes(session: Session, caller: Caller, repo: Repo) -> str:
     return "".join(_outcome(check, caller) for check in checks)
 
 
-def _outcome(check: object, caller: Caller) -> str:
+def _outcome(check: object, caller: Principal) -> str:
     assert callable(check)
     try:
         check()
@@ -207,6 +211,42 @@ def test_permission_matrix(
 ) -> None:
     repo = world.repos[owner, repo_type, kind]
     assert outcomes(world.session, world.callers[caller], repo) == _expected(caller, row), PLAN
+
+
+def _token_cases() -> list[object]:
+    """Each repo with each caller that a bearer token stands for (not the operator CLI's)."""
+    return [
+        pytest.param(owner, caller, repo_type, kind, id=f"{owner}-{kind}-{repo_type}-{caller}")
+        for owner, table in (("user", USER_REPOS), ("org", ORG_REPOS))
+        for caller in table
+        if caller != "owner, operator CLI"
+        for repo_type in RepoType
+        for kind in KINDS
+    ]
+
+
+@pytest.mark.parametrize(("owner", "caller", "repo_type", "kind"), _token_cases())
+def test_plain_rows_get_the_answers_of_orm_objects(
+    world: World, owner: str, caller: str, repo_type: RepoType, kind: str
+) -> None:
+    """model_info and downloads read their caller and repo as plain rows (`find_bearer`,
+    `find_record`) on a connection: every need gets the answer the ORM objects get."""
+    repo = world.repos[owner, repo_type, kind]
+    connection = world.session.connection()
+    bearer = auth.find_bearer(connection, world.tokens[caller])
+    record = service.find_record(connection, repo_type, repo.repo_id)
+    assert record is not None
+    plain = [_outcome(_check(connection, bearer, record, need), bearer) for need in Need]
+    orm = [
+        _outcome(_check(world.session, world.callers[caller], repo, need), bearer) for need in Need
+    ]
+    assert plain == orm
+
+
+def _check(
+    session: Session | Connection, caller: Principal, repo: RepoFields, need: Need
+) -> object:
+    return lambda: service.authorize(session, caller, repo, need)
 
 
 @pytest.mark.xfail(

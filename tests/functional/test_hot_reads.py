@@ -1,0 +1,97 @@
+"""model_info and `/resolve/` (the most frequent calls, read on plain rows) answer every change
+of who may read at once: a revoked token, a repo made private, deleted or moved, an org member
+added."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from webpages import api_commit, api_create
+
+from hugbox.auth import service as auth
+from hugbox.auth.models import OrgRole, TokenRole
+from hugbox.db import Database
+from hugbox.settings import Settings
+
+INFO, HEAD = "/api/models/{}", "/{}/resolve/main/w.txt"
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def _statuses(client: TestClient, repo_id: str, headers: dict[str, str]) -> tuple[int, int]:
+    info = client.get(INFO.format(repo_id), headers=headers)
+    head = client.head(HEAD.format(repo_id), headers=headers)
+    return info.status_code, head.status_code
+
+
+@pytest.fixture
+def database(settings: Settings, client: TestClient) -> Database:
+    return Database(settings.sqlalchemy_url)
+
+
+@pytest.fixture
+def repo(client: TestClient, token: str) -> str:
+    api_create(client, token, "m")
+    api_commit(client, token, "alice/m", {"w.txt": b"weights\n"})
+    return "alice/m"
+
+
+def _new_token(database: Database, user: str) -> str:
+    with database.session() as session:
+        if auth.find_account(session, user) is None:
+            auth.create_user(session, name=user, password="pw")
+        return auth.create_token(session, user=user, name="t", role=TokenRole.READ)
+
+
+def test_a_revoked_token_is_refused_at_once(
+    client: TestClient, database: Database, repo: str
+) -> None:
+    plain = _new_token(database, "alice")
+    assert _statuses(client, repo, _bearer(plain)) == (200, 200)
+    with database.session() as session:
+        auth.revoke_token(session, plain)
+    assert _statuses(client, repo, _bearer(plain)) == (401, 401)
+
+
+def test_a_repo_made_private_is_hidden_at_once(
+    client: TestClient, database: Database, token: str, repo: str
+) -> None:
+    stranger = _bearer(_new_token(database, "sam"))
+    assert _statuses(client, repo, stranger) == (200, 200)
+    settings = client.put(f"/api/models/{repo}/settings", json={"private": True},
+                          headers=_bearer(token))  # fmt: skip
+    assert settings.status_code == 200, settings.text
+    assert _statuses(client, repo, stranger) == (404, 404)
+    assert _statuses(client, repo, {}) == (401, 401)
+    assert _statuses(client, repo, _bearer(token)) == (200, 200)
+
+
+def test_a_deleted_repo_is_gone_and_a_moved_one_redirects(
+    client: TestClient, token: str, repo: str
+) -> None:
+    moved = client.post("/api/repos/move", json={"fromRepo": repo, "toRepo": "alice/n"},
+                        headers=_bearer(token))  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    old = client.get(INFO.format(repo), headers=_bearer(token), follow_redirects=False)
+    assert old.status_code in (301, 302, 307, 308)
+    assert old.headers["location"].endswith("/api/models/alice/n")
+    deleted = client.request("DELETE", "/api/repos/delete", json={"name": "alice/n"},
+                             headers=_bearer(token))  # fmt: skip
+    assert deleted.status_code == 200, deleted.text
+    assert _statuses(client, "alice/n", _bearer(token)) == (404, 404)
+
+
+def test_an_org_member_reads_the_org_private_repos(
+    client: TestClient, database: Database, token: str
+) -> None:
+    with database.session() as session:
+        auth.create_org(session, name="acme", owner="alice")
+    api_create(client, token, "secret", organization="acme", private=True)
+    api_commit(client, token, "acme/secret", {"w.txt": b"weights\n"})
+    member = _bearer(_new_token(database, "mia"))
+    assert _statuses(client, "acme/secret", member) == (404, 404)
+    with database.session() as session:
+        auth.add_member(session, org="acme", user="mia", role=OrgRole.READ)
+    assert _statuses(client, "acme/secret", member) == (200, 200)
