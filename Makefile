@@ -3,6 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 export HUGBOX_DATA_DIR ?= $(CURDIR)/data
+# Keep compiled modules and pytest's rewritten test modules between runs: where the machine sets
+# PYTHONDONTWRITEBYTECODE every run compiles them again (about 15 s of `make test-fast`).
+unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo serve test test-fast lint format docs bench compat upstream
