@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from webpages import api_commit, api_create
 
 from hugbox.auth import service as auth
@@ -95,3 +96,21 @@ def test_an_org_member_reads_the_org_private_repos(
     with database.session() as session:
         auth.add_member(session, org="acme", user="mia", role=OrgRole.READ)
     assert _statuses(client, "acme/secret", member) == (200, 200)
+
+
+def test_an_lfs_file_s_head_sends_its_get_s_headers(
+    client: TestClient, token: str, repo: str
+) -> None:
+    """The HEAD of a stored LFS file is answered without FileResponse: same headers, same order."""
+    api_commit(client, token, repo, {"w.bin": b"\0" * 3000})
+    url = f"/{repo}/resolve/main/w.bin"
+    head = client.head(url, headers=_bearer(token))
+    get = client.get(url, headers=_bearer(token))
+    assert head.headers["x-linked-size"] == "3000"
+
+    def sent(response: Response) -> list[tuple[str, str]]:
+        return [
+            (k, v) for k, v in response.headers.multi_items() if k not in ("x-request-id", "date")
+        ]
+
+    assert sent(head) == sent(get)

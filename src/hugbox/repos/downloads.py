@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from email.utils import formatdate
+from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import Request, Response
@@ -42,6 +44,8 @@ def blob_response(
     Starlette), else read through the store as they are sent (a Xet recipe, decoded on the way);
     None when the store does not hold it."""
     path = blobs.local_path(oid)
+    if path is not None and request.method == "HEAD" and "range" not in request.headers:
+        return _head_response(path, headers)
     if path is not None:
         # Stat here, in the caller's thread: the response would take a thread-pool hop for it.
         return BlobFileResponse(
@@ -49,6 +53,19 @@ def blob_response(
         )
     total = blobs.size(oid)
     return None if total is None else _read_response(request, blobs, oid, total, headers)
+
+
+def _head_response(path: Path, headers: dict[str, str]) -> Response:
+    """The HEAD of a stored file without a Range: the headers `BlobFileResponse` would send, in
+    its order, without its machinery (a sixth of the HEAD's time on the event loop)."""
+    stat = path.stat()
+    headers = {
+        **headers,
+        "content-type": "application/octet-stream",
+        "content-length": str(stat.st_size),
+        "last-modified": formatdate(stat.st_mtime, usegmt=True),
+    }
+    return Response(headers=headers)
 
 
 def _read_response(
