@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
@@ -202,7 +203,7 @@ class Bearer:
 
 _TOKENS, _ACCOUNTS, _MEMBERSHIPS = Token.__table__, Account.__table__, Membership.__table__
 # The token's user with their memberships (one row each, or one with none), built once.
-_BEARER_BY_HASH = (
+BEARER_BY_HASH = (
     select(
         _ACCOUNTS.c.id,
         _ACCOUNTS.c.is_admin,
@@ -221,11 +222,17 @@ def find_bearer(connection: Connection, token: str | None) -> Bearer:
     """`authenticate`, as a `Bearer`: no token is anonymous, a bad one is an error."""
     if not token:
         return ANONYMOUS_BEARER
-    rows = connection.execute(_BEARER_BY_HASH, {"token_hash": hash_token(token)}).all()
-    if not rows:
+    rows = connection.execute(BEARER_BY_HASH, {"token_hash": hash_token(token)}).all()
+    return bearer_of(rows)
+
+
+def bearer_of(rows: Sequence[Sequence[Any]]) -> Bearer:
+    """The `Bearer` of `BEARER_BY_HASH`'s rows (user id, admin, token role, org id, org role);
+    none, or one of nulls (an outer join's), is a token that does not exist."""
+    if not rows or rows[0][0] is None:
         raise InvalidCredentials()
     user_id, is_admin, role = rows[0][:3]
-    roles = tuple((row.org_id, row.org_role) for row in rows if row.org_id is not None)
+    roles = tuple((row[3], row[4]) for row in rows if row[3] is not None)
     return Bearer(user_id=user_id, is_admin=is_admin, token_role=role, roles=roles)
 
 

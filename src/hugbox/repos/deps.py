@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 
-from hugbox.auth.service import Caller, Principal, authenticate, find_bearer
+from hugbox.auth.service import Caller, Principal, authenticate
 from hugbox.db import Database, Work
 from hugbox.deps import SessionDep, bearer_token, caller_of
 from hugbox.errors import AuthenticationRequired, HubError, Redirect, RepoNotFound
@@ -146,9 +146,10 @@ class RepoLoader:
             yield self._load(work), work
 
     def _load(self, work: Work) -> RepoFields:
-        caller = find_bearer(work.connection, bearer_token(self.request))
         repo_type, repo_id = path_repo_type(self.request), path_repo_id(self.request)
-        found = service.find_record(work.connection, repo_type, repo_id)
+        caller, found = service.find_bearer_and_record(
+            work.connection, bearer_token(self.request), repo_type, repo_id
+        )
         if found is None:  # no such repo, or an old id: `load_repo` answers as it does
             return load_repo(self.request, work.session, caller, self.need)
         url = repo_url(self.request, found) if found.gated else ""

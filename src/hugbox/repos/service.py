@@ -7,12 +7,32 @@ from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, lazyload
 
 from hugbox.auth.models import Account, AccountKind
-from hugbox.auth.service import Caller, Principal, find_account, require_write_token
+from hugbox.auth.service import (
+    ANONYMOUS_BEARER,
+    BEARER_BY_HASH,
+    Bearer,
+    Caller,
+    Principal,
+    bearer_of,
+    find_account,
+    hash_token,
+    require_write_token,
+)
 from hugbox.errors import (
     AuthenticationRequired,
     BadRequest,
@@ -85,6 +105,33 @@ def find_record(connection: Connection, repo_type: RepoType, repo_id: str) -> Re
     params = {"type": repo_type, "key": repo_id.lower()}
     row = connection.execute(_RECORD_BY_ID, params).first()
     return None if row is None else RepoRecord(*row)
+
+
+_RECORD_FIELDS = len(fields(RepoRecord))
+# The caller and the repo in one statement: both outer-joined to a row of one, so that either
+# missing is a row of nulls on its side, and the repo's columns repeat on each membership's row.
+_ONE, _RECORD, _BEARER = (
+    select(literal_column("1")).subquery(),
+    _RECORD_BY_ID.subquery(),
+    BEARER_BY_HASH.subquery(),
+)
+_BEARER_AND_RECORD = select(*_RECORD.c, *_BEARER.c).select_from(
+    _ONE.outerjoin(_RECORD, true()).outerjoin(_BEARER, true())
+)
+
+
+def find_bearer_and_record(
+    connection: Connection, token: str | None, repo_type: RepoType, repo_id: str
+) -> tuple[Bearer, RepoRecord | None]:
+    """`find_bearer` and `find_record`, in one statement when there is a token: the first
+    lookup of model_info and of each file's HEAD and GET. A bad token is an error first."""
+    if not token:
+        return ANONYMOUS_BEARER, find_record(connection, repo_type, repo_id)
+    params = {"token_hash": hash_token(token), "type": repo_type, "key": repo_id.lower()}
+    rows = connection.execute(_BEARER_AND_RECORD, params).all()
+    bearer = bearer_of([row[_RECORD_FIELDS:] for row in rows])
+    record = rows[0][:_RECORD_FIELDS]
+    return bearer, None if record[0] is None else RepoRecord(*record)
 
 
 AnyRepo = TypeVar("AnyRepo", bound=RepoFields)

@@ -26,6 +26,7 @@ from hugbox.errors import (
     Forbidden,
     GatedRepo,
     HubError,
+    InvalidCredentials,
     RepoNotFound,
 )
 from hugbox.gated import service as gated
@@ -236,11 +237,24 @@ def test_plain_rows_get_the_answers_of_orm_objects(
     bearer = auth.find_bearer(connection, world.tokens[caller])
     record = service.find_record(connection, repo_type, repo.repo_id)
     assert record is not None
+    token = world.tokens[caller]
+    both = service.find_bearer_and_record(connection, token, repo_type, repo.repo_id)
+    assert both == (bearer, record)
     plain = [_outcome(_check(connection, bearer, record, need), bearer) for need in Need]
     orm = [
         _outcome(_check(world.session, world.callers[caller], repo, need), bearer) for need in Need
     ]
     assert plain == orm
+
+
+def test_one_statement_reads_a_missing_repo_and_refuses_a_bad_token(world: World) -> None:
+    connection = world.session.connection()
+    token = next(t for t in world.tokens.values() if t)
+    bearer = auth.find_bearer(connection, token)
+    found = service.find_bearer_and_record(connection, token, RepoType.MODEL, "nobody/nothing")
+    assert found == (bearer, None)
+    with pytest.raises(InvalidCredentials):
+        service.find_bearer_and_record(connection, "hf_bad", RepoType.MODEL, "nobody/nothing")
 
 
 def _check(
