@@ -7,6 +7,7 @@ strings, so `main%00x` would be `main`), a name longer than a file name may be, 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -27,6 +28,7 @@ MAX_JSON_DEPTH = 64  # code that walks JSON recursively stays far from Python's 
 _JSON_KEY = "hugbox.json"  # the scope key of a body the edge parsed, for read_json
 # A query value is text a person may have typed over several lines (a viewer `where`).
 _LINE_BREAKS = str.maketrans("", "", "\t\r\n")
+_PLAIN_PATH = re.compile(rb"[ -$&-~]*")  # printable ASCII without `%`: the path as it reads
 
 
 class EdgeMiddleware:
@@ -61,13 +63,21 @@ def check_headers(headers: list[tuple[bytes, bytes]]) -> None:
 def check_url(raw_path: bytes, query: bytes) -> None:
     if len(raw_path) + len(query) > MAX_URL_BYTES:
         raise UriTooLong(f"The URL is longer than {MAX_URL_BYTES} bytes")
+    if _PLAIN_PATH.fullmatch(raw_path):  # most paths: nothing to decode, no control possible
+        if any(len(segment) > MAX_NAME_BYTES for segment in raw_path.split(b"/")):
+            raise BadRequest(f"A name in the path is longer than {MAX_NAME_BYTES} bytes")
+    else:
+        _check_path(raw_path)
+    _check_query(query)
+
+
+def _check_path(raw_path: bytes) -> None:
     for segment in raw_path.split(b"/"):
         text = _decoded(segment, "path")
         if has_control(text):
             raise BadRequest("The path holds a control character")
         if any(len(name.encode()) > MAX_NAME_BYTES for name in text.split("/")):
             raise BadRequest(f"A name in the path is longer than {MAX_NAME_BYTES} bytes")
-    _check_query(query)
 
 
 def _check_query(query: bytes) -> None:

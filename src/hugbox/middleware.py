@@ -6,6 +6,7 @@ import logging
 import re
 import time
 from email.utils import formatdate
+from functools import lru_cache
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
@@ -44,8 +45,14 @@ class HubPathMiddleware:
 def http_date() -> str:
     """Now, for the Date header. `hugbox serve` turns uvicorn's off: uvicorn refreshes its
     own about once a second, late under load, and huggingface_hub's `fetch_space_logs` uses
-    Date to tell the logged past from what comes after its request."""
-    return formatdate(usegmt=True)
+    Date to tell the logged past from what comes after its request. (Formatted once a second:
+    the header has no finer resolution.)"""
+    return _date_of_second(int(time.time()))
+
+
+@lru_cache(maxsize=2)
+def _date_of_second(second: int) -> str:
+    return formatdate(second, usegmt=True)
 
 
 class RequestIdMiddleware:
@@ -105,7 +112,11 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or is_streamed(scope["path"]):
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"0")
+        if declared == b"0" and b"transfer-encoding" not in headers:  # no body (a GET, a HEAD)
+            await self.app(scope, receive, send)
+            return
         if declared.isdigit() and int(declared) > self.limit:
             response = error_response(Request(scope), self._error())
             await response(scope, receive, send)

@@ -9,7 +9,10 @@ from hugbox.names import check_revision
 
 @pytest.mark.parametrize(
     "path",
-    [b"/api/models/a/b/revision/main%00x", b"/a/%7f", b"/a/%c2%85", b"/a/%ff", b"/" + b"n" * 256],
+    [
+        *(b"/api/models/a/b/revision/main%00x", b"/a/%7f", b"/a/%c2%85", b"/a/%ff"),
+        *(b"/a/\x01b", b"/a/\x7f", b"/a/\xc2\x85", b"/" + b"n" * 256),  # as sent, unescaped
+    ],
 )
 def test_bad_paths_are_refused(path: bytes) -> None:
     with pytest.raises(BadRequest):
