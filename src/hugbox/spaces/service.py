@@ -73,11 +73,21 @@ def pause(session: Session, repo: Repo) -> SpaceRuntime:
     return _wish(runtime)
 
 
+# The column is a 32-bit integer in PostgreSQL: past this, the write itself would fail.
+LONGEST_SLEEP = 2**31 - 1
+
+
+def _check_sleep(seconds: int) -> int:
+    if seconds != -1 and not 0 <= seconds <= LONGEST_SLEEP:
+        raise BadRequest(
+            f"`seconds` is a number of seconds up to {LONGEST_SLEEP}, or -1 to never sleep"
+        )
+    return seconds
+
+
 def set_sleep_time(session: Session, repo: Repo, seconds: int) -> SpaceRuntime:
-    if seconds != -1 and seconds < 0:
-        raise BadRequest("`seconds` is a number of seconds, or -1 to never sleep")
     runtime = runtime_of(session, repo)
-    runtime.sleep_time = seconds
+    runtime.sleep_time = _check_sleep(seconds)
     return _wish(runtime)
 
 
@@ -89,7 +99,7 @@ def request_hardware(session: Session, repo: Repo, *, flavor: str, sleep: int | 
         )
     runtime = runtime_of(session, repo)
     if sleep is not None:
-        runtime.sleep_time = sleep
+        runtime.sleep_time = _check_sleep(sleep)
     return _wish(runtime)
 
 
