@@ -4,9 +4,9 @@ changes nothing (the fuzz once sent 6e21 seconds and got a 500 from the database
 from __future__ import annotations
 
 import pytest
+from builders import Builder
 from sqlalchemy.orm import Session
 
-from builders import Builder
 from hugbox.errors import BadRequest
 from hugbox.repos.models import RepoType
 from hugbox.spaces import service
