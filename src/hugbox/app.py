@@ -23,7 +23,12 @@ from hugbox.inference import wiring as inference
 from hugbox.inference.metrics import MetricsMiddleware
 from hugbox.jobs.worker import Worker, WorkerLimits
 from hugbox.lfs import wiring as lfs
-from hugbox.middleware import BodyLimitMiddleware, HubPathMiddleware, RequestIdMiddleware
+from hugbox.middleware import (
+    BodyLimitMiddleware,
+    HubPathMiddleware,
+    RequestIdMiddleware,
+    ResponseCheckMiddleware,
+)
 from hugbox.openapi import install_openapi
 from hugbox.repos import wiring as repos
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
@@ -33,7 +38,6 @@ from hugbox.spaces import wiring as spaces
 from hugbox.viewer import wiring as viewer
 from hugbox.viewer.api import DatasetsServerHostMiddleware
 from hugbox.web import pages as web_pages
-from hugbox.wire import ResponseCheckMiddleware
 from hugbox.wiring import Install, Wiring, wire
 from hugbox.xet import wiring as xet
 

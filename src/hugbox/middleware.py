@@ -17,6 +17,7 @@ from hugbox.error_responses import error_response
 from hugbox.errors import PayloadTooLarge
 from hugbox.repos.legacy import LegacyIds
 from hugbox.requestid import new_request_id
+from hugbox.wire import ResponseDrift, check, declared_model
 
 log = logging.getLogger("hugbox.access")
 
@@ -149,3 +150,58 @@ class BodyLimitMiddleware:
 
     def _error(self) -> PayloadTooLarge:
         return PayloadTooLarge(f"Request body larger than {self.limit} bytes")
+
+
+class ResponseCheckMiddleware:
+    """Check each JSON response against its route's declared model (hugbox.wire; tests and
+    staging only): a drift is a 500 naming the field, rendered as every other error."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "HEAD":
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+        model: object = None
+
+        async def send_checked(message: Message) -> None:
+            nonlocal model
+            if message["type"] == "http.response.start":
+                model = declared_model(scope.get("route"), message["status"])
+                if model is not None and _is_json(message):
+                    held.append(message)
+                    return
+            if not held:
+                await send(message)
+                return
+            held.append(message)
+            if not message.get("more_body", False):
+                await _release(scope, receive, send, model, held)
+
+        await self.app(scope, receive, send_checked)
+
+
+def _is_json(start: Message) -> bool:
+    """`application/json`, or a JSON dialect such as git-lfs's `application/vnd.git-lfs+json`."""
+    headers: dict[bytes, bytes] = dict(start.get("headers", []))
+    mime = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+    return mime == b"application/json" or (
+        mime.startswith(b"application/") and mime.endswith(b"+json")
+    )
+
+
+async def _release(
+    scope: Scope, receive: Receive, send: Send, model: object, held: list[Message]
+) -> None:
+    body = b"".join(chunk.get("body", b"") for chunk in held[1:])
+    problem = check(model, body)
+    if problem is None:
+        for message in held:
+            await send(message)
+        return
+    route = getattr(scope.get("route"), "path", "?")
+    log.error("%s %s sent what its declared model refuses: %s", scope["method"], route, problem)
+    drift = ResponseDrift(f"response does not match its model: {problem}")
+    await error_response(Request(scope), drift)(scope, receive, send)

@@ -15,8 +15,9 @@ from fastapi.testclient import TestClient
 
 from hugbox.app import INSTALLS
 from hugbox.context import build_context
+from hugbox.middleware import ResponseCheckMiddleware
 from hugbox.settings import Settings
-from hugbox.wire import ResponseCheckMiddleware, WireModel, declared_model, returns
+from hugbox.wire import WireModel, declared_model, returns
 from hugbox.wiring import wire
 
 
@@ -55,6 +56,12 @@ def _app(sent: object) -> FastAPI:
     def greeting() -> object:
         return sent
 
+    return _checked(app)
+
+
+def _checked(app: FastAPI) -> FastAPI:
+    """`app` with the check, and the settings the hub's error rendering reads (the public URL)."""
+    app.state.settings = Settings()
     app.add_middleware(ResponseCheckMiddleware)
     return app
 
@@ -68,6 +75,7 @@ def test_a_response_that_keeps_to_its_model_passes_unchanged() -> None:
 def test_a_response_that_drifts_from_its_model_is_a_500_naming_the_field(sent: object) -> None:
     response = TestClient(_app(sent)).get("/greeting")
     assert response.status_code == 500
+    assert response.headers["x-error-code"] == "ResponseDoesNotMatchModel"
     assert "Greeting" in response.json()["error"] or "text" in response.json()["error"]
 
 
@@ -96,5 +104,4 @@ def test_a_json_dialect_is_checked_like_json() -> None:
     def greeting() -> object:
         return LfsJSONResponse({"text": 1})
 
-    app.add_middleware(ResponseCheckMiddleware)
-    assert TestClient(app).get("/greeting").status_code == 500
+    assert TestClient(_checked(app)).get("/greeting").status_code == 500
