@@ -17,6 +17,13 @@ class PreuploadMode(StrEnum):
     XET = "xet"  # as `lfs`, and stock clients move large files through hugbox's Xet CAS
 
 
+class LogFormat(StrEnum):
+    """How `hugbox serve` writes its log lines."""
+
+    TEXT = "text"  # one readable line: time, level, request id, logger, message
+    JSON = "json"  # one JSON object per line, for log shippers (docs/deployment.md)
+
+
 class Settings(BaseSettings):
     """The one settings object; built once at start-up and passed to `create_app`."""
 
@@ -40,6 +47,21 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         default=SecretStr(""),
         description="Signs upload URLs; a random key is kept in the data dir when unset.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis that every replica shares for rate limits (e.g. "
+        "`redis://cache:6379/0`); each process counts on its own when unset.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Addresses (comma-separated, or `*`) of the proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto `hugbox serve` trusts: uvicorn's `--forwarded-allow-ips`.",
+    )
+    log_format: LogFormat = Field(
+        default=LogFormat.TEXT,
+        description="`text` (default) or `json`: one JSON object per line, access lines with "
+        "request_id, user, repo, route, method, status and duration_ms.",
     )
     max_request_body: int = Field(
         default=16 * 1024 * 1024,

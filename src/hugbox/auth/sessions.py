@@ -6,18 +6,17 @@ an HttpOnly cookie: logging out deletes it, and every service sees a normal call
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
+from limits.storage import Storage
 
 from hugbox.auth.service import ANONYMOUS, Caller, authenticate
 from hugbox.deps import SessionDep
 from hugbox.errors import InvalidCredentials, TooManyRequests
+from hugbox.ratelimit import RateLimit
 from hugbox.web.csrf import SESSION_COOKIE
 from hugbox.web.session import is_https
 
@@ -74,30 +73,16 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
 
 
 class LoginLimiter:
-    """At most `attempts` failed logins per client address and per user name in `window` s."""
+    """At most `attempts` failed logins per client address and per user name in `window` s,
+    counted where `storage` keeps them (every replica's, when that is Redis: hugbox.ratelimit)."""
 
-    def __init__(self, attempts: int = 10, window: float = 300.0):
-        self.attempts = attempts
-        self.window = window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and now - times[0] > self.window:
-            times.popleft()
-        return times
+    def __init__(self, storage: Storage, attempts: int = 10, window: float = 300.0):
+        self.limit = RateLimit(storage, "login-failures", attempts=attempts, window=window)
 
     def check(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if any(len(self._recent(k, now)) >= self.attempts for k in keys):
-                raise TooManyRequests("Too many failed logins: wait a few minutes and try again")
+        if not all(self.limit.allows(key) for key in keys):
+            raise TooManyRequests("Too many failed logins: wait a few minutes and try again")
 
     def fail(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
-            if len(self._failures) > 100_000:  # bounded memory under a spray of names
-                self._failures.clear()
+        for key in keys:
+            self.limit.hit(key)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from hugbox.auth import api, pages
 from hugbox.auth.sessions import LoginLimiter
 from hugbox.context import Context
+from hugbox.ratelimit import open_storage
 from hugbox.wiring import Wiring
 
 
 def install(wiring: Wiring, context: Context) -> None:
     wiring.api.append(api.router)
     wiring.pages.append(pages.router)
-    wiring.state["login_limiter"] = LoginLimiter()
+    wiring.state["login_limiter"] = LoginLimiter(open_storage(context.settings.redis_url))
