@@ -29,6 +29,8 @@ from hugbox.middleware import (
     RequestIdMiddleware,
     ResponseCheckMiddleware,
 )
+from hugbox.observability import tracing
+from hugbox.observability import wiring as observability
 from hugbox.openapi import install_openapi
 from hugbox.repos import wiring as repos
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
@@ -56,6 +58,7 @@ INSTALLS: list[Install] = [
     gitserver.install,
     gated.install,
     inference.install,
+    observability.install,  # /health, /ready, /metrics
     viewer.install,
     spaces.install,
     cloud.install,  # last: it answers whole prefixes that huggingface.co serves and hugbox does not
@@ -79,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_repo_not_found(app)
     install_openapi(app)
     _add_middleware(app, context)
+    tracing.instrument(app)
     return app
 
 
@@ -135,7 +139,7 @@ def _add_middleware(app: FastAPI, context: Context) -> None:
     app.add_middleware(BodyLimitMiddleware, limit=context.settings.max_request_body)
     app.add_middleware(HubPathMiddleware, legacy_ids=LegacyIds(legacy_table))
     app.add_middleware(DatasetsServerHostMiddleware)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, observe=app.state.request_observer)
 
 
 def create_app_from_env() -> FastAPI:

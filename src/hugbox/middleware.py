@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from email.utils import formatdate
 from functools import lru_cache
 
@@ -20,6 +21,10 @@ from hugbox.requestid import new_request_id
 from hugbox.wire import ResponseDrift, check, declared_model
 
 log = logging.getLogger("hugbox.access")
+
+# Called once per answered request with its scope, status, seconds and response body bytes
+# (hugbox.observability.access: metrics and the access line).
+Observe = Callable[[Scope, int, float, int], None]
 
 
 class HubPathMiddleware:
@@ -38,8 +43,10 @@ class HubPathMiddleware:
         path = raw.decode("latin-1").split("?", 1)[0]
         if self.legacy_ids.stale():
             await run_in_threadpool(self.legacy_ids.reload)
-        path = self.legacy_ids.rewrite(path)
-        scope = dict(scope, path=path, raw_path=path.encode("latin-1"))
+        # In place, not a copy: the request id middleware outside reads the route the router
+        # adds to this scope (metrics and access lines are labelled by it).
+        scope.update(path=self.legacy_ids.rewrite(path))
+        scope["raw_path"] = scope["path"].encode("latin-1")
         await self.app(scope, receive, send)
 
 
@@ -57,10 +64,12 @@ def _date_of_second(second: int) -> str:
 
 
 class RequestIdMiddleware:
-    """Gives each request an id (the client's X-Amzn-Trace-Id when sent) and logs it."""
+    """Gives each request an id (the client's X-Amzn-Trace-Id when sent), and has it observed
+    once answered (metrics, access line)."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, observe: Observe):
         self.app = app
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,22 +79,24 @@ class RequestIdMiddleware:
         incoming = headers.get(b"x-amzn-trace-id", b"").decode("latin-1") or None
         request_id = new_request_id(incoming)
         started = time.perf_counter()
-        status = 0
+        status = sent = 0
+        scope.setdefault("state", {})  # shared with the inner scopes: dependencies note the user
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, sent
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("X-Request-Id", request_id)
                 headers.setdefault("Date", http_date())
+            else:
+                sent += len(message.get("body", b""))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            elapsed = (time.perf_counter() - started) * 1000
-            log.info("%s %s %s %.1fms", scope["method"], scope["path"], status, elapsed)
+            self.observe(scope, status, time.perf_counter() - started, sent)
 
 
 # Bodies that are streamed to disk, never held in memory: commit payloads, LFS transfers and

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fastapi import APIRouter
+from prometheus_client import CollectorRegistry
 
 from hugbox.context import Context
 from hugbox.events.service import Subscriber
@@ -38,6 +39,8 @@ class Wiring:
     periodic: dict[str, float] = field(default_factory=dict)  # job kind: seconds between runs
     on_start: list[Hook] = field(default_factory=list)  # in the app's lifespan, in order
     on_stop: list[Hook] = field(default_factory=list)  # in reverse order
+    # Every part's Prometheus metrics, which /metrics renders (hugbox.observability).
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def job(self, kind: str, handler: Handler, *, every: float | None = None) -> None:
         self.jobs[kind] = handler

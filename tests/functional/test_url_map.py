@@ -57,6 +57,7 @@ PINNED = {
     ("POST", "/models/{namespace}/{name}/pipeline/{task}"),
     ("POST", "/pipeline/{task}/{namespace}/{name}"),
     ("GET", "/health"),
+    ("GET", "/ready"),
     ("POST", "/v1/chat/completions"),
     ("POST", "/models/{namespace}/{name}/v1/chat/completions"),
     ("POST", "/v1/embeddings"),

@@ -14,28 +14,9 @@ import uvicorn
 from hugbox import malloc
 from hugbox.app import create_app
 from hugbox.cli.context import DataDirOption, err, operator
+from hugbox.observability.logs import logging_config
 from hugbox.repos import reconcile
 from hugbox.settings import Settings
-
-
-def logging_config(level: str) -> dict[str, Any]:
-    """Every log line carries the request id; workers get the same config from uvicorn."""
-    handler = {
-        "class": "logging.StreamHandler",
-        "formatter": "hugbox",
-        "filters": ["request_id"],
-    }
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "hugbox.requestid.RequestIdFilter"}},
-        "formatters": {
-            "hugbox": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
-        },
-        "handlers": {"default": handler},
-        "root": {"handlers": ["default"], "level": level.upper()},
-        "loggers": {"uvicorn.access": {"level": "WARNING"}},
-    }
 
 
 def serve(
@@ -72,8 +53,13 @@ def serve(
     options: dict[str, Any] = {
         "host": host,
         "port": port,
-        "log_config": logging_config(log_level),
-        "access_log": False,
+        "log_config": logging_config(log_level, op.settings.log_format),
+        "access_log": False,  # the app writes its own access lines (hugbox.observability.access)
+        # X-Forwarded-Proto/-For are believed only from these proxies (the URLs the hub returns
+        # follow them); `*` trusts every client, which only a hub reachable solely through its
+        # proxy may do.
+        "proxy_headers": True,
+        "forwarded_allow_ips": op.settings.forwarded_allow_ips,
         "date_header": False,  # the app writes an exact one (hugbox.middleware.http_date)
     }
     spaces_host = None

@@ -8,7 +8,8 @@ import typer
 import uvicorn
 
 from hugbox.cli.context import DataDirOption, load_settings
-from hugbox.cli.serve import logging_config, reachable
+from hugbox.cli.serve import reachable
+from hugbox.observability.logs import logging_config
 
 spaces_app = typer.Typer(help="Spaces: the host that builds, runs and serves apps.")
 
@@ -38,5 +39,6 @@ def serve_spaces(
         spaces_url=spaces_url, parent_pid=parent_pid,
     )  # fmt: skip
     # Open streams (an app's event stream, a websocket) would hold a graceful shutdown forever.
-    uvicorn.run(app, host=host, port=port, log_config=logging_config(log_level),
-                access_log=False, timeout_graceful_shutdown=5)  # fmt: skip
+    log_config = logging_config(log_level, settings.log_format)
+    uvicorn.run(app, host=host, port=port, log_config=log_config, access_log=False,
+                timeout_graceful_shutdown=5)  # fmt: skip

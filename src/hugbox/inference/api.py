@@ -1,5 +1,5 @@
 """Routes of the Inference API: `/models/{id}`, its `/pipeline/{task}` forms, TGI's `/generate`,
-`/generate_stream` and `/info` under a model, the classic `/status/{id}`, and `/health`."""
+`/generate_stream` and `/info` under a model, and the classic `/status/{id}`."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from hugbox.inference.executor import Executor
 from hugbox.inference.metrics import INFERENCE_TAG
 from hugbox.inference.schemas import (
     EndpointInfo,
-    HealthStatus,
     ModelStatus,
     TaskOutput,
     TextGenerationOutput,
@@ -294,8 +293,3 @@ async def status(request: Request) -> dict[str, Any]:
         "compute_type": "cpu",
         "framework": found.framework,
     }
-
-
-@router.get("/health", **returns(HealthStatus))
-def health() -> dict[str, str]:
-    return {"status": "ok"}

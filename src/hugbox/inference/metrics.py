@@ -1,5 +1,5 @@
 """Prometheus metrics of the Inference API, named after TGI's with a `hugbox_` prefix (spec §3.1,
-§6.8), and `GET /metrics` that exposes them.
+§6.8), in the hub's registry, which `GET /metrics` exposes (hugbox.observability).
 
 Three sources feed them: `MetricsMiddleware` (every inference request: count and duration by
 model, route and status), `MeteredExecutor` (time in the executor, in-flight requests, tokens)
@@ -16,22 +16,13 @@ from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Protocol
 
-from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, Response
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hugbox.auth.service import authenticate
-from hugbox.db import Database
-from hugbox.deps import bearer_token
-from hugbox.errors import AuthenticationRequired, Forbidden
 from hugbox.inference.cache import ResponseCache
 from hugbox.inference.worker.generation import Generated
 from hugbox.inference.worker.process import Job, Outcome
-from hugbox.settings import Settings
 
 if TYPE_CHECKING:
     from hugbox.inference.executor import Executor, ModelKey
@@ -66,10 +57,10 @@ class NoEvents:
 
 
 class Metrics:
-    """The metric set of one server process, in a registry of its own."""
+    """The inference metrics of one server process, in the hub's `registry`."""
 
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
         r = self.registry
         self.requests = Counter("hugbox_request_count", "Inference requests answered",
                                 ["model", "route", "status"], registry=r)  # fmt: skip
@@ -108,9 +99,6 @@ class Metrics:
     def watch(self, executor: Executor, cache: ResponseCache) -> None:
         """Read the loaded models and the cache's counters at each scrape."""
         self.registry.register(_StateCollector(executor, cache))
-
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
 
     # ExecutorEvents
     def loaded(self, key: ModelKey, seconds: float) -> None:
@@ -245,26 +233,3 @@ class MetricsMiddleware:
         labels = (str(state.get("inference_model", "")), route.path, str(status))
         self.metrics.requests.labels(*labels).inc()
         self.metrics.request_duration.labels(*labels).observe(seconds)
-
-
-router = APIRouter()
-
-
-@router.get("/metrics", response_class=PlainTextResponse)  # Prometheus's text format
-async def metrics(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
-    if not settings.metrics_public:
-        await run_in_threadpool(_require_admin, request)
-    registry: Metrics = request.app.state.metrics
-    return Response(registry.render(), media_type=CONTENT_TYPE_LATEST)
-
-
-def _require_admin(request: Request) -> None:
-    """Metrics name private models: only site admins see them unless made public."""
-    database: Database = request.app.state.database
-    with database.session() as session:
-        caller = authenticate(session, bearer_token(request))
-    if caller.user is None:
-        raise AuthenticationRequired()
-    if not caller.user.is_admin:
-        raise Forbidden("Metrics need a site admin's token (or HUGBOX_METRICS_PUBLIC=true)")

@@ -161,10 +161,6 @@ class ModelStatus(WireModel):
     framework: str
 
 
-class HealthStatus(WireModel):
-    status: Literal["ok"]
-
-
 # OpenAI-style routes
 
 

@@ -7,7 +7,7 @@ import asyncio
 import os
 
 from hugbox.context import Context
-from hugbox.inference import api, metrics, openai_api
+from hugbox.inference import api, openai_api
 from hugbox.inference.cache import ResponseCache
 from hugbox.inference.executor import ExecutorLimits, ProcessExecutor
 from hugbox.inference.metrics import ExecutorEvents, MeteredExecutor, Metrics
@@ -19,11 +19,11 @@ from hugbox.wiring import Wiring
 
 def install(wiring: Wiring, context: Context) -> None:
     settings = context.settings
-    meters = Metrics()
+    meters = Metrics(wiring.registry)
     executor = MeteredExecutor(_executor(settings, meters), meters)
     response_cache = ResponseCache(settings.inference_cache_bytes)
     meters.watch(executor, response_cache)
-    wiring.api += [api.router, openai_api.router, metrics.router]
+    wiring.api += [api.router, openai_api.router]
     wiring.state.update(
         executor=executor, metrics=meters, response_cache=response_cache,
         target_cache=TargetCache(settings.inference_access_ttl),

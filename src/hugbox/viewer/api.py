@@ -69,7 +69,7 @@ class DatasetsServerHostMiddleware:
             if host.startswith(HOST_PREFIX) and not scope["path"].startswith(PREFIX + "/"):
                 path = PREFIX + scope["path"]
                 raw = PREFIX.encode() + (scope.get("raw_path") or scope["path"].encode())
-                scope = dict(scope, path=path, raw_path=raw)
+                scope.update(path=path, raw_path=raw)  # in place: see HubPathMiddleware
         await self.app(scope, receive, send)
 
 

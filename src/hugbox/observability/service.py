@@ -1,0 +1,53 @@
+"""Readiness: can this process serve requests now (its database answers, its storage is there)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from hugbox.context import Context
+from hugbox.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class NotReady(ServiceUnavailable):
+    error_code = "NotReady"
+
+
+def check_ready(context: Context) -> dict[str, str]:
+    """ "ok" for each dependency, or raise `NotReady` naming every one that failed."""
+    checks = {"database": _check_database(context), "storage": _check_storage(context)}
+    failed = {name: result for name, result in checks.items() if result != "ok"}
+    if failed:
+        log.warning("not ready: %s", failed)
+        details = "; ".join(f"{name}: {result}" for name, result in failed.items())
+        raise NotReady(f"Not ready: {details}")
+    return checks
+
+
+def _check_database(context: Context) -> str:
+    try:
+        with context.database.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as error:
+        # The answer is public: it names the kind of failure, the log has the driver's words.
+        cause = getattr(error, "orig", None) or error
+        log.warning("readiness: the database did not answer: %s", cause)
+        return f"unreachable ({type(cause).__name__})"
+    return "ok"
+
+
+def _check_storage(context: Context) -> str:
+    """The repos and large files live in directories (a shared volume at scale): a volume that
+    is not mounted, or mounted read-only, shows here rather than on the first upload."""
+    settings = context.settings
+    for name, path in (("repos", settings.repos_dir), ("blobs", settings.blobs_dir)):
+        if not path.is_dir():
+            return f"{name} directory {path} is missing"
+        if not os.access(path, os.W_OK | os.X_OK):
+            return f"{name} directory {path} is not writable"
+    return "ok"
