@@ -79,9 +79,8 @@ def main() -> None:
         f"(+{json_fields - base:.2f})"
     )
     print(f"the access line alone, as before:      {before:6.2f} µs/request (+{before - base:.2f})")
-    print(
-        f"target: observing costs at most {TARGET_US} µs: {'met' if full - base <= TARGET_US else 'MISSED'}"
-    )
+    verdict = "met" if full - base <= TARGET_US else "MISSED"
+    print(f"target: recording metrics costs at most {TARGET_US} µs a request: {verdict}")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,11 @@ log = logging.getLogger("hugbox.access")
 Observe = Callable[[Scope, int, float, int], None]
 
 
+# Load balancers' probes: they name no repo, and must answer (503 for /ready) while the
+# database, which the legacy ids come from, is down.
+_PROBES = frozenset({"/health", "/ready"})
+
+
 class HubPathMiddleware:
     """Routes see the undecoded path: `refs%2Fpr%2F1` stays one segment (spec §0.2), and each
     handler decodes its own parameters. Legacy ids are rewritten to canonical ones here."""
@@ -41,6 +46,9 @@ class HubPathMiddleware:
             return
         raw = scope.get("raw_path") or scope["path"].encode()
         path = raw.decode("latin-1").split("?", 1)[0]
+        if path in _PROBES:
+            await self.app(scope, receive, send)
+            return
         if self.legacy_ids.stale():
             await run_in_threadpool(self.legacy_ids.reload)
         # In place, not a copy: the request id middleware outside reads the route the router

@@ -29,7 +29,10 @@ def open_storage(redis_url: str | None) -> Storage:
         storage = storage_from_string("memory://")
     else:
         storage = storage_from_string(
-            redis_url, socket_connect_timeout=_REDIS_TIMEOUT_S, socket_timeout=_REDIS_TIMEOUT_S
+            redis_url,
+            key_prefix="hugbox-limits",
+            socket_connect_timeout=_REDIS_TIMEOUT_S,
+            socket_timeout=_REDIS_TIMEOUT_S,
         )
     assert isinstance(storage, Storage)  # not the asyncio flavour: limits are checked in threads
     return storage

@@ -64,13 +64,14 @@ def _fields(
 
 
 def _user(state: dict[str, Any]) -> str | None:
-    """The API caller (its bearer token) or the page's logged-in user, once either was read."""
+    """The API caller (its bearer token) or the page's logged-in user, once either was read.
+    The most frequent reads know only the user's id (`id:42`): they read no name."""
     for key in ("bearer_caller", "caller"):
-        caller = state.get(key)
-        user = getattr(caller, "user", None)
+        user = getattr(state.get(key), "user", None)
         if user is not None:
             return str(user.name)
-    return state.get("access_user")
+    user_id = getattr(state.get("bearer"), "user_id", None)
+    return None if user_id is None else f"id:{user_id}"
 
 
 def _repo(params: dict[str, Any]) -> str | None:

@@ -150,6 +150,7 @@ class RepoLoader:
         caller, found = service.find_bearer_and_record(
             work.connection, bearer_token(self.request), repo_type, repo_id
         )
+        self.request.state.bearer = caller  # who it was, for the access line
         if found is None:  # no such repo, or an old id: `load_repo` answers as it does
             return load_repo(self.request, work.session, caller, self.need)
         url = repo_url(self.request, found) if found.gated else ""
