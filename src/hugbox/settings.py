@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr = Field(
         default=SecretStr(""),
-        description="Signs upload URLs; a random key is kept in the data dir when unset.",
+        description="Signs upload URLs and CSRF tokens; a random key is kept in the data dir "
+        "when unset. Replicas must share one.",
     )
     redis_url: str | None = Field(
         default=None,
