@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import pg
 import pytest
 from builders import open_database
 
+import pg
 from hugbox.db import Database
 
 PREFIX = "jobs"  # the jobs tests' databases are jobs_*: easy to tell apart on a shared server

@@ -1,5 +1,5 @@
-"""The job table on a real SQLite database: claims are exclusive, failures back off, jobs of a
-dead worker run again, and a worker thread runs what is enqueued."""
+"""The job table on real SQLite and PostgreSQL databases: claims are exclusive, failures back
+off, jobs of a dead worker run again, and a worker thread runs what is enqueued."""
 
 from __future__ import annotations
 
