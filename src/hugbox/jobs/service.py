@@ -10,7 +10,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    exists,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from hugbox.db import Database, utcnow
@@ -64,11 +75,23 @@ def _key_is_free() -> ColumnElement[bool]:
     )
 
 
-def _ready(kinds: Sequence[str], now: datetime) -> Select[Job]:
+def _key_not_running() -> ColumnElement[bool]:
+    """`_key_is_free` for PostgreSQL. Written as NOT IN, which PostgreSQL does not turn into an
+    anti-join: it reads the few running keys once (a hashed subplan on `ix_jobs_running_key`)
+    and tests each waiting row against them. The EXISTS form, on a table filled faster than
+    autovacuum analyzes it, was planned as a nested loop over every running row per waiting
+    row: 21 ms a claim with 300 of each, against 0.3 ms. kind and key are never NULL, so NOT
+    IN means what it says."""
+    busy = aliased(Job)
+    running = select(busy.kind, busy.key).where(busy.status == JobStatus.RUNNING)
+    return tuple_(Job.kind, Job.key).not_in(running)
+
+
+def _ready(kinds: Sequence[str], now: datetime, key_free: ColumnElement[bool]) -> Select[Job]:
     return (
         select(Job)
         .where(Job.status == JobStatus.WAITING, Job.run_after <= now, Job.kind.in_(kinds))
-        .where(_key_is_free())
+        .where(key_free)
         .order_by(Job.run_after, Job.id)
     )
 
@@ -79,7 +102,9 @@ def claim_by_update(database: Database, *, worker: str, kinds: Sequence[str]) ->
     concurrent workers all race for the same first rows (`claim_skip_locked` does not)."""
     now = utcnow()
     with database.session() as session:
-        candidates = session.scalars(_ready(kinds, now).with_only_columns(Job.id).limit(5)).all()
+        candidates = session.scalars(
+            _ready(kinds, now, _key_is_free()).with_only_columns(Job.id).limit(5)
+        ).all()
     for job_id in candidates:
         with database.session() as session:
             taken = session.execute(
@@ -115,7 +140,8 @@ def claim_skip_locked(database: Database, *, worker: str, kinds: Sequence[str]) 
 def _lock_and_take(database: Database, *, worker: str, kinds: Sequence[str]) -> Job | None:
     now = utcnow()
     with database.session() as session:
-        job = session.scalar(_ready(kinds, now).limit(1).with_for_update(skip_locked=True, of=Job))
+        ready = _ready(kinds, now, _key_not_running()).limit(1)
+        job = session.scalar(ready.with_for_update(skip_locked=True, of=Job))
         if job is None:
             return None
         job.status, job.worker, job.heartbeat_at = JobStatus.RUNNING, worker, now
