@@ -40,6 +40,7 @@ def enqueue(session: Session, *, kind: str, key: str, payload: dict[str, Any]) -
     waiting = session.scalar(
         select(Job).where(Job.kind == kind, Job.key == key, Job.status == JobStatus.WAITING)
     )
+    _notify(session)  # also for a refreshed job: one backing off is ready from now on
     if waiting is not None:
         waiting.payload = payload
         waiting.run_after = min(waiting.run_after, utcnow())
@@ -48,7 +49,6 @@ def enqueue(session: Session, *, kind: str, key: str, payload: dict[str, Any]) -
     job = Job(kind=kind, key=key, payload=payload, status=JobStatus.WAITING, run_after=utcnow())
     session.add(job)
     session.flush()
-    _notify(session)
     return job
 
 
