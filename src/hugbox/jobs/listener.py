@@ -39,14 +39,17 @@ class Listener:
         self.listening = threading.Event()  # set while LISTEN is in force
 
     def run(self) -> None:
+        """Until `stop`: listen, and after any failure connect again. The thread must not end
+        early: the workers would go on sleeping 5 s between looks."""
         while not self._stop.is_set():
             try:
                 self._listen()
             except psycopg.Error as exc:  # the server restarted or the network blinked
-                log.warning(
-                    "job listener lost its connection (%s); the workers poll meanwhile", exc
-                )
-            self.listening.clear()
+                log.warning("job listener lost its connection (%s); workers poll meanwhile", exc)
+            except Exception:
+                log.exception("job listener failed; workers poll meanwhile")
+            finally:
+                self.listening.clear()
             self._stop.wait(RETRY_S)
 
     def _listen(self) -> None:
