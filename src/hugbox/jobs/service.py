@@ -183,11 +183,13 @@ def fail(database: Database, *, job_id: int, error: str, max_attempts: int) -> J
 def release(database: Database, *, worker: str) -> None:
     """A stopping worker hands its running jobs back, without counting the interrupted run."""
     with database.session() as session:
-        session.execute(
+        result = session.execute(
             update(Job)
             .where(Job.worker == worker, Job.status == JobStatus.RUNNING)
             .values(status=JobStatus.WAITING, worker=None, attempts=Job.attempts - 1)
         )
+        if result.rowcount:  # type: ignore[attr-defined]
+            _notify(session)  # another process's workers take them now
 
 
 def requeue_stale(database: Database, *, stale_after: float) -> int:
@@ -199,7 +201,10 @@ def requeue_stale(database: Database, *, stale_after: float) -> int:
             .where(Job.status == JobStatus.RUNNING, Job.heartbeat_at < cutoff)
             .values(status=JobStatus.WAITING, worker=None, run_after=utcnow())
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        requeued = int(result.rowcount)  # type: ignore[attr-defined]
+        if requeued:
+            _notify(session)  # every listening worker, not the next safety poll
+        return requeued
 
 
 def prune(database: Database, *, older_than: timedelta = KEEP_DONE) -> int:
