@@ -2,7 +2,8 @@
 and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
-     [--only download upload model_info object_access inference git gpt2 viewer xet web spaces]
+     [--only download upload model_info object_access inference git gpt2 viewer xet web spaces
+            jobs]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import download
 import git_clone
 import gpt2_text
 import inference
+import jobs
 import model_info
 import object_access
 import spaces
@@ -40,6 +42,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "xet": xet.run,
     "web": web.run,
     "spaces": spaces.run,
+    "jobs": jobs.run,
 }
 COLUMNS = ("benchmark", "measured", "baseline (same run)", "ratio", "target", "ok")
 

@@ -160,7 +160,10 @@ def job_worker_for(context: Context, wiring: Wiring) -> Worker:
     )
     delivery = events.Delivery(context.database, wiring.subscribers)
     handlers = {**wiring.jobs, events.DELIVER_JOB: delivery.deliver}
-    return Worker(context.database, handlers, limits, periodic=wiring.periodic)
+    return Worker(
+        context.database, handlers, limits, periodic=wiring.periodic,
+        listen_url=settings.job_listen_url,
+    )  # fmt: skip
 
 
 def wired_worker(context: Context) -> Worker:

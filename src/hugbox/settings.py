@@ -151,6 +151,11 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(
         default=5, description="Runs a failing job gets (with exponential backoff) before it fails."
     )
+    job_listen_url: str | None = Field(
+        default=None,
+        description="PostgreSQL only: where job workers LISTEN for new jobs, a direct connection "
+        "to the server (not through PgBouncer in transaction mode); the database URL when unset.",
+    )
     viewer_max_dataset_bytes: ByteSize = Field(
         default=ByteSize(5 * 1000**3),
         description="Dataset viewer: Arrow bytes converted per split; beyond, the export is "

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy import JSON, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hugbox.db import Base, UTCDateTime, str_enum, utcnow
@@ -19,14 +19,28 @@ class JobStatus(StrEnum):
     FAILED = "failed"
 
 
+RUNNING_ONLY = text("status = 'running'")
+
+
 class Job(Base):
     """`kind` names the handler; `key` what it works on. One waiting job per (kind, key): a
-    second enqueue while one waits only refreshes its payload."""
+    second enqueue while one waits only refreshes its payload. One running job per (kind, key):
+    the database itself refuses a second (`ix_jobs_running_key`), so two workers that each claim
+    one of two waiting jobs of a key at the same instant cannot both win; the index also answers
+    the claim's "is this key busy?" without scanning the finished jobs."""
 
     __tablename__ = "jobs"
     __table_args__ = (
         Index("ix_jobs_ready", "status", "run_after"),
         Index("ix_jobs_kind_key", "kind", "key"),
+        Index(
+            "ix_jobs_running_key",
+            "kind",
+            "key",
+            unique=True,
+            sqlite_where=RUNNING_ONLY,
+            postgresql_where=RUNNING_ONLY,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

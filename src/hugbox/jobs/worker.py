@@ -1,7 +1,9 @@
 """The worker loop: claim a job, run its handler, record the outcome; beat while running.
 
 `hugbox serve` runs workers inside each server process (threads); `hugbox worker` runs them
-alone. Both share the job table, so they can be mixed freely.
+alone. Both share the job table, so they can be mixed freely. On SQLite an idle worker polls the
+table; on PostgreSQL it sleeps until a NOTIFY from `enqueue` wakes it (jobs/listener.py), and
+polls only slowly, as a safety net.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hugbox.db import Database
 from hugbox.jobs import service
 from hugbox.jobs.models import Job
+
+if TYPE_CHECKING:
+    from hugbox.jobs.listener import Listener
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +36,9 @@ PERIODIC_KEY = "periodic"
 class WorkerLimits:
     threads: int = 1
     poll_s: float = 0.5
+    # PostgreSQL, while LISTEN is in force: the poll that only catches what a lost notification,
+    # or a retry whose backoff ended, left waiting.
+    listen_poll_s: float = 5.0
     heartbeat_s: float = 5.0
     stale_after_s: float = 60.0
     max_attempts: int = 5
@@ -38,11 +46,12 @@ class WorkerLimits:
 
 class Worker:
     """Threads that run jobs of the kinds in `handlers` until `stop()`, and enqueue each kind in
-    `periodic` ({kind: seconds}) once per its period."""
+    `periodic` ({kind: seconds}) once per its period. On PostgreSQL they LISTEN on
+    `listen_url` (default: the database's own URL), which must reach the server directly."""
 
     def __init__(
         self, database: Database, handlers: Mapping[str, Handler], limits: WorkerLimits,
-        periodic: Mapping[str, float] | None = None,
+        periodic: Mapping[str, float] | None = None, listen_url: str | None = None,
     ) -> None:  # fmt: skip
         self.database = database
         self.handlers = dict(handlers)
@@ -54,10 +63,23 @@ class Worker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.listener = self._listener_for(listen_url)
+
+    def _listener_for(self, listen_url: str | None) -> Listener | None:
+        engine = self.database.engine
+        if engine.dialect.name != "postgresql":
+            return None  # SQLite: one machine, polling a local file is cheap
+        # Imported here: psycopg is installed only where PostgreSQL is used.
+        from hugbox.jobs.listener import Listener
+
+        url = listen_url or engine.url.render_as_string(hide_password=False)
+        return Listener(url, self.wake, self._stop)
 
     def start(self) -> None:
         service.requeue_stale(self.database, stale_after=self.limits.stale_after_s)
         service.prune(self.database)
+        if self.listener is not None:
+            self._spawn(self.listener.run, "job-listener")
         for index in range(self.limits.threads):
             self._spawn(self._loop, f"job-worker-{index}")
         self._spawn(self._beat, "job-heartbeat")
@@ -103,8 +125,14 @@ class Worker:
                 log.exception("job worker error")
                 busy = False
             if not busy:
-                self._wake.wait(self.limits.poll_s)
+                self._wake.wait(self._idle_s())
                 self._wake.clear()
+
+    def _idle_s(self) -> float:
+        """How long an idle thread sleeps unless woken: long while notifications will wake it."""
+        if self.listener is not None and self.listener.listening.is_set():
+            return self.limits.listen_poll_s
+        return self.limits.poll_s
 
     def _run(self, job: Job) -> None:
         log.info("job %s %s %s: attempt %s", job.id, job.kind, job.key, job.attempts)

@@ -1,5 +1,5 @@
-"""The job table on a real SQLite database: claims are exclusive, failures back off, jobs of a
-dead worker run again, and a worker thread runs what is enqueued."""
+"""The job table on real SQLite and PostgreSQL databases: claims are exclusive, failures back
+off, jobs of a dead worker run again, and a worker thread runs what is enqueued."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from hugbox.db import Database, utcnow
+from hugbox.errors import Conflict
 from hugbox.jobs import service
 from hugbox.jobs.models import Job, JobStatus
 from hugbox.jobs.worker import Worker, WorkerLimits
@@ -135,3 +137,13 @@ def test_periodic_kinds_run_once_per_period(database: Database) -> None:
     assert len(runs) >= 2
     assert runs[0] - started >= 0.3  # not at start: `hugbox serve` heals before it listens
     assert runs[1] - runs[0] >= 0.25  # once per period, however often the heartbeat beats
+
+
+def test_the_database_refuses_a_second_running_job_of_a_key(database: Database) -> None:
+    """The migration's unique partial index: what keeps two racing claims from both winning."""
+    with database.session() as session:
+        session.add_all(Job(kind="work", key="k", status=JobStatus.WAITING) for _ in range(2))
+        session.add(Job(kind="work", key="k", status=JobStatus.RUNNING))
+        session.add(Job(kind="other", key="k", status=JobStatus.RUNNING))  # another kind may run
+    with pytest.raises(Conflict), database.session() as session:
+        session.add(Job(kind="work", key="k", status=JobStatus.RUNNING))
