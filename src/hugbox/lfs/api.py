@@ -222,9 +222,12 @@ def _record_upload(session: SessionDep, signed: SignedTransfer) -> None:
 
 
 @router.get("/api/lfs/objects/{oid}", response_class=FileResponse)
-def get_object(request: Request, store: StoreDep, oid: str, exp: str, sig: str) -> Response:
+def get_object(
+    request: Request, store: StoreDep, settings: SettingsDep, oid: str, exp: str, sig: str
+) -> Response:
     _signer(request).check("get", oid, exp=exp, sig=sig)
-    response = blob_response(request, store.blobs, oid, {"ETag": f'"{oid}"'})
+    headers = {"ETag": f'"{oid}"'}
+    response = blob_response(request, store.blobs, oid, headers, redirect=settings.blob_redirects)
     if response is None:
         raise EntryNotFound(f"Object {oid} does not exist")
     return response

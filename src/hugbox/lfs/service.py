@@ -43,7 +43,7 @@ async def receive_object(
         # Stored once already; hashing the bytes is what proves the uploader holds them.
         await _check_body(body, oid=oid, size=size)
         return
-    writer = blobs.writer()
+    writer = blobs.writer(oid, size)  # a bucket streams it to its final key
     try:
         async for chunk in body:
             writer.write(chunk)
