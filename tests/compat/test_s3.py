@@ -40,7 +40,7 @@ class S3Hub:
     def api(self) -> HfApi:
         return HfApi(endpoint=self.endpoint, token=self.alice)
 
-    def keys(self) -> list[str]:
+    def object_keys(self) -> list[str]:
         listing = self.s3.client().list_objects_v2(Bucket=self.bucket)
         return [item["Key"] for item in listing.get("Contents", [])]
 
@@ -109,7 +109,7 @@ def test_lfs_uploads_and_downloads_through_the_bucket(s3_hub: S3Hub, tmp_path: P
         name: _sha(data) for name, data in files.items()
     }
     for name in ("single.bin", "multi.bin"):
-        assert any(key.endswith(_sha(files[name])) for key in s3_hub.keys())
+        assert any(key.endswith(_sha(files[name])) for key in s3_hub.object_keys())
     assert _files_under(s3_hub.data_dir / "lfs") == []
 
 
@@ -163,7 +163,7 @@ def test_xet_upload_and_download(s3_hub: S3Hub, tmp_path: Path) -> None:
         cache_dir=tmp_path / "hf",
     )  # fmt: skip
     assert Path(local).read_bytes() == data
-    keys = s3_hub.keys()
+    keys = s3_hub.object_keys()
     assert any(k.startswith("hub/xet/xorbs/") for k in keys)
     assert any(k.endswith(_sha(data)) and k.startswith("hub/xet/recipes/") for k in keys)
     assert _files_under(s3_hub.data_dir / "xet") == []
@@ -226,7 +226,7 @@ def test_the_dataset_viewer_reads_from_the_bucket(s3_hub: S3Hub) -> None:
     ]
     found = _viewer(s3_hub, "search", {**params, "query": "row 17", "offset": 0})
     assert {"text": "row 17", "label": 2} in [r["row"] for r in found["rows"]]
-    assert any(k.startswith("hub/lfs/") for k in s3_hub.keys())  # the parquet export
+    assert any(k.startswith("hub/lfs/") for k in s3_hub.object_keys())  # the parquet export
 
 
 def _viewer(hub: S3Hub, path: str, params: dict[str, Any]) -> Any:
@@ -272,7 +272,7 @@ def test_wrong_bytes_store_nothing(s3_hub: S3Hub) -> None:
         assert httpx.put(parts["header"][str(n)], content=chunk).status_code == 200
     done = httpx.post(parts["href"], json={"oid": oid, "parts": []})
     assert 400 <= done.status_code < 500 and done.headers["x-error-message"]
-    assert not [key for key in s3_hub.keys() if key.endswith(oid)]
+    assert not [key for key in s3_hub.object_keys() if key.endswith(oid)]
 
 
 def test_with_redirects_off_the_hub_streams_the_bytes(s3_hub: S3Hub, tmp_path: Path) -> None:
