@@ -2,7 +2,7 @@
 and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
-     [--only download upload model_info object_access inference git gpt2 viewer xet web spaces]
+     [--only download upload model_info object_access inference git gpt2 viewer xet web spaces s3]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import gpt2_text
 import inference
 import model_info
 import object_access
+import s3
 import spaces
 import upload
 import viewer
@@ -40,6 +41,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "xet": xet.run,
     "web": web.run,
     "spaces": spaces.run,
+    "s3": s3.run,
 }
 COLUMNS = ("benchmark", "measured", "baseline (same run)", "ratio", "target", "ok")
 

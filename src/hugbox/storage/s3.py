@@ -28,7 +28,7 @@ from hugbox.storage.blobs import BlobMismatch, is_sha256
 from hugbox.storage.cache import ReadThroughCache
 
 if TYPE_CHECKING:
-    from obstore import ReadableFile, WritableFile
+    from obstore import WritableFile
 
 # A conditional (If-None-Match) put is a single PUT, which holds its body in memory; larger
 # verified files go up in parts, where an identical concurrent upload may also complete: the
@@ -37,6 +37,7 @@ SINGLE_PUT_MAX = 64 * 1024 * 1024
 PART_SIZE = 16 * 1024 * 1024  # obstore keeps part size x concurrency in memory per upload
 PART_CONCURRENCY = 4
 PRESIGN_TTL = timedelta(hours=1)
+STREAM_CHUNK = 1024 * 1024
 
 
 def open_bucket(url: str) -> S3Store:
@@ -63,10 +64,17 @@ def _key(root: str, oid: str) -> str:
 
 
 class S3Reader(io.RawIOBase):
-    """obstore's seekable reader as a closable file: `with blobs.open(oid) as handle`."""
+    """A seekable, closable reader over one object. A read right after a seek gets exactly the
+    bytes asked for (a xorb's segment: one ranged GET); reading on from where the last read
+    ended continues one streaming GET to the end (a download: one request, not one per MiB,
+    which is what obstore's own reader sends)."""
 
-    def __init__(self, inner: ReadableFile):
-        self._inner = inner
+    def __init__(self, bucket: S3Store, key: str):
+        self._bucket, self._key = bucket, key
+        self.size = int(obstore.head(bucket, key)["size"])  # FileNotFoundError when missing
+        self._pos, self._last_end = 0, -1
+        self._stream: Iterator[Any] | None = None
+        self._pending = memoryview(b"")
 
     def readable(self) -> bool:
         return True
@@ -76,19 +84,44 @@ class S3Reader(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
-        data = self._inner.read(len(view))
-        view[: len(data)] = memoryview(data)
-        return len(data)
+        want = min(len(view), self.size - self._pos)
+        if want <= 0:
+            return 0
+        if self._stream is None and self._pos == self._last_end:
+            stream = obstore.get(self._bucket, self._key, options={"range": (self._pos, self.size)})
+            self._stream = iter(stream.stream(min_chunk_size=STREAM_CHUNK))
+        if self._stream is None:
+            data = obstore.get_range(self._bucket, self._key, start=self._pos, length=want)
+            count = len(data)
+            view[:count] = memoryview(data)
+        else:
+            count = self._take(view[:want])
+        self._pos += count
+        self._last_end = self._pos
+        return count
+
+    def _take(self, view: memoryview) -> int:
+        if not self._pending:
+            chunk = next(self._stream, None) if self._stream is not None else None
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return self._inner.seek(offset, whence)
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        if base + offset != self._pos:
+            self._pos, self._stream, self._pending = base + offset, None, memoryview(b"")
+        return self._pos
 
     def tell(self) -> int:
-        return self._inner.tell()
+        return self._pos
 
     def close(self) -> None:
-        if not self.closed:
-            self._inner.close()
+        self._stream, self._pending = None, memoryview(b"")
         super().close()
 
 
@@ -198,8 +231,7 @@ class S3BlobStore:
         return self.cache.path(oid, self) if self.exists(oid) else None
 
     def open(self, oid: str) -> BinaryIO:
-        reader = obstore.open_reader(self.bucket, _key(self.root, oid), buffer_size=1024 * 1024)
-        return io.BufferedReader(S3Reader(reader), buffer_size=1024 * 1024)
+        return io.BufferedReader(S3Reader(self.bucket, _key(self.root, oid)), STREAM_CHUNK)
 
     def writer(
         self, oid: str | None = None, size: int | None = None

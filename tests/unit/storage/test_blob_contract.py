@@ -197,3 +197,19 @@ def test_the_cache_stays_within_its_budget(xet_blobs: XetBlobStore, only_s3: Blo
     cached = [p for p in paths if p is not None and p.exists()]
     assert 0 < len(cached) <= 3  # 64 MiB of budget holds three 20 MiB copies
     assert paths[-1] in cached  # the newest stays
+
+
+def test_reads_seek_anywhere_and_stream_on(blobs: BlobStore) -> None:
+    data = os.urandom(5 * MiB + 7)
+    oid = _write(blobs, data)
+    with blobs.open(oid) as handle:
+        assert handle.read(10) == data[:10]
+        assert handle.read() == data[10:]  # reading on: one stream to the end
+        assert handle.read(5) == b""
+        handle.seek(4 * MiB)
+        assert handle.read(3) == data[4 * MiB : 4 * MiB + 3]
+        handle.seek(7)
+        chunks = [handle.read(MiB) for _ in range(6)]
+        assert b"".join(chunks) == data[7:]
+        handle.seek(-4, os.SEEK_END)
+        assert handle.read() == data[-4:] and handle.tell() == len(data)
