@@ -29,6 +29,8 @@ class BlobWriter(Protocol):
 
 
 class BlobStore(Protocol):
+    remote: bool  # the bytes live elsewhere (a bucket): uploads are worth streaming on
+
     def exists(self, oid: str) -> bool: ...
     def size(self, oid: str) -> int | None: ...
     def local_path(self, oid: str) -> Path | None:
@@ -142,6 +144,8 @@ class LocalBlobWriter:
 
 class LocalBlobStore:
     """Objects at `root/ab/cd/<sha256>`; written once, never modified, renamed in atomically."""
+
+    remote = False
 
     def __init__(self, root: Path):
         self.root = root

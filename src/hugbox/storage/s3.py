@@ -210,6 +210,7 @@ class S3BlobStore:
     root: str
     tmp_dir: Path
     cache: ReadThroughCache
+    remote = True
 
     def __post_init__(self) -> None:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)

@@ -94,6 +94,7 @@ class XetBlobStore:
         meta: Shelf, tmp_dir: Path, cache: ReadThroughCache | None = None,
     ):  # fmt: skip
         self.plain = plain
+        self.remote = plain.remote
         self.xorbs = xorbs  # verified xorbs, keyed by Xet hash
         self.shards = shards  # uploaded shards, keyed by sha256 (an audit log)
         self.recipe_shelf = recipes
