@@ -81,6 +81,14 @@ class Bucket:
     name: str
     env: dict[str, str]  # AWS_* for the hub and the clients
 
+    def empty(self) -> None:
+        """A real server (Ceph RGW's memstore) keeps what a run stored: leave nothing."""
+        client = self.client()
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.name):
+            for item in page.get("Contents", []):
+                client.delete_object(Bucket=self.name, Key=item["Key"])
+        client.delete_bucket(Bucket=self.name)
+
     def client(self):  # type: ignore[no-untyped-def]  # boto3 ships no types
         import boto3
 
@@ -196,7 +204,7 @@ def _results(size: int, up: dict, down: dict, cpu: dict[str, float]) -> list[Res
 
 def run(ws: Workspace) -> list[Result]:
     size = int(os.environ.get("HUGBOX_BENCH_S3_MIB", "128" if ws.quick else "256")) * MIB
-    rounds = 2
+    rounds = 3
     data_dir = ws.root / "s3-hub"
     data_dir.mkdir()
     payload = ws.root / "s3-payload.bin"
@@ -213,6 +221,7 @@ def run(ws: Workspace) -> list[Result]:
                 down, redirect_cpu = _downloads(hub, bucket, size, rounds)
             with running_hub(data_dir, env={**hub_env, "HUGBOX_BLOB_REDIRECTS": "false"}) as hub:
                 _, stream_cpu = _downloads_streamed(hub, bucket, size, rounds)
+            bucket.empty()
     finally:
         remove_tree(data_dir)
         payload.unlink(missing_ok=True)

@@ -133,6 +133,8 @@ class XetBlobStore:
 
     def download_url(self, oid: str) -> str | None:
         """A direct URL for a plain object (a recipe's bytes exist only as decoded here)."""
+        if not self.remote:  # on disk: no stat on the download path, the hub sends the file
+            return None
         return self.plain.download_url(oid) if self.plain.exists(oid) else None
 
     def open(self, oid: str) -> BinaryIO:
