@@ -164,6 +164,20 @@ def test_xet_upload_and_download(s3_hub: S3Hub, tmp_path: Path) -> None:
         cache_dir=tmp_path / "hf",
     )  # fmt: skip
     assert Path(local).read_bytes() == data
+    # hf_xet fetched the xorbs' ranges from presigned URLs of the bucket, one range per URL.
+    auth = {"authorization": f"Bearer {s3_hub.alice}"}
+    grant = httpx.get(f"{s3_hub.endpoint}/api/models/{repo_id}/xet-read-token/main",
+                      headers=auth).json()  # fmt: skip
+    file_hash = httpx.head(
+        f"{s3_hub.endpoint}/{repo_id}/resolve/main/x.safetensors", headers=auth
+    ).headers["x-xet-hash"]
+    for version, key in (("v1", "fetch_info"), ("v2", "xorbs")):
+        plan = httpx.get(
+            f"{grant['casUrl']}/{version}/reconstructions/{file_hash}",
+            headers={"authorization": f"Bearer {grant['accessToken']}"},
+        ).json()
+        urls = [fetch["url"] for spans in plan[key].values() for fetch in spans]
+        assert urls and all(url.startswith(s3_hub.s3.endpoint) for url in urls)
     keys = s3_hub.object_keys()
     assert any(k.startswith("hub/xet/xorbs/") for k in keys)
     assert any(k.endswith(_sha(data)) and k.startswith("hub/xet/recipes/") for k in keys)
