@@ -8,7 +8,7 @@ export HUGBOX_DATA_DIR ?= $(CURDIR)/data
 unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve test test-fast lint format docs bench compat upstream
+.PHONY: help install demo serve test test-fast test-s3 lint format docs bench compat upstream
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,10 @@ test: install lint ## lint, type-check, then run the whole test suite
 
 test-fast: install ## the unit and functional tiers without the slow-marked tests (no live server)
 	$(BIN)/pytest -m "not slow" -p no:cacheprovider -n auto tests/unit tests/functional
+
+S3_TESTS := tests/unit/storage/test_blob_contract.py tests/compat/test_s3.py
+test-s3: install ## the blob store contract and the S3 hub against a real S3 server (S3_ENDPOINT; .ci/ceph-rgw.sh starts one)
+	S3_ENDPOINT=$${S3_ENDPOINT:-http://127.0.0.1:7480} $(BIN)/pytest -p no:cacheprovider $(S3_TESTS)
 
 lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check src tests bench compat

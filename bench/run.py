@@ -3,7 +3,7 @@ and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
      [--only download upload model_info object_access inference git gpt2 viewer xet web spaces
-            jobs]
+            jobs s3]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import inference
 import jobs
 import model_info
 import object_access
+import s3
 import spaces
 import upload
 import viewer
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "web": web.run,
     "spaces": spaces.run,
     "jobs": jobs.run,
+    "s3": s3.run,
 }
 COLUMNS = ("benchmark", "measured", "baseline (same run)", "ratio", "target", "ok")
 

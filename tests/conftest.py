@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from hugbox.db import migrate
+from s3 import S3Server, s3_server
 from support import Hub, create_token, free_port, run_cli, running_hub
 
 PORT = free_port()
@@ -39,6 +40,13 @@ os.environ["HUGBOX_CHECK_RESPONSES"] = "1"
 os.environ.setdefault(
     "HUGBOX_SPACES_UV_CACHE", str(Path.home() / ".cache" / "hugbox-tests" / "uv-cache")
 )
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """An S3 server: moto in process, or the real one S3_ENDPOINT names (Ceph RGW in CI)."""
+    with s3_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

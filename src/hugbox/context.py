@@ -24,7 +24,15 @@ class Context:
 
 def build_context(settings: Settings) -> Context:
     """Open the database and the stores that `settings` name (nothing is migrated here)."""
-    blobs = open_blob_store(settings.blobs_dir, settings.xet_dir)
+    blobs = open_blob_store_for(settings)
     store = RepoStore(repos_dir=settings.repos_dir, blobs=blobs, tmp_dir=settings.tmp_dir)
     secret = load_secret(settings.secret_key.get_secret_value(), settings.data_dir)
     return Context(settings, Database(settings.sqlalchemy_url), store, blobs, secret)
+
+
+def open_blob_store_for(settings: Settings) -> XetBlobStore:
+    """The blob store `settings` name: the data dir's, or a bucket's with a local cache."""
+    return open_blob_store(
+        settings.blobs_dir, settings.xet_dir, blob_url=settings.blob_url,
+        cache_dir=settings.cache_dir, cache_bytes=settings.blob_cache_bytes,
+    )  # fmt: skip

@@ -82,6 +82,24 @@ class Settings(BaseSettings):
         default=64 * 1024 * 1024,
         description="LFS objects larger than this are uploaded in parts of this size (multipart).",
     )
+    blob_url: str | None = Field(
+        default=None,
+        description="Keep large files (LFS objects, Xet xorbs, shards and recipes) in an S3 "
+        "bucket, `s3://bucket/prefix`, instead of the data dir; credentials, region and endpoint "
+        "come from the standard AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and "
+        "AWS_ENDPOINT_URL variables.",
+    )
+    blob_redirects: bool = Field(
+        default=True,
+        description="With `blob_url`, answer downloads of large files with a 302 to a presigned "
+        "URL of the bucket (as huggingface.co redirects to its CDN); turn off when clients cannot "
+        "reach the bucket, and the hub streams the bytes itself.",
+    )
+    blob_cache_bytes: ByteSize = Field(
+        default=ByteSize(10 * 1024**3),
+        description="With `blob_url`, local disk for copies of stored files that the dataset "
+        "viewer, git pushes and inference read as files (least recently used go first).",
+    )
     inference_memory_budget: ByteSize = Field(
         default=ByteSize(8 * 1024**3),
         description="Memory that loaded models may use together (bytes, or e.g. `8GiB`); idle "
@@ -224,6 +242,10 @@ class Settings(BaseSettings):
     @property
     def xet_dir(self) -> Path:
         return self.data_dir / "xet"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
 
     @property
     def spaces_dir(self) -> Path:

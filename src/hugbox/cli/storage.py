@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from hugbox.cli.context import DataDirOption, err, operator, unit_of_work
+from hugbox.context import open_blob_store_for
 from hugbox.xet import maintenance
-from hugbox.xet.blobs import open_blob_store
 
 storage_app = typer.Typer(help="Inspect and clean Xet storage.", no_args_is_help=True)
 
@@ -72,7 +72,7 @@ def gc(
     op = operator(data_dir)
     if not (dry_run or yes or typer.confirm("Delete unreferenced Xet data?")):
         raise typer.Abort()
-    blobs = open_blob_store(op.settings.blobs_dir, op.settings.xet_dir)
+    blobs = open_blob_store_for(op.settings)
     with unit_of_work(op) as session:
         collected = maintenance.collect_garbage(session, blobs, dry_run=dry_run)
     if not dry_run:

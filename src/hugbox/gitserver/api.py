@@ -83,6 +83,7 @@ async def receive_pack(
         hooks_dir=settings.data_dir / "git-hooks",
         blobs_dir=settings.blobs_dir,
         xet_dir=settings.xet_dir,
+        blob_url=settings.blob_url or "",
         database_url=settings.sqlalchemy_url,
         pusher_id=caller.user.id,
     )

@@ -18,6 +18,7 @@ from hugbox.xet.blobs import open_blob_store
 
 BLOBS_VAR = "HUGBOX_HOOK_BLOBS"
 XET_VAR = "HUGBOX_HOOK_XET"
+BLOB_URL_VAR = "HUGBOX_HOOK_BLOB_URL"  # the bucket, when blobs are kept in one
 MAX_FILE_VAR = "HUGBOX_HOOK_MAX_FILE"
 DEFAULT_BRANCH_VAR = "HUGBOX_HOOK_DEFAULT_BRANCH"
 REPORT_VAR = "HUGBOX_HOOK_REPORT"
@@ -30,7 +31,11 @@ USER_VAR = "HUGBOX_HOOK_USER"
 def main() -> int:
     updates = policy.parse_updates(sys.stdin.read())
     rules = policy.Rules(
-        blobs=open_blob_store(Path(os.environ[BLOBS_VAR]), Path(os.environ[XET_VAR])),
+        blobs=open_blob_store(
+            Path(os.environ[BLOBS_VAR]),
+            Path(os.environ[XET_VAR]),
+            blob_url=os.environ.get(BLOB_URL_VAR) or None,
+        ),
         max_file=int(os.environ[MAX_FILE_VAR]),
         default_branch=os.environ[DEFAULT_BRANCH_VAR],
         admit=admit,

@@ -33,6 +33,7 @@ class PushSetup:
     hooks_dir: Path
     blobs_dir: Path
     xet_dir: Path  # pointers may name files stored as Xet recipes
+    blob_url: str  # the bucket holding them, if not the data dir ("")
     database_url: str  # the hook asks which LFS objects the pusher may name
     pusher_id: int
     max_file: int = LFS_SIZE_THRESHOLD
@@ -76,6 +77,7 @@ def receive_pack(
         env = {
             hook.BLOBS_VAR: str(setup.blobs_dir),
             hook.XET_VAR: str(setup.xet_dir),
+            hook.BLOB_URL_VAR: setup.blob_url,
             hook.MAX_FILE_VAR: str(setup.max_file),
             hook.REPORT_VAR: str(report),
             hook.DEFAULT_BRANCH_VAR: DEFAULT_BRANCH,
@@ -102,7 +104,7 @@ def record_pointers(session: Session, store: RepoStore, pointers: dict[str, int]
     """LfsObject rows for pushed pointers, so `inline` preupload recognises their content."""
     rows = []
     for oid, size in pointers.items():
-        path = store.blobs.local_path(oid)
+        path = store.blobs.cached_path(oid)
         if path is not None and lfs_index.git_oid_of(session, oid) is None:
             rows.append(LfsObject(oid=oid, size=size, git_oid=lfs_index.content_git_oid(path)))
     lfs_index.record(session, rows)

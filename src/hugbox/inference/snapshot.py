@@ -46,7 +46,8 @@ def _place(store: RepoStore, gitrepo: git.Repository, file: content.RepoFile, de
     if file.lfs is None:
         dest.write_bytes(content.read_blob(gitrepo, file.blob_id))
         return
-    source = store.blobs.local_path(file.lfs.oid)
+    # A hard link to the cached copy of a bucket's object outlives the copy's eviction.
+    source = store.blobs.cached_path(file.lfs.oid)
     if source is None:  # a Xet recipe (or missing: FileNotFoundError): decoded into a copy
         with store.blobs.open(file.lfs.oid) as handle, dest.open("wb") as out:
             shutil.copyfileobj(handle, out, COPY_BUFFER)

@@ -23,6 +23,7 @@ from hugbox.lfs.schemas import (
     LfsPointer,
     LocksVerifyResponse,
 )
+from hugbox.lfs.streams import PartStreams, tee
 from hugbox.openapi import OBJECT, request_body
 from hugbox.repos import objects as repo_objects
 from hugbox.repos.deps import ReadableRepo, asking_for_basic, load_repo_for_git
@@ -222,9 +223,12 @@ def _record_upload(session: SessionDep, signed: SignedTransfer) -> None:
 
 
 @router.get("/api/lfs/objects/{oid}", response_class=FileResponse)
-def get_object(request: Request, store: StoreDep, oid: str, exp: str, sig: str) -> Response:
+def get_object(
+    request: Request, store: StoreDep, settings: SettingsDep, oid: str, exp: str, sig: str
+) -> Response:
     _signer(request).check("get", oid, exp=exp, sig=sig)
-    response = blob_response(request, store.blobs, oid, {"ETag": f'"{oid}"'})
+    headers = {"ETag": f'"{oid}"'}
+    response = blob_response(request, store.blobs, oid, headers, redirect=settings.blob_redirects)
     if response is None:
         raise EntryNotFound(f"Object {oid} does not exist")
     return response
@@ -237,22 +241,44 @@ async def put_part(
 ) -> Response:  # fmt: skip
     _signer(request).check("part", oid, size, chunk, part, exp=exp, sig=sig)
     upload = lfs.MultipartUpload(store.tmp_dir, oid)
-    etag = await upload.write_part(request.stream(), offset=(part - 1) * chunk)
+    offset = (part - 1) * chunk
+    streams = _streams(request)
+    stream = streams.claim(store.blobs, oid, size, offset)
+    ok = False
+    try:
+        etag = await upload.write_part(tee(request.stream(), stream), offset=offset)
+        ok = True
+    finally:
+        if stream is not None:
+            streams.release(oid, stream, ok)
     return Response(status_code=200, headers={"ETag": f'"{etag}"'})
+
+
+def _streams(request: Request) -> PartStreams:
+    streams: PartStreams = request.app.state.lfs_streams
+    return streams
 
 
 @router.post("/api/lfs/multipart/{oid}", response_class=LfsJSONResponse, **returns(LfsPointer))
 async def complete_multipart(
+    request: Request,
     store: StoreDep,
     session: SessionDep,
     signed: Annotated[SignedTransfer, Depends(_signed("complete"))],
 ) -> Any:
     obj = signed.obj
-    if not _held(session, store, signed.repo_pk, signed.user_id, obj):  # else: a retry
-        # The parts are hashed even when the store holds the object: that proves possession.
-        upload = lfs.MultipartUpload(store.tmp_dir, obj.oid)
+    stream = _streams(request).take(obj.oid)
+    if _held(session, store, signed.repo_pk, signed.user_id, obj):  # a retry
+        if stream is not None:
+            stream.writer.abort()
+        return _lfs_json({"oid": obj.oid, "size": obj.size})
+    # The parts are hashed even when the store holds the object: that proves possession.
+    upload = lfs.MultipartUpload(store.tmp_dir, obj.oid)
+    if stream is not None:
+        await run_in_threadpool(upload.complete_streamed, stream.writer, oid=obj.oid, size=obj.size)
+    else:
         await run_in_threadpool(upload.complete, store.blobs, oid=obj.oid, size=obj.size)
-        _record_upload(session, signed)
+    _record_upload(session, signed)
     return _lfs_json({"oid": obj.oid, "size": obj.size})
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hugbox.errors import BadRequest
-from hugbox.storage.blobs import BlobMismatch, BlobStore, start_writeback
+from hugbox.storage.blobs import BlobMismatch, BlobStore, BlobWriter, start_writeback
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ async def receive_object(
         # Stored once already; hashing the bytes is what proves the uploader holds them.
         await _check_body(body, oid=oid, size=size)
         return
-    writer = blobs.writer()
+    writer = blobs.writer(oid, size)  # a bucket streams it to its final key
     try:
         async for chunk in body:
             writer.write(chunk)
@@ -104,3 +104,13 @@ class MultipartUpload:
                 f"expected {oid} and size {size}: upload the object again"
             )
         blobs.adopt(self.path, oid)
+
+    def complete_streamed(self, writer: BlobWriter, *, oid: str, size: int) -> None:
+        """The parts already went on to the store in order: its writer checks the sha256 and
+        size, and publishes at the final key only if they match (the file is then not needed)."""
+        try:
+            writer.commit(expected_oid=oid, expected_size=size)
+        except BlobMismatch as exc:
+            raise BadRequest(f"{exc}: upload the object again") from exc
+        finally:
+            self.path.unlink(missing_ok=True)

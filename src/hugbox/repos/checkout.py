@@ -28,6 +28,8 @@ def checkout(
         target.parent.mkdir(parents=True, exist_ok=True)
         if pointer is None:
             target.write_bytes(obj.data)
+        # Only the store's own files: a symlink into the bucket store's cache would dangle
+        # once that copy is evicted, so those are copied like Xet recipes.
         elif link_large and (local := blobs.local_path(pointer.oid)) is not None:
             target.symlink_to(local)
         elif blobs.exists(pointer.oid):

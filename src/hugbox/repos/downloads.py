@@ -38,11 +38,16 @@ def _quote_name(path: str) -> str:
 
 
 def blob_response(
-    request: Request, blobs: BlobStore, oid: str, headers: dict[str, str]
+    request: Request, blobs: BlobStore, oid: str, headers: dict[str, str], *, redirect: bool
 ) -> Response | None:
-    """A large file's bytes, from its file when the store has one (sendfile, Range by
-    Starlette), else read through the store as they are sent (a Xet recipe, decoded on the way);
-    None when the store does not hold it."""
+    """A large file's bytes: a redirect to the bucket when `redirect` and the store can sign
+    one, from its file when the store has one (sendfile, Range by Starlette), else read through
+    the store as they are sent (a Xet recipe, decoded on the way); None when the store does not
+    hold it."""
+    # A multi-range request stays here: S3 servers answer one wrongly (RGW: the first range).
+    multi_range = "," in request.headers.get("range", "")
+    if redirect and not multi_range and (url := blobs.download_url(oid)) is not None:
+        return redirect_response(url, headers)
     path = blobs.local_path(oid)
     if path is not None and request.method == "HEAD" and "range" not in request.headers:
         return _head_response(path, headers)
@@ -53,6 +58,14 @@ def blob_response(
         )
     total = blobs.size(oid)
     return None if total is None else _read_response(request, blobs, oid, total, headers)
+
+
+def redirect_response(url: str, headers: dict[str, str]) -> Response:
+    """A 302 to the bytes elsewhere, as huggingface.co answers with its CDN: clients read the
+    file's metadata (X-Repo-Commit, X-Linked-Etag, X-Linked-Size) from the redirect itself and
+    follow it without their token (another host), sending their single Range there."""
+    kept = {k: v for k, v in headers.items() if k not in ("Accept-Ranges", "Content-Disposition")}
+    return Response(status_code=302, headers={**kept, "Location": url})
 
 
 def _head_response(path: Path, headers: dict[str, str]) -> Response:

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request, Response
 
 from hugbox.db import Work
-from hugbox.deps import SessionDep, SettingsDep, StoreDep, get_store, in_read_thread
+from hugbox.deps import SessionDep, SettingsDep, StoreDep, get_settings, get_store, in_read_thread
 from hugbox.edge import read_json
 from hugbox.errors import EntryNotFound
 from hugbox.openapi import BINARY, request_body
@@ -119,7 +119,10 @@ def _file_response(
     if file.lfs is None:
         return downloads.bytes_response(request, content.read_blob(gitrepo, file.blob_id), headers)
     headers.update(hooks_of(request).headers(request, work, repo, file.lfs.oid, str(commit.id)))
-    response = downloads.blob_response(request, store.blobs, file.lfs.oid, headers)
+    redirect = get_settings(request).blob_redirects
+    response = downloads.blob_response(
+        request, store.blobs, file.lfs.oid, headers, redirect=redirect
+    )
     if response is None:
         raise EntryNotFound(f"The content of {path} is missing from storage", commit=str(commit.id))
     return response

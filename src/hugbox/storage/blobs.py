@@ -29,11 +29,29 @@ class BlobWriter(Protocol):
 
 
 class BlobStore(Protocol):
+    remote: bool  # the bytes live elsewhere (a bucket): uploads are worth streaming on
+
     def exists(self, oid: str) -> bool: ...
     def size(self, oid: str) -> int | None: ...
-    def local_path(self, oid: str) -> Path | None: ...
+    def local_path(self, oid: str) -> Path | None:
+        """The object's own file, when the store keeps it on this machine's disk."""
+        ...
+
+    def cached_path(self, oid: str) -> Path | None:
+        """A local file with the object's bytes: its own file, or a read-through copy of a
+        remote one (for readers that need a path: the viewer, git, inference)."""
+        ...
+
+    def download_url(self, oid: str) -> str | None:
+        """A URL clients can fetch the bytes from directly (presigned), if the store has one."""
+        ...
+
     def open(self, oid: str) -> BinaryIO: ...
-    def writer(self) -> BlobWriter: ...
+    def writer(self, oid: str | None = None, size: int | None = None) -> BlobWriter:
+        """A writer; `oid` and `size`, when announced upfront, let a remote store stream the
+        bytes to their final place (commit still checks them)."""
+        ...
+
     def adopt(self, src: Path, oid: str) -> None: ...
     def delete(self, oid: str) -> None: ...
 
@@ -84,8 +102,9 @@ def _fsync_dir(path: Path) -> None:
 class LocalBlobWriter:
     """Streams bytes to a temp file while hashing; publishes it under its sha256 on commit."""
 
-    def __init__(self, store: LocalBlobStore):
+    def __init__(self, store: LocalBlobStore, oid: str | None = None, size: int | None = None):
         self._store = store
+        self._announced = oid, size
         fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="upload-")
         self._file = os.fdopen(fd, "wb")
         self._path = Path(name)
@@ -105,6 +124,8 @@ class LocalBlobWriter:
     def commit(self, expected_oid: str | None = None, expected_size: int | None = None) -> str:
         self._file.close()
         oid = self._hash.hexdigest()
+        expected_oid = expected_oid or self._announced[0]
+        expected_size = self._announced[1] if expected_size is None else expected_size
         if (expected_oid and oid != expected_oid) or (
             expected_size is not None and self.size != expected_size
         ):
@@ -123,6 +144,8 @@ class LocalBlobWriter:
 
 class LocalBlobStore:
     """Objects at `root/ab/cd/<sha256>`; written once, never modified, renamed in atomically."""
+
+    remote = False
 
     def __init__(self, root: Path):
         self.root = root
@@ -145,11 +168,17 @@ class LocalBlobStore:
         path = self._path(oid)
         return path if path.is_file() else None
 
+    def cached_path(self, oid: str) -> Path | None:
+        return self.local_path(oid)
+
+    def download_url(self, oid: str) -> str | None:
+        return None
+
     def open(self, oid: str) -> BinaryIO:
         return self._path(oid).open("rb")
 
-    def writer(self) -> LocalBlobWriter:
-        return LocalBlobWriter(self)
+    def writer(self, oid: str | None = None, size: int | None = None) -> LocalBlobWriter:
+        return LocalBlobWriter(self, oid, size)
 
     def adopt(self, src: Path, oid: str) -> None:
         """Move an already-verified file in; a concurrent identical upload simply wins the race."""

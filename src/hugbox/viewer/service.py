@@ -116,7 +116,7 @@ def split_reader(viewer: Viewer, entry: dict[str, Any]) -> SplitReader:
     files = entry["files"]
     paths = []
     for file in files:
-        path = viewer.store.blobs.local_path(file["oid"])
+        path = viewer.store.blobs.cached_path(file["oid"])
         if path is None:
             raise ResponseNotReady("The parquet files of this split are not available yet")
         paths.append(path)

@@ -124,7 +124,7 @@ class ViewerTasks:
         )
         if dest.exists():
             return
-        paths = [self.viewer.store.blobs.local_path(f["oid"]) for f in entry["files"]]
+        paths = [self.viewer.store.blobs.cached_path(f["oid"]) for f in entry["files"]]
         index.build([p for p in paths if p is not None], dest)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from hugbox.deps import BaseUrlDep, CallerDep, SessionDep
+from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, get_settings
 from hugbox.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, RepoNotFound
 from hugbox.repos import service as repos_service
 from hugbox.repos.deps import DownloadableRepo, ReadableRepo
@@ -154,6 +154,11 @@ def _plan(request: Request, session: SessionDep, token: XetToken, file: str) -> 
 
 
 def _fetch_url(request: Request, storage: XetStorage, term: service.PlannedTerm) -> str:
+    """Where the client fetches one byte range of a xorb: the bucket itself when the xorbs live
+    in one and downloads redirect (each URL is fetched with its single range, never several:
+    S3 servers answer a multi-range request wrongly), else the hub's signed fetch route."""
+    if get_settings(request).blob_redirects and (url := storage.xorbs.download_url(term.xorb)):
+        return url
     span = f"{term.byte_start}-{term.byte_end}"
     signed = storage.fetch_signer.sign("xet-fetch", term.xorb, span)
     base = cas_url(base_url(request), storage)

@@ -9,11 +9,9 @@ ordinary LFS object for `resolve`, git-lfs and clients without Xet, stored only 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +29,7 @@ from hugbox.repos import objects as repo_objects
 from hugbox.repos.models import Repo
 from hugbox.repos.service import authorize_upload
 from hugbox.signing import UrlSigner
-from hugbox.storage.blobs import BlobStore, LocalBlobStore
+from hugbox.storage.blobs import BlobStore
 from hugbox.xet import format as fmt
 from hugbox.xet import recipes, tokens
 from hugbox.xet.blobs import XetBlobStore
@@ -65,28 +63,21 @@ class XetStorage:
         return UrlSigner(self.secret, ttl_seconds=FETCH_URL_TTL)
 
 
-def open_storage(root: Path, *, blobs: XetBlobStore, secret: bytes) -> XetStorage:
+def open_storage(*, blobs: XetBlobStore, secret: bytes) -> XetStorage:
     return XetStorage(
         xorbs=blobs.xorbs,
-        shards=LocalBlobStore(root / "shards"),
+        shards=blobs.shards,
         blobs=blobs,
-        tmp_dir=root / "tmp",
+        tmp_dir=blobs.tmp_dir,
         secret=secret,
-        epoch=_epoch(root),
+        epoch=_epoch(blobs),
     )
 
 
-def _epoch(root: Path) -> str:
-    """The storage epoch, created once per data dir (atomically: server workers start together)."""
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / "epoch"
-    if not path.exists():
-        draft = root / f"epoch-{secrets.token_hex(4)}"
-        draft.write_text(secrets.token_hex(4))
-        with contextlib.suppress(FileExistsError):  # another worker was first
-            os.link(draft, path)
-        draft.unlink()
-    return path.read_text().strip()
+def _epoch(blobs: XetBlobStore) -> str:
+    """The storage epoch, created once per store (atomically: server workers and replicas start
+    together, and all must name the same one)."""
+    return blobs.meta.claim("epoch", secrets.token_hex(4).encode()).decode().strip()
 
 
 def _now() -> datetime:

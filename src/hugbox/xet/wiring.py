@@ -15,7 +15,4 @@ def install(wiring: Wiring, context: Context) -> None:
     wiring.hooks.download_headers.append(api.download_headers)
     wiring.hooks.copied.append(service.share_files)
     if context.settings.preupload_mode is PreuploadMode.XET:
-        xet_dir = context.settings.xet_dir
-        wiring.state["xet"] = service.open_storage(
-            xet_dir, blobs=context.blobs, secret=context.secret
-        )
+        wiring.state["xet"] = service.open_storage(blobs=context.blobs, secret=context.secret)

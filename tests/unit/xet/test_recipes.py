@@ -14,7 +14,7 @@ import pytest
 from hugbox.storage.blobs import LocalBlobStore
 from hugbox.xet import format as fmt
 from hugbox.xet import reader, recipes
-from hugbox.xet.blobs import XetBlobStore
+from hugbox.xet.blobs import XetBlobStore, open_blob_store
 from hugbox.xet.reader import RecipeReader
 from hugbox.xet.recipes import Recipe
 
@@ -38,7 +38,7 @@ def _stored_xorb(store: LocalBlobStore, tmp: Path, chunks: list[bytes]) -> tuple
 @pytest.fixture
 def made(tmp_path: Path) -> tuple[XetBlobStore, Recipe, bytes]:
     """A file of 3 segments: chunks 1..5 of xorb A, all of xorb B, chunk 0 of A again."""
-    blobs = XetBlobStore(LocalBlobStore(tmp_path / "lfs"), tmp_path / "xet")
+    blobs = open_blob_store(tmp_path / "lfs", tmp_path / "xet")
     rng = random.Random(7)
     a = [rng.randbytes(rng.randrange(1000, 9000)) * 3 for _ in range(6)]
     b = [os.urandom(5000) for _ in range(4)]
