@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -59,6 +60,15 @@ def s3_hub(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     with running_hub(data_dir, env=env, log_path=data_dir / "server.log") as endpoint:
         yield S3Hub(endpoint, data_dir, bucket, s3, token)
     assert b"unhandled error" not in (data_dir / "server.log").read_bytes()
+
+
+def test_ready_checks_the_bucket_not_a_blobs_folder(s3_hub: S3Hub) -> None:
+    # The seeding CLI ran without the bucket and made an empty lfs/ (a replica's volume has none).
+    assert _files_under(s3_hub.data_dir / "lfs") == []
+    shutil.rmtree(s3_hub.data_dir / "lfs", ignore_errors=True)
+    ready = httpx.get(f"{s3_hub.endpoint}/ready", timeout=30)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"database": "ok", "storage": "ok"}
 
 
 def _files_under(folder: Path) -> list[Path]:

@@ -42,12 +42,24 @@ def _check_database(context: Context) -> str:
 
 
 def _check_storage(context: Context) -> str:
-    """The repos and large files live in directories (a shared volume at scale): a volume that
-    is not mounted, or mounted read-only, shows here rather than on the first upload."""
+    """The repos (and, without a bucket, the large files) live in directories, a shared volume at
+    scale: a volume that is not mounted, or mounted read-only, shows here rather than on the
+    first upload. A bucket is asked about an object that does not exist, which costs one HEAD."""
     settings = context.settings
-    for name, path in (("repos", settings.repos_dir), ("blobs", settings.blobs_dir)):
+    folders = [("repos", settings.repos_dir)]
+    if not settings.blob_url:
+        folders.append(("blobs", settings.blobs_dir))
+    for name, path in folders:
         if not path.is_dir():
             return f"{name} directory {path} is missing"
         if not os.access(path, os.W_OK | os.X_OK):
             return f"{name} directory {path} is not writable"
+    try:
+        context.blobs.exists(_NO_SUCH_OBJECT)
+    except Exception as error:  # any client's own error: the store did not answer
+        log.warning("readiness: the blob store did not answer: %s", error)
+        return f"blob store unreachable ({type(error).__name__})"
     return "ok"
+
+
+_NO_SUCH_OBJECT = "0" * 64
