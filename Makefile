@@ -8,7 +8,7 @@ export HUGBOX_DATA_DIR ?= $(CURDIR)/data
 unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve test test-fast test-s3 lint format docs bench compat upstream
+.PHONY: help install demo scaled-demo serve test test-fast test-s3 lint format docs bench compat upstream
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ demo: install ## seed the demo hub (first run builds models: ~5 min) and serve i
 	$(BIN)/hugbox demo
 	$(BIN)/hugbox serve --host 127.0.0.1 --port 8000
 
+scaled-demo: install ## the demo on 2 replicas behind nginx, on PostgreSQL, S3 (moto) and Redis; prints the URL
+	$(PY) deploy/scaled_hub.py --seed
+
 serve: install ## serve the hub on :8000 without seeding
 	$(BIN)/hugbox serve --host 127.0.0.1 --port 8000
 
@@ -41,13 +44,13 @@ test-s3: install ## the blob store contract and the S3 hub against a real S3 ser
 	S3_ENDPOINT=$${S3_ENDPOINT:-http://127.0.0.1:7480} $(BIN)/pytest -p no:cacheprovider $(S3_TESTS)
 
 lint: install ## ruff (lint + format check) and mypy
-	$(BIN)/ruff check src tests bench compat
-	$(BIN)/ruff format --check src tests bench compat
+	$(BIN)/ruff check src tests bench compat deploy
+	$(BIN)/ruff format --check src tests bench compat deploy
 	$(BIN)/mypy
 
 format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix src tests bench compat
-	$(BIN)/ruff format src tests bench compat
+	$(BIN)/ruff format src tests bench compat deploy
 
 docs: install ## regenerate docs/configuration.md and docs/cli.md from the code
 	$(PY) -m hugbox.docgen docs
