@@ -14,7 +14,8 @@ What it starts, and stops by PID:
   127.0.0.1:5432, trust auth), dropped at the end.
 - Redis: the server at `HUGBOX_SCALED_REDIS` (default redis://127.0.0.1:6379/7), flushed first.
 - The replicas: `hugbox serve` on their own ports, one data dir (the shared volume) and one
-  secret; spaces stay off (they scale out in a later step).
+  secret; spaces stay off (they scale out in a later step). `HUGBOX_SCALED_VOLUMES=/m1:/m2`
+  gives each replica its own mount of a network filesystem instead (CI: .ci/glusterfs.sh).
 - nginx in front, with the settings the deployment guide names.
 """
 
@@ -315,7 +316,11 @@ def scaled_hub(
     """Everything the module docstring lists, for the duration of the block; `seed` fills it
     with `hugbox demo`'s content first (real models and datasets, into PostgreSQL and S3)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    data_dir = workdir / "volume"
+    mounts = [Path(p) for p in os.environ.get("HUGBOX_SCALED_VOLUMES", "").split(":") if p]
+    # One folder on the volume, seen through each mount (a replica each, as on separate machines).
+    name = f"hub-{uuid.uuid4().hex[:8]}"
+    paths = [m / name for m in mounts] or [workdir / "volume"]
+    data_dir = paths[0]
     with ExitStack() as stack:
         s3 = stack.enter_context(s3_bucket(workdir))
         database_url = stack.enter_context(
@@ -340,7 +345,8 @@ def scaled_hub(
         if seed:
             _seed(hub)
         for index in range(replicas):
-            replica = Replica(free_port(), workdir / f"replica-{index}.log", env)
+            own = {**env, "HUGBOX_DATA_DIR": str(paths[index % len(paths)])}
+            replica = Replica(free_port(), workdir / f"replica-{index}.log", own)
             hub.replicas.append(replica)
             replica.start()
             stack.callback(replica.stop)
