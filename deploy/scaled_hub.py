@@ -263,7 +263,14 @@ class Replica:
             )
 
     def wait_ready(self) -> None:
-        wait_until_up(f"{self.url}/api/agent-harnesses", self.process, f"replica :{self.port}")
+        """Until `/ready` says 200: the database answers and the volume is mounted."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            wait_until_up(f"{self.url}/ready", self.process, f"replica :{self.port}")
+            if httpx.get(f"{self.url}/ready", timeout=5).status_code == 200:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"replica :{self.port} was not ready within {START_TIMEOUT:.0f} s")
 
     def kill(self) -> None:
         """`kill -9`: no shutdown of any kind."""
