@@ -9,7 +9,7 @@ tests/scaled/ drive the same `scaled_hub` context manager.
 
 What it starts, and stops by PID:
 - S3: moto's server (`moto[server]`, in-memory) unless `S3_ENDPOINT` names a running one (Ceph
-  RGW in CI, with `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`); a bucket of its own.
+  RGW in CI, with `S3_ACCESS_KEY` / `S3_SECRET_KEY`); a bucket of its own.
 - PostgreSQL: a database of its own on the server at `HUGBOX_SCALED_PG` (default the local one,
   127.0.0.1:5432, trust auth), dropped at the end.
 - Redis: the server at `HUGBOX_SCALED_REDIS` (default redis://127.0.0.1:6379/7), flushed first.
@@ -135,8 +135,9 @@ def s3_bucket(workdir: Path) -> Iterator[S3]:
     """A fresh bucket on `S3_ENDPOINT`, or on a moto server started for the block."""
     with ExitStack() as stack:
         endpoint = os.environ.get("S3_ENDPOINT")
-        key_id = os.environ.get("AWS_ACCESS_KEY_ID", S3_KEY_ID)
-        secret = os.environ.get("AWS_SECRET_ACCESS_KEY", S3_SECRET)
+        # The names tests/s3.py reads too (.ci/ceph-rgw.sh's user by default).
+        key_id = os.environ.get("S3_ACCESS_KEY", "test" if endpoint else S3_KEY_ID)
+        secret = os.environ.get("S3_SECRET_KEY", "testtest" if endpoint else S3_SECRET)
         if not endpoint:
             port = free_port()
             endpoint = f"http://127.0.0.1:{port}"
