@@ -2,8 +2,8 @@
 and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
-     [--only download upload model_info object_access inference git gpt2 viewer xet web spaces
-            jobs s3]
+     [--only download upload model_info object_access replicas inference git gpt2 viewer
+            xet web spaces jobs s3]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import inference
 import jobs
 import model_info
 import object_access
+import replicas
 import s3
 import spaces
 import upload
@@ -36,6 +37,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "upload": upload.run,
     "model_info": model_info.run,
     "object_access": object_access.run,
+    "replicas": replicas.run,
     "inference": inference.run,
     "git": git_clone.run,
     "gpt2": gpt2_text.run,
