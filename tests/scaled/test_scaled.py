@@ -22,6 +22,7 @@ from support import unique
 pytestmark = [pytest.mark.scaled, pytest.mark.slow]
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_OBJECT = re.compile(r"[0-9a-f]{64}")  # a content-addressed file: LFS object, xorb, shard, recipe
 
 
 def _api(hub: ScaledHub, user: str = "alice") -> HfApi:
@@ -29,12 +30,12 @@ def _api(hub: ScaledHub, user: str = "alice") -> HfApi:
 
 
 def _local_objects(hub: ScaledHub) -> list[Path]:
-    """Large-file objects on the shared volume (temp folders aside): with S3, there are none."""
+    """Content-addressed objects on the shared volume: with S3, there are none."""
     found = []
     for folder in ("lfs", "xet"):
         root = hub.data_dir / folder
         if root.exists():
-            found += [p for p in root.rglob("*") if p.is_file() and "tmp" not in p.parts]
+            found += [p for p in root.rglob("*") if _OBJECT.fullmatch(p.name) and p.is_file()]
     return found
 
 
