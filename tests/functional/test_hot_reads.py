@@ -98,6 +98,10 @@ def test_an_org_member_reads_the_org_private_repos(
     assert _statuses(client, "acme/secret", member) == (200, 200)
 
 
+def _sent(response: Response) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in response.headers.multi_items() if k not in ("x-request-id", "date")]
+
+
 def test_an_lfs_file_s_head_sends_its_get_s_headers(
     client: TestClient, token: str, repo: str
 ) -> None:
@@ -107,10 +111,20 @@ def test_an_lfs_file_s_head_sends_its_get_s_headers(
     head = client.head(url, headers=_bearer(token))
     get = client.get(url, headers=_bearer(token))
     assert head.headers["x-linked-size"] == "3000"
+    assert _sent(head) == _sent(get)
 
-    def sent(response: Response) -> list[tuple[str, str]]:
-        return [
-            (k, v) for k, v in response.headers.multi_items() if k not in ("x-request-id", "date")
-        ]
 
-    assert sent(head) == sent(get)
+def test_a_git_stored_file_s_head_sends_its_get_s_headers(
+    client: TestClient, token: str, repo: str
+) -> None:
+    """The HEAD of a file kept in git is answered from its size, without reading it."""
+    api_commit(client, token, repo, {"notes.txt": b"n" * 300_000})
+    url = f"/{repo}/resolve/main/notes.txt"
+    head = client.head(url, headers=_bearer(token))
+    get = client.get(url, headers=_bearer(token))
+    assert head.status_code == get.status_code == 200
+    assert head.headers["content-length"] == "300000"
+    assert "x-linked-size" not in head.headers
+    assert _sent(head) == _sent(get)
+    ranged = {**_bearer(token), "range": "bytes=0-9"}
+    assert _sent(client.head(url, headers=ranged)) == _sent(client.get(url, headers=ranged))

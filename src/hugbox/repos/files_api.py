@@ -116,6 +116,8 @@ def _file_response(
     headers = downloads.file_headers(file, str(commit.id))
     if request.method == "GET" and request.headers.get("x-hf-download-counter"):
         service.count_download(work.connection, repo=repo, path=path)
+    if file.lfs is None and request.method == "HEAD" and "range" not in request.headers:
+        return downloads.size_response(file.size, headers)
     if file.lfs is None:
         return downloads.bytes_response(request, content.read_blob(gitrepo, file.blob_id), headers)
     headers.update(hooks_of(request).headers(request, work, repo, file.lfs.oid, str(commit.id)))
