@@ -4,14 +4,20 @@ added."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
+from starlette.requests import Request
 from webpages import api_commit, api_create
 
 from hugbox.auth import service as auth
 from hugbox.auth.models import OrgRole, TokenRole
 from hugbox.db import Database
+from hugbox.deps import run_read
+from hugbox.loop import leave_loop
 from hugbox.settings import Settings
 
 INFO, HEAD = "/api/models/{}", "/{}/resolve/main/w.txt"
@@ -128,3 +134,41 @@ def test_a_git_stored_file_s_head_sends_its_get_s_headers(
     assert _sent(head) == _sent(get)
     ranged = {**_bearer(token), "range": "bytes=0-9"}
     assert _sent(client.head(url, headers=ranged)) == _sent(client.get(url, headers=ranged))
+
+
+def test_the_event_loop_never_waits_for_a_pooled_connection(
+    client: TestClient, token: str, repo: str
+) -> None:
+    """On SQLite, model_info and HEAD read on the event loop, on a connection of their own: were
+    they to wait for the pool there, nothing could give a connection back (30 s, then a 500)."""
+    database: Database = client.app.state.database  # type: ignore[attr-defined]
+    if not database.reads_on_loop:
+        pytest.skip("this database's reads are done in threads")
+    assert _statuses(client, repo, _bearer(token)) == (200, 200)  # legacy ids loaded, repo cached
+    pool = database.engine.pool
+    limit = pool.size() + pool._max_overflow  # type: ignore[attr-defined]
+    held = [database.engine.connect() for _ in range(limit)]
+    try:
+        started = time.monotonic()
+        assert _statuses(client, repo, _bearer(token)) == (200, 200)
+        assert time.monotonic() - started < 5
+    finally:
+        for connection in held:
+            connection.close()
+
+
+def test_work_too_long_for_the_event_loop_moves_to_a_read_thread(client: TestClient) -> None:
+    """A read that finds itself on the loop with long work ahead (a cold cache) starts again in
+    a thread."""
+    request = Request({"type": "http", "app": client.app, "headers": []})
+    threads: list[str] = []
+
+    def read() -> str:
+        threads.append(threading.current_thread().name)
+        leave_loop()
+        return "read"
+
+    assert client.portal.call(run_read, request, read) == "read"  # type: ignore[union-attr]
+    on_loop = client.app.state.database.reads_on_loop  # type: ignore[attr-defined]
+    assert len(threads) == (2 if on_loop else 1)
+    assert threads[-1].startswith("hugbox-read")

@@ -17,7 +17,7 @@ from hugbox.deps import (
     SettingsDep,
     StoreDep,
     get_store,
-    in_read_thread,
+    run_read,
 )
 from hugbox.error_responses import ErrorBody
 from hugbox.errors import BadRequest, RepoNotFound
@@ -107,8 +107,8 @@ def _repo_info(
     return schemas.only_expanded(info, _listable(expand))
 
 
-# Async, with all the blocking work (the repo's row, access, git) in one thread hop:
-# `model_info` is among the most frequent calls, and each hop costs about as much as its work.
+# Async, with all the blocking work (the repo's row, access, git) in one `run_read`: `model_info`
+# is among the most frequent calls, and a thread hop costs about as much as its work.
 @router.get(API, **returns(AnyRepoInfo))
 async def repo_info(
     request: Request,
@@ -117,7 +117,7 @@ async def repo_info(
 ) -> dict[str, Any]:
     load = RepoLoader(request, Need.READ)
     info = partial(_repo_info, request, load, "main", expand or [], blobs)
-    return await in_read_thread(request, info)
+    return await run_read(request, info)
 
 
 @router.get(API + "/revision/{revision:path}", **returns(AnyRepoInfo))
@@ -129,7 +129,7 @@ async def repo_info_at(
 ) -> dict[str, Any]:
     load = RepoLoader(request, Need.READ)
     info = partial(_repo_info, request, load, unquote(revision), expand or [], blobs)
-    return await in_read_thread(request, info)
+    return await run_read(request, info)
 
 
 class SpaceOptions(BaseModel):

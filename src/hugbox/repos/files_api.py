@@ -9,7 +9,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request, Response
 
 from hugbox.db import Work
-from hugbox.deps import SessionDep, SettingsDep, StoreDep, get_store, in_read_thread
+from hugbox.deps import SessionDep, SettingsDep, StoreDep, get_store, in_read_thread, run_read
 from hugbox.edge import read_json
 from hugbox.errors import EntryNotFound
 from hugbox.openapi import BINARY, request_body
@@ -95,9 +95,13 @@ async def _paths_info_body(request: Request) -> tuple[list[str], bool]:
 
 async def resolve_file(request: Request, revision: str, path: str) -> Response:
     """What `hf_hub_download` and `from_pretrained` send for each file (a HEAD, then a GET):
-    async, with all the blocking work (the repo's row, access, git) in one thread hop."""
+    async, with all the blocking work (the repo's row, access, git) in one `run_read`. A GET
+    reads the file's bytes and may count the download (a write): it always takes a thread."""
     load = RepoLoader(request, Need.DOWNLOAD)
-    return await in_read_thread(request, partial(_resolve_file, request, load, revision, path))
+    read = partial(_resolve_file, request, load, revision, path)
+    if request.method == "HEAD":
+        return await run_read(request, read)
+    return await in_read_thread(request, read)
 
 
 def _resolve_file(request: Request, load: RepoLoader, revision: str, path: str) -> Response:
