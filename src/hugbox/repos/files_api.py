@@ -94,9 +94,9 @@ async def _paths_info_body(request: Request) -> tuple[list[str], bool]:
 
 
 async def resolve_file(request: Request, revision: str, path: str) -> Response:
-    """What `hf_hub_download` and `from_pretrained` send for each file (a HEAD, then a GET):
-    async, with all the blocking work (the repo's row, access, git) in one `run_read`. A GET
-    reads the file's bytes and may count the download (a write): it always takes a thread."""
+    """What `hf_hub_download` and `from_pretrained` send for each file (a HEAD, then a GET)."""
+    # Async, with all the blocking work (the repo's row, access, git) in one `run_read`. A GET
+    # reads the file's bytes and may count the download (a write): it always takes a thread.
     load = RepoLoader(request, Need.DOWNLOAD)
     read = partial(_resolve_file, request, load, revision, path)
     if request.method == "HEAD":
