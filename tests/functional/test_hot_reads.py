@@ -4,6 +4,7 @@ added."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -11,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 from webpages import api_commit, api_create
 
 from hugbox.auth import service as auth
@@ -172,3 +174,33 @@ def test_work_too_long_for_the_event_loop_moves_to_a_read_thread(client: TestCli
     on_loop = client.app.state.database.reads_on_loop  # type: ignore[attr-defined]
     assert len(threads) == (2 if on_loop else 1)
     assert threads[-1].startswith("hugbox-read")
+
+
+CARD = """---
+license: apache-2.0
+tags: [ünïcode, "日本語"]
+learning_rate: 1.0e-5
+big: 12345678901234567890123
+ratio: 0.1
+huge: 1.5e+300
+small: 2.5e-320
+nested: {a: [1, 2.5, null, true], "é": "\\u2028"}
+---
+# card
+"""
+
+
+def test_model_info_sends_the_bytes_fastapi_would(
+    client: TestClient, token: str, repo: str
+) -> None:
+    """model_info skips FastAPI's encoder and, without a query string, its parameter machinery:
+    its bytes are still Starlette's JSONResponse of the same content, and the same with a query
+    string (which takes FastAPI's path)."""
+    api_commit(client, token, repo, {"README.md": CARD.encode(), "config.json": b'{"x": 1e-07}'})
+    plain = client.get(INFO.format(repo), headers=_bearer(token))
+    assert plain.status_code == 200, plain.text
+    assert plain.json()["cardData"]["learning_rate"] == 1e-05
+    assert plain.content == JSONResponse(json.loads(plain.content)).body
+    validated = client.get(INFO.format(repo) + "?blobs=false", headers=_bearer(token))
+    assert validated.content == plain.content
+    assert _sent(validated) == _sent(plain)

@@ -33,7 +33,7 @@ from hugbox.repos.hooks import HooksDep, RepoHooks, hooks_of
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.schemas import AgentHarnessRegistry, AnyRepoInfo, CardValidation, RepoUrl
 from hugbox.repos.service import Need, RepoQuery
-from hugbox.wire import Empty, returns
+from hugbox.wire import Empty, json_response, returns
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -108,16 +108,17 @@ def _repo_info(
 
 
 # Async, with all the blocking work (the repo's row, access, git) in one `run_read`: `model_info`
-# is among the most frequent calls, and a thread hop costs about as much as its work.
+# is among the most frequent calls, and a thread hop costs about as much as its work. The info
+# is plain JSON, sent as it is (`wire.json_response`).
 @router.get(API, **returns(AnyRepoInfo))
 async def repo_info(
     request: Request,
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
-) -> dict[str, Any]:
+) -> Response:
     load = RepoLoader(request, Need.READ)
     info = partial(_repo_info, request, load, "main", expand or [], blobs)
-    return await run_read(request, info)
+    return json_response(await run_read(request, info))
 
 
 @router.get(API + "/revision/{revision:path}", **returns(AnyRepoInfo))
@@ -126,10 +127,10 @@ async def repo_info_at(
     revision: str,
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
-) -> dict[str, Any]:
+) -> Response:
     load = RepoLoader(request, Need.READ)
     info = partial(_repo_info, request, load, unquote(revision), expand or [], blobs)
-    return await run_read(request, info)
+    return json_response(await run_read(request, info))
 
 
 class SpaceOptions(BaseModel):
