@@ -33,6 +33,7 @@ from hugbox.repos.hooks import HooksDep, RepoHooks, hooks_of
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.schemas import AgentHarnessRegistry, AnyRepoInfo, CardValidation, RepoUrl
 from hugbox.repos.service import Need, RepoQuery
+from hugbox.routing import PlainRoute
 from hugbox.wire import Empty, json_response, returns
 
 router = APIRouter()
@@ -110,7 +111,6 @@ def _repo_info(
 # Async, with all the blocking work (the repo's row, access, git) in one `run_read`: `model_info`
 # is among the most frequent calls, and a thread hop costs about as much as its work. The info
 # is plain JSON, sent as it is (`wire.json_response`).
-@router.get(API, **returns(AnyRepoInfo))
 async def repo_info(
     request: Request,
     expand: Annotated[list[str] | None, Query()] = None,
@@ -121,7 +121,6 @@ async def repo_info(
     return json_response(await run_read(request, info))
 
 
-@router.get(API + "/revision/{revision:path}", **returns(AnyRepoInfo))
 async def repo_info_at(
     request: Request,
     revision: str,
@@ -131,6 +130,12 @@ async def repo_info_at(
     load = RepoLoader(request, Need.READ)
     info = partial(_repo_info, request, load, unquote(revision), expand or [], blobs)
     return json_response(await run_read(request, info))
+
+
+for _path, _info in ((API, repo_info), (API + "/revision/{revision:path}", repo_info_at)):
+    router.add_api_route(
+        _path, _info, methods=["GET"], route_class_override=PlainRoute, **returns(AnyRepoInfo)
+    )
 
 
 class SpaceOptions(BaseModel):

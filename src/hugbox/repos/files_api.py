@@ -20,6 +20,7 @@ from hugbox.repos.hooks import HooksDep, hooks_of
 from hugbox.repos.models import RepoFields
 from hugbox.repos.schemas import TreeEntry
 from hugbox.repos.service import Need
+from hugbox.routing import PlainRoute
 from hugbox.wire import returns
 
 router = APIRouter()
@@ -150,4 +151,5 @@ for _prefix in FILE_PREFIXES:
             methods=[_method],
             response_class=Response,
             responses=_answers,
+            route_class_override=PlainRoute,
         )
