@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
 from hugbox.errors import Conflict
+from hugbox.loop import on_event_loop
 
 log = logging.getLogger(__name__)
 
@@ -64,22 +66,41 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=20)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
+        return sqlite_engine(url, pool_size=20)
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+
+
+def sqlite_engine(url: str, **pool: int) -> Engine:
+    path = url.split("///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 class Database:
     """The engine and its session factory; one per process, built from Settings."""
 
     def __init__(self, url: str):
+        self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self._sessions, "after_begin", _note_connection)
+
+    @property
+    def reads_on_loop(self) -> bool:
+        """Whether an event loop may run a short read itself (`deps.run_read`): SQLite's are
+        local file reads that WAL never makes wait; a server's (PostgreSQL) are network round
+        trips, which must never stall the loop."""
+        return self.engine.dialect.name == "sqlite"
+
+    @cached_property
+    def _loop_engine(self) -> Engine:
+        """The connections of `Work` on an event loop: one, and more only while several loops
+        read at once. They never wait for the pool: the loop would stall, and with it the
+        requests that would give a pooled connection back."""
+        return sqlite_engine(self.url, pool_size=1, max_overflow=-1)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -115,8 +136,10 @@ class Database:
     @contextmanager
     def work(self) -> Iterator[Work]:
         """One `Work`: committed when the block ends cleanly, rolled back otherwise, as
-        `session`; for blocking code (a thread-pool hop)."""
-        with self.lost_race_is_conflict(), self.engine.connect() as connection:
+        `session`; for blocking code: a thread-pool hop, or a short read on the event loop
+        where the database allows it (`reads_on_loop`)."""
+        engine = self._loop_engine if self.reads_on_loop and on_event_loop() else self.engine
+        with self.lost_race_is_conflict(), engine.connect() as connection:
             work = Work(connection)
             try:
                 yield work

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hugbox.auth.service import Caller, authenticate
 from hugbox.db import Database
+from hugbox.loop import LeaveLoop
 from hugbox.repos.store import RepoStore
 from hugbox.settings import Settings
 from hugbox.urls import base_url
@@ -83,14 +84,28 @@ T = TypeVar("T")
 
 
 def read_threads() -> ThreadPoolExecutor:
-    """The threads of `in_read_thread`; the app shuts them down when it stops."""
+    """The threads of `run_read`; the app shuts them down when it stops."""
     return ThreadPoolExecutor(READ_THREADS, thread_name_prefix="hugbox-read")
 
 
+async def run_read(request: Request, call: Callable[[], T]) -> T:
+    """`call()`, the reads of the most frequent calls (repo info, each file's HEAD and GET):
+    on the event loop itself where the database allows (SQLite: `Database.reads_on_loop`) and
+    `call` does not leave it (`hugbox.loop.LeaveLoop`), else in a thread. Their reads cost
+    less than the hop would: its own work, and the read threads contending with the loop for
+    the GIL. `call` must only read: a write may wait for another writer's lock."""
+    database: Database = request.app.state.database
+    if database.reads_on_loop:
+        try:
+            return call()
+        except LeaveLoop:
+            pass  # longer work than the loop may do (a cold cache): again, in a thread
+    return await in_read_thread(request, call)
+
+
 async def in_read_thread(request: Request, call: Callable[[], T]) -> T:
-    """`call()` in a thread, for the most frequent calls (repo info, each file's HEAD and GET):
-    an executor's hop costs a third of anyio's (cancel scope, limiter, backend lookups), and
-    their hop is a tenth of their work. As anyio does, `call` sees the request's context
+    """`call()` in a thread of the app's own executor: its hop costs a third of anyio's
+    (cancel scope, limiter, backend lookups). As anyio does, `call` sees the request's context
     (its request id); a cancelled request lets it finish (it holds no lock the loop waits on)."""
     executor: ThreadPoolExecutor = request.app.state.read_threads
     context = contextvars.copy_context()

@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from starlette.responses import JSONResponse, Response
 
 from hugbox.errors import HubError
 
@@ -52,6 +53,13 @@ def returns(model: Any, *, status: int = 200, description: str = "") -> dict[str
     if description:
         response["description"] = description
     return {"response_model": None, "status_code": status, "responses": {status: response}}
+
+
+def json_response(content: Any) -> Response:
+    """`content` as the JSON response FastAPI would make of a handler's return value, without
+    its `jsonable_encoder`: a copy of the whole answer, a sixth of `model_info`'s time. So
+    `content` must already be plain JSON (dicts, lists, str, int, float, bool, None)."""
+    return JSONResponse(content)
 
 
 def declared_model(route: Any, status: int) -> Any | None:

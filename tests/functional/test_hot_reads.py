@@ -4,14 +4,22 @@ added."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from webpages import api_commit, api_create
 
 from hugbox.auth import service as auth
 from hugbox.auth.models import OrgRole, TokenRole
 from hugbox.db import Database
+from hugbox.deps import run_read
+from hugbox.loop import leave_loop
 from hugbox.settings import Settings
 
 INFO, HEAD = "/api/models/{}", "/{}/resolve/main/w.txt"
@@ -98,6 +106,10 @@ def test_an_org_member_reads_the_org_private_repos(
     assert _statuses(client, "acme/secret", member) == (200, 200)
 
 
+def _sent(response: Response) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in response.headers.multi_items() if k not in ("x-request-id", "date")]
+
+
 def test_an_lfs_file_s_head_sends_its_get_s_headers(
     client: TestClient, token: str, repo: str
 ) -> None:
@@ -107,10 +119,88 @@ def test_an_lfs_file_s_head_sends_its_get_s_headers(
     head = client.head(url, headers=_bearer(token))
     get = client.get(url, headers=_bearer(token))
     assert head.headers["x-linked-size"] == "3000"
+    assert _sent(head) == _sent(get)
 
-    def sent(response: Response) -> list[tuple[str, str]]:
-        return [
-            (k, v) for k, v in response.headers.multi_items() if k not in ("x-request-id", "date")
-        ]
 
-    assert sent(head) == sent(get)
+def test_a_git_stored_file_s_head_sends_its_get_s_headers(
+    client: TestClient, token: str, repo: str
+) -> None:
+    """The HEAD of a file kept in git is answered from its size, without reading it."""
+    api_commit(client, token, repo, {"notes.txt": b"n" * 300_000})
+    url = f"/{repo}/resolve/main/notes.txt"
+    head = client.head(url, headers=_bearer(token))
+    get = client.get(url, headers=_bearer(token))
+    assert head.status_code == get.status_code == 200
+    assert head.headers["content-length"] == "300000"
+    assert "x-linked-size" not in head.headers
+    assert _sent(head) == _sent(get)
+    ranged = {**_bearer(token), "range": "bytes=0-9"}
+    assert _sent(client.head(url, headers=ranged)) == _sent(client.get(url, headers=ranged))
+
+
+def test_the_event_loop_never_waits_for_a_pooled_connection(
+    client: TestClient, token: str, repo: str
+) -> None:
+    """On SQLite, model_info and HEAD read on the event loop, on a connection of their own: were
+    they to wait for the pool there, nothing could give a connection back (30 s, then a 500)."""
+    database: Database = client.app.state.database  # type: ignore[attr-defined]
+    if not database.reads_on_loop:
+        pytest.skip("this database's reads are done in threads")
+    assert _statuses(client, repo, _bearer(token)) == (200, 200)  # legacy ids loaded, repo cached
+    pool = database.engine.pool
+    limit = pool.size() + pool._max_overflow  # type: ignore[attr-defined]
+    held = [database.engine.connect() for _ in range(limit)]
+    try:
+        started = time.monotonic()
+        assert _statuses(client, repo, _bearer(token)) == (200, 200)
+        assert time.monotonic() - started < 5
+    finally:
+        for connection in held:
+            connection.close()
+
+
+def test_work_too_long_for_the_event_loop_moves_to_a_read_thread(client: TestClient) -> None:
+    """A read that finds itself on the loop with long work ahead (a cold cache) starts again in
+    a thread."""
+    request = Request({"type": "http", "app": client.app, "headers": []})
+    threads: list[str] = []
+
+    def read() -> str:
+        threads.append(threading.current_thread().name)
+        leave_loop()
+        return "read"
+
+    assert client.portal.call(run_read, request, read) == "read"  # type: ignore[union-attr]
+    on_loop = client.app.state.database.reads_on_loop  # type: ignore[attr-defined]
+    assert len(threads) == (2 if on_loop else 1)
+    assert threads[-1].startswith("hugbox-read")
+
+
+CARD = """---
+license: apache-2.0
+tags: [ünïcode, "日本語"]
+learning_rate: 1.0e-5
+big: 12345678901234567890123
+ratio: 0.1
+huge: 1.5e+300
+small: 2.5e-320
+nested: {a: [1, 2.5, null, true], "é": "\\u2028"}
+---
+# card
+"""
+
+
+def test_model_info_sends_the_bytes_fastapi_would(
+    client: TestClient, token: str, repo: str
+) -> None:
+    """model_info skips FastAPI's encoder and, without a query string, its parameter machinery:
+    its bytes are still Starlette's JSONResponse of the same content, and the same with a query
+    string (which takes FastAPI's path)."""
+    api_commit(client, token, repo, {"README.md": CARD.encode(), "config.json": b'{"x": 1e-07}'})
+    plain = client.get(INFO.format(repo), headers=_bearer(token))
+    assert plain.status_code == 200, plain.text
+    assert plain.json()["cardData"]["learning_rate"] == 1e-05
+    assert plain.content == JSONResponse(json.loads(plain.content)).body
+    validated = client.get(INFO.format(repo) + "?blobs=false", headers=_bearer(token))
+    assert validated.content == plain.content
+    assert _sent(validated) == _sent(plain)

@@ -17,7 +17,7 @@ from hugbox.deps import (
     SettingsDep,
     StoreDep,
     get_store,
-    in_read_thread,
+    run_read,
 )
 from hugbox.error_responses import ErrorBody
 from hugbox.errors import BadRequest, RepoNotFound
@@ -33,7 +33,8 @@ from hugbox.repos.hooks import HooksDep, RepoHooks, hooks_of
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.schemas import AgentHarnessRegistry, AnyRepoInfo, CardValidation, RepoUrl
 from hugbox.repos.service import Need, RepoQuery
-from hugbox.wire import Empty, returns
+from hugbox.routing import PlainRoute
+from hugbox.wire import Empty, json_response, returns
 
 router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
@@ -107,29 +108,34 @@ def _repo_info(
     return schemas.only_expanded(info, _listable(expand))
 
 
-# Async, with all the blocking work (the repo's row, access, git) in one thread hop:
-# `model_info` is among the most frequent calls, and each hop costs about as much as its work.
-@router.get(API, **returns(AnyRepoInfo))
+# Async, with all the blocking work (the repo's row, access, git) in one `run_read`: `model_info`
+# is among the most frequent calls, and a thread hop costs about as much as its work. The info
+# is plain JSON, sent as it is (`wire.json_response`).
 async def repo_info(
     request: Request,
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
-) -> dict[str, Any]:
+) -> Response:
     load = RepoLoader(request, Need.READ)
     info = partial(_repo_info, request, load, "main", expand or [], blobs)
-    return await in_read_thread(request, info)
+    return json_response(await run_read(request, info))
 
 
-@router.get(API + "/revision/{revision:path}", **returns(AnyRepoInfo))
 async def repo_info_at(
     request: Request,
     revision: str,
     expand: Annotated[list[str] | None, Query()] = None,
     blobs: bool = False,
-) -> dict[str, Any]:
+) -> Response:
     load = RepoLoader(request, Need.READ)
     info = partial(_repo_info, request, load, unquote(revision), expand or [], blobs)
-    return await in_read_thread(request, info)
+    return json_response(await run_read(request, info))
+
+
+for _path, _info in ((API, repo_info), (API + "/revision/{revision:path}", repo_info_at)):
+    router.add_api_route(
+        _path, _info, methods=["GET"], route_class_override=PlainRoute, **returns(AnyRepoInfo)
+    )
 
 
 class SpaceOptions(BaseModel):

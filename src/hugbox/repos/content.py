@@ -66,6 +66,10 @@ def _file(gitrepo: git.Repository, path: str, blob: git.Blob) -> RepoFile:
 def _entry(gitrepo: git.Repository, item: git.TreeItem) -> RepoEntry:
     if item.is_dir:
         return RepoFolder(path=item.path, tree_id=item.oid)
+    return _file_of(gitrepo, item)
+
+
+def _file_of(gitrepo: git.Repository, item: git.TreeItem) -> RepoFile:
     if item.size > git.LFS_POINTER_MAX:  # too big to be a pointer: no need to read it
         return RepoFile(path=item.path, blob_id=item.oid, size=item.size)
     blob = gitrepo.get(item.oid)
@@ -110,10 +114,12 @@ def paths_info(
 
 
 def get_file(gitrepo: git.Repository, commit: git.Commit, path: str) -> RepoFile:
-    obj = _lookup(gitrepo, commit, path) if path else None
-    if not isinstance(obj, git.Blob):
+    """The file at `path`; its content is read only if it may be an LFS pointer."""
+    # libgit2 would read `a\x00b` as `a`; no committed path holds a control character.
+    found = git.find_item(gitrepo, commit, path) if path and not has_control(path) else None
+    if found is None or found.is_dir:
         raise EntryNotFound(f"Entry not found: {path}", commit=str(commit.id))
-    return _file(gitrepo, path, obj)
+    return _file_of(gitrepo, found)
 
 
 def read_blob(gitrepo: git.Repository, blob_id: str) -> bytes:

@@ -124,6 +124,13 @@ def bytes_response(request: Request, data: bytes, headers: dict[str, str]) -> Re
     )
 
 
+def size_response(size: int, headers: dict[str, str]) -> Response:
+    """The HEAD of a small (git-stored) file without a Range: what `bytes_response` would send,
+    without reading the file."""
+    headers = {**headers, "content-length": str(size)}
+    return Response(headers=headers, media_type="application/octet-stream")
+
+
 UNSATISFIABLE = (-1, -1)
 
 

@@ -9,7 +9,15 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request, Response
 
 from hugbox.db import Work
-from hugbox.deps import SessionDep, SettingsDep, StoreDep, get_settings, get_store, in_read_thread
+from hugbox.deps import (
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    get_settings,
+    get_store,
+    in_read_thread,
+    run_read,
+)
 from hugbox.edge import read_json
 from hugbox.errors import EntryNotFound
 from hugbox.openapi import BINARY, request_body
@@ -20,6 +28,7 @@ from hugbox.repos.hooks import HooksDep, hooks_of
 from hugbox.repos.models import RepoFields
 from hugbox.repos.schemas import TreeEntry
 from hugbox.repos.service import Need
+from hugbox.routing import PlainRoute
 from hugbox.wire import returns
 
 router = APIRouter()
@@ -94,10 +103,14 @@ async def _paths_info_body(request: Request) -> tuple[list[str], bool]:
 
 
 async def resolve_file(request: Request, revision: str, path: str) -> Response:
-    """What `hf_hub_download` and `from_pretrained` send for each file (a HEAD, then a GET):
-    async, with all the blocking work (the repo's row, access, git) in one thread hop."""
+    """What `hf_hub_download` and `from_pretrained` send for each file (a HEAD, then a GET)."""
+    # Async, with all the blocking work (the repo's row, access, git) in one `run_read`. A GET
+    # reads the file's bytes and may count the download (a write): it always takes a thread.
     load = RepoLoader(request, Need.DOWNLOAD)
-    return await in_read_thread(request, partial(_resolve_file, request, load, revision, path))
+    read = partial(_resolve_file, request, load, revision, path)
+    if request.method == "HEAD":
+        return await run_read(request, read)
+    return await in_read_thread(request, read)
 
 
 def _resolve_file(request: Request, load: RepoLoader, revision: str, path: str) -> Response:
@@ -116,6 +129,8 @@ def _file_response(
     headers = downloads.file_headers(file, str(commit.id))
     if request.method == "GET" and request.headers.get("x-hf-download-counter"):
         service.count_download(work.connection, repo=repo, path=path)
+    if file.lfs is None and request.method == "HEAD" and "range" not in request.headers:
+        return downloads.size_response(file.size, headers)
     if file.lfs is None:
         return downloads.bytes_response(request, content.read_blob(gitrepo, file.blob_id), headers)
     headers.update(hooks_of(request).headers(request, work, repo, file.lfs.oid, str(commit.id)))
@@ -147,4 +162,5 @@ for _prefix in FILE_PREFIXES:
             methods=[_method],
             response_class=Response,
             responses=_answers,
+            route_class_override=PlainRoute,
         )

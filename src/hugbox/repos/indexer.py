@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from hugbox.loop import leave_loop
 from hugbox.repos import cards, content
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.store import RepoStore
@@ -81,6 +82,7 @@ def describe(gitrepo: git.Repository, repo_type: RepoType, commit: git.Commit) -
     key = (str(commit.id), repo_type)
     found = _descriptions.get(key)
     if found is None:
+        leave_loop()  # the whole tree is read: a large repo's may take seconds
         entries = content.list_tree(gitrepo, commit, "", recursive=True)
         files = tuple(e for e in entries if isinstance(e, content.RepoFile))
         found = CommitDescription(

@@ -180,6 +180,24 @@ def lookup(repo: pygit2.Repository, commit: pygit2.Commit, path: str) -> pygit2.
     return repo.get(entry.id)
 
 
+def find_item(repo: pygit2.Repository, commit: pygit2.Commit, path: str) -> TreeItem | None:
+    """The file or folder at `path` (not ""), or None: a blob's size comes from its header, so
+    its content is not read (`lookup` reads it whole)."""
+    try:
+        entry = commit.tree[path]
+    except KeyError:
+        return None
+    if entry.type_str == "tree":
+        return TreeItem(path, True, str(entry.id), 0)
+    if entry.type_str != "blob":
+        return None  # a submodule's commit
+    try:
+        size = repo.odb.read_header(entry.id)[1]
+    except KeyError:
+        return None
+    return TreeItem(path, False, str(entry.id), size)
+
+
 def walk(
     repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, *, recursive: bool
 ) -> Iterator[TreeItem]:
