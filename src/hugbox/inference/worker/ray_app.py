@@ -179,37 +179,37 @@ class ModelServer:
         self, model: Any, job: Job, hub_id: int, loaded_s: float | None
     ) -> AsyncIterator[str]:
         """The generated text as it comes, then the job's outcome. When the hub hangs up, Serve
-        cancels this generator: the generation stops at its next token."""
+        cancels this generator: the generation stops at its next token. (Serve's cancellation
+        hits every later await too, so nothing is awaited on the way out.)"""
         inbox = self._inbox()
         chunks: asyncio.Queue[str] = asyncio.Queue()
         inbox.streams[job.id] = chunks
-        async with self.compute:
-            running = asyncio.ensure_future(asyncio.to_thread(_answer, model, [job], inbox))
-            try:
-                async for text in _drain(chunks, running):
-                    yield fleet.event(self.options.key, text)
-            except BaseException:
-                inbox.cancelled.add(job.id)
-                await self._note_stopped(running)  # the compute slot is free once it stops
-                raise
-            finally:
-                inbox.streams.pop(job.id, None)
+        repo_id = serve.get_multiplexed_model_id().partition("@")[0]
+        await self.compute.acquire()
+        running = asyncio.ensure_future(asyncio.to_thread(_answer, model, [job], inbox))
+        running.add_done_callback(lambda _: self.compute.release())  # held until it stops
+        try:
+            async for text in _drain(chunks, running):
+                yield fleet.event(self.options.key, text)
+        except BaseException:
+            inbox.cancelled.add(job.id)
+            running.add_done_callback(lambda done: _note_stopped(repo_id, done))
+            raise
+        finally:
+            inbox.streams.pop(job.id, None)
         [outcome] = running.result()
         yield fleet.event(
             self.options.key, Reply(dataclasses.replace(outcome, id=hub_id), loaded_s)
         )
 
-    async def _note_stopped(self, running: asyncio.Future[list[Outcome]]) -> None:
-        try:
-            [outcome] = await asyncio.shield(running)
-        except BaseException:
-            return
-        sequences = outcome.value if outcome.ok and isinstance(outcome.value, list) else []
-        tokens = sum(getattr(done, "completion_tokens", 0) for done in sequences)
-        model_id = serve.get_multiplexed_model_id()
-        log.info(
-            "stream of %s stopped after %d generated tokens", model_id.partition("@")[0], tokens
-        )
+
+def _note_stopped(repo_id: str, running: asyncio.Future[list[Outcome]]) -> None:
+    if running.cancelled() or running.exception() is not None:
+        return
+    [outcome] = running.result()
+    sequences = outcome.value if outcome.ok and isinstance(outcome.value, list) else []
+    tokens = sum(getattr(done, "completion_tokens", 0) for done in sequences)
+    log.info("stream of %s stopped after %d generated tokens", repo_id, tokens)
 
 
 def _answer(model: Any, jobs: list[Job], inbox: _Inbox) -> list[Outcome]:
