@@ -2,7 +2,7 @@
 and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
-     [--only download upload model_info object_access inference git gpt2 viewer xet web spaces]
+     [--only download upload model_info object_access inference ray git gpt2 viewer xet web spaces]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import gpt2_text
 import inference
 import model_info
 import object_access
+import ray_serve
 import spaces
 import upload
 import viewer
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "model_info": model_info.run,
     "object_access": object_access.run,
     "inference": inference.run,
+    "ray": ray_serve.run,
     "git": git_clone.run,
     "gpt2": gpt2_text.run,
     "viewer": viewer.run,

@@ -163,7 +163,8 @@ class ModelServer:
     async def run_batch(self, calls: list[tuple[Any, Job]]) -> list[Outcome]:
         # Serve splits batches by multiplexed model id: every call here has the same model.
         model, jobs = calls[0][0], [job for _, job in calls]
-        log.info("batch of %d for %s", len(jobs), serve.get_multiplexed_model_id())
+        if len(jobs) > 1:  # a line per lone call would cost more than the call
+            log.info("batch of %d for %s", len(jobs), serve.get_multiplexed_model_id())
         inbox = self._inbox()
         async with self.compute:
             outcomes = await asyncio.to_thread(_answer, model, jobs, inbox)
@@ -255,6 +256,7 @@ def application(
         num_replicas=replicas,
         max_ongoing_requests=max(2 * options.max_batch, 8),
         max_queued_requests=max_queue,
+        logging_config={"enable_access_log": False},  # the hub writes its own access lines
         ray_actor_options={
             "num_cpus": cpus,
             # Xet downloads would ask the hub for a Xet token, which a read grant does not give.
