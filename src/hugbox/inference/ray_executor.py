@@ -57,6 +57,7 @@ class RayServeExecutor:
         self._pinned = pinned
         self._ids = itertools.count(1)
         self._seen: dict[ModelKey, float] = {}  # when each model last answered
+        self._grants: dict[ModelKey, tuple[str, float]] = {}  # a model's grant, when minted
         self._in_flight: Counter[ModelKey] = Counter()
         timeout = httpx.Timeout(limits.deadline_s, connect=10.0)
         pool = httpx.Limits(max_connections=None, max_keepalive_connections=64)
@@ -182,10 +183,20 @@ class RayServeExecutor:
 
     def _fleet_call(self, key: ModelKey, job: Job | None, *, wait: bool) -> FleetCall:
         revision = key.model_dir.name  # a snapshot folder is named after its commit
-        grant = grants.mint(self._secret, repo_type="model", repo_id=key.repo_id, revision=revision)
         return FleetCall(
-            key.repo_id, revision, key.task, key.weights_bytes, self._hub_url, grant, job, wait
-        )
+            key.repo_id, revision, key.task, key.weights_bytes, self._hub_url,
+            self._grant(key, revision), job, wait,
+        )  # fmt: skip
+
+    def _grant(self, key: ModelKey, revision: str) -> str:
+        """The model's read grant, minted again once half its life is gone: a replica may
+        start a download with it at any time."""
+        held = self._grants.get(key)
+        if held is not None and time.monotonic() - held[1] < grants.TTL_S / 2:
+            return held[0]
+        grant = grants.mint(self._secret, repo_type="model", repo_id=key.repo_id, revision=revision)
+        self._grants[key] = (grant, time.monotonic())
+        return grant
 
     def _url(self, key: ModelKey) -> str:
         route = fleet.pinned_route(key.repo_id) if key.repo_id in self._pinned else fleet.ROUTE
