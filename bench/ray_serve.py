@@ -2,8 +2,9 @@
 same cores: all-MiniLM-L6-v2 embeddings through one hub, first with `ProcessExecutor` (a model
 worker process), then with `RayServeExecutor` (a local Ray cluster, one replica).
 
-1. added latency: the median time of one small embedding request, one at a time, on Ray minus
-   on the process executor (Serve's proxy and the replica's hop; target <= 6 ms);
+1. added latency: for one small embedding request at a time, the median time around the forward
+   pass (request time minus the worker's own time on it) on Ray minus on the process executor:
+   Serve's proxy and the replica's hop (target <= 6 ms);
 2. throughput: 32 closed-loop clients on one model, Ray over the process executor (target
    >= 0.9x).
 
@@ -102,15 +103,19 @@ def run(ws: Workspace) -> list[Result]:
 
 
 def results(process: tuple[Latency, Load], fleet: tuple[Latency, Load]) -> list[Result]:
-    added_ms = (fleet[0].median - process[0].median) * 1000
+    # Time around the forward pass (request time minus the worker's own time on the same
+    # request): the model's compute drops out, and with it most of the noise of a shared machine.
+    added_ms = (fleet[0].added - process[0].added) * 1000
     ratio = fleet[1].rate / process[1].rate
     return [
         Result(
             "ray: added latency, 1 embedding",
-            f"{fleet[0].median * 1000:.1f} ms p50 (+{added_ms:.1f} ms)",
-            f"process executor {process[0].median * 1000:.1f} ms",
+            f"+{added_ms:.1f} ms p50 ({fleet[0].added * 1000:.1f} ms around the model)",
+            f"process executor {process[0].added * 1000:.1f} ms around the model",
             target=f"<= +{TARGET_ADDED_MS:.0f} ms",
             met=added_ms <= TARGET_ADDED_MS,
+            note=f"ray: one request {fleet[0].median * 1000:.1f} ms p50, process executor "
+            f"{process[0].median * 1000:.1f} ms",
         ),
         Result(
             "ray: 32 clients, embeddings",

@@ -31,8 +31,9 @@ class FrameError(ValueError):
 
 @dataclass(frozen=True)
 class FleetCall:
-    """Run `job` on a model at one commit (`job` None: only load it). The fleet downloads the
-    snapshot from `hub_url` with `grant`, a read-only service token for that commit alone."""
+    """Run `job` on a model at one commit (a list: several, answered by a list of outcomes;
+    None: only load it). The fleet downloads the snapshot from `hub_url` with `grant`, a
+    read-only service token for that commit alone."""
 
     repo_id: str
     revision: str
@@ -40,7 +41,7 @@ class FleetCall:
     weights_bytes: int
     hub_url: str
     grant: str
-    job: Job | None
+    job: Job | list[Job] | None
     wait: bool = True  # False: a model not loaded yet starts loading and `Loading` comes back
 
     @property
@@ -64,7 +65,7 @@ class LoadFailed:
 
 @dataclass(frozen=True)
 class Reply:
-    value: Outcome | Loading | LoadFailed | None  # None: a load-only call, done
+    value: Outcome | list[Outcome] | Loading | LoadFailed | None  # None: a load-only call
     loaded_s: float | None = None  # this call loaded the model, in that many seconds
 
 

@@ -10,6 +10,7 @@ Serve cancels the replica's work).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
@@ -35,6 +36,7 @@ from hugbox.inference.worker.process import Job, Outcome
 
 log = logging.getLogger(__name__)
 _SEEN_TTL_S = 60.0  # a model that answered this recently is taken to be loaded
+_SENDS_PER_MODEL = 2  # calls a model has on their way at once: the next batch gathers meanwhile
 
 
 class RayServeExecutor:
@@ -59,6 +61,9 @@ class RayServeExecutor:
         self._seen: dict[ModelKey, float] = {}  # when each model last answered
         self._grants: dict[ModelKey, tuple[str, float]] = {}  # a model's grant, when minted
         self._in_flight: Counter[ModelKey] = Counter()
+        self._waiting: dict[ModelKey, list[tuple[Job, asyncio.Future[Outcome]]]] = {}
+        self._sending: Counter[ModelKey] = Counter()  # calls on their way, per model
+        self._tasks: set[asyncio.Task[None]] = set()
         timeout = httpx.Timeout(limits.deadline_s, connect=10.0)
         pool = httpx.Limits(max_connections=None, max_keepalive_connections=64)
         self._client = httpx.AsyncClient(timeout=timeout, limits=pool)
@@ -79,9 +84,55 @@ class RayServeExecutor:
 
     async def run(self, key: ModelKey, job: Job, *, wait_for_model: bool | None) -> Outcome:
         async with self._admitted(key, wait_for_model):
-            outcome = await self._call(key, job, wait=wait_for_model is not False)
-        assert outcome is not None  # a job's call always has an outcome
-        return outcome
+            if wait_for_model is False:  # may answer 503 on its own: not batched with others
+                outcome = await self._call(key, job, wait=False)
+                assert isinstance(outcome, Outcome)
+                return outcome
+            future = asyncio.get_running_loop().create_future()
+            self._waiting.setdefault(key, []).append((job, future))
+            self._dispatch(key)
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), self.limits.deadline_s)
+            except TimeoutError:
+                raise ModelTimeout(key.repo_id, self.limits.deadline_s) from None
+            finally:
+                future.cancel()  # a caller gone before its batch left is never sent
+
+    def _dispatch(self, key: ModelKey) -> None:
+        """Send what queued for `key` as one call, up to `_SENDS_PER_MODEL` calls at a time: as
+        ProcessExecutor sends what queued while the last batch ran. One request through Serve's
+        proxy for many callers (its per-request cost is the fleet's bottleneck); the replica
+        hands each job to `serve.batch`, which merges them with other hub processes' jobs."""
+        waiting = self._waiting.get(key, [])
+        while waiting and self._sending[key] < _SENDS_PER_MODEL:
+            batch = [(j, f) for j, f in waiting[: self.limits.max_batch] if not f.done()]
+            del waiting[: self.limits.max_batch]
+            if batch:
+                self._sending[key] += 1
+                task = asyncio.get_running_loop().create_task(self._send_batch(key, batch))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        if not waiting:
+            self._waiting.pop(key, None)
+
+    async def _send_batch(
+        self, key: ModelKey, batch: list[tuple[Job, asyncio.Future[Outcome]]]
+    ) -> None:
+        try:
+            outcomes = await self._call(key, [job for job, _ in batch], wait=True)
+            assert isinstance(outcomes, list)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if not future.done():
+                    future.set_result(outcome)
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        finally:
+            self._sending[key] -= 1
+            if not self._sending[key]:
+                del self._sending[key]
+            self._dispatch(key)
 
     async def stream(
         self, key: ModelKey, job: Job, *, wait_for_model: bool | None
@@ -126,8 +177,9 @@ class RayServeExecutor:
             raise ModelLoading(key.repo_id, estimate) from None
 
     async def _call(
-        self, key: ModelKey, job: Job | None, *, wait: bool, limit_s: float | None = None
-    ) -> Outcome | None:
+        self, key: ModelKey, job: Job | list[Job] | None, *, wait: bool,
+        limit_s: float | None = None,
+    ) -> Outcome | list[Outcome] | None:  # fmt: skip
         call = self._fleet_call(key, job, wait=wait)
         request = self._client.build_request(
             "POST", self._url(key), content=fleet.pack(self._key, call), headers=_headers(call),
@@ -161,14 +213,14 @@ class RayServeExecutor:
                     yield item
                     continue
                 outcome = self._settle(key, item)
-                if outcome is not None:
+                if isinstance(outcome, Outcome):
                     yield outcome
                 return
         except httpx.TransportError as exc:  # the replica died mid-stream
             raise ModelFailed(f"The model server for {key.repo_id} stopped: {exc}") from None
         raise ModelFailed(f"The model server for {key.repo_id} ended the stream early")
 
-    def _settle(self, key: ModelKey, reply: Reply) -> Outcome | None:
+    def _settle(self, key: ModelKey, reply: Reply) -> Outcome | list[Outcome] | None:
         """The reply's outcome, or the error it stands for; a model that answered is noted."""
         value = reply.value
         if isinstance(value, Loading):
@@ -181,7 +233,7 @@ class RayServeExecutor:
         self._seen[key] = time.monotonic()
         return value
 
-    def _fleet_call(self, key: ModelKey, job: Job | None, *, wait: bool) -> FleetCall:
+    def _fleet_call(self, key: ModelKey, job: Job | list[Job] | None, *, wait: bool) -> FleetCall:
         revision = key.model_dir.name  # a snapshot folder is named after its commit
         return FleetCall(
             key.repo_id, revision, key.task, key.weights_bytes, self._hub_url,

@@ -35,6 +35,9 @@ from hugbox.settings import Settings
 log = logging.getLogger("ray.serve")
 
 
+_MAX_GATHER_S = 0.05  # the longest a call waits for others to join its batch
+
+
 @dataclasses.dataclass(frozen=True)
 class FleetOptions:
     """How the hugbox deployment runs; `deploy` builds it from the hub's settings."""
@@ -92,6 +95,7 @@ class ModelServer:
         self.load_seconds: dict[str, float] = {}  # reported once, to the call that waited
         self.background: set[asyncio.Task[Any]] = set()
         self.compute = asyncio.Semaphore(1)
+        self.busy, self.last_batch_s = False, 0.0
         self.inbox: _Inbox | None = None
         self.run_batch.set_max_batch_size(options.max_batch)  # type: ignore[attr-defined]
         # Wrapped here, not on the class: the number of models comes from the options. A plain
@@ -116,12 +120,19 @@ class ModelServer:
         loaded_s = self.load_seconds.pop(model_id, None)
         if call.job is None:
             return self._reply(Reply(None, loaded_s))
+        if isinstance(call.job, list):  # what queued in one hub process: batched with others
+            outcomes = await asyncio.gather(*(self._run(loaded.model, job) for job in call.job))
+            return self._reply(Reply(list(outcomes), loaded_s))
         job = dataclasses.replace(call.job, id=next(self.ids))
         if job.stream:
             events = self._stream(loaded.model, job, call.job.id, loaded_s)
             return StreamingResponse(events, media_type="text/event-stream")
         outcome = await self.run_batch((loaded.model, job))
         return self._reply(Reply(dataclasses.replace(outcome, id=call.job.id), loaded_s))
+
+    async def _run(self, model: Any, job: Job) -> Outcome:
+        outcome = await self.run_batch((model, dataclasses.replace(job, id=next(self.ids))))
+        return dataclasses.replace(outcome, id=job.id)
 
     def _reply(self, reply: Reply) -> Response:
         return Response(fleet.pack(self.options.key, reply), media_type="application/octet-stream")
@@ -167,9 +178,25 @@ class ModelServer:
             log.info("batch of %d for %s", len(jobs), serve.get_multiplexed_model_id())
         inbox = self._inbox()
         async with self.compute:
-            outcomes = await asyncio.to_thread(_answer, model, jobs, inbox)
+            self._gather_while_busy()
+            started = time.perf_counter()
+            try:
+                outcomes = await asyncio.to_thread(_answer, model, jobs, inbox)
+            finally:
+                self.last_batch_s = time.perf_counter() - started
+                self.busy = False
+                self.run_batch.set_batch_wait_timeout_s(0.0)  # type: ignore[attr-defined]
         by_id = {outcome.id: outcome for outcome in outcomes}
         return [by_id[job.id] for job in jobs]
+
+    def _gather_while_busy(self) -> None:
+        """Serve forms the next batch as soon as the last one is formed, not once it is
+        answered: with no wait, calls arriving while a batch runs would queue as batches of
+        one. So while a batch runs, the next one gathers for about as long as the last one
+        took (as ProcessExecutor sends what queued meanwhile); an idle replica does not wait."""
+        self.busy = True
+        wait_s = min(self.last_batch_s, _MAX_GATHER_S)
+        self.run_batch.set_batch_wait_timeout_s(wait_s)  # type: ignore[attr-defined]
 
     def _inbox(self) -> _Inbox:
         if self.inbox is None:
