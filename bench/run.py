@@ -2,8 +2,8 @@
 and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
-     [--only download upload model_info object_access replicas inference git gpt2 viewer
-            xet web spaces jobs s3]
+     [--only download upload model_info object_access replicas inference ray git gpt2
+            viewer xet web spaces jobs s3]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import inference
 import jobs
 import model_info
 import object_access
+import ray_serve
 import replicas
 import s3
 import spaces
@@ -39,6 +40,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "object_access": object_access.run,
     "replicas": replicas.run,
     "inference": inference.run,
+    "ray": ray_serve.run,
     "git": git_clone.run,
     "gpt2": gpt2_text.run,
     "viewer": viewer.run,

@@ -17,6 +17,13 @@ class PreuploadMode(StrEnum):
     XET = "xet"  # as `lfs`, and stock clients move large files through hugbox's Xet CAS
 
 
+class InferenceBackend(StrEnum):
+    """Where hosted models run."""
+
+    PROCESS = "process"  # one worker process per model, on this machine (the embedded default)
+    RAY = "ray"  # a Ray Serve application shared by every hub process (docs/deployment.md)
+
+
 class LogFormat(StrEnum):
     """How `hugbox serve` writes its log lines."""
 
@@ -143,6 +150,37 @@ class Settings(BaseSettings):
         default=64 * 1024**2,
         description="Memory for cached answers of deterministic inference calls, per server "
         "process (JSON bytes; 0 turns the cache off).",
+    )
+    inference_backend: InferenceBackend = Field(
+        default=InferenceBackend.PROCESS,
+        description="`process` (default): models run in worker processes of each server "
+        "process; `ray`: in the hugbox application of a Ray Serve cluster (`HUGBOX_RAY_*`).",
+    )
+    ray_serve_url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="HTTP address of the Ray Serve proxy that serves the hugbox application "
+        "(with `HUGBOX_INFERENCE_BACKEND=ray`).",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray cluster address (e.g. `ray://head:10001` or `auto`): `hugbox serve` "
+        "deploys the hugbox Serve application there at start; unset, it must be deployed.",
+    )
+    ray_hub_url: str | None = Field(
+        default=None,
+        description="The hub's URL as Ray nodes reach it: replicas download models from it as "
+        "a Hugging Face client; `HUGBOX_PUBLIC_URL` when unset.",
+    )
+    ray_replicas: int = Field(
+        default=1, description="Replicas of the hugbox Serve deployment that loads any model."
+    )
+    ray_models_per_replica: int = Field(
+        default=4, description="Models one Ray replica keeps loaded (least recently used go)."
+    )
+    ray_replica_cpus: float = Field(
+        default=1.0,
+        description="CPUs Ray reserves for each replica (0 lets replicas share the cores "
+        "freely, as on a small test cluster).",
     )
     metrics_public: bool = Field(
         default=False,

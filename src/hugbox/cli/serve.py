@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from hugbox.app import create_app
 from hugbox.cli.context import DataDirOption, err, operator
 from hugbox.observability.logs import logging_config
 from hugbox.repos import reconcile
-from hugbox.settings import Settings
+from hugbox.settings import InferenceBackend, Settings
 
 
 def serve(
@@ -50,6 +51,11 @@ def serve(
     os.environ["HUGBOX_DATA_DIR"] = str(op.settings.data_dir.resolve())
     spaces_port = spaces_port or op.settings.spaces_port or port + 1
     os.environ["HUGBOX_SPACES_PORT"] = str(spaces_port)
+    if op.settings.inference_backend is InferenceBackend.RAY:
+        # Ray replicas download models from the hub: tell them where it listens.
+        os.environ.setdefault("HUGBOX_RAY_HUB_URL", f"http://{reachable(host)}:{port}")
+        if op.settings.ray_address:
+            _deploy_on_ray(op.settings, op.secret)
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -91,6 +97,21 @@ def _export_inference_options(
         os.environ["HUGBOX_INFERENCE_THREADS"] = str(threads)
     if workers > 1 and "HUGBOX_INFERENCE_CORES" not in os.environ:
         os.environ["HUGBOX_INFERENCE_CORES"] = str(max(1, (os.cpu_count() or 1) // workers))
+
+
+def _deploy_on_ray(settings: Settings, secret: bytes) -> None:
+    """The hugbox Serve application, deployed once by this parent process however many server
+    processes follow: they all call the same replicas, so each model loads once for the hub."""
+    import ray
+
+    from hugbox.inference.worker import ray_app
+
+    err.print(f"Deploying the hugbox application on Ray ({settings.ray_address})...")
+    ray.init(address=settings.ray_address, logging_level=logging.WARNING)
+    try:
+        ray_app.deploy(settings, secret)
+    finally:
+        ray.shutdown()  # Serve applications outlive the driver that deployed them
 
 
 def reachable(host: str) -> str:

@@ -9,18 +9,19 @@ import os
 from hugbox.context import Context
 from hugbox.inference import api, openai_api
 from hugbox.inference.cache import ResponseCache
-from hugbox.inference.executor import ExecutorLimits, ProcessExecutor
+from hugbox.inference.executor import Executor, ExecutorLimits, ProcessExecutor
 from hugbox.inference.metrics import ExecutorEvents, MeteredExecutor, Metrics
 from hugbox.inference.pinned import load_pinned
+from hugbox.inference.ray_executor import RayServeExecutor
 from hugbox.inference.targets import TargetCache
-from hugbox.settings import Settings
+from hugbox.settings import InferenceBackend, Settings
 from hugbox.wiring import Wiring
 
 
 def install(wiring: Wiring, context: Context) -> None:
     settings = context.settings
     meters = Metrics(wiring.registry)
-    executor = MeteredExecutor(_executor(settings, meters), meters)
+    executor = MeteredExecutor(_executor(context, meters), meters)
     response_cache = ResponseCache(settings.inference_cache_bytes)
     meters.watch(executor, response_cache)
     wiring.api += [api.router, openai_api.router]
@@ -45,18 +46,40 @@ def install(wiring: Wiring, context: Context) -> None:
     wiring.on_stop.append(close)
 
 
-def _executor(settings: Settings, events: ExecutorEvents) -> ProcessExecutor:
+def _executor(context: Context, events: ExecutorEvents) -> Executor:
+    settings = context.settings
+    if settings.inference_backend is InferenceBackend.RAY:
+        return _ray_executor(context, events)
+    return ProcessExecutor(_limits(settings), events=events)
+
+
+def _ray_executor(context: Context, events: ExecutorEvents) -> Executor:
+    settings = context.settings
+    hub_url = settings.ray_hub_url or settings.public_url
+    if not hub_url:
+        raise ValueError(
+            "HUGBOX_INFERENCE_BACKEND=ray needs HUGBOX_RAY_HUB_URL (or HUGBOX_PUBLIC_URL): "
+            "the hub's URL as Ray nodes reach it"
+        )
+    return RayServeExecutor(
+        _limits(settings),
+        serve_url=settings.ray_serve_url,
+        hub_url=hub_url,
+        secret=context.secret,
+        pinned=frozenset(settings.inference_pinned),
+        events=events,
+    )
+
+
+def _limits(settings: Settings) -> ExecutorLimits:
     threads = max(1, settings.inference_threads)
     cores = settings.inference_cores or os.cpu_count() or 1
-    return ProcessExecutor(
-        ExecutorLimits(
-            memory_budget=settings.inference_memory_budget,
-            threads=threads,
-            max_batch=settings.inference_max_batch,
-            max_queue=settings.inference_max_queue,
-            load_timeout_s=settings.inference_load_timeout,
-            deadline_s=settings.inference_deadline,
-            compute_slots=max(1, cores // threads),
-        ),
-        events=events,
+    return ExecutorLimits(
+        memory_budget=settings.inference_memory_budget,
+        threads=threads,
+        max_batch=settings.inference_max_batch,
+        max_queue=settings.inference_max_queue,
+        load_timeout_s=settings.inference_load_timeout,
+        deadline_s=settings.inference_deadline,
+        compute_slots=max(1, cores // threads),
     )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 
+from hugbox.auth import grants
 from hugbox.auth.service import Caller, Principal, authenticate
 from hugbox.db import Database, Work
 from hugbox.deps import SessionDep, bearer_token, caller_of
@@ -147,14 +148,26 @@ class RepoLoader:
 
     def _load(self, work: Work) -> RepoFields:
         repo_type, repo_id = path_repo_type(self.request), path_repo_id(self.request)
-        caller, found = service.find_bearer_and_record(
-            work.connection, bearer_token(self.request), repo_type, repo_id
-        )
+        token = bearer_token(self.request)
+        if grants.is_grant(token):
+            return self._granted(work, str(token), repo_type, repo_id)
+        caller, found = service.find_bearer_and_record(work.connection, token, repo_type, repo_id)
         self.request.state.bearer = caller  # who it was, for the access line
         if found is None:  # no such repo, or an old id: `load_repo` answers as it does
             return load_repo(self.request, work.session, caller, self.need)
         url = repo_url(self.request, found) if found.gated else ""
         return service.authorize(work.connection, caller, found, self.need, repo_url=url)
+
+    def _granted(self, work: Work, token: str, repo_type: RepoType, repo_id: str) -> RepoFields:
+        """A service token (`auth.grants`) reads its one repo at its one commit, whoever owns
+        it: the hub checked the caller's access when it minted the grant. Anything else is a
+        repo it cannot see."""
+        grant = grants.read(self.request.app.state.context.secret, token)
+        revision = unquote(self.request.path_params.get("revision", ""))
+        found = service.find_record(work.connection, repo_type, repo_id)
+        if found is None or not grant.covers(repo_type.value, found.repo_id, revision):
+            raise RepoNotFound(anonymous=False)
+        return found
 
 
 def _load_repo(request: Request, session: Session, need: Need) -> Repo:

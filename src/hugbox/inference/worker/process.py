@@ -11,11 +11,11 @@ import logging
 import resource
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from hugbox.inference.worker import generation
 from hugbox.inference.worker.generation import Chunk, Generated
@@ -86,9 +86,27 @@ def main(conn: Connection, spec: WorkerSpec) -> None:
     conn.send(("ready", _rss_bytes()))
     inbox = _Inbox(conn)
     while (jobs := inbox.next_batch()) is not None:
-        for group in _groups(jobs):
-            for outcome in _run_group(model, group, inbox):
-                conn.send(outcome)
+        for outcome in answer(model, jobs, inbox):
+            conn.send(outcome)
+
+
+class Inbox(Protocol):
+    """Where a running batch sends streamed text and learns which of its jobs were cancelled:
+    this process's pipe, or a Ray replica's queues (`ray_app`)."""
+
+    def poll_cancelled(self) -> set[int]: ...
+    def emitter(self, job: Job) -> Callable[[str], None] | None: ...
+
+
+def load(spec: WorkerSpec) -> _Model:
+    """The model `spec` names, loaded in this process."""
+    return _load(spec)
+
+
+def answer(model: _Model, jobs: list[Job], inbox: Inbox) -> Iterator[Outcome]:
+    """The outcome of each job of a batch, group by group (jobs that share a forward pass)."""
+    for group in _groups(jobs):
+        yield from _run_group(model, group, inbox)
 
 
 class _Inbox:
@@ -140,7 +158,7 @@ def _groups(jobs: list[Job]) -> list[list[Job]]:
     return list(groups.values())
 
 
-def _run_group(model: _Model, group: list[Job], inbox: _Inbox) -> list[Outcome]:
+def _run_group(model: _Model, group: list[Job], inbox: Inbox) -> list[Outcome]:
     try:
         if group[0].seed is not None:
             import torch
@@ -161,7 +179,7 @@ def _run_group(model: _Model, group: list[Job], inbox: _Inbox) -> list[Outcome]:
     ]
 
 
-def _generate(model: _Model, group: list[Job], inbox: _Inbox) -> list[Any]:
+def _generate(model: _Model, group: list[Job], inbox: Inbox) -> list[Any]:
     """One `generate` for the whole group. Each job gets a list of its returned sequences, or
     one such list per prompt when it sent a list of prompts."""
     rows = [row for job in group for row in _rows(model, job, inbox)]
@@ -189,7 +207,7 @@ def _per_prompt(job: Job, results: dict[tuple[int, int], list[Generated]]) -> An
     return lists if _several_prompts(job) else lists[0]
 
 
-def _rows(model: _Model, job: Job, inbox: _Inbox) -> list[generation.Row]:
+def _rows(model: _Model, job: Job, inbox: Inbox) -> list[generation.Row]:
     emit = inbox.emitter(job)
     copies = job.kwargs.get("num_return_sequences", 1)
     rows = []
