@@ -158,7 +158,7 @@ def create_commit(
         _open_pr(session, caller, repo, gitrepo, revision, header) if create_pr else (None, None)
     )
     ref_name = f"refs/pr/{pr_num}" if pr_num else _branch_ref(gitrepo, revision)
-    with store.locked(repo):
+    with store.locked(repo, session):
         head = base or git.resolve(gitrepo, ref_name)
         if head is None:
             raise RevisionNotFound(revision)
@@ -175,7 +175,7 @@ def create_commit(
             author_email=author_email(caller.user),
             message=_message(header),
         )
-        git.set_ref(gitrepo, ref_name, oid)
+        git.set_ref(gitrepo, ref_name, oid, old=None if base else str(head.id))
     lfs_index.record(session, ingest.objects)
     objects.link(session, repo_pk=repo.pk, oids=ingest.named)
     if ref_name == events.MAIN_REF:
@@ -199,7 +199,7 @@ def super_squash(
     authorize(session, caller, repo, Need.WRITE)
     gitrepo = store.open(repo)
     ref_name = _branch_ref(gitrepo, branch)
-    with store.locked(repo):
+    with store.locked(repo, session):
         head = git.resolve(gitrepo, ref_name)
         if head is None:
             raise RevisionNotFound(branch)
@@ -208,7 +208,7 @@ def super_squash(
             author_email=author_email(caller.user),
             message=message,
         )  # fmt: skip
-        git.set_ref(gitrepo, ref_name, oid)
+        git.set_ref(gitrepo, ref_name, oid, old=str(head.id))
     if ref_name == events.MAIN_REF:
         indexer.refresh(session, store, repo)
     announce.ref_moved(session, repo, ref=ref_name, old=str(head.id), new=oid)

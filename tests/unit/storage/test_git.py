@@ -23,13 +23,13 @@ def _commit(repo: pygit2.Repository, changes: list[git.Change], parent: str | No
         repo, tree_oid=tree, parents=[parent] if parent else [], author_name="alice",
         author_email="a@x", message="msg",
     )  # fmt: skip
-    git.set_ref(repo, "refs/heads/main", oid)
+    git.set_ref(repo, "refs/heads/main", oid, old=parent)
     return oid
 
 
 def test_commit_and_resolve_by_branch_tag_and_short_sha(repo: pygit2.Repository) -> None:
     oid = _commit(repo, [git.Put("a/b.txt", git.write_blob(repo, b"hi"))])
-    git.set_ref(repo, "refs/tags/v1", oid)
+    git.set_ref(repo, "refs/tags/v1", oid, old=None)
     for revision in ("main", "refs/heads/main", "v1", oid, oid[:7]):
         commit = git.resolve(repo, revision)
         assert commit is not None and str(commit.id) == oid
@@ -104,7 +104,7 @@ blob = git.write_blob(repo, b"acknowledged")
 tree = git.build_tree(repo, None, [git.Put("a.txt", blob)])
 commit = git.write_commit(repo, tree_oid=tree, parents=[], author_name="a", author_email="a@x",
                           message="m")
-git.set_ref(repo, "refs/heads/main", commit)
+git.set_ref(repo, "refs/heads/main", commit, old=None)
 """
 
 
