@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from hugbox.db import migrate
 from support import Hub, create_token, free_port, run_cli, running_hub
+from testdb import Template, template
 
 PORT = free_port()
 ENDPOINT = f"http://127.0.0.1:{PORT}"
@@ -42,11 +42,10 @@ os.environ.setdefault(
 
 
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database migrated once per run, for in-process tests to copy (~1 ms, not ~150 ms)."""
-    path = tmp_path_factory.mktemp("template") / "hub.db"
-    migrate(f"sqlite:///{path}")
-    return path
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """A database migrated once per run, for in-process tests to copy (~1 ms, not ~150 ms; on
+    PostgreSQL ~20 ms, not ~400 ms)."""
+    return template(tmp_path_factory.mktemp("template"))
 
 
 def _seed(data_dir: Path) -> dict[str, str]:

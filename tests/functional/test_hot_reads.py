@@ -4,6 +4,8 @@ added."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -28,8 +30,10 @@ def _statuses(client: TestClient, repo_id: str, headers: dict[str, str]) -> tupl
 
 
 @pytest.fixture
-def database(settings: Settings, client: TestClient) -> Database:
-    return Database(settings.sqlalchemy_url)
+def database(settings: Settings, client: TestClient) -> Iterator[Database]:
+    database = Database(settings.sqlalchemy_url)
+    yield database
+    database.close()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hugbox.auth.service import Caller
+from hugbox.db import lock_in_transaction
 from hugbox.errors import (
     BadRequest,
     Conflict,
@@ -264,6 +265,9 @@ def open_discussion(
     is_pull_request: bool,
 ) -> int:
     """Number a new discussion or pull request (one sequence per repo, as on HF)."""
+    # On PostgreSQL openers of one repo take turns until their transactions end, so each reads
+    # the last number committed; SQLite has no such lock, and a loser there takes the next one.
+    lock_in_transaction(session, f"discussions:{repo.pk}")
     for _ in range(_NUMBERING_TRIES):
         num = _next_num(session, repo)
         row = Discussion(
