@@ -8,7 +8,7 @@ export HUGBOX_DATA_DIR ?= $(CURDIR)/data
 unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve test test-fast lint format docs bench compat upstream
+.PHONY: help install demo serve test test-fast test-pg lint format docs bench compat upstream
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,15 @@ test: install lint ## lint, type-check, then run the whole test suite
 
 test-fast: install ## the unit and functional tiers without the slow-marked tests (no live server)
 	$(BIN)/pytest -m "not slow" -p no:cacheprovider -n auto tests/unit tests/functional
+
+# The tiers that touch the database, and the live-hub suites of the clients, git, races and the
+# operator CLI, each test on a PostgreSQL database of its own (a server on 127.0.0.1:5432, or
+# HUGBOX_TEST_POSTGRESQL=postgresql+psycopg://user@host:port).
+PG_TESTS := tests/unit tests/functional tests/compat/test_hub_client.py \
+	tests/compat/test_hub_access.py tests/compat/test_git.py tests/compat/test_races.py \
+	tests/compat/test_operator_cli.py
+test-pg: install ## the database-touching suites again, on PostgreSQL (needs a running server)
+	HUGBOX_TEST_DATABASE=postgresql $(BIN)/pytest -p no:cacheprovider -n auto $(PG_TESTS)
 
 lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check src tests bench compat

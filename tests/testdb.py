@@ -13,9 +13,13 @@ import atexit
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from hugbox.db import migrate
@@ -95,3 +99,20 @@ def data_dir_env(data_dir: Path) -> dict[str, str]:
     if key not in _DATA_DIRS:
         _DATA_DIRS[key] = template(data_dir).copy(data_dir)
     return {"HUGBOX_DATABASE_URL": _DATA_DIRS[key]}
+
+
+@contextmanager
+def empty_postgresql() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped after the block. Outside a
+    PostgreSQL run the test is skipped when no server answers; in one, it must answer."""
+    name = f"{_PREFIX}_{uuid.uuid4().hex[:10]}"
+    try:
+        _admin(f'CREATE DATABASE "{name}"')
+    except OperationalError:
+        if POSTGRESQL:
+            raise
+        pytest.skip(f"no PostgreSQL server at {SERVER}")
+    try:
+        yield f"{SERVER}/{name}"
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
