@@ -8,7 +8,7 @@ export HUGBOX_DATA_DIR ?= $(CURDIR)/data
 unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo scaled-demo serve test test-fast test-s3 lint format docs bench compat upstream
+.PHONY: help install demo scaled-demo serve test test-fast test-pg test-s3 lint format docs bench compat upstream
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,15 @@ test-fast: install ## the unit and functional tiers without the slow-marked test
 S3_TESTS := tests/unit/storage/test_blob_contract.py tests/compat/test_s3.py
 test-s3: install ## the blob store contract and the S3 hub against a real S3 server (S3_ENDPOINT; .ci/ceph-rgw.sh starts one)
 	S3_ENDPOINT=$${S3_ENDPOINT:-http://127.0.0.1:7480} $(BIN)/pytest -p no:cacheprovider $(S3_TESTS)
+
+# The tiers that touch the database, and the live-hub suites of the clients, git, races and the
+# operator CLI, each test on a PostgreSQL database of its own (a server on 127.0.0.1:5432, or
+# HUGBOX_TEST_POSTGRESQL=postgresql+psycopg://user@host:port).
+PG_TESTS := tests/unit tests/functional tests/compat/test_hub_client.py \
+	tests/compat/test_hub_access.py tests/compat/test_git.py tests/compat/test_races.py \
+	tests/compat/test_operator_cli.py
+test-pg: install ## the database-touching suites again, on PostgreSQL (needs a running server)
+	HUGBOX_TEST_DATABASE=postgresql $(BIN)/pytest -p no:cacheprovider -n auto $(PG_TESTS)
 
 lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check src tests bench compat deploy

@@ -85,7 +85,7 @@ def _fill(store: RepoStore, repo: Repo) -> None:
     oid = git.write_commit(gitrepo, tree_oid=str(builder.write()), parents=[str(head.id)],
                            author_name="bench", author_email="bench@example.org",
                            message="10,000 files")  # fmt: skip
-    git.set_ref(gitrepo, "refs/heads/main", oid)
+    git.set_ref(gitrepo, "refs/heads/main", oid, old=str(head.id))
 
 
 def _timed(get: Callable[[], int], samples: int) -> list[float]:

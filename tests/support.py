@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testdb import data_dir_env
+
 
 @contextmanager
 def cheap_password_hashing() -> Iterator[None]:
@@ -48,6 +50,7 @@ def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
         timeout=600,
+        env={**os.environ, **data_dir_env(data_dir)},
     )
 
 
@@ -58,14 +61,17 @@ def add_legacy_alias(data_dir: Path, repo_id: str, alias: str) -> None:
     from hugbox.repos import service
     from hugbox.repos.models import Repo, RepoType
 
-    op = operator(data_dir)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in data_dir_env(data_dir).items():
+            patch.setenv(name, value)
+        op = operator(data_dir)
     try:
         with op.database.session() as session:
             repo = service.find_repo(session, RepoType.MODEL, repo_id)
             assert isinstance(repo, Repo)
             service.add_alias(session, repo=repo, alias=alias)
     finally:
-        op.database.engine.dispose()
+        op.close()
 
 
 def create_token(data_dir: Path, user: str, role: str) -> str:
@@ -119,7 +125,10 @@ def running_hub(
                "--workers", str(workers), "--spaces-port", str(free_port())]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **data_dir_env(data_dir), **(env or {})},
         )
         try:
             _wait_ready(process, endpoint)

@@ -106,6 +106,7 @@ def _lifespan(context: Context, wiring: Wiring, job_worker: Worker) -> Lifespan:
         for stop in reversed(wiring.on_stop):
             await stop()
         app.state.read_threads.shutdown(wait=False)
+        context.close()
 
     return lifespan
 

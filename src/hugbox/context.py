@@ -21,13 +21,22 @@ class Context:
     blobs: XetBlobStore  # the store's own blob store, as the Xet service needs it
     secret: bytes  # signs URLs and session cookies (settings' key, or one kept in the data dir)
 
+    def close(self) -> None:
+        """Give back what the context holds open (the database's pooled connections)."""
+        self.database.close()
+
 
 def build_context(settings: Settings) -> Context:
     """Open the database and the stores that `settings` name (nothing is migrated here)."""
     blobs = open_blob_store_for(settings)
     store = RepoStore(repos_dir=settings.repos_dir, blobs=blobs, tmp_dir=settings.tmp_dir)
     secret = load_secret(settings.secret_key.get_secret_value(), settings.data_dir)
-    return Context(settings, Database(settings.sqlalchemy_url), store, blobs, secret)
+    database = Database(
+        settings.sqlalchemy_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_overflow,
+    )
+    return Context(settings, database, store, blobs, secret)
 
 
 def open_blob_store_for(settings: Settings) -> XetBlobStore:

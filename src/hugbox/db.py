@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, Enum, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, Enum, create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -64,10 +64,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+    """An engine for `url`. The pool sizes apply to PostgreSQL, where each connection is a server
+    process that every replica's pools share (`max_connections`); a SQLite connection is a file
+    handle, so the pool there only bounds the threads that use the database at once."""
     if url.startswith("sqlite"):
         return sqlite_engine(url, pool_size=20)
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+
+
+def is_postgresql(bind: Connection | Session) -> bool:
+    connectable = bind.get_bind() if isinstance(bind, Session) else bind
+    return connectable.dialect.name == "postgresql"
+
+
+def lock_in_transaction(bind: Connection | Session, name: str) -> bool:
+    """Wait for the lock called `name` and hold it until the transaction of `bind` ends (commit,
+    rollback, or its connection's end when the process dies), on PostgreSQL: an advisory lock
+    that every replica's transactions share, and one that PgBouncer's transaction pooling keeps.
+    Returns False on SQLite, which has no such lock (its callers lock files instead)."""
+    if not is_postgresql(bind):
+        return False
+    bind.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
+    return True
 
 
 def sqlite_engine(url: str, **pool: int) -> Engine:
@@ -82,11 +101,17 @@ def sqlite_engine(url: str, **pool: int) -> Engine:
 class Database:
     """The engine and its session factory; one per process, built from Settings."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, pool_size: int = 5, max_overflow: int = 10):
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self._sessions, "after_begin", _note_connection)
+
+    def close(self) -> None:
+        """Close the pooled connections (psycopg warns about connections left to the GC)."""
+        self.engine.dispose()
+        if "_loop_engine" in self.__dict__:
+            self._loop_engine.dispose()
 
     @property
     def reads_on_loop(self) -> bool:
@@ -234,8 +259,13 @@ def _quiet_alembic() -> Iterator[None]:
         logger.setLevel(level)
 
 
+# Replicas that start together migrate one after another under this lock (migrations/env.py).
+MIGRATIONS_LOCK = "hugbox:migrations"
+
+
 def migrate(url: str) -> None:
-    """Bring the database schema to the newest migration (idempotent)."""
+    """Bring the database schema to the newest migration (idempotent, and safe to run from
+    several processes at once on PostgreSQL: the later ones wait, then find nothing to do)."""
     with _quiet_alembic():
         from alembic import command  # its plugins log their setup on first import
 

@@ -2,7 +2,8 @@
 
 Past it no handler meets a control character in a path or query value (libgit2 reads names as C
 strings, so `main%00x` would be `main`), a name longer than a file name may be, a lone surrogate
-(it cannot be written to the database or to git), or JSON nested deep enough to exhaust the stack.
+(it cannot be written to the database or to git), a NUL character in a JSON string (PostgreSQL's
+text cannot hold one: a query naming it fails), or JSON nested deep enough to exhaust the stack.
 """
 
 from __future__ import annotations
@@ -131,15 +132,33 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 
 
 def parse_json(body: bytes) -> Any:
-    """JSON as RFC 8259 has it (UTF-8, no lone surrogates), at most MAX_JSON_DEPTH deep."""
+    """JSON as RFC 8259 has it (UTF-8, no lone surrogates), at most MAX_JSON_DEPTH deep, with no
+    NUL character in its strings."""
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+    # A NUL can only come escaped; walking the value tells `\u0000` from an escaped backslash.
+    if b"\\u0000" in body and _holds_nul(value):
+        raise BadRequest("The request body holds a NUL character (\\u0000) in a string")
     # Counting brackets is quick; walking the value is needed only when there are enough.
     if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH:
         raise BadRequest(f"The request body nests JSON more than {MAX_JSON_DEPTH} levels deep")
     return value
+
+
+def _holds_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _depth(value: Any) -> int:

@@ -41,7 +41,21 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         default=None,
-        description="SQLAlchemy URL of the metadata database; SQLite in the data dir when unset.",
+        description="SQLAlchemy URL of the metadata database; SQLite in the data dir when unset, "
+        "or PostgreSQL: `postgresql+psycopg://user:password@host:5432/name`.",
+    )
+    database_pool_size: int = Field(
+        default=5,
+        ge=1,
+        description="PostgreSQL connections each server process keeps open; up to "
+        "`database_pool_overflow` more are opened under load. Size them so that replicas x "
+        "worker processes x (pool + overflow) stays under the server's `max_connections`.",
+    )
+    database_pool_overflow: int = Field(
+        default=10,
+        ge=0,
+        description="PostgreSQL connections a server process may open beyond its pool at busy "
+        "times (closed again when given back).",
     )
     public_url: str | None = Field(
         default=None,

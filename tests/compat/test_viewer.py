@@ -31,6 +31,7 @@ from hugbox.db import Database
 from hugbox.jobs.models import Job, JobStatus
 from hugbox.settings import Settings
 from support import Hub, _wait_ready, create_token, free_port, run_cli, unique
+from testdb import data_dir_env
 
 pytestmark = pytest.mark.compat
 
@@ -562,7 +563,8 @@ def _wait_for_running_conversion(data_dir: Path) -> None:
     """Until the conversion job runs, read from the database every 50 ms: a `viewer status` call
     takes about a second, long enough for the conversion to end unseen and the index job after
     it to be the one seen running."""
-    database = Database(Settings(data_dir=data_dir).sqlalchemy_url)
+    url = data_dir_env(data_dir).get("HUGBOX_DATABASE_URL")
+    database = Database(url or Settings(data_dir=data_dir).sqlalchemy_url)
     query = select(Job.status).where(Job.kind == "viewer.convert")
     deadline = time.monotonic() + 60
     try:
@@ -573,7 +575,7 @@ def _wait_for_running_conversion(data_dir: Path) -> None:
             assert time.monotonic() < deadline, "the conversion never started"
             time.sleep(0.05)
     finally:
-        database.engine.dispose()
+        database.close()
 
 
 @pytest.mark.slow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,9 +11,10 @@ from fastapi.testclient import TestClient
 from hugbox.app import create_app
 from hugbox.auth import service as auth
 from hugbox.auth.models import TokenRole
-from hugbox.db import Database, migrate
+from hugbox.db import Database
 from hugbox.settings import Settings
 from support import cheap_password_hashing
+from testdb import Template
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -24,19 +24,20 @@ def cheap_passwords() -> Iterator[None]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path)
+def settings(tmp_path: Path, migrated_template: Template) -> Iterator[Settings]:
+    """The app's settings, on a migrated database of the test's own."""
+    url = migrated_template.copy(tmp_path)
+    yield Settings(data_dir=tmp_path, database_url=url)
+    migrated_template.drop(url)
 
 
 @pytest.fixture
-def token(settings: Settings, migrated_template: Path) -> str:
-    shutil.copyfile(migrated_template, settings.data_dir / "hugbox.db")
-    migrate(settings.sqlalchemy_url)  # a no-op unless the settings name another database
+def token(settings: Settings) -> str:
     database = Database(settings.sqlalchemy_url)
     with database.session() as session:
         auth.create_user(session, name="alice", password="pw")
         plain = auth.create_token(session, user="alice", name="t", role=TokenRole.WRITE)
-    database.engine.dispose()
+    database.close()
     return plain
 
 

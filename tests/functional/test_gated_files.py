@@ -35,7 +35,7 @@ def stranger(settings: Settings, token: str) -> dict[str, str]:
     with database.session() as session:
         auth.create_user(session, name="gina", password="pw")
         plain = auth.create_token(session, user="gina", name="t", role=TokenRole.WRITE)
-    database.engine.dispose()
+    database.close()
     return {"authorization": f"Bearer {plain}"}
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -36,8 +37,10 @@ def _statuses(client: TestClient, repo_id: str, headers: dict[str, str]) -> tupl
 
 
 @pytest.fixture
-def database(settings: Settings, client: TestClient) -> Database:
-    return Database(settings.sqlalchemy_url)
+def database(settings: Settings, client: TestClient) -> Iterator[Database]:
+    database = Database(settings.sqlalchemy_url)
+    yield database
+    database.close()
 
 
 @pytest.fixture

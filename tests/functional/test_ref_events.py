@@ -20,7 +20,7 @@ def moves(settings: Settings) -> list[dict[str, Any]]:
     with database.session() as session:
         rows = session.scalars(select(RepoEvent).where(RepoEvent.kind == events.REF_MOVED))
         found = [dict(row.data) for row in rows]
-    database.engine.dispose()
+    database.close()
     return found
 
 

@@ -1,8 +1,10 @@
 """The URL map is a contract: every method + path the clients call is pinned here."""
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 
 from hugbox.app import create_app
@@ -205,16 +207,22 @@ def _routes(router: Any) -> set[tuple[str, str]]:
     return found
 
 
-def test_every_route_is_pinned(settings: Settings) -> None:
-    app: FastAPI = create_app(settings)
+@pytest.fixture
+def app(settings: Settings) -> Iterator[FastAPI]:
+    """The app, never started: its database's pool is closed after the test all the same."""
+    app = create_app(settings)
+    yield app
+    app.state.context.close()
+
+
+def test_every_route_is_pinned(app: FastAPI) -> None:
     routes = _routes(app.router)
     assert routes - PINNED == set(), "new routes: pin them here"
     assert PINNED - routes == set(), "routes clients call are missing"
 
 
-def test_every_route_and_its_parameters_are_in_the_openapi_document(settings: Settings) -> None:
+def test_every_route_and_its_parameters_are_in_the_openapi_document(app: FastAPI) -> None:
     """The document is the API's reference and the fuzzer's map (tests/functional/test_fuzz.py)."""
-    app: FastAPI = create_app(settings)
     paths = app.openapi()["paths"]
     documented = {
         (method.upper(), path) for path, operations in paths.items() for method in operations

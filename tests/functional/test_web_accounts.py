@@ -135,7 +135,7 @@ def test_org_profile_and_members(client: TestClient) -> None:
     database = Database(client.app.state.settings.sqlalchemy_url)
     with database.session() as session:
         service.create_org(session, name="labs", owner="alice")
-    database.engine.dispose()
+    database.close()
     login(client, "alice", "pw")
     response = post_form(client, "/organizations/labs/members", user="erin", role="write")
     assert response.status_code == 303

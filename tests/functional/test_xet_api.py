@@ -44,7 +44,7 @@ def _new_token(settings: Settings, user: str, role: TokenRole) -> str:
         if auth.find_account(session, user) is None:
             auth.create_user(session, name=user, password="pw")
         plain = auth.create_token(session, user=user, name="t", role=role)
-    database.engine.dispose()
+    database.close()
     return plain
 
 
@@ -172,7 +172,7 @@ def test_stats_and_gc_keep_what_repos_hold(
         assert (collected.files, collected.xorbs) == (1, [])
         assert maintenance.storage_stats(session).files == 0
     assert blobs.size(sha) == 4000
-    database.engine.dispose()
+    database.close()
 
 
 def test_a_claim_on_bytes_already_stored_is_checked(client: TestClient, token: str) -> None:

@@ -4,8 +4,9 @@ made through hugbox's own services on a real database session and a real repo st
 from __future__ import annotations
 
 import hashlib
-import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pygit2
@@ -21,13 +22,20 @@ from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.payload import AddFile, CommitHeader, SpooledFile
 from hugbox.repos.store import RepoStore
 from hugbox.storage.blobs import LocalBlobStore
+from testdb import Template
 
 
-def open_database(directory: Path, template: Path) -> Database:
-    """A database in `directory`, copied from an already migrated `template`."""
-    path = directory / "hub.db"
-    shutil.copyfile(template, path)
-    return Database(f"sqlite:///{path}")
+@contextmanager
+def open_database(directory: Path, template: Template) -> Iterator[Database]:
+    """A database of its own (in `directory` when SQLite), copied from an already migrated
+    `template`; closed and dropped after the block."""
+    url = template.copy(directory)
+    database = Database(url)
+    try:
+        yield database
+    finally:
+        database.close()
+        template.drop(url)
 
 
 def open_store(directory: Path) -> RepoStore:

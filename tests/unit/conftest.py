@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from hugbox.db import Database
 from hugbox.repos.store import RepoStore
 from support import cheap_password_hashing
+from testdb import Template
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -22,10 +23,9 @@ def cheap_passwords() -> Iterator[None]:
 
 
 @pytest.fixture
-def database(tmp_path: Path, migrated_template: Path) -> Iterator[Database]:
-    db = open_database(tmp_path, migrated_template)
-    yield db
-    db.engine.dispose()
+def database(tmp_path: Path, migrated_template: Template) -> Iterator[Database]:
+    with open_database(tmp_path, migrated_template) as db:
+        yield db
 
 
 @pytest.fixture

@@ -4,10 +4,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.pool import QueuePool
 
 from hugbox.auth.models import Account, AccountKind
+from hugbox.context import build_context
 from hugbox.db import Database, migrate
 from hugbox.errors import Conflict
+from hugbox.settings import Settings
+from support import run_cli
+from testdb import data_dir_env, empty_postgresql
 
 
 @pytest.fixture
@@ -91,3 +96,30 @@ def test_a_work_that_loses_a_race_is_a_conflict(database: Database) -> None:
     with pytest.raises(Conflict), database.work() as work:
         work.session.add(_user("alice"))
     assert _count(database) == 1
+
+
+def test_postgresql_pools_are_sized_by_the_settings(tmp_path: Path) -> None:
+    with empty_postgresql() as url:
+        settings = Settings(
+            data_dir=tmp_path, database_url=url, database_pool_size=3, database_pool_overflow=2
+        )
+        context = build_context(settings)
+        try:
+            pool = context.database.engine.pool
+            assert isinstance(pool, QueuePool)
+            assert (pool.size(), pool._max_overflow) == (3, 2)
+        finally:
+            context.close()
+
+
+def test_hugbox_migrate_brings_the_schema_up_to_date(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "migrate")
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stderr
+    url = data_dir_env(tmp_path).get("HUGBOX_DATABASE_URL", f"sqlite:///{tmp_path / 'hugbox.db'}")
+    database = Database(url)
+    try:
+        with database.session() as session:
+            assert session.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    finally:
+        database.close()

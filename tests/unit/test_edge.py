@@ -49,6 +49,13 @@ def test_bad_json_is_refused(body: bytes) -> None:
         parse_json(body)
 
 
+def test_json_strings_hold_no_nul_character() -> None:
+    for body in (b'{"name": "a\\u0000b"}', b'[["\\u0000"]]', b'{"\\u0000": 1}'):
+        with pytest.raises(BadRequest, match="NUL"):
+            parse_json(body)
+    assert parse_json(b'{"name": "\\\\u0000"}') == {"name": "\\u0000"}  # an escaped backslash
+
+
 def test_json_depth_is_bounded() -> None:
     assert parse_json(b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH)
     with pytest.raises(BadRequest, match="levels deep"):

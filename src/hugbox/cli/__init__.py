@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hugbox.cli import accounts, content, infer, serve, spaces, storage, viewer
+from hugbox.cli import accounts, content, database, infer, serve, spaces, storage, viewer
 
 app = typer.Typer(
     name="hugbox",
@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("serve")(serve.serve)
+app.command("migrate")(database.migrate_command)
 app.add_typer(accounts.user_app, name="user")
 app.add_typer(accounts.org_app, name="org")
 app.add_typer(accounts.token_app, name="token")

@@ -47,6 +47,7 @@ def serve(
     # A change cut short between moving a ref and committing (a crash, a kill -9).
     if healed := reconcile.heal(op.database, op.store):
         err.print(f"Healed {healed} repos whose refs moved without the database.")
+    op.close()  # the app builds its own context: this one's connections would idle meanwhile
     # Worker processes and the spaces host read their settings from the environment.
     os.environ["HUGBOX_DATA_DIR"] = str(op.settings.data_dir.resolve())
     spaces_port = spaces_port or op.settings.spaces_port or port + 1

@@ -60,7 +60,7 @@ def admit(oids: set[str]) -> set[str]:
     from hugbox.db import Database
     from hugbox.repos import objects
 
-    database = Database(os.environ[DATABASE_VAR])
+    database = Database(os.environ[DATABASE_VAR], pool_size=1, max_overflow=0)  # one query
     try:
         with database.session() as session:
             return objects.admissible_for(
@@ -68,7 +68,7 @@ def admit(oids: set[str]) -> set[str]:
                 oids=oids,
             )  # fmt: skip
     finally:
-        database.engine.dispose()
+        database.close()
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def receive_pack(
             hook.REPO_VAR: str(repo.pk),
             hook.USER_VAR: str(setup.pusher_id),
         }
-        with store.locked(repo):
+        with store.locked(repo, session):
             before = git.ref_targets(store.open(repo))
             output = transport.run_receive_pack(
                 git_dir, body, config=receive_config(setup.hooks_dir), env=env

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from hugbox.auth import models as _auth_models  # noqa: F401  (registers tables)
-from hugbox.db import Base, make_engine
+from hugbox.db import MIGRATIONS_LOCK, Base, lock_in_transaction, make_engine
 from hugbox.events import models as _event_models  # noqa: F401  (registers tables)
 from hugbox.jobs import models as _job_models  # noqa: F401  (registers tables)
 from hugbox.repos import models as _repo_models  # noqa: F401  (registers tables)
@@ -27,5 +27,8 @@ else:
             connection=connection, target_metadata=Base.metadata, render_as_batch=True
         )
         with context.begin_transaction():
+            # PostgreSQL migrates in one transaction; under this lock, a replica that starts
+            # beside another waits for its migrations to commit, then reads the version anew.
+            lock_in_transaction(connection, MIGRATIONS_LOCK)
             context.run_migrations()
     engine.dispose()

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hugbox.auth.service import Caller
+from hugbox.db import lock_in_transaction
 from hugbox.errors import (
     BadRequest,
     Conflict,
@@ -158,7 +159,7 @@ def create_commit(
         _open_pr(session, caller, repo, gitrepo, revision, header) if create_pr else (None, None)
     )
     ref_name = f"refs/pr/{pr_num}" if pr_num else _branch_ref(gitrepo, revision)
-    with store.locked(repo):
+    with store.locked(repo, session):
         head = base or git.resolve(gitrepo, ref_name)
         if head is None:
             raise RevisionNotFound(revision)
@@ -175,7 +176,7 @@ def create_commit(
             author_email=author_email(caller.user),
             message=_message(header),
         )
-        git.set_ref(gitrepo, ref_name, oid)
+        git.set_ref(gitrepo, ref_name, oid, old=None if base else str(head.id))
     lfs_index.record(session, ingest.objects)
     objects.link(session, repo_pk=repo.pk, oids=ingest.named)
     if ref_name == events.MAIN_REF:
@@ -199,7 +200,7 @@ def super_squash(
     authorize(session, caller, repo, Need.WRITE)
     gitrepo = store.open(repo)
     ref_name = _branch_ref(gitrepo, branch)
-    with store.locked(repo):
+    with store.locked(repo, session):
         head = git.resolve(gitrepo, ref_name)
         if head is None:
             raise RevisionNotFound(branch)
@@ -208,7 +209,7 @@ def super_squash(
             author_email=author_email(caller.user),
             message=message,
         )  # fmt: skip
-        git.set_ref(gitrepo, ref_name, oid)
+        git.set_ref(gitrepo, ref_name, oid, old=str(head.id))
     if ref_name == events.MAIN_REF:
         indexer.refresh(session, store, repo)
     announce.ref_moved(session, repo, ref=ref_name, old=str(head.id), new=oid)
@@ -264,6 +265,9 @@ def open_discussion(
     is_pull_request: bool,
 ) -> int:
     """Number a new discussion or pull request (one sequence per repo, as on HF)."""
+    # On PostgreSQL openers of one repo take turns until their transactions end, so each reads
+    # the last number committed; SQLite has no such lock, and a loser there takes the next one.
+    lock_in_transaction(session, f"discussions:{repo.pk}")
     for _ in range(_NUMBERING_TRIES):
         num = _next_num(session, repo)
         row = Discussion(

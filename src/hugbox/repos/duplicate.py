@@ -25,7 +25,7 @@ def duplicate_repo(
         session, store, caller=caller, repo_type=source.type, namespace=namespace or None,
         name=name, private=private, sdk=source.sdk,
     )  # fmt: skip
-    with store.locked(target):
+    with store.locked(target, session):
         before = git.ref_targets(store.open(target))
         subprocess.run(
             ["git", *git.config_args(git.DURABLE_CONFIG), f"--git-dir={store.git_dir(target)}",

@@ -49,7 +49,10 @@ def heal(database: Database, store: RepoStore) -> int:
 def heal_repo(session: Session, store: RepoStore, repo: Repo) -> bool:
     """Record and announce the refs of `repo` that git moved without the database."""
     try:
-        actual = git.ref_targets(store.open(repo))
+        # Under the repo lock: on PostgreSQL a writer holds it until its records are committed,
+        # so a move in flight on any replica is waited for, not taken for one the database missed.
+        with store.locked(repo, session):
+            actual = git.ref_targets(store.open(repo))
     except RepoNotFound:
         return False  # deleted while its row was being read
     recorded = announce.recorded_refs(session, repo) or _learn(session, repo, actual)

@@ -79,14 +79,14 @@ def create_branch(
     _check_ref_name(branch, "branch")
     ref = f"refs/heads/{branch}"
     gitrepo = store.open(repo)
-    with store.locked(repo):
+    with store.locked(repo, session):
         if gitrepo.references.get(ref) is not None:
             if exist_ok:
                 return
             raise Conflict(f"Reference {ref} already exists")
         _check_nesting(gitrepo, ref)
         start = str(resolve_revision(gitrepo, starting_point or DEFAULT_BRANCH).id)
-        git.set_ref(gitrepo, ref, start)
+        git.set_ref(gitrepo, ref, start, old=None)
     announce.ref_moved(session, repo, ref=ref, old=None, new=start)
 
 
@@ -99,9 +99,9 @@ def create_pr_ref(session: Session, store: RepoStore, *, repo: Repo, num: int) -
     """`refs/pr/<num>` of a pull request opened without commits: at main's head."""
     gitrepo = store.open(repo)
     ref = f"refs/pr/{num}"
-    with store.locked(repo):
+    with store.locked(repo, session):
         head = str(resolve_revision(gitrepo, DEFAULT_BRANCH).id)
-        git.set_ref(gitrepo, ref, head)
+        git.set_ref(gitrepo, ref, head, old=None)
     announce.ref_moved(session, repo, ref=ref, old=None, new=head)
 
 
@@ -121,7 +121,7 @@ def create_tag(
         raise BadRequest(f"Invalid reference for a tag: {tag!r}")
     _check_ref_name(tag, "tag")
     ref = f"refs/tags/{tag}"
-    with store.locked(repo):
+    with store.locked(repo, session):
         if gitrepo.references.get(ref) is not None:
             raise Conflict(f"Tag {tag} already exists")
         _check_nesting(gitrepo, ref)
@@ -131,7 +131,7 @@ def create_tag(
                 email=f"{tagger}@users.noreply.hugbox", message=message,
             )  # fmt: skip
         else:
-            git.set_ref(gitrepo, ref, str(target.id))
+            git.set_ref(gitrepo, ref, str(target.id), old=None)
     announce.ref_moved(session, repo, ref=ref, old=None, new=str(target.id))
 
 
@@ -141,11 +141,11 @@ def delete_tag(session: Session, store: RepoStore, *, repo: Repo, tag: str) -> N
 
 def _delete_ref(session: Session, store: RepoStore, repo: Repo, *, ref: str, name: str) -> None:
     gitrepo = store.open(repo)
-    with store.locked(repo):
+    with store.locked(repo, session):
         old = git.ref_target(gitrepo, ref)
         if gitrepo.references.get(ref) is None:
             raise RevisionNotFound(name)
-        git.delete_ref(gitrepo, ref)
+        git.delete_ref(gitrepo, ref, old=old)
     announce.ref_moved(session, repo, ref=ref, old=old, new=None)
 
 

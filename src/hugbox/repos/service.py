@@ -264,7 +264,7 @@ def _init_git(store: RepoStore, repo: Repo, author: Account) -> str:
         author_email=author_email(author),
         message="initial commit",
     )
-    git.set_ref(gitrepo, events.MAIN_REF, commit)
+    git.set_ref(gitrepo, events.MAIN_REF, commit, old=None)
     return commit
 
 
@@ -274,11 +274,14 @@ def author_email(user: Account) -> str:
 
 
 def delete_repo(session: Session, store: RepoStore, *, repo: Repo) -> None:
+    # The repo's lock before its rows: a writer holds the lock while it records its change on
+    # the repo's rows, so the other order could wait for a writer that waits for us. A delete
+    # cut short after this finds the repo gone from disk, and ends its rows when asked again.
+    # Blobs stay: other repos may share them (content-addressed); a GC job reclaims orphans.
+    store.remove(repo, session)
     announce.announce(session, repo, events.REPO_DELETED)
     session.delete(repo)
     session.flush()
-    # Blobs stay: other repos may share them (content-addressed); a GC job reclaims orphans.
-    store.remove(repo)
 
 
 def move_repo(session: Session, *, caller: Caller, repo: Repo, to_repo_id: str) -> Repo:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
-from hugbox.errors import RepoNotFound
+from sqlalchemy.orm import Session
+
+from hugbox.db import lock_in_transaction
+from hugbox.errors import Conflict, RepoNotFound
 from hugbox.repos.models import Repo, RepoFields
 from hugbox.storage import git
 from hugbox.storage.blobs import BlobStore
@@ -45,17 +48,28 @@ class RepoStore:
             raise RepoNotFound(anonymous=False) from None  # deleted since its row was read
 
     @contextmanager
-    def locked(self, repo: Repo) -> Iterator[None]:
-        """The repo's write lock; a repo deleted meanwhile is not found."""
+    def locked(self, repo: Repo, session: Session) -> Iterator[None]:
+        """The repo's write lock for the block. On PostgreSQL it is the database's lock on the
+        repo, taken in `session`'s transaction and held until that ends, so writers on every
+        replica wait for each other and for what the writer records after moving a ref; on
+        SQLite, a file lock in the repo for the block. A repo deleted meanwhile is not found; a
+        ref that moved under a writer despite the lock (whose connection died) is a conflict."""
         try:
-            with git.locked(self.git_dir(repo)):
+            with git.locked(self.git_dir(repo), _database_lock(session, repo)):
                 yield
         except git.RepoGone:
             raise RepoNotFound(anonymous=False) from None
+        except git.RefMoved as exc:
+            raise Conflict(f"{exc} moved meanwhile: try again") from exc
 
-    def remove(self, repo: Repo) -> None:
+    def remove(self, repo: Repo, session: Session) -> None:
         """Delete the repo's git directory after the writers in flight; blobs stay."""
-        git.remove(self.git_dir(repo))
+        git.remove(self.git_dir(repo), _database_lock(session, repo))
 
     def init(self, repo: Repo) -> git.Repository:
         return git.init_bare(self.git_dir(repo))
+
+
+def _database_lock(session: Session, repo: Repo) -> AbstractContextManager[None] | None:
+    """The repo's lock, taken now in `session`'s transaction; None without such a lock."""
+    return nullcontext() if lock_in_transaction(session, f"repo:{repo.pk}") else None

@@ -9,7 +9,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -265,12 +265,37 @@ def write_commit(
     return str(oid)
 
 
-def set_ref(repo: pygit2.Repository, ref_name: str, oid: str) -> None:
-    repo.references.create(ref_name, pygit2.Oid(hex=oid), force=True)
+def set_ref(repo: pygit2.Repository, ref_name: str, oid: str, *, old: str | None) -> None:
+    """Point `ref_name` at `oid` if it still points at `old` (None: if it does not exist yet),
+    else raise RefMoved. libgit2 compares and writes under the ref's own lock file, so the check
+    holds even against a writer outside this process (git_reference_set_target compares with
+    the target the reference was read with)."""
+    try:
+        if old is None:
+            repo.references.create(ref_name, pygit2.Oid(hex=oid), force=False)
+            return
+        ref = repo.references.get(ref_name)
+        if ref is None or str(ref.target) != old:
+            raise RefMoved(ref_name)
+        ref.set_target(pygit2.Oid(hex=oid))
+    except pygit2.GitError as exc:  # it exists, or it moved
+        raise RefMoved(ref_name) from exc
+    except OSError as exc:
+        if "failed to lock file" not in str(exc):
+            raise
+        raise RefMoved(ref_name) from exc  # another writer holds the ref's lock file
 
 
-def delete_ref(repo: pygit2.Repository, ref_name: str) -> None:
-    repo.references.delete(ref_name)
+def delete_ref(repo: pygit2.Repository, ref_name: str, *, old: str | None) -> None:
+    """Delete `ref_name` if it still leads to the commit `old` (as `ref_target` read it), else
+    raise RefMoved; libgit2 deletes it only if it is unchanged since read here."""
+    ref = repo.references.get(ref_name)
+    if ref is None or _commit_id(repo, ref.target) != old:
+        raise RefMoved(ref_name)
+    try:
+        ref.delete()
+    except (pygit2.GitError, OSError) as exc:
+        raise RefMoved(ref_name) from exc
 
 
 def ref_names(repo: pygit2.Repository, prefix: str) -> list[str]:
@@ -279,9 +304,11 @@ def ref_names(repo: pygit2.Repository, prefix: str) -> list[str]:
 
 def ref_target(repo: pygit2.Repository, ref_name: str) -> str | None:
     ref = repo.references.get(ref_name)
-    if ref is None:
-        return None
-    commit = _peel_commit(repo, ref.target)
+    return None if ref is None else _commit_id(repo, ref.target)
+
+
+def _commit_id(repo: pygit2.Repository, target: pygit2.Oid | str) -> str | None:
+    commit = _peel_commit(repo, target)
     return str(commit.id) if commit else None
 
 
@@ -303,10 +330,26 @@ class RepoGone(Exception):
     """The repo was deleted while a request that had found it waited for it."""
 
 
+class RefMoved(Exception):
+    """A ref was not where its writer last saw it: another writer moved it, which the repo lock
+    should have prevented (a lock lost with its database connection)."""
+
+
 @contextmanager
-def locked(git_dir: Path) -> Iterator[None]:
-    """Serialise writers of one repo (across processes sharing the disk). Raises RepoGone when
-    the repo is deleted before or while waiting: the writer must not recreate it."""
+def locked(git_dir: Path, held: AbstractContextManager[object] | None = None) -> Iterator[None]:
+    """Serialise writers of one repo. `held` is a lock the caller took for every writer, such as
+    a database lock that all machines share; without one, an flock on a file in the repo, which
+    serialises the processes of one machine (or of a network filesystem that passes flock on).
+    Raises RepoGone when the repo is deleted before or while waiting: the writer must not
+    recreate it."""
+    with held if held is not None else _flocked(git_dir):
+        if not (git_dir / "HEAD").exists():  # removed by the delete we waited for
+            raise RepoGone(git_dir)
+        yield
+
+
+@contextmanager
+def _flocked(git_dir: Path) -> Iterator[None]:
     try:
         handle = (git_dir / "hugbox.lock").open("w")
     except FileNotFoundError:
@@ -314,18 +357,16 @@ def locked(git_dir: Path) -> Iterator[None]:
     with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            if not (git_dir / "HEAD").exists():  # removed by the delete we waited for
-                raise RepoGone(git_dir)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def remove(git_dir: Path) -> None:
-    """Delete a repo once its writers are done. It is renamed first, so no reader ever opens a
-    half-removed repo: it finds the whole repo or none."""
+def remove(git_dir: Path, held: AbstractContextManager[object] | None = None) -> None:
+    """Delete a repo once its writers are done (`held`: as for `locked`). It is renamed first,
+    so no reader ever opens a half-removed repo: it finds the whole repo or none."""
     try:
-        with locked(git_dir):
+        with locked(git_dir, held):
             doomed = git_dir.with_name(f".deleted-{uuid.uuid4().hex}-{git_dir.name}")
             git_dir.rename(doomed)
     except RepoGone:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from hugbox.repos.models import Repo
 from hugbox.repos.store import RepoStore
 from hugbox.storage import git
@@ -39,7 +41,9 @@ def store_file(store: RepoStore, path: Path) -> PublishedFile:
     return PublishedFile(path="", oid=oid, size=path.stat().st_size)
 
 
-def publish(store: RepoStore, repo: Repo, *, revision: str, files: list[PublishedFile]) -> str:
+def publish(
+    session: Session, store: RepoStore, repo: Repo, *, revision: str, files: list[PublishedFile]
+) -> str:
     """Point the parquet ref at a commit holding exactly `files`; returns its id."""
     gitrepo = store.open(repo)
     puts: list[git.Change] = [git.Put(".gitattributes", git.write_blob(gitrepo, ATTRIBUTES))]
@@ -47,7 +51,7 @@ def publish(store: RepoStore, repo: Repo, *, revision: str, files: list[Publishe
         pointer = git.lfs_pointer_bytes(file.oid, file.size)
         puts.append(git.Put(file.path, git.write_blob(gitrepo, pointer)))
     tree = git.build_tree(gitrepo, None, puts)
-    with store.locked(repo):
+    with store.locked(repo, session):
         oid = git.write_commit(
             gitrepo,
             tree_oid=tree,
@@ -56,7 +60,7 @@ def publish(store: RepoStore, repo: Repo, *, revision: str, files: list[Publishe
             author_email=AUTHOR[1],
             message=f"Update parquet files (from {revision[:12]})",
         )
-        git.set_ref(gitrepo, PARQUET_REF, oid)
+        git.set_ref(gitrepo, PARQUET_REF, oid, old=git.ref_target(gitrepo, PARQUET_REF))
     return oid
 
 

@@ -97,9 +97,10 @@ class ViewerTasks:
                     )
                 split_entry.update(_split_extras(split, config.features))
             entries.append(entry)
-        parquet_revision = export.publish(
-            self.viewer.store, repo, revision=revision, files=published
-        )
+        with self.database.session() as session:  # the repo lock's transaction, on PostgreSQL
+            parquet_revision = export.publish(
+                session, self.viewer.store, repo, revision=revision, files=published
+            )
         return {"revision": revision, "parquet_revision": parquet_revision, "configs": entries}
 
     def build_index(self, payload: dict[str, Any]) -> None:

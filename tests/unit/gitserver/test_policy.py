@@ -16,7 +16,7 @@ def _repo(tmp_path: Path) -> tuple[Path, pygit2.Repository, str]:
     gitrepo = git.init_bare(tmp_path / "repo.git")
     blob = git.write_blob(gitrepo, b"hello\n")
     head = _commit(gitrepo, [git.Put("a.txt", blob)], [])
-    git.set_ref(gitrepo, MAIN, head)
+    git.set_ref(gitrepo, MAIN, head, old=None)
     return tmp_path / "repo.git", gitrepo, head
 
 
@@ -68,6 +68,7 @@ def test_large_files_need_lfs_and_pointers_need_their_object(tmp_path: Path) -> 
 def test_only_new_objects_are_checked(tmp_path: Path) -> None:
     git_dir, gitrepo, head = _repo(tmp_path)
     big = _commit(gitrepo, [git.Put("big.dat", git.write_blob(gitrepo, b"x" * 2000))], [head])
-    git.set_ref(gitrepo, "refs/heads/old", big)  # already in the repo: not this push's doing
+    # Already in the repo: not this push's doing.
+    git.set_ref(gitrepo, "refs/heads/old", big, old=None)
     update = policy.RefUpdate(policy.ZERO, big, "refs/heads/copy")
     assert policy.check_push(git_dir, [update], _rules(tmp_path)).problems == []

@@ -33,6 +33,7 @@ from hugbox.gated import service as gated
 from hugbox.repos import service
 from hugbox.repos.models import Repo, RepoFields, RepoType
 from hugbox.repos.service import Need, RepoQuery
+from testdb import Template
 
 READ = TokenRole.READ
 
@@ -115,12 +116,10 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, migrated_template: Path) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, migrated_template: Template) -> Iterator[World]:
     directory = tmp_path_factory.mktemp("access")
-    database = open_database(directory, migrated_template)
-    with database.session() as session:
+    with open_database(directory, migrated_template) as database, database.session() as session:
         yield _build_world(Builder(session, open_store(directory)))
-    database.engine.dispose()
 
 
 def _build_world(build: Builder) -> World:

@@ -95,7 +95,7 @@ def test_history_is_indexed_from_every_ref(session: Session, store: RepoStore) -
             gitrepo, tree_oid=tree, parents=[str(head.id)], author_name="a", author_email="a@b",
             message="m",
         )  # fmt: skip
-        git.set_ref(gitrepo, ref, commit)
+        git.set_ref(gitrepo, ref, commit, old=git.ref_target(gitrepo, ref))
     repo.objects_indexed = False
     session.flush()
     assert objects.index_unindexed(session, store) == 1

@@ -3,6 +3,8 @@
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pygit2
@@ -23,13 +25,13 @@ def _commit(repo: pygit2.Repository, changes: list[git.Change], parent: str | No
         repo, tree_oid=tree, parents=[parent] if parent else [], author_name="alice",
         author_email="a@x", message="msg",
     )  # fmt: skip
-    git.set_ref(repo, "refs/heads/main", oid)
+    git.set_ref(repo, "refs/heads/main", oid, old=parent)
     return oid
 
 
 def test_commit_and_resolve_by_branch_tag_and_short_sha(repo: pygit2.Repository) -> None:
     oid = _commit(repo, [git.Put("a/b.txt", git.write_blob(repo, b"hi"))])
-    git.set_ref(repo, "refs/tags/v1", oid)
+    git.set_ref(repo, "refs/tags/v1", oid, old=None)
     for revision in ("main", "refs/heads/main", "v1", oid, oid[:7]):
         commit = git.resolve(repo, revision)
         assert commit is not None and str(commit.id) == oid
@@ -104,7 +106,7 @@ blob = git.write_blob(repo, b"acknowledged")
 tree = git.build_tree(repo, None, [git.Put("a.txt", blob)])
 commit = git.write_commit(repo, tree_oid=tree, parents=[], author_name="a", author_email="a@x",
                           message="m")
-git.set_ref(repo, "refs/heads/main", commit)
+git.set_ref(repo, "refs/heads/main", commit, old=None)
 """
 
 
@@ -165,3 +167,54 @@ def test_open_repos_notices_a_repo_removed_or_made_anew(
     assert again is not old
     commit = git.resolve(again, "main")
     assert commit is not None and git.lookup(again, commit, "a.txt") is not None
+
+
+def test_a_ref_moves_only_from_where_its_writer_saw_it(repo: pygit2.Repository) -> None:
+    first = _commit(repo, [git.Put("a.txt", git.write_blob(repo, b"1"))])
+    second = _commit(repo, [git.Put("a.txt", git.write_blob(repo, b"2"))], first)
+    with pytest.raises(git.RefMoved):  # it exists already
+        git.set_ref(repo, "refs/heads/main", first, old=None)
+    with pytest.raises(git.RefMoved):  # it moved on from `first`
+        git.set_ref(repo, "refs/heads/main", first, old=first)
+    with pytest.raises(git.RefMoved):
+        git.delete_ref(repo, "refs/heads/main", old=first)
+    assert git.ref_target(repo, "refs/heads/main") == second
+    git.delete_ref(repo, "refs/heads/main", old=second)
+    assert git.ref_target(repo, "refs/heads/main") is None
+
+
+def test_libgit2_compares_and_moves_a_ref_under_its_lock_file(
+    repo: pygit2.Repository, tmp_path: Path
+) -> None:
+    """The check is libgit2's own, not only ours: a reference read before another writer (here
+    another handle, as another process would be) moved it cannot be moved or deleted."""
+    first = _commit(repo, [git.Put("a.txt", git.write_blob(repo, b"1"))])
+    stale = repo.references.get("refs/heads/main")
+    other = git.open_repo(tmp_path / "r.git")
+    _commit(other, [git.Put("a.txt", git.write_blob(other, b"2"))], first)
+    with pytest.raises(pygit2.GitError, match="does not match"):
+        stale.set_target(pygit2.Oid(hex=first))
+    with pytest.raises(pygit2.GitError, match="does not match"):
+        stale.delete()
+    (tmp_path / "r.git" / "refs" / "heads" / "dev.lock").write_text("")  # a writer holds it
+    with pytest.raises(git.RefMoved):
+        git.set_ref(repo, "refs/heads/dev", first, old=None)
+
+
+def test_a_lock_the_caller_holds_replaces_the_file_lock(repo: pygit2.Repository) -> None:
+    git_dir = Path(repo.path)
+    taken: list[str] = []
+
+    @contextmanager
+    def held() -> Iterator[None]:
+        taken.append("held")
+        yield
+
+    with git.locked(git_dir, held()):
+        assert not (git_dir / "hugbox.lock").exists()
+    assert taken == ["held"]
+    with git.locked(git_dir):
+        assert (git_dir / "hugbox.lock").exists()
+    git.remove(git_dir, held())
+    with pytest.raises(git.RepoGone), git.locked(git_dir, held()):
+        pass
