@@ -39,16 +39,29 @@ def _admin(statement: str) -> None:
         engine.dispose()
 
 
+_PG_TEMPLATE: str | None = None
+
+
+def _postgresql_template() -> str:
+    """This process's migrated PostgreSQL template database, made on first use."""
+    global _PG_TEMPLATE
+    if _PG_TEMPLATE is None:
+        name = f"{_PREFIX}_tpl"
+        _admin(f'CREATE DATABASE "{name}"')
+        atexit.register(_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        migrate(f"{SERVER}/{name}")
+        _PG_TEMPLATE = name
+    return _PG_TEMPLATE
+
+
 class Template:
     """A migrated database to copy: a SQLite file, or a PostgreSQL template database."""
 
     def __init__(self, directory: Path):
         self._made: list[str] = []
         if POSTGRESQL:  # `directory` is for SQLite's file
-            self.name = f"{_PREFIX}_tpl"
-            _admin(f'CREATE DATABASE "{self.name}"')
+            self.name = _postgresql_template()
             atexit.register(self._drop_all)
-            migrate(f"{SERVER}/{self.name}")
         else:
             directory.mkdir(parents=True, exist_ok=True)
             self.path = directory / "hub.db"
@@ -73,7 +86,7 @@ class Template:
             _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def _drop_all(self) -> None:
-        for name in [*self._made, self.name]:
+        for name in self._made:
             _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -112,6 +125,25 @@ def empty_postgresql() -> Iterator[str]:
         if POSTGRESQL:
             raise
         pytest.skip(f"no PostgreSQL server at {SERVER}")
+    try:
+        yield f"{SERVER}/{name}"
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def migrated_postgresql() -> Iterator[str]:
+    """The URL of a new PostgreSQL database at the newest migration (a copy of this process's
+    template), dropped after the block: for tests that run on PostgreSQL whatever the run's
+    database. Outside a PostgreSQL run the test is skipped when no server answers."""
+    try:
+        tpl = _postgresql_template()
+    except OperationalError:
+        if POSTGRESQL:
+            raise
+        pytest.skip(f"no PostgreSQL server at {SERVER}")
+    name = f"{_PREFIX}_{uuid.uuid4().hex[:10]}"
+    _admin(f'CREATE DATABASE "{name}" TEMPLATE "{tpl}"')
     try:
         yield f"{SERVER}/{name}"
     finally:
