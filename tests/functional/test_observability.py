@@ -19,14 +19,17 @@ from hugbox.jobs import service as jobs
 from hugbox.observability.tracing import trace_requests
 from hugbox.settings import Settings
 from support import free_port
+from testdb import Template
 
 REPO_ROUTE = "/api/{repo_type:repotype}/{namespace}/{name}"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, migrated_template: Template) -> Iterator[Settings]:
     # No job worker: a job enqueued by a test stays waiting for the queue's metrics to show.
-    return Settings(data_dir=tmp_path, metrics_public=True, job_workers=0)
+    url = migrated_template.copy(tmp_path)
+    yield Settings(data_dir=tmp_path, database_url=url, metrics_public=True, job_workers=0)
+    migrated_template.drop(url)
 
 
 def sample(metrics: str, name: str, **labels: str) -> float | None:
