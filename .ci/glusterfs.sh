@@ -31,6 +31,11 @@ start)
     glusterd -N --log-file="$dir/glusterd.log" >"$dir/glusterd.out" 2>&1 &
     echo $! >"$dir/glusterd.pid"
     for _ in $(seq 50); do gluster --mode=script volume list >/dev/null 2>&1 && break; sleep 0.2; done
+    # A volume left by an earlier run that could not stop it (glusterd keeps it in /var/lib).
+    if gluster --mode=script volume list 2>/dev/null | grep -qx "$volume"; then
+        gluster --mode=script volume stop "$volume" force >/dev/null 2>&1 || true
+        gluster --mode=script volume delete "$volume" >/dev/null
+    fi
     gluster --mode=script volume create "$volume" "127.0.0.2:$dir/brick" force >/dev/null
     for option in stat-prefetch quick-read io-cache read-ahead write-behind open-behind \
         readdir-ahead; do
