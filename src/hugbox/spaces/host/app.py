@@ -11,10 +11,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from hugbox.context import build_context
-from hugbox.settings import Settings
+from hugbox.settings import Settings, SpacesRunner
 from hugbox.spaces.config import SdkDefaults
-from hugbox.spaces.host import sandbox
+from hugbox.spaces.host import runner, sandbox
+from hugbox.spaces.host.containers import ContainerRunner
 from hugbox.spaces.host.directory import SpacesDirectory
+from hugbox.spaces.host.engine import Engine
 from hugbox.spaces.host.sandbox import SandboxLimits
 from hugbox.spaces.host.supervisor import Space, Supervisor, SupervisorSetup
 from hugbox.spaces.proxy.origin import SpacesProxy, create_proxy
@@ -50,8 +52,18 @@ def supervisor_for(
         max_running=max(1, settings.spaces_max_running),
         default_sleep=settings.spaces_sleep_time,
         build_timeout=settings.spaces_build_timeout,
+        runner=runner_for(settings),
     )
     return Supervisor(setup)
+
+
+def runner_for(settings: Settings) -> runner.Runner:
+    """The configured runner; the engine's client is made here, connected on first use."""
+    if settings.spaces_runner is SpacesRunner.BUBBLEWRAP:
+        return runner.BubblewrapRunner()
+    if settings.container_host is None:
+        raise ValueError("HUGBOX_SPACES_RUNNER=container needs HUGBOX_CONTAINER_HOST")
+    return ContainerRunner(Engine(settings.container_host), settings.spaces_base_image)
 
 
 def create_spaces_app(
@@ -82,7 +94,7 @@ async def _lifespan(
     parent_pid: int | None,
 ) -> None:
     await receive()  # lifespan.startup
-    problem = sandbox.available()
+    problem = await _runner_problem(supervisor.setup.runner)
     if problem is not None:
         log.error("spaces: apps cannot run here: %s", problem)
     await supervisor.poll()
@@ -96,6 +108,12 @@ async def _lifespan(
     await supervisor.close()
     await proxy.close()
     await send({"type": "lifespan.shutdown.complete"})
+
+
+async def _runner_problem(chosen: runner.Runner) -> str | None:
+    if isinstance(chosen, ContainerRunner):
+        return await chosen.problem()
+    return sandbox.available()
 
 
 async def _exit_with_parent(parent_pid: int) -> None:

@@ -42,6 +42,7 @@ class SupervisorSetup:
     max_running: int
     default_sleep: int
     build_timeout: float
+    runner: runner.Runner = field(default_factory=runner.BubblewrapRunner)
     tick_s: float = 0.5
 
 
@@ -64,7 +65,7 @@ class Space:
     failed_sha: str | None = None
     venv: Path | None = None
     venv_inode: int = -1  # of the venv the app runs on (a factory rebuild renames it aside)
-    app: runner.RunningApp | None = None
+    app: runner.App | None = None
     upstream: Upstream | None = None
     last_active: float = field(default_factory=time.monotonic)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -111,6 +112,7 @@ class Supervisor:
         for task in [*self._pending.values(), *self._watchers]:
             task.cancel()
         await asyncio.gather(*(self._stop(space) for space in self.spaces.values()))
+        await self.setup.runner.close()
 
     def _schedule(self, pk: int) -> None:
         if pk in self._pending:
@@ -291,7 +293,7 @@ class Supervisor:
         await self._observe(space, SpaceStage.APP_STARTING, error=None)
         launch = self._launch(space, space.config, space.built_sha)
         space.venv_inode = await asyncio.to_thread(_fresh_start, launch)
-        app = await runner.start(launch)
+        app = await self.setup.runner.start(launch)
         space.app = app
         try:
             await app.wait_ready(space.config.probe_path, timeout=space.config.startup_timeout_s)
@@ -322,7 +324,7 @@ class Supervisor:
             secrets=space.secrets, limits=self.setup.limits,
         )  # fmt: skip
 
-    def _watch(self, space: Space, app: runner.RunningApp) -> None:
+    def _watch(self, space: Space, app: runner.App) -> None:
         async def watch() -> None:
             code = await app.wait()
             if space.app is app:  # not stopped by us: it crashed or quit
