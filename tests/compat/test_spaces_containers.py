@@ -14,8 +14,8 @@ import pytest
 from gradio_client import Client
 from huggingface_hub import HfApi
 
-from compat.test_spaces_apps import _gradio_space, _wait
-from support import base_image, create_token, podman_service, run_cli, running_hub
+from compat.test_spaces_apps import _commit, _gradio_space, _wait
+from support import base_image, create_token, podman_service, run_cli, running_hub, unique
 
 pytestmark = [
     pytest.mark.slow,
@@ -84,3 +84,60 @@ def test_sleep_removes_the_container_and_a_visit_wakes_it(
     api.set_space_sleep_time(repo_id, 3600)
     assert Client(space_host, verbose=False).predict("again", api_name="/greet") == "Hello again"
     assert len(_containers(host, repo_id)) == 1
+
+
+DOCKER_APP = b"""
+import json, os, urllib.request
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import six  # installed by the Dockerfile from PyPI, through the host's CA bundle
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        hub = os.environ["HF_ENDPOINT"] + "/api/spaces/" + os.environ["SPACE_ID"]
+        with urllib.request.urlopen(hub) as answer:
+            space = json.load(answer)["id"]
+        body = json.dumps({"path": self.path, "six": six.__version__, "hub_says": space,
+                           "uid": os.getuid()}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+print("listening on 8080", flush=True)
+HTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
+"""
+DOCKERFILE = b"""FROM localhost/hugbox-debian-py:bookworm
+RUN python3 -m venv /opt/env && /opt/env/bin/pip install --no-cache-dir \\
+    --index-url https://pypi.org/simple six==1.17.0
+RUN useradd -m -u 1000 user
+USER user
+WORKDIR /home/user/app
+COPY --chown=user app.py .
+CMD ["/opt/env/bin/python", "app.py"]
+"""
+
+
+def test_a_docker_space_builds_its_dockerfile_and_runs_behind_the_bridge(
+    container_hub: tuple[str, str, str],
+) -> None:
+    endpoint, token, host = container_hub
+    api = HfApi(endpoint=endpoint, token=token)
+    repo_id = f"alice/{unique('docker')}"
+    api.create_repo(repo_id, repo_type="space", space_sdk="docker")
+    readme = b"---\ntitle: Box\nsdk: docker\napp_port: 8080\n---\n"
+    _commit(api, repo_id, {"README.md": readme, "Dockerfile": DOCKERFILE, "app.py": DOCKER_APP})
+    _wait(api, repo_id, {"RUNNING"}, timeout=300)
+    space_host = api.space_info(repo_id).host
+    assert space_host is not None
+    answer = httpx.get(f"{space_host}hello?x=1", timeout=30).json()
+    assert answer == {"path": "/hello?x=1", "six": "1.17.0", "hub_says": repo_id, "uid": 1000}
+    assert "listening on 8080" in "".join(api.fetch_space_logs(repo_id))
+    assert "six" in "".join(api.fetch_space_logs(repo_id, build=True))
+    api.set_space_sleep_time(repo_id, 1)
+    _wait(api, repo_id, {"SLEEPING"}, timeout=30)
+    assert _containers(host, repo_id) == []
+    assert httpx.get(space_host, timeout=120).json()["hub_says"] == repo_id  # woken
+    api.pause_space(repo_id)

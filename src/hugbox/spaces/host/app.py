@@ -41,7 +41,9 @@ def supervisor_for(
         hub_address=hub_address,
         uv_cache=settings.spaces_uv_cache or settings.spaces_dir / "uv-cache",
         sdk_defaults=SdkDefaults(
-            gradio=settings.spaces_gradio_version, streamlit=settings.spaces_streamlit_version
+            gradio=settings.spaces_gradio_version,
+            streamlit=settings.spaces_streamlit_version,
+            docker=settings.container_host is not None,
         ),
         limits=SandboxLimits(
             memory_bytes=int(settings.spaces_memory),
@@ -52,18 +54,22 @@ def supervisor_for(
         max_running=max(1, settings.spaces_max_running),
         default_sleep=settings.spaces_sleep_time,
         build_timeout=settings.spaces_build_timeout,
-        runner=runner_for(settings),
+        **runners_for(settings),
     )
     return Supervisor(setup)
 
 
-def runner_for(settings: Settings) -> runner.Runner:
-    """The configured runner; the engine's client is made here, connected on first use."""
+def runners_for(settings: Settings) -> dict[str, Any]:
+    """The runner of apps, and the engine of Docker spaces (the same one when apps run in
+    containers too); the engine's client connects on first use."""
+    engine = None
+    if settings.container_host is not None:
+        engine = ContainerRunner(Engine(settings.container_host), settings.spaces_base_image)
     if settings.spaces_runner is SpacesRunner.BUBBLEWRAP:
-        return runner.BubblewrapRunner()
-    if settings.container_host is None:
+        return {"runner": runner.BubblewrapRunner(), "images": engine}
+    if engine is None:
         raise ValueError("HUGBOX_SPACES_RUNNER=container needs HUGBOX_CONTAINER_HOST")
-    return ContainerRunner(Engine(settings.container_host), settings.spaces_base_image)
+    return {"runner": engine, "images": engine}
 
 
 def create_spaces_app(

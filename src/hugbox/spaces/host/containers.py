@@ -8,11 +8,13 @@ import asyncio
 import json
 import logging
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hugbox.spaces.host import bridge, runner
+from hugbox.spaces.host import bridge, images, runner
+from hugbox.spaces.host.builder import BuildFailed
 from hugbox.spaces.host.engine import Engine, EngineError
 from hugbox.spaces.host.runner import APP_MOUNT, BRIDGE_MOUNT, RUN_MOUNT, VENV_MOUNT, Launch
 from hugbox.spaces.host.sandbox import HOME, is_root
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 
 BOX_MOUNT = "/run/hugbox-app"  # the one host dir the container writes: app.sock
 PREFIX = "hugbox-space-"
+DOCKER_SPACE_UID = 1000
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,39 @@ class ContainerRunner:
         self.base_image = base_image
 
     async def start(self, launch: Launch) -> runner.App:
+        if launch.image is not None:  # a Docker space: its own image, our bridge beside it
+            own = ContainerImage(launch.image, own_command=True)
+            return await start(self.engine, launch, own, base_image=self.base_image)
         return await start(self.engine, launch, ContainerImage(self.base_image))
+
+    async def build_image(self, app_dir: Path, image: str, log_path: Path, timeout: float) -> None:  # noqa: ASYNC109
+        """Build a Docker space's Dockerfile as `image`, its output in the build log;
+        BuildFailed when the engine refuses it or it takes past `timeout` seconds."""
+        build_log = runner.RunLog(log_path)
+        try:
+            async with asyncio.timeout(timeout):
+                await self._build(app_dir, image, build_log)
+        except EngineError as error:
+            build_log.write(f"--> build failed: {error}")
+            raise BuildFailed(f"The Docker build failed: {error}") from error
+        except TimeoutError as error:
+            build_log.write(f"--> build timed out after {timeout:.0f} s")
+            raise BuildFailed(f"The Docker build took more than {timeout:.0f} s") from error
+        finally:
+            build_log.close()
+
+    async def _build(self, app_dir: Path, image: str, build_log: runner.RunLog) -> None:
+        with tempfile.TemporaryDirectory(prefix="hugbox-build-") as scratch:
+            context = await asyncio.to_thread(images.build_context, app_dir, Path(scratch))
+            lines = self.engine.build(context, image, dockerfile=images.DOCKERFILE_IN_CONTEXT)
+            async for line in lines:
+                build_log.write(line)
+
+    async def image_exists(self, image: str) -> bool:
+        try:
+            return await self.engine.image_exists(image)
+        except EngineError:
+            return False
 
     async def close(self) -> None:
         await self.engine.close()
@@ -89,7 +124,7 @@ class ContainerApp:
             for container in self._containers:
                 await self._engine.stop(container, grace)
             await self.wait()
-            for container in self._containers:
+            for container in reversed(self._containers):  # the bridge depends on the app
                 await self._engine.remove(container)
             self._hub.close()
             self.socket.unlink(missing_ok=True)
@@ -128,7 +163,7 @@ async def start(engine: Engine, launch: Launch, image: ContainerImage,
     try:
         box = await asyncio.to_thread(_prepare, launch)
         await hub.open(launch.run_dir / "hub.sock", launch.uid)
-        for leftover in names:  # of a host that died without stopping it
+        for leftover in reversed(names):  # of a host that died without stopping it
             await engine.remove(leftover)
         ids = await _create(engine, launch, image, box, names, base_image)
         for container in ids:
@@ -183,7 +218,8 @@ def _own_app(launch: Launch, image: str) -> dict[str, Any]:
     spec = _spec(launch, image, None, [], network="none")
     spec["Env"] = [f"{key}={value}" for key, value in launch.env.items()]
     spec["HostConfig"]["ReadonlyRootfs"] = False  # Docker spaces write where they were built
-    spec["User"] = str(launch.uid)
+    # HF runs Docker spaces as uid 1000, and their Dockerfiles chown their files to it.
+    spec["User"] = str(DOCKER_SPACE_UID)
     del spec["WorkingDir"]
     return spec
 

@@ -96,11 +96,11 @@ class Engine:
         _raise_on_stream_error(response.text)
 
     async def build(
-        self, context: AsyncIterator[bytes], image: str, *, build_args: Mapping[str, str]
+        self, context: AsyncIterator[bytes], image: str, *, dockerfile: str
     ) -> AsyncIterator[str]:
         """`docker build --network host`: the build's output, line by line."""
         params = {"t": image, "networkmode": "host", "rm": "true", "forcerm": "true",
-                  "buildargs": json.dumps(dict(build_args))}  # fmt: skip
+                  "dockerfile": dockerfile}  # fmt: skip
         headers = {"content-type": "application/x-tar"}
         async with self._client.stream("POST", "/build", params=params, content=context,
                                        headers=headers, timeout=None) as response:  # fmt: skip

@@ -66,6 +66,7 @@ class Launch:
     log_path: Path  # JSON lines {"timestamp", "data"}, appended
     secrets: tuple[str, ...]  # shown as *** in the log
     limits: SandboxLimits
+    image: str | None = None  # a Docker space's own image (its command runs, not `command`)
 
 
 class App(Protocol):
