@@ -2,7 +2,8 @@
 and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
-     [--only download upload model_info object_access inference git gpt2 viewer xet web spaces]
+     [--only download upload model_info object_access inference git gpt2 viewer xet web spaces
+             spaces_containers]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import inference
 import model_info
 import object_access
 import spaces
+import spaces_containers
 import upload
 import viewer
 import web
@@ -40,6 +42,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "xet": xet.run,
     "web": web.run,
     "spaces": spaces.run,
+    "spaces_containers": spaces_containers.run,
 }
 COLUMNS = ("benchmark", "measured", "baseline (same run)", "ratio", "target", "ok")
 
