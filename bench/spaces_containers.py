@@ -48,7 +48,19 @@ def _podman(scratch: Path) -> Iterator[str]:
             time.sleep(0.05)
         yield f"unix://{socket_path}"
     finally:
+        _until_no_containers(env)
         stop_process(process)
+
+
+def _until_no_containers(env: dict[str, str], timeout: float = 30) -> None:
+    """The spaces host removes its containers after `hugbox serve` is gone: wait for it."""
+    deadline = time.monotonic() + timeout
+    command = ["podman", "ps", "-aq", "--filter", "label=org.hugbox.hub"]
+    while subprocess.run(command, env=env, capture_output=True, text=True).stdout.strip():
+        if time.monotonic() > deadline:
+            log("spaces: containers left behind after the hub stopped")
+            return
+        time.sleep(0.2)
 
 
 def _base_image(data_dir: Path, host: str) -> None:

@@ -1,21 +1,44 @@
 """Spaces under the container runner: podman's Docker-compatible API runs a Gradio app from the
-generic base image with the space's venv mounted read-only, reached through the same proxy and
-socket bridge as under bubblewrap; slept and woken."""
+generic base image with the space's venv mounted read-only, and an `sdk: docker` space from its
+own Dockerfile, each reached through the same proxy and socket bridge as under bubblewrap, slept
+and woken; the same space's Kubernetes manifests run for real under `podman kube play`."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import time
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import httpx
+import kubernetes_validate
 import pytest
+import yaml
 from gradio_client import Client
 from huggingface_hub import HfApi
 
 from compat.test_spaces_apps import _commit, _gradio_space, _wait
+from hugbox.spaces.config import SdkDefaults, read_config
+from hugbox.spaces.files import FIRST_APP_UID
+from hugbox.spaces.host import launch
+from hugbox.spaces.host.containers import HUB_LABEL, SPACE_LABEL, hub_tag
+from hugbox.spaces.host.manifests import KubeSpace, manifests, name_of
+from hugbox.spaces.host.runner import Launch
+from hugbox.spaces.host.sandbox import SandboxLimits
 from support import base_image, create_token, podman_service, run_cli, running_hub, unique
+
+
+class ContainerHub(NamedTuple):
+    endpoint: str
+    token: str
+    host: str  # the engine's API
+    data_dir: Path
+    containers_conf: Path  # podman's, for the CLI
+
 
 pytestmark = [
     pytest.mark.slow,
@@ -24,8 +47,8 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def container_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
-    """A hub whose spaces run in podman containers: (endpoint, alice's token, engine host)."""
+def container_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerHub]:
+    """A hub whose spaces run in podman containers."""
     scratch = tmp_path_factory.mktemp("podman")
     data_dir = tmp_path_factory.mktemp("container-hub")
     with podman_service(scratch) as host:
@@ -34,7 +57,9 @@ def container_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         token = create_token(data_dir, "alice", "write")
         env = {"HUGBOX_SPACES_RUNNER": "container", "HUGBOX_CONTAINER_HOST": host}
         with running_hub(data_dir, env=env) as endpoint:
-            yield endpoint, token, host
+            yield ContainerHub(endpoint, token, host, data_dir, scratch / "containers.conf")
+        # Its spaces host stops and removes its apps' containers on the way out.
+        _until_gone(host, f"{HUB_LABEL}={hub_tag(data_dir / 'spaces')}")
 
 
 def _engine(host: str) -> httpx.Client:
@@ -42,17 +67,25 @@ def _engine(host: str) -> httpx.Client:
     return httpx.Client(transport=transport, base_url="http://engine/v1.41")
 
 
-def _containers(host: str, repo_id: str) -> list[dict[str, Any]]:
-    filters = json.dumps({"label": [f"org.hugbox.space={repo_id}"]})
+def _containers(host: str, repo_id: str, label: str = SPACE_LABEL) -> list[dict[str, Any]]:
+    filters = json.dumps({"label": [f"{label}={repo_id}"]})
     with _engine(host) as engine:
         found: list[dict[str, Any]] = engine.get(
-            "/containers/json", params={"filters": filters}
+            "/containers/json", params={"filters": filters, "all": "true"}
         ).json()
     return found
 
 
-def test_gradio_space_runs_in_a_container(container_hub: tuple[str, str, str]) -> None:
-    endpoint, token, host = container_hub
+def _until_gone(host: str, label: str, timeout: float = 30) -> None:
+    key, _, value = label.partition("=")
+    deadline = time.monotonic() + timeout
+    while left := _containers(host, value, key):
+        assert time.monotonic() < deadline, f"containers left behind: {left}"
+        time.sleep(0.2)
+
+
+def test_gradio_space_runs_in_a_container(container_hub: ContainerHub) -> None:
+    endpoint, token, host, _, _ = container_hub
     api = HfApi(endpoint=endpoint, token=token)
     repo_id = _gradio_space(api, env={"GREETING": "Hi"})
     client = Client(api.space_info(repo_id).host, verbose=False)
@@ -70,9 +103,9 @@ def test_gradio_space_runs_in_a_container(container_hub: tuple[str, str, str]) -
 
 
 def test_sleep_removes_the_container_and_a_visit_wakes_it(
-    container_hub: tuple[str, str, str],
+    container_hub: ContainerHub,
 ) -> None:
-    endpoint, token, host = container_hub
+    endpoint, token, host, _, _ = container_hub
     api = HfApi(endpoint=endpoint, token=token)
     repo_id = _gradio_space(api)
     api.set_space_sleep_time(repo_id, 1)
@@ -121,9 +154,9 @@ CMD ["/opt/env/bin/python", "app.py"]
 
 
 def test_a_docker_space_builds_its_dockerfile_and_runs_behind_the_bridge(
-    container_hub: tuple[str, str, str],
+    container_hub: ContainerHub,
 ) -> None:
-    endpoint, token, host = container_hub
+    endpoint, token, host, _, _ = container_hub
     api = HfApi(endpoint=endpoint, token=token)
     repo_id = f"alice/{unique('docker')}"
     api.create_repo(repo_id, repo_type="space", space_sdk="docker")
@@ -141,3 +174,66 @@ def test_a_docker_space_builds_its_dockerfile_and_runs_behind_the_bridge(
     assert _containers(host, repo_id) == []
     assert httpx.get(space_host, timeout=120).json()["hub_says"] == repo_id  # woken
     api.pause_space(repo_id)
+
+
+def _kube_space(hub: ContainerHub, repo_id: str) -> KubeSpace:
+    """The manifests of a space this hub built: its checkout and venv, as a node would see them
+    on the shared spaces volume."""
+    info = httpx.get(f"{hub.endpoint}/api/spaces/{repo_id}",
+                     headers={"authorization": f"Bearer {hub.token}"}).json()  # fmt: skip
+    pk = int(info["_id"].removeprefix("space-"))
+    spaces = hub.data_dir / "spaces"
+    app_dir = next((spaces / str(pk) / "builds").iterdir()) / "app"
+    [venv] = [p for p in (spaces / "venvs").iterdir() if (p / ".hugbox-ready").exists()]
+    config = read_config({"sdk": "gradio"}, {"app.py"}, sdk=None,
+                         defaults=SdkDefaults(gradio="6.31.0", streamlit="1.67.0"))  # fmt: skip
+    identity = launch.Identity(repo_id, "Greeter", None, "http://spaces.test")
+    env = launch.environment(config, identity, user_env={"GREETING": "Kube"}, memory=2**30)
+    limits = SandboxLimits(memory_bytes=2**30, processes=256, open_files=1024, disk_bytes=2**28)
+    run = Launch(space_id=repo_id, uid=FIRST_APP_UID + pk, app_dir=app_dir, venv=venv,
+                 command=launch.command_for(config)[0], app_port=7860, env=env,
+                 run_dir=spaces / str(pk) / "run", hub_address=("127.0.0.1", 1),
+                 hub_port_inside=8000, log_path=spaces / "kube.log", secrets=(),
+                 limits=limits)  # fmt: skip
+    return KubeSpace(name=name_of(pk), launch=run, image="localhost/hugbox-debian-py:bookworm",
+                     probe_path="/", hub_url=hub.endpoint)  # fmt: skip
+
+
+def _podman(hub: ContainerHub, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CONTAINERS_CONF": str(hub.containers_conf)}
+    return subprocess.run(["podman", *args], capture_output=True, text=True, env=env,
+                          check=False, timeout=120)  # fmt: skip
+
+
+def test_the_same_space_runs_from_its_manifests_under_podman_kube_play(
+    container_hub: ContainerHub, tmp_path: Path
+) -> None:
+    api = HfApi(endpoint=container_hub.endpoint, token=container_hub.token)
+    repo_id = _gradio_space(api)
+    space = _kube_space(container_hub, repo_id)
+    documents = manifests(space)
+    for document in documents:
+        kubernetes_validate.validate(document, "1.32", strict=True)
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump_all(documents))
+    played = _podman(container_hub, "kube", "play", str(path))
+    assert played.returncode == 0, played.stderr
+    try:
+        names = _podman(container_hub, "ps", "--format", "{{.Names}}").stdout.split()
+        [container] = [n for n in names if n.startswith(space.name) and n.endswith("-app")]
+        probe = (
+            "import urllib.request as u; print(u.urlopen('http://127.0.0.1:7860/config').status)"
+        )
+        deadline = time.monotonic() + 120
+        while (answer := _podman(container_hub, "exec", container, "/opt/venv/bin/python", "-c",
+                                 probe)).stdout.strip() != "200":  # fmt: skip
+            assert time.monotonic() < deadline, answer.stderr + _podman(
+                container_hub, "logs", container).stdout  # fmt: skip
+            time.sleep(0.5)
+        inspect = json.loads(_podman(container_hub, "inspect", container).stdout)[0]
+        assert inspect["HostConfig"]["ReadonlyRootfs"]
+        assert inspect["Config"]["User"].startswith(str(space.launch.uid))
+        assert inspect["HostConfig"]["Memory"] == 2**30 + 2 * 2**28
+    finally:
+        down = _podman(container_hub, "kube", "down", str(path))
+    assert down.returncode == 0, down.stderr

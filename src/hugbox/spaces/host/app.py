@@ -16,7 +16,7 @@ from hugbox.spaces.config import SdkDefaults
 from hugbox.spaces.host import runner, sandbox
 from hugbox.spaces.host.containers import ContainerRunner
 from hugbox.spaces.host.directory import SpacesDirectory
-from hugbox.spaces.host.engine import Engine
+from hugbox.spaces.host.engine import Engine, EngineError
 from hugbox.spaces.host.sandbox import SandboxLimits
 from hugbox.spaces.host.supervisor import Space, Supervisor, SupervisorSetup
 from hugbox.spaces.proxy.origin import SpacesProxy, create_proxy
@@ -64,7 +64,8 @@ def runners_for(settings: Settings) -> dict[str, Any]:
     containers too); the engine's client connects on first use."""
     engine = None
     if settings.container_host is not None:
-        engine = ContainerRunner(Engine(settings.container_host), settings.spaces_base_image)
+        engine = ContainerRunner(Engine(settings.container_host), settings.spaces_base_image,
+                                 settings.spaces_dir)  # fmt: skip
     if settings.spaces_runner is SpacesRunner.BUBBLEWRAP:
         return {"runner": runner.BubblewrapRunner(), "images": engine}
     if engine is None:
@@ -103,6 +104,7 @@ async def _lifespan(
     problem = await _runner_problem(supervisor.setup.runner)
     if problem is not None:
         log.error("spaces: apps cannot run here: %s", problem)
+    await _sweep(supervisor.setup.images)
     await supervisor.poll()
     tasks = [asyncio.create_task(supervisor.run())]
     if parent_pid is not None:
@@ -120,6 +122,15 @@ async def _runner_problem(chosen: runner.Runner) -> str | None:
     if isinstance(chosen, ContainerRunner):
         return await chosen.problem()
     return sandbox.available()
+
+
+async def _sweep(engine: ContainerRunner | None) -> None:
+    if engine is None:
+        return
+    try:
+        await engine.sweep()
+    except EngineError as error:
+        log.error("spaces: cannot list the containers of an earlier spaces host: %s", error)
 
 
 async def _exit_with_parent(parent_pid: int) -> None:

@@ -5,6 +5,8 @@ network but the same Unix-socket bridge as under bubblewrap, and the spaces limi
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 BOX_MOUNT = "/run/hugbox-app"  # the one host dir the container writes: app.sock
 PREFIX = "hugbox-space-"
 DOCKER_SPACE_UID = 1000
+SPACE_LABEL = "org.hugbox.space"
+HUB_LABEL = "org.hugbox.hub"
 
 
 @dataclass(frozen=True)
@@ -37,9 +41,10 @@ class ContainerImage:
 
 
 class ContainerRunner:
-    def __init__(self, engine: Engine, base_image: str) -> None:
+    def __init__(self, engine: Engine, base_image: str, spaces_dir: Path) -> None:
         self.engine = engine
         self.base_image = base_image
+        self.hub = hub_tag(spaces_dir)
 
     async def start(self, launch: Launch) -> runner.App:
         if launch.image is not None:  # a Docker space: its own image, our bridge beside it
@@ -78,6 +83,14 @@ class ContainerRunner:
 
     async def close(self) -> None:
         await self.engine.close()
+
+    async def sweep(self) -> None:
+        """Remove the containers a previous spaces host of this hub left (killed before it
+        stopped them): apps start afresh, as under bubblewrap."""
+        names = await self.engine.containers(f"{HUB_LABEL}={self.hub}")
+        for name in sorted(names, key=lambda n: not n.endswith("-bridge")):  # bridges first
+            log.info("spaces: removing %s, left by an earlier spaces host", name)
+            await self.engine.remove(name)
 
     async def problem(self) -> str | None:
         """Why apps cannot run, or None."""
@@ -158,19 +171,19 @@ async def start(engine: Engine, launch: Launch, image: ContainerImage,
     """Start the app's container; it answers on ContainerApp.socket once wait_ready returns."""
     log_to = runner.RunLog(launch.log_path, launch.secrets)
     hub = runner.HubBridge(launch.hub_address)
-    name = f"{PREFIX}{launch.uid}"
+    name = container_name(launch)
     names = [name, f"{name}-bridge"] if image.own_command else [name]
     try:
         box = await asyncio.to_thread(_prepare, launch)
         await hub.open(launch.run_dir / "hub.sock", launch.uid)
-        for leftover in reversed(names):  # of a host that died without stopping it
-            await engine.remove(leftover)
+        await _remove(engine, name)  # of a host that died without stopping them
         ids = await _create(engine, launch, image, box, names, base_image)
         for container in ids:
             await engine.start(container)
     except BaseException:
         hub.close()
         log_to.close()
+        await asyncio.shield(_remove(engine, name))
         raise
     return ContainerApp(engine, ids, hub, box, log_to)
 
@@ -183,6 +196,26 @@ async def _create(engine: Engine, launch: Launch, image: ContainerImage, box: Pa
     assert base_image is not None
     beside = _bridge_only(launch, base_image, box, app)
     return [app, await engine.create_container(names[1], beside)]
+
+
+async def _remove(engine: Engine, name: str) -> None:
+    """The space's containers, if any; the bridge first (it depends on the app's)."""
+    for container in (f"{name}-bridge", name):
+        with contextlib.suppress(EngineError):
+            await engine.remove(container)
+
+
+def hub_tag(spaces_dir: Path) -> str:
+    """Names this hub's containers: hubs with data dirs of their own may share one engine."""
+    return hashlib.sha256(str(spaces_dir).encode()).hexdigest()[:8]
+
+
+def _spaces_dir(launch: Launch) -> Path:
+    return launch.run_dir.parent.parent  # <spaces dir>/<pk>/run
+
+
+def container_name(launch: Launch) -> str:
+    return f"{PREFIX}{hub_tag(_spaces_dir(launch))}-{launch.uid}"
 
 
 def _prepare(launch: Launch) -> Path:
@@ -254,7 +287,7 @@ def _spec(launch: Launch, image: str, argv: list[str] | None, binds: list[str], 
         "Env": [f"HOME={HOME}", "LANG=C.UTF-8", f"PATH={VENV_MOUNT}/bin:/usr/bin:/bin"],
         "WorkingDir": "/",
         "Hostname": "space",
-        "Labels": {"org.hugbox.space": launch.space_id},
+        "Labels": {SPACE_LABEL: launch.space_id, HUB_LABEL: hub_tag(_spaces_dir(launch))},
         "HostConfig": {
             "NetworkMode": network,
             "Binds": binds,

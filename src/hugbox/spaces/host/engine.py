@@ -69,6 +69,13 @@ class Engine:
         params = {"force": "true", "v": "true"}
         await self.call("DELETE", f"/containers/{container}", params=params, ok=(200, 204, 404))
 
+    async def containers(self, label: str) -> list[str]:
+        """The names of every container, running or not, that carries `label` (key=value)."""
+        filters = json.dumps({"label": [label]})
+        response = await self.call("GET", "/containers/json",
+                                   params={"all": "true", "filters": filters})  # fmt: skip
+        return [str(found["Names"][0]).lstrip("/") for found in response.json()]
+
     async def logs(self, container: str) -> AsyncIterator[bytes]:
         """The container's output (stdout and stderr, as written) until it exits."""
         params = {"follow": "true", "stdout": "true", "stderr": "true"}
