@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -76,6 +77,19 @@ def _containers(host: str, repo_id: str, label: str = SPACE_LABEL) -> list[dict[
     return found
 
 
+def _space_run(hub: ContainerHub, repo_id: str) -> dict[str, Any]:
+    """The space's row in space_runs, read from the hub's own SQLite database."""
+    with sqlite3.connect(hub.data_dir / "hugbox.db") as db:
+        db.row_factory = sqlite3.Row
+        row = db.execute(
+            "SELECT space_runs.* FROM space_runs JOIN repos ON repos.id = space_runs.repo_pk "
+            "WHERE repos.namespace || '/' || repos.name = ?",
+            (repo_id,),
+        ).fetchone()
+    assert row is not None, f"no space_runs row for {repo_id}"
+    return dict(row)
+
+
 def _until_gone(host: str, label: str, timeout: float = 30) -> None:
     key, _, value = label.partition("=")
     deadline = time.monotonic() + timeout
@@ -92,6 +106,10 @@ def test_gradio_space_runs_in_a_container(container_hub: ContainerHub) -> None:
     assert client.predict("box", api_name="/greet") == "Hi box"
     [container] = _containers(host, repo_id)
     assert container["State"] == "running"
+    # Where it runs is in the database, not only in the spaces host's memory.
+    run = _space_run(container_hub, repo_id)
+    assert (run["runner"], run["state"]) == ("container", "running")
+    assert "/" + run["pod"] in container["Names"]
     with _engine(host) as engine:
         inspect = engine.get(f"/containers/{container['Id']}/json")
     config = inspect.json()["HostConfig"]
@@ -111,6 +129,7 @@ def test_sleep_removes_the_container_and_a_visit_wakes_it(
     api.set_space_sleep_time(repo_id, 1)
     _wait(api, repo_id, {"SLEEPING"}, timeout=30)
     assert _containers(host, repo_id) == []
+    assert _space_run(container_hub, repo_id)["state"] == "stopped"
     space_host = api.space_info(repo_id).host
     assert space_host is not None
     assert httpx.get(f"{space_host}gradio_api/info", timeout=120).status_code == 200  # wakes it

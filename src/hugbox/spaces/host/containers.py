@@ -41,6 +41,8 @@ class ContainerImage:
 
 
 class ContainerRunner:
+    kind = "container"
+
     def __init__(self, engine: Engine, base_image: str, spaces_dir: Path) -> None:
         self.engine = engine
         self.base_image = base_image
@@ -106,7 +108,8 @@ class ContainerApp:
     """A started container (and its bridge's, for a Docker space)."""
 
     def __init__(self, engine: Engine, containers: list[str], hub: runner.HubBridge,
-                 box: Path, log_to: runner.RunLog) -> None:  # fmt: skip
+                 box: Path, log_to: runner.RunLog, name: str) -> None:  # fmt: skip
+        self.pod = name
         self._engine = engine
         self._containers = containers  # the app's first
         self._hub = hub
@@ -185,7 +188,7 @@ async def start(engine: Engine, launch: Launch, image: ContainerImage,
         log_to.close()
         await asyncio.shield(_remove(engine, name))
         raise
-    return ContainerApp(engine, ids, hub, box, log_to)
+    return ContainerApp(engine, ids, hub, box, log_to, name)
 
 
 async def _create(engine: Engine, launch: Launch, image: ContainerImage, box: Path,

@@ -74,6 +74,7 @@ class App(Protocol):
     Call stop() even after it exits by itself: that releases its bridge."""
 
     socket: Path  # where the proxy reaches the app
+    pod: str  # what runs it, for space_runs: a container's name, a sandbox's pid
 
     @property
     def returncode(self) -> int | None: ...
@@ -90,6 +91,8 @@ class App(Protocol):
 
 class Runner(Protocol):
     """Starts apps: `BubblewrapRunner` (the default) or `containers.ContainerRunner`."""
+
+    kind: str  # for space_runs
 
     async def start(self, launch: Launch) -> App: ...
 
@@ -349,6 +352,7 @@ class RunningApp:
         self._stopping = asyncio.Lock()
         self.socket = run_dir / "app.sock"
         self.pid = process.pid
+        self.pod = f"pid {process.pid}"
 
     @property
     def returncode(self) -> int | None:
@@ -400,6 +404,8 @@ async def _answers(app: App, client: httpx.AsyncClient, probe_path: str) -> bool
 
 class BubblewrapRunner:
     """The embedded default: each app under bubblewrap on this host."""
+
+    kind = "bubblewrap"
 
     async def start(self, launch: Launch) -> App:
         return await start(launch)

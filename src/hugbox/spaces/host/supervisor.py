@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _RUNNING = (SpaceStage.RUNNING, SpaceStage.RUNNING_BUILDING, SpaceStage.RUNNING_APP_STARTING)
 _ASLEEP = (SpaceStage.SLEEPING, SpaceStage.STOPPED)
+SEEN_EVERY_S = 10.0  # how often space_runs.last_seen says a host's apps are alive
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,17 @@ class Supervisor:
     # The loop
 
     async def run(self) -> None:
-        """Reconcile what changed, put idle apps to sleep; until cancelled."""
+        """Reconcile what changed, put idle apps to sleep, say which apps run; until cancelled."""
+        last_seen = 0.0
         while True:
             try:
                 await self.poll()
                 await self._reap_idle()
+                if time.monotonic() - last_seen >= SEEN_EVERY_S:
+                    last_seen = time.monotonic()
+                    running = [pk for pk, s in self.spaces.items() if s.app is not None]
+                    await self._db(state.seen_running, self.setup.database, running,
+                                   self.setup.spaces_url)  # fmt: skip
             except Exception:
                 log.exception("spaces: reconcile pass failed; trying again")
             await asyncio.sleep(self.setup.tick_s)
@@ -334,7 +341,8 @@ class Supervisor:
         await self._observe(space, SpaceStage.APP_STARTING, error=None)
         launch = self._launch(space, space.config, space.built_sha)
         space.venv_inode = await asyncio.to_thread(_fresh_start, launch)
-        app = await self._runner_of(space.config).start(launch)
+        chosen = self._runner_of(space.config)
+        app = await chosen.start(launch)
         space.app = app
         try:
             await app.wait_ready(space.config.probe_path, timeout=space.config.startup_timeout_s)
@@ -346,6 +354,8 @@ class Supervisor:
         space.upstream = Upstream(socket=app.socket, static_root=None, strip_prefix=strip)
         space.last_active = time.monotonic()
         await self._observe(space, SpaceStage.RUNNING, running_sha=space.built_sha)
+        await self._db(state.record_run, self.setup.database, space.pk,
+                       host=self.setup.spaces_url, runner=chosen.kind, pod=app.pod)  # fmt: skip
         self._watch(space, app)
 
     def _runner_of(self, config: SpaceConfig) -> runner.Runner:
@@ -392,6 +402,7 @@ class Supervisor:
             space.upstream = None
         if app is not None:
             await app.stop()
+            await self._db(state.end_run, self.setup.database, space.pk)
 
     async def _make_room(self, starting: Space) -> None:
         """At most `max_running` apps: the least recently used sleeps for a new one."""
