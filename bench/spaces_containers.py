@@ -1,7 +1,8 @@
 """Spaces in containers against bubblewrap, in one run: cold start of a Gradio space whose venv
 is already built (commit → RUNNING) and wake from sleep (first request → answer), each with
 HUGBOX_SPACES_RUNNER=container (podman's Docker-compatible API, started here by PID) over the
-same with the default bubblewrap runner. Targets: both ratios ≤ 1.2.
+same with the default bubblewrap runner (two hubs up at once, samples interleaved, medians of
+five). Targets: both ratios ≤ 1.2.
 
 Needs podman + runc (apt) and the base image's tarball that `.ci/run` caches under
 ~/.cache/hugbox-tests (or a base image already in podman's store).
@@ -31,7 +32,7 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 runtime = "runc"
 """
 TARGET = 1.2
-ROUNDS = 3
+ROUNDS = 5
 
 
 @contextmanager
@@ -71,8 +72,9 @@ def _base_image(data_dir: Path, host: str) -> None:
     subprocess.run(command, env=env, check=True, capture_output=True)
 
 
-def _measure(ws: Workspace, name: str, env: dict[str, str]) -> tuple[list[float], list[float]]:
-    """Cold starts on a cached venv and wakes, ROUNDS of each, on a hub of its own."""
+@contextmanager
+def _hub(ws: Workspace, name: str, env: dict[str, str]) -> Iterator[HfApi]:
+    """A hub of its own for one runner, its venv built by a first (unmeasured) space."""
     data_dir = ws.root / f"spaces-{name}"
     data_dir.mkdir()
     token = seed_user(data_dir)
@@ -80,25 +82,33 @@ def _measure(ws: Workspace, name: str, env: dict[str, str]) -> tuple[list[float]
         api = HfApi(endpoint=hub.endpoint, token=token)
         _, warm = _space(api, {"app.py": APP})  # builds the venv every later space reuses
         log(f"spaces ({name}): first build {warm:.1f} s")
-        colds, wakes = [], []
-        for _ in range(ROUNDS):
-            repo_id, cold = _space(api, {"app.py": APP})
-            colds.append(cold)
-            wakes.append(_wake(api, repo_id))
-            api.pause_space(repo_id)  # one app at a time, as measured
-        log(f"spaces ({name}): cold {colds}, wake {wakes}")
-    return colds, wakes
+        yield api
+
+
+def _sample(api: HfApi) -> tuple[float, float]:
+    """A cold start on the cached venv, then a wake of the same space."""
+    repo_id, cold = _space(api, {"app.py": APP})
+    wake = _wake(api, repo_id)
+    api.pause_space(repo_id)  # one app at a time, as measured
+    return cold, wake
 
 
 def run(ws: Workspace) -> list[Result]:
-    bubblewrap = _measure(ws, "bubblewrap", {})
+    """Both hubs up at once and their samples interleaved, so that the load of whatever else
+    runs on the machine falls on both alike."""
+    samples: dict[str, list[tuple[float, float]]] = {"bubblewrap": [], "container": []}
     with _podman(ws.root / "podman") as host:
         _base_image(ws.root, host)
         env = {"HUGBOX_SPACES_RUNNER": "container", "HUGBOX_CONTAINER_HOST": host}
-        container = _measure(ws, "container", env)
+        with _hub(ws, "bubblewrap", {}) as bubblewrap, _hub(ws, "container", env) as container:
+            for _ in range(ROUNDS):
+                samples["bubblewrap"].append(_sample(bubblewrap))
+                samples["container"].append(_sample(container))
+    log(f"spaces in containers: (cold, wake) samples {samples}")
     results = []
     for label, index in (("cold start, venv cached", 0), ("wake from sleep", 1)):
-        ours, theirs = statistics.median(container[index]), statistics.median(bubblewrap[index])
+        ours = statistics.median(s[index] for s in samples["container"])
+        theirs = statistics.median(s[index] for s in samples["bubblewrap"])
         results.append(Result(f"spaces in containers: {label}", f"{ours:.2f} s",
                               f"{theirs:.2f} s bubblewrap", ratio=ours / theirs,
                               target=f"<= {TARGET}x", met=ours / theirs <= TARGET))  # fmt: skip

@@ -54,7 +54,13 @@ class ContainerRunner:
             return await start(self.engine, launch, own, base_image=self.base_image)
         return await start(self.engine, launch, ContainerImage(self.base_image))
 
-    async def build_image(self, app_dir: Path, image: str, log_path: Path, timeout: float) -> None:  # noqa: ASYNC109
+    async def build_image(
+        self,
+        app_dir: Path,
+        image: str,
+        log_path: Path,
+        timeout: float,  # noqa: ASYNC109
+    ) -> None:
         """Build a Docker space's Dockerfile as `image`, its output in the build log;
         BuildFailed when the engine refuses it or it takes past `timeout` seconds."""
         build_log = runner.RunLog(log_path)
