@@ -114,7 +114,7 @@ def test_gradio_space_runs_in_a_container(container_hub: ContainerHub) -> None:
         inspect = engine.get(f"/containers/{container['Id']}/json")
     config = inspect.json()["HostConfig"]
     assert config["ReadonlyRootfs"] and config["NetworkMode"] == "none"
-    assert config["Memory"] > 0 and config["PidsLimit"] == 256
+    assert config["Memory"] > 0 and config["PidsLimit"] == 256 and config["CpuShares"] == 110
     # The secret reached the app (the log shows it masked) but not the engine's view of it.
     assert "psst-1234" not in inspect.text
     assert "***" in "".join(api.fetch_space_logs(repo_id))

@@ -28,6 +28,7 @@ PREFIX = "hugbox-space-"
 DOCKER_SPACE_UID = 1000
 SPACE_LABEL = "org.hugbox.space"
 HUB_LABEL = "org.hugbox.hub"
+LOG_GRACE_S = 2.0  # for the last lines of an exited container to arrive
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,12 @@ class ContainerApp:
 
     async def wait(self) -> int:
         code = await asyncio.shield(self._exit)
-        await asyncio.shield(self._pump)
+        # The engine ends the log stream once the container has exited; a stream that lags
+        # (podman's follow can) must not keep a stop from removing the container.
+        if not self._pump.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._pump), LOG_GRACE_S)
+            self._pump.cancel()
         self._log.close()
         return code
 
@@ -283,6 +289,12 @@ def _bridge_binds(launch: Launch, box: Path) -> list[str]:
     ]
 
 
+def _cpu_shares(nice: int) -> int:
+    """Spaces never starve the hub: bubblewrap runs apps at `nice`, a container gets the CPU
+    weight the scheduler gives that nice level (each step is 1.25x) against the default 1024."""
+    return max(2, round(1024 / 1.25**nice))
+
+
 def _spec(launch: Launch, image: str, argv: list[str] | None, binds: list[str], *,
           network: str) -> dict[str, Any]:  # fmt: skip
     limits = launch.limits
@@ -305,6 +317,7 @@ def _spec(launch: Launch, image: str, argv: list[str] | None, binds: list[str], 
             "Memory": memory,
             "MemorySwap": memory,  # no swap beyond it: past the limit the app is OOM-killed
             "PidsLimit": limits.processes,
+            "CpuShares": _cpu_shares(limits.nice),
             "ReadonlyRootfs": True,
             "CapDrop": ["ALL"],
             "SecurityOpt": ["no-new-privileges"],
