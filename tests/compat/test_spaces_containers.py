@@ -90,6 +90,19 @@ def _space_run(hub: ContainerHub, repo_id: str) -> dict[str, Any]:
     return dict(row)
 
 
+def _image(hub: ContainerHub, repo_id: str) -> str:
+    """The image the hub names for the space's head commit."""
+    info = httpx.get(f"{hub.endpoint}/api/spaces/{repo_id}",
+                     headers={"authorization": f"Bearer {hub.token}"}).json()  # fmt: skip
+    pk = int(info["_id"].removeprefix("space-"))
+    return f"localhost/hugbox-space-{hub_tag(hub.data_dir / 'spaces')}-{pk}:{info['sha'][:12]}"
+
+
+def _image_exists(host: str, image: str) -> bool:
+    with _engine(host) as engine:
+        return engine.get(f"/images/{image}/json").status_code == 200
+
+
 def _until_gone(host: str, label: str, timeout: float = 30) -> None:
     key, _, value = label.partition("=")
     deadline = time.monotonic() + timeout
@@ -188,6 +201,17 @@ def test_a_docker_space_builds_its_dockerfile_and_runs_behind_the_bridge(
     assert answer == {"path": "/hello?x=1", "six": "1.17.0", "hub_says": repo_id, "uid": 1000}
     assert "listening on 8080" in "".join(api.fetch_space_logs(repo_id))
     assert "six" in "".join(api.fetch_space_logs(repo_id, build=True))
+    first = _image(container_hub, repo_id)
+    assert _image_exists(host, first)
+    # A new commit builds a new image (named per hub, space and commit); the old one goes.
+    _commit(api, repo_id, {"app.py": DOCKER_APP.replace(b"listening on", b"now on")})
+    deadline = time.monotonic() + 300
+    while _image(container_hub, repo_id) == first or "now on" not in "".join(
+        api.fetch_space_logs(repo_id)
+    ):
+        assert time.monotonic() < deadline, api.get_space_runtime(repo_id).raw
+        time.sleep(0.5)
+    assert _image_exists(host, _image(container_hub, repo_id)) and not _image_exists(host, first)
     api.set_space_sleep_time(repo_id, 1)
     _wait(api, repo_id, {"SLEEPING"}, timeout=30)
     assert _containers(host, repo_id) == []

@@ -84,6 +84,15 @@ class ContainerRunner:
             async for line in lines:
                 build_log.write(line)
 
+    def image_name(self, pk: int, sha: str) -> str:
+        """A Docker space's image at a commit, named per hub (hubs may share one engine)."""
+        return f"localhost/{PREFIX}{self.hub}-{pk}:{sha[:12]}"
+
+    async def remove_image(self, image: str) -> None:
+        """Best effort: an image still in use, or already gone, stays as it is."""
+        with contextlib.suppress(EngineError):
+            await self.engine.call("DELETE", f"/images/{image}", ok=(200, 404))
+
     async def image_exists(self, image: str) -> bool:
         try:
             return await self.engine.image_exists(image)

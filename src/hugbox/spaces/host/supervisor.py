@@ -202,9 +202,10 @@ class Supervisor:
         images = self.setup.images
         if images is None or space.config is None or space.config.sdk != "docker":
             return False
-        if not await images.image_exists(_image_name(space.pk, sha)):
+        image = images.image_name(space.pk, sha)
+        if not await images.image_exists(image):
             return False
-        space.built_sha, space.image = sha, _image_name(space.pk, sha)
+        space.built_sha, space.image = sha, image
         if wishes.stage in (*_RUNNING, SpaceStage.APP_STARTING, *_ASLEEP):
             await self._observe(space, SpaceStage.SLEEPING)
         return True
@@ -261,17 +262,21 @@ class Supervisor:
     ) -> None:
         """A Docker space: its Dockerfile built by the engine (the config refuses `sdk: docker`
         where none is configured)."""
-        assert self.setup.images is not None
-        image = _image_name(space.pk, sha)
+        images = self.setup.images
+        assert images is not None
+        image = images.image_name(space.pk, sha)
         log_path = self._files(space).log("build")
         await asyncio.to_thread(log_path.unlink, True)
         try:
-            await self.setup.images.build_image(app_dir, image, log_path, self.setup.build_timeout)
+            await images.build_image(app_dir, image, log_path, self.setup.build_timeout)
         except builder.BuildFailed as exc:
             space.failed_sha = sha
             await self._observe(space, SpaceStage.BUILD_ERROR, error=str(exc))
             return
-        space.config, space.built_sha, space.image = config, sha, image
+        previous, space.image = space.image, image
+        space.config, space.built_sha = config, sha
+        if previous is not None and previous != image:
+            await images.remove_image(previous)  # an app may still run on it: the engine keeps it
         await self._observe(space, space.stage, built_sha=sha)
         await self._start_built(space)
 
@@ -470,10 +475,6 @@ def _fresh_start(launch: runner.Launch) -> int:
         return -1  # a Docker space runs on no venv
     (launch.venv / venvs.READY).touch()
     return launch.venv.stat().st_ino
-
-
-def _image_name(pk: int, sha: str) -> str:
-    return f"localhost/hugbox-space-{pk}:{sha[:12]}"
 
 
 def _note(log_path: Path, line: str) -> None:
