@@ -136,3 +136,45 @@ def running_hub(
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+PODMAN_CONF = """[containers]
+netns = "none"
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+[engine]
+runtime = "runc"
+"""
+BASE_ROOTFS = Path.home() / ".cache" / "hugbox-tests" / "debian-py-bookworm.tar"
+
+
+@contextmanager
+def podman_service(scratch: Path) -> Iterator[str]:
+    """podman's Docker-compatible API on a Unix socket, with the three workarounds this VM needs
+    (spec/scale-out.md §5) in a scratch CONTAINERS_CONF; stopped by its PID. Yields its host."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    (scratch / "containers.conf").write_text(PODMAN_CONF)
+    socket_path = scratch / "podman.sock"
+    env = {**os.environ, "CONTAINERS_CONF": str(scratch / "containers.conf")}
+    command = ["podman", "system", "service", "--time=0", f"unix://{socket_path}"]
+    with (scratch / "service.log").open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not socket_path.exists() and process.poll() is None:
+            assert time.monotonic() < deadline, "podman system service did not start"
+            time.sleep(0.05)
+        yield f"unix://{socket_path}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def base_image(data_dir: Path, host: str) -> None:
+    """The spaces base image, imported once from the debootstrapped tree `.ci/run` caches."""
+    if not BASE_ROOTFS.exists():
+        raise RuntimeError(f"{BASE_ROOTFS} is missing: .ci/run builds it (debootstrap)")
+    command = [sys.executable, "-m", "hugbox", "spaces", "base-image", "--rootfs",
+               str(BASE_ROOTFS), "--data-dir", str(data_dir)]  # fmt: skip
+    env = {**os.environ, "HUGBOX_CONTAINER_HOST": host}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 0, result.stderr

@@ -24,6 +24,13 @@ class InferenceBackend(StrEnum):
     RAY = "ray"  # a Ray Serve application shared by every hub process (docs/deployment.md)
 
 
+class SpacesRunner(StrEnum):
+    """What runs space apps (docs/deployment.md, "Spaces in containers")."""
+
+    BUBBLEWRAP = "bubblewrap"
+    CONTAINER = "container"
+
+
 class LogFormat(StrEnum):
     """How `hugbox serve` writes its log lines."""
 
@@ -271,6 +278,22 @@ class Settings(BaseSettings):
         default=None,
         description="Wheel cache shared by every space's build; `<data dir>/spaces/uv-cache` "
         "when unset.",
+    )
+    spaces_runner: SpacesRunner = Field(
+        default=SpacesRunner.BUBBLEWRAP,
+        description="What runs space apps: `bubblewrap` on this host, or `container` through the "
+        "Docker-compatible engine at `HUGBOX_CONTAINER_HOST` (Docker, or podman's API service).",
+    )
+    container_host: str | None = Field(
+        default=None,
+        description="The container engine's API socket, e.g. `unix:///run/podman/podman.sock`: "
+        "runs apps with `HUGBOX_SPACES_RUNNER=container`, and `sdk: docker` spaces (a "
+        "CONFIG_ERROR when unset).",
+    )
+    spaces_base_image: str = Field(
+        default="localhost/hugbox-debian-py:bookworm",
+        description="Image space apps run in under the container runner (their venv and code "
+        "mounted read-only); `hugbox spaces base-image` builds it.",
     )
     spaces_gradio_version: str = Field(
         default="6.31.0", description="Gradio version of spaces whose README names none."

@@ -4,12 +4,17 @@ shares the data dir and database."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import typer
 import uvicorn
 
-from hugbox.cli.context import DataDirOption, load_settings
+from hugbox.cli.context import DataDirOption, err, load_settings
 from hugbox.cli.serve import reachable
 from hugbox.observability.logs import logging_config
+from hugbox.spaces.host.engine import Engine, EngineError
+from hugbox.spaces.host.images import build_base_image
 
 spaces_app = typer.Typer(help="Spaces: the host that builds, runs and serves apps.")
 
@@ -42,3 +47,39 @@ def serve_spaces(
     log_config = logging_config(log_level, settings.log_format)
     uvicorn.run(app, host=host, port=port, log_config=log_config, access_log=False,
                 timeout_graceful_shutdown=5)  # fmt: skip
+
+
+@spaces_app.command("base-image")
+def base_image(
+    rootfs: Path | None = typer.Option(
+        None, help="A debootstrapped Debian tree or its tarball (default: debootstrap now)."
+    ),
+    mirror: str = typer.Option("http://deb.debian.org/debian", help="Debian mirror."),
+    force: bool = typer.Option(False, "--force", help="Import again even if it exists."),
+    data_dir: DataDirOption = None,
+) -> None:
+    """Build the base image of space containers in the engine at HUGBOX_CONTAINER_HOST."""
+    settings = load_settings(data_dir)
+    if settings.container_host is None:
+        err.print("[red]error:[/] set HUGBOX_CONTAINER_HOST (e.g. unix:///run/podman/podman.sock)")
+        raise typer.Exit(2)
+    try:
+        made = asyncio.run(_base_image(settings.container_host, settings.spaces_base_image,
+                                       rootfs=rootfs, mirror=mirror, force=force))  # fmt: skip
+    except EngineError as error:
+        err.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from error
+    verb = "built" if made else "already there (--force imports it again)"
+    err.print(f"{settings.spaces_base_image}: {verb}")
+
+
+async def _base_image(host: str, image: str, *, rootfs: Path | None, mirror: str,
+                      force: bool) -> bool:  # fmt: skip
+    engine = Engine(host)
+    try:
+        if not force and await engine.image_exists(image):
+            return False
+        await build_base_image(engine, image, rootfs=rootfs, mirror=mirror)
+        return True
+    finally:
+        await engine.close()

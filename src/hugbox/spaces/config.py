@@ -12,6 +12,7 @@ from hugbox.spaces.models import SpaceStage
 
 SDKS = ("gradio", "streamlit", "static", "docker")
 DEFAULT_STARTUP_TIMEOUT_S = 30 * 60
+DEFAULT_APP_PORT = 7860  # HF's default `app_port` for Docker spaces
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 _VERSION = re.compile(r"^\d+(\.\d+){0,2}([a-z0-9.+-]*)$")
@@ -20,10 +21,12 @@ _PYTHON = re.compile(r"^3\.\d+(\.\d+)?$")
 
 @dataclass(frozen=True)
 class SdkDefaults:
-    """The SDK versions a space gets when its README names none."""
+    """The SDK versions a space gets when its README names none, and whether this host has a
+    container engine for `sdk: docker` spaces."""
 
     gradio: str
     streamlit: str
+    docker: bool = False
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,12 @@ class SpaceConfig:
     app_file: str
     startup_timeout_s: float
     title: str
+    app_port: int = DEFAULT_APP_PORT  # where a Docker space's app listens
 
     @property
     def sdk_requirements(self) -> list[str]:
         """What the build installs before the space's requirements.txt."""
-        return [] if self.sdk == "static" else [f"{self.sdk}=={self.sdk_version}"]
+        return [] if self.sdk in ("static", "docker") else [f"{self.sdk}=={self.sdk_version}"]
 
     @property
     def probe_path(self) -> str:
@@ -61,7 +65,7 @@ def read_config(
     """The config of a commit whose README metadata is `card` and whose paths are `files`;
     `sdk` is the one given at creation, used when the README names none."""
     chosen = str(card.get("sdk") or sdk or "").strip().lower()
-    _check_sdk(chosen)
+    _check_sdk(chosen, docker=defaults.docker)
     app_file = str(card.get("app_file") or _default_app_file(chosen)).lstrip("/")
     if app_file not in files:
         raise ConfigProblem(
@@ -76,11 +80,12 @@ def read_config(
         app_file=app_file,
         startup_timeout_s=parse_duration(card.get("startup_duration_timeout")),
         title=str(card.get("title") or ""),
+        app_port=_app_port(card) if chosen == "docker" else DEFAULT_APP_PORT,
     )
 
 
-def _check_sdk(sdk: str) -> None:
-    if sdk == "docker":
+def _check_sdk(sdk: str, *, docker: bool) -> None:
+    if sdk == "docker" and not docker:
         raise ConfigProblem(
             SpaceStage.CONFIG_ERROR,
             "sdk: docker needs a container engine, and this host has none: use sdk: gradio, "
@@ -95,11 +100,22 @@ def _check_sdk(sdk: str) -> None:
 
 
 def _default_app_file(sdk: str) -> str:
-    return "index.html" if sdk == "static" else "app.py"
+    return {"static": "index.html", "docker": "Dockerfile"}.get(sdk, "app.py")
+
+
+def _app_port(card: Mapping[str, Any]) -> int:
+    value = card.get("app_port", DEFAULT_APP_PORT)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise ConfigProblem(
+            SpaceStage.CONFIG_ERROR, f"app_port {value!r} is not a port number such as 7860"
+        )
+    return value
 
 
 def _sdk_version(card: Mapping[str, Any], sdk: str, defaults: SdkDefaults) -> str:
-    if sdk == "static":
+    if sdk in ("static", "docker"):
         return ""
     version = str(card.get("sdk_version") or getattr(defaults, sdk)).strip()
     if not _VERSION.match(version):

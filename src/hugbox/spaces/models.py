@@ -77,3 +77,26 @@ class SpaceSetting(Base):
     value: Mapped[str] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text, default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RunState(StrEnum):
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+class SpaceRun(Base):
+    """Where a space's app runs, in the database rather than one spaces host's memory: the host
+    that started it, the runner and its handle (a container, a sandbox's pid), its state and when
+    that host last saw it alive. One row per space, rewritten by each start."""
+
+    __tablename__ = "space_runs"
+
+    repo_pk: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True
+    )
+    host: Mapped[str] = mapped_column(String(255))  # the spaces host: `hostname:port`
+    runner: Mapped[str] = mapped_column(String(32))  # bubblewrap, container
+    pod: Mapped[str] = mapped_column(String(255))  # the container's name, `pid N` under bwrap
+    state: Mapped[RunState] = mapped_column(str_enum(RunState, length=16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -81,3 +81,28 @@ def test_streamlit_keeps_its_base_path() -> None:
     assert launch.command_for(config)[0][-3:] == ["streamlit", "run", "app.py"]
     assert env["STREAMLIT_SERVER_BASE_URL_PATH"] == "spaces/alice/st"
     assert env["MEMORY"] == "512Mi"
+
+
+def test_docker_runs_its_dockerfile_on_its_app_port_where_an_engine_is_configured() -> None:
+    engine = SdkDefaults(gradio="6.31.0", streamlit="1.67.0", docker=True)
+    config = read_config({"sdk": "docker", "app_port": 8080}, {"Dockerfile"}, sdk=None,
+                         defaults=engine)  # fmt: skip
+    assert (config.app_file, config.app_port, config.sdk_requirements) == ("Dockerfile", 8080, [])
+    assert read_config({}, {"Dockerfile"}, sdk="docker", defaults=engine).app_port == 7860
+    assert launch.command_for(config) == ([], 8080)
+    identity = launch.Identity("alice/box", "Box", 7, "http://spaces.example:8001")
+    env = launch.environment(config, identity, user_env={}, memory=2 * 1024**3)
+    assert env["SPACE_ID"] == "alice/box" and "GRADIO_ROOT_PATH" not in env
+
+
+@pytest.mark.parametrize("port", ["web", 0, 70000, True, 80.5])
+def test_a_docker_app_port_must_be_a_port(port: object) -> None:
+    engine = SdkDefaults(gradio="6.31.0", streamlit="1.67.0", docker=True)
+    with pytest.raises(ConfigProblem) as raised:
+        read_config({"sdk": "docker", "app_port": port}, {"Dockerfile"}, sdk=None, defaults=engine)
+    assert raised.value.stage is SpaceStage.CONFIG_ERROR and "app_port" in raised.value.message
+
+
+def test_docker_without_an_engine_says_so_whatever_its_files() -> None:
+    problem = _problem({"sdk": "docker"}, {"Dockerfile"})
+    assert problem.stage is SpaceStage.CONFIG_ERROR and "container engine" in problem.message

@@ -11,10 +11,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from hugbox.context import build_context
-from hugbox.settings import Settings
+from hugbox.settings import Settings, SpacesRunner
 from hugbox.spaces.config import SdkDefaults
-from hugbox.spaces.host import sandbox
+from hugbox.spaces.host import runner, sandbox
+from hugbox.spaces.host.containers import ContainerRunner
 from hugbox.spaces.host.directory import SpacesDirectory
+from hugbox.spaces.host.engine import Engine, EngineError
 from hugbox.spaces.host.sandbox import SandboxLimits
 from hugbox.spaces.host.supervisor import Space, Supervisor, SupervisorSetup
 from hugbox.spaces.proxy.origin import SpacesProxy, create_proxy
@@ -39,7 +41,9 @@ def supervisor_for(
         hub_address=hub_address,
         uv_cache=settings.spaces_uv_cache or settings.spaces_dir / "uv-cache",
         sdk_defaults=SdkDefaults(
-            gradio=settings.spaces_gradio_version, streamlit=settings.spaces_streamlit_version
+            gradio=settings.spaces_gradio_version,
+            streamlit=settings.spaces_streamlit_version,
+            docker=settings.container_host is not None,
         ),
         limits=SandboxLimits(
             memory_bytes=int(settings.spaces_memory),
@@ -50,8 +54,23 @@ def supervisor_for(
         max_running=max(1, settings.spaces_max_running),
         default_sleep=settings.spaces_sleep_time,
         build_timeout=settings.spaces_build_timeout,
+        **runners_for(settings),
     )
     return Supervisor(setup)
+
+
+def runners_for(settings: Settings) -> dict[str, Any]:
+    """The runner of apps, and the engine of Docker spaces (the same one when apps run in
+    containers too); the engine's client connects on first use."""
+    engine = None
+    if settings.container_host is not None:
+        engine = ContainerRunner(Engine(settings.container_host), settings.spaces_base_image,
+                                 settings.spaces_dir)  # fmt: skip
+    if settings.spaces_runner is SpacesRunner.BUBBLEWRAP:
+        return {"runner": runner.BubblewrapRunner(), "images": engine}
+    if engine is None:
+        raise ValueError("HUGBOX_SPACES_RUNNER=container needs HUGBOX_CONTAINER_HOST")
+    return {"runner": engine, "images": engine}
 
 
 def create_spaces_app(
@@ -82,9 +101,10 @@ async def _lifespan(
     parent_pid: int | None,
 ) -> None:
     await receive()  # lifespan.startup
-    problem = sandbox.available()
+    problem = await _runner_problem(supervisor.setup.runner)
     if problem is not None:
         log.error("spaces: apps cannot run here: %s", problem)
+    await _sweep(supervisor.setup.images)
     await supervisor.poll()
     tasks = [asyncio.create_task(supervisor.run())]
     if parent_pid is not None:
@@ -96,6 +116,21 @@ async def _lifespan(
     await supervisor.close()
     await proxy.close()
     await send({"type": "lifespan.shutdown.complete"})
+
+
+async def _runner_problem(chosen: runner.Runner) -> str | None:
+    if isinstance(chosen, ContainerRunner):
+        return await chosen.problem()
+    return sandbox.available()
+
+
+async def _sweep(engine: ContainerRunner | None) -> None:
+    if engine is None:
+        return
+    try:
+        await engine.sweep()
+    except EngineError as error:
+        log.error("spaces: cannot list the containers of an earlier spaces host: %s", error)
 
 
 async def _exit_with_parent(parent_pid: int) -> None:

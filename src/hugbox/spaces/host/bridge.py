@@ -57,14 +57,20 @@ async def splice(
         writer.close()
 
 
-async def _serve_app(fd: int, port: int) -> asyncio.AbstractServer:
-    """The host reaches the app through its listening socket, made outside and inherited as
-    `fd`: the app's own network is cut off, and the sandbox writes nothing on the host."""
+async def _serve_app(config: dict[str, Any]) -> asyncio.AbstractServer:
+    """The host reaches the app through its listening socket: under bubblewrap made outside and
+    inherited as an fd (the sandbox writes nothing on the host); in a container, whose engine
+    passes no fd, made here in a directory the host mounted for it."""
+    port = config["app_port"]
 
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await splice(reader, writer, lambda: asyncio.open_connection("127.0.0.1", port))
 
-    return await asyncio.start_unix_server(accept, sock=socket.socket(fileno=fd))
+    if "app_socket_path" in config:
+        return await asyncio.start_unix_server(accept, path=config["app_socket_path"])
+    return await asyncio.start_unix_server(
+        accept, sock=socket.socket(fileno=config["app_socket_fd"])
+    )
 
 
 async def _serve_hub(port: int, path: str) -> asyncio.AbstractServer:
@@ -101,12 +107,25 @@ def _forward(pid: int, number: int) -> None:
         os.killpg(pid, number)
 
 
+async def _until_stopped() -> int:
+    """Beside a Docker space's own container (command None): bridge until told to stop."""
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, stopped.set)
+    await stopped.wait()
+    return 0
+
+
 async def serve(config: dict[str, Any]) -> int:
     """Bridge both sockets, run the app and return its exit code (128 + signal if killed)."""
-    _copy_app(config["copy_from"], config["workdir"])
-    app_server = await _serve_app(config["app_socket_fd"], config["app_port"])
+    if config["command"] is not None:
+        _copy_app(config["copy_from"], config["workdir"])
+    app_server = await _serve_app(config)
     hub_server = await _serve_hub(config["hub_port"], config["hub_socket"])
     try:
+        if config["command"] is None:
+            return await _until_stopped()
         return await _run_app(config)
     except (OSError, ValueError) as error:  # no such program; a NUL byte in the environment
         logger.error("bridge: cannot start %s: %s", config["command"], error)
@@ -116,16 +135,19 @@ async def serve(config: dict[str, Any]) -> int:
         hub_server.close()
 
 
-def read_config(fd: int) -> dict[str, Any]:
-    """The launch arrives on an inherited fd, so no secret shows in a process list."""
-    with os.fdopen(fd, "rb") as source:
-        config: dict[str, Any] = json.load(source)
+def read_config(source: int | str) -> dict[str, Any]:
+    """The launch arrives on an inherited fd, or in a container as a file only the space may
+    read, removed once read; so no secret shows in a process list or an engine's inspect."""
+    with open(source, "rb") as file:  # noqa: PTH123 - an fd or a path
+        config: dict[str, Any] = json.load(file)
+    if isinstance(source, str):
+        os.unlink(source)  # noqa: PTH108 - standard library only, no pathlib needed
     return config
 
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    config = read_config(int(argv[1]))
+    config = read_config(int(argv[1]) if argv[1].isdigit() else argv[1])
     try:
         return asyncio.run(serve(config))
     except OSError as error:

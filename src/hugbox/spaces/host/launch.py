@@ -29,6 +29,8 @@ def command_for(config: SpaceConfig) -> tuple[list[str], int]:
     """The argv inside the sandbox and the port the app listens on."""
     if config.sdk == "streamlit":
         return [PYTHON, "-m", "streamlit", "run", config.app_file], STREAMLIT_PORT
+    if config.sdk == "docker":
+        return [], config.app_port  # the image's own command
     return [PYTHON, config.app_file], GRADIO_PORT
 
 
@@ -68,6 +70,8 @@ def _space_variables(identity: Identity, memory: int) -> dict[str, str]:
 
 
 def _sdk_variables(config: SpaceConfig, repo_id: str) -> dict[str, str]:
+    if config.sdk == "docker":
+        return {}  # HF gives a Docker space only the variables above
     if config.sdk == "streamlit":
         return {
             "STREAMLIT_SERVER_PORT": str(STREAMLIT_PORT),

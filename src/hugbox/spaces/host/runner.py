@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
@@ -65,6 +66,37 @@ class Launch:
     log_path: Path  # JSON lines {"timestamp", "data"}, appended
     secrets: tuple[str, ...]  # shown as *** in the log
     limits: SandboxLimits
+    image: str | None = None  # a Docker space's own image (its command runs, not `command`)
+
+
+class App(Protocol):
+    """A started app, whatever runs it (bubblewrap here, a container engine in containers.py).
+    Call stop() even after it exits by itself: that releases its bridge."""
+
+    socket: Path  # where the proxy reaches the app
+    pod: str  # what runs it, for space_runs: a container's name, a sandbox's pid
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    @property
+    def tail(self) -> list[str]: ...
+
+    async def wait_ready(self, probe_path: str, timeout: float) -> None: ...  # noqa: ASYNC109
+
+    async def wait(self) -> int: ...
+
+    async def stop(self, grace: float = 5.0) -> None: ...
+
+
+class Runner(Protocol):
+    """Starts apps: `BubblewrapRunner` (the default) or `containers.ContainerRunner`."""
+
+    kind: str  # for space_runs
+
+    async def start(self, launch: Launch) -> App: ...
+
+    async def close(self) -> None: ...
 
 
 class AppExited(Exception):
@@ -283,7 +315,7 @@ def _read_init(fd: int) -> _Init | None:
         return None
 
 
-class _HubBridge:
+class HubBridge:
     """The host end of hub.sock: each connection from the space is piped to the hub's TCP."""
 
     def __init__(self, address: tuple[str, int]) -> None:
@@ -293,7 +325,7 @@ class _HubBridge:
 
     async def open(self, path: Path, uid: int) -> None:
         self._server = await asyncio.start_unix_server(self._accept, path=str(path))
-        _hand_over(path, uid)
+        hand_over(path, uid)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
@@ -312,9 +344,7 @@ class _HubBridge:
 class RunningApp:
     """A started app. Call stop() even after it exits by itself: that releases the bridge."""
 
-    def __init__(
-        self, process: SandboxProcess, hub: _HubBridge, run_dir: Path, log: RunLog
-    ) -> None:
+    def __init__(self, process: SandboxProcess, hub: HubBridge, run_dir: Path, log: RunLog) -> None:
         self._process = process
         self._hub = hub
         self._log = log
@@ -322,29 +352,14 @@ class RunningApp:
         self._stopping = asyncio.Lock()
         self.socket = run_dir / "app.sock"
         self.pid = process.pid
+        self.pod = f"pid {process.pid}"
 
     @property
     def returncode(self) -> int | None:
         return self._process.returncode
 
     async def wait_ready(self, probe_path: str, timeout: float) -> None:  # noqa: ASYNC109
-        """Poll GET probe_path until the app answers below 500; AppExited if it ends first,
-        TimeoutError after `timeout` seconds (the supervisor's startup deadline)."""
-        transport = httpx.AsyncHTTPTransport(uds=str(self.socket))
-        async with asyncio.timeout(timeout), httpx.AsyncClient(transport=transport) as client:
-            while True:
-                if await self._answers(client, probe_path):
-                    return
-                await asyncio.sleep(0.1)
-
-    async def _answers(self, client: httpx.AsyncClient, probe_path: str) -> bool:
-        if self.returncode is not None:
-            raise AppExited(await self.wait(), self.tail)
-        try:
-            response = await client.get(f"http://space{probe_path}", timeout=10)
-        except httpx.TransportError:
-            return False
-        return response.status_code < 500
+        await wait_ready(self, probe_path, timeout)
 
     @property
     def tail(self) -> list[str]:
@@ -366,12 +381,45 @@ class RunningApp:
                 (self._run_dir / name).unlink(missing_ok=True)
 
 
+async def wait_ready(app: App, probe_path: str, timeout: float) -> None:  # noqa: ASYNC109
+    """Poll GET probe_path until the app answers below 500; AppExited if it ends first,
+    TimeoutError after `timeout` seconds (the supervisor's startup deadline)."""
+    transport = httpx.AsyncHTTPTransport(uds=str(app.socket))
+    async with asyncio.timeout(timeout), httpx.AsyncClient(transport=transport) as client:
+        while True:
+            if await _answers(app, client, probe_path):
+                return
+            await asyncio.sleep(0.1)
+
+
+async def _answers(app: App, client: httpx.AsyncClient, probe_path: str) -> bool:
+    if app.returncode is not None:
+        raise AppExited(await app.wait(), app.tail)
+    try:
+        response = await client.get(f"http://space{probe_path}", timeout=10)
+    except httpx.TransportError:
+        return False
+    return response.status_code < 500
+
+
+class BubblewrapRunner:
+    """The embedded default: each app under bubblewrap on this host."""
+
+    kind = "bubblewrap"
+
+    async def start(self, launch: Launch) -> App:
+        return await start(launch)
+
+    async def close(self) -> None:
+        return None
+
+
 async def start(launch: Launch) -> RunningApp:
     """Start the app in its sandbox; it answers on RunningApp.socket once wait_ready returns."""
     log = RunLog(launch.log_path, launch.secrets)
-    hub = _HubBridge(launch.hub_address)
+    hub = HubBridge(launch.hub_address)
     try:
-        _prepare_run_dir(launch.run_dir)
+        prepare_run_dir(launch.run_dir)
         await hub.open(launch.run_dir / "hub.sock", launch.uid)
         with _listen(launch.run_dir / "app.sock") as listener:  # the bridge inherits it
             process = await _spawn_bridge(launch, log, listener.fileno())
@@ -383,7 +431,7 @@ async def start(launch: Launch) -> RunningApp:
 
 
 async def _spawn_bridge(launch: Launch, log: RunLog, app_socket_fd: int) -> SandboxProcess:
-    config = json.dumps(_bridge_config(launch, app_socket_fd)).encode()
+    config = json.dumps(bridge_config(launch, app_socket_fd)).encode()
     config_fd = memory_file("launch.json", config)
     argv = [f"{VENV_MOUNT}/bin/python", "-I", "-S", BRIDGE_MOUNT, str(config_fd)]
     sweep = launch.uid if is_root() else None
@@ -413,20 +461,23 @@ def _sandbox(launch: Launch) -> Sandbox:
     return Sandbox(uid=launch.uid, limits=launch.limits, binds=binds, files=files)
 
 
-def _bridge_config(launch: Launch, app_socket_fd: int) -> dict[str, object]:
+def bridge_config(launch: Launch, app_socket: int | str) -> dict[str, object]:
+    """What bridge.py reads: `app_socket` is an inherited listening fd, or the path of the
+    socket it makes itself (in a container)."""
+    key = "app_socket_fd" if isinstance(app_socket, int) else "app_socket_path"
     return {
+        key: app_socket,
         "command": launch.command,
         "env": {**_APP_ENV_DEFAULTS, **launch.env},
         "workdir": f"{HOME}/app",
         "copy_from": APP_MOUNT,
         "app_port": launch.app_port,
-        "app_socket_fd": app_socket_fd,
         "hub_port": launch.hub_port_inside,
         "hub_socket": f"{RUN_MOUNT}/hub.sock",
     }
 
 
-def _prepare_run_dir(run_dir: Path) -> None:
+def prepare_run_dir(run_dir: Path) -> None:
     """The hub's to write; the space may only pass through it (to reach hub.sock)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     run_dir.chmod(0o711)
@@ -434,7 +485,7 @@ def _prepare_run_dir(run_dir: Path) -> None:
         (run_dir / name).unlink(missing_ok=True)
 
 
-def _hand_over(path: Path, uid: int) -> None:
+def hand_over(path: Path, uid: int) -> None:
     """Only the space's uid (and root) may use it."""
     if is_root():
         os.chown(path, uid, uid)

@@ -9,14 +9,14 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from hugbox.db import Database
+from hugbox.db import Database, utcnow
 from hugbox.repos.checkout import checkout
 from hugbox.repos.indexer import read_card
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.store import RepoStore
 from hugbox.spaces import service
 from hugbox.spaces.config import SdkDefaults, SpaceConfig, read_config
-from hugbox.spaces.models import SpaceRuntime, SpaceStage
+from hugbox.spaces.models import RunState, SpaceRun, SpaceRuntime, SpaceStage
 from hugbox.storage import git
 
 
@@ -108,3 +108,35 @@ def _repo(database: Database, pk: int) -> Repo:
             raise LookupError(f"space {pk} is gone")
         session.expunge(repo)
         return repo
+
+
+def record_run(database: Database, pk: int, *, host: str, runner: str, pod: str) -> None:
+    """A start: this host runs the space's app as `pod`."""
+    with database.session() as session:
+        run = session.get(SpaceRun, pk) or SpaceRun(repo_pk=pk)
+        run.host, run.runner, run.pod, run.state = host, runner, pod, RunState.RUNNING
+        run.started_at = run.last_seen = utcnow()
+        session.merge(run)
+
+
+def end_run(database: Database, pk: int) -> None:
+    with database.session() as session:
+        session.execute(
+            update(SpaceRun)
+            .where(SpaceRun.repo_pk == pk)
+            .values(state=RunState.STOPPED, last_seen=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
+def seen_running(database: Database, pks: list[int], host: str) -> None:
+    """This host's apps are alive: a host that stops writing this is gone (its rows go stale)."""
+    if not pks:
+        return
+    with database.session() as session:
+        session.execute(
+            update(SpaceRun)
+            .where(SpaceRun.repo_pk.in_(pks), SpaceRun.host == host)
+            .values(last_seen=utcnow())
+            .execution_options(synchronize_session=False)
+        )

@@ -19,6 +19,7 @@ from hugbox.repos.store import RepoStore
 from hugbox.spaces.config import ConfigProblem, SdkDefaults, SpaceConfig
 from hugbox.spaces.files import BUILDER_UID, SpaceFiles
 from hugbox.spaces.host import builder, launch, runner, state, venvs
+from hugbox.spaces.host.containers import ContainerRunner
 from hugbox.spaces.host.sandbox import SandboxLimits
 from hugbox.spaces.models import SpaceStage
 from hugbox.spaces.proxy.origin import Upstream
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _RUNNING = (SpaceStage.RUNNING, SpaceStage.RUNNING_BUILDING, SpaceStage.RUNNING_APP_STARTING)
 _ASLEEP = (SpaceStage.SLEEPING, SpaceStage.STOPPED)
+SEEN_EVERY_S = 10.0  # how often space_runs.last_seen says a host's apps are alive
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class SupervisorSetup:
     max_running: int
     default_sleep: int
     build_timeout: float
+    runner: runner.Runner = field(default_factory=runner.BubblewrapRunner)
+    images: ContainerRunner | None = None  # the engine of `sdk: docker` spaces, if any
     tick_s: float = 0.5
 
 
@@ -64,7 +68,8 @@ class Space:
     failed_sha: str | None = None
     venv: Path | None = None
     venv_inode: int = -1  # of the venv the app runs on (a factory rebuild renames it aside)
-    app: runner.RunningApp | None = None
+    image: str | None = None  # a Docker space's built image
+    app: runner.App | None = None
     upstream: Upstream | None = None
     last_active: float = field(default_factory=time.monotonic)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -83,11 +88,17 @@ class Supervisor:
     # The loop
 
     async def run(self) -> None:
-        """Reconcile what changed, put idle apps to sleep; until cancelled."""
+        """Reconcile what changed, put idle apps to sleep, say which apps run; until cancelled."""
+        last_seen = 0.0
         while True:
             try:
                 await self.poll()
                 await self._reap_idle()
+                if time.monotonic() - last_seen >= SEEN_EVERY_S:
+                    last_seen = time.monotonic()
+                    running = [pk for pk, s in self.spaces.items() if s.app is not None]
+                    await self._db(state.seen_running, self.setup.database, running,
+                                   self.setup.spaces_url)  # fmt: skip
             except Exception:
                 log.exception("spaces: reconcile pass failed; trying again")
             await asyncio.sleep(self.setup.tick_s)
@@ -111,6 +122,9 @@ class Supervisor:
         for task in [*self._pending.values(), *self._watchers]:
             task.cancel()
         await asyncio.gather(*(self._stop(space) for space in self.spaces.values()))
+        await self.setup.runner.close()
+        if self.setup.images is not None and self.setup.images is not self.setup.runner:
+            await self.setup.images.close()
 
     def _schedule(self, pk: int) -> None:
         if pk in self._pending:
@@ -168,6 +182,8 @@ class Supervisor:
         app_dir = self._files(space).build_dir(sha or "-") / "app"
         if sha and sha == wishes.requested_sha and app_dir.is_dir():
             space.config = await self._config(space, sha)
+            if await self._adopt_image(space, wishes, sha):
+                return
             space.venv = await asyncio.to_thread(self._built_venv, space.config, app_dir)
             if space.config is not None and space.config.sdk == "static":
                 space.built_sha = sha
@@ -181,8 +197,21 @@ class Supervisor:
         if wishes.requested_sha:
             await self._build(space, wishes.requested_sha, refresh=False)
 
+    async def _adopt_image(self, space: Space, wishes: state.Wishes, sha: str) -> bool:
+        """A Docker space whose image the engine still has is built."""
+        images = self.setup.images
+        if images is None or space.config is None or space.config.sdk != "docker":
+            return False
+        image = images.image_name(space.pk, sha)
+        if not await images.image_exists(image):
+            return False
+        space.built_sha, space.image = sha, image
+        if wishes.stage in (*_RUNNING, SpaceStage.APP_STARTING, *_ASLEEP):
+            await self._observe(space, SpaceStage.SLEEPING)
+        return True
+
     def _built_venv(self, config: SpaceConfig | None, app_dir: Path) -> Path | None:
-        if config is None or config.sdk == "static":
+        if config is None or config.sdk in ("static", "docker"):
             return None
         key = _venv_key(config, app_dir)
         return self.venvs.path(key) if self.venvs.ready(key) else None
@@ -212,6 +241,9 @@ class Supervisor:
             space.config, space.built_sha = config, sha
             await self._serve_static(space, sha)
             return
+        if config.sdk == "docker":
+            await self._build_image(space, config, sha, app_dir)
+            return
         try:
             venv = await self._environment(space, config, app_dir, refresh=refresh)
         except builder.BuildFailed as exc:
@@ -224,6 +256,29 @@ class Supervisor:
         await self._start_built(space)
         await asyncio.to_thread(files.drop_builds, {sha} if space.app else {sha, previous or ""})
         await asyncio.to_thread(self._collect_venvs)
+
+    async def _build_image(
+        self, space: Space, config: SpaceConfig, sha: str, app_dir: Path
+    ) -> None:
+        """A Docker space: its Dockerfile built by the engine (the config refuses `sdk: docker`
+        where none is configured)."""
+        images = self.setup.images
+        assert images is not None
+        image = images.image_name(space.pk, sha)
+        log_path = self._files(space).log("build")
+        await asyncio.to_thread(log_path.unlink, True)
+        try:
+            await images.build_image(app_dir, image, log_path, self.setup.build_timeout)
+        except builder.BuildFailed as exc:
+            space.failed_sha = sha
+            await self._observe(space, SpaceStage.BUILD_ERROR, error=str(exc))
+            return
+        previous, space.image = space.image, image
+        space.config, space.built_sha = config, sha
+        if previous is not None and previous != image:
+            await images.remove_image(previous)  # an app may still run on it: the engine keeps it
+        await self._observe(space, space.stage, built_sha=sha)
+        await self._start_built(space)
 
     async def _environment(
         self, space: Space, config: SpaceConfig, app_dir: Path, *, refresh: bool
@@ -291,7 +346,8 @@ class Supervisor:
         await self._observe(space, SpaceStage.APP_STARTING, error=None)
         launch = self._launch(space, space.config, space.built_sha)
         space.venv_inode = await asyncio.to_thread(_fresh_start, launch)
-        app = await runner.start(launch)
+        chosen = self._runner_of(space.config)
+        app = await chosen.start(launch)
         space.app = app
         try:
             await app.wait_ready(space.config.probe_path, timeout=space.config.startup_timeout_s)
@@ -303,7 +359,15 @@ class Supervisor:
         space.upstream = Upstream(socket=app.socket, static_root=None, strip_prefix=strip)
         space.last_active = time.monotonic()
         await self._observe(space, SpaceStage.RUNNING, running_sha=space.built_sha)
+        await self._db(state.record_run, self.setup.database, space.pk,
+                       host=self.setup.spaces_url, runner=chosen.kind, pod=app.pod)  # fmt: skip
         self._watch(space, app)
+
+    def _runner_of(self, config: SpaceConfig) -> runner.Runner:
+        if config.sdk == "docker":
+            assert self.setup.images is not None
+            return self.setup.images
+        return self.setup.runner
 
     def _launch(self, space: Space, config: SpaceConfig, sha: str) -> runner.Launch:
         files = self._files(space)
@@ -320,9 +384,10 @@ class Supervisor:
             run_dir=files.run_dir, hub_address=self.setup.hub_address,
             hub_port_inside=launch.HUB_PORT_INSIDE, log_path=files.log("run"),
             secrets=space.secrets, limits=self.setup.limits,
+            image=space.image if config.sdk == "docker" else None,
         )  # fmt: skip
 
-    def _watch(self, space: Space, app: runner.RunningApp) -> None:
+    def _watch(self, space: Space, app: runner.App) -> None:
         async def watch() -> None:
             code = await app.wait()
             if space.app is app:  # not stopped by us: it crashed or quit
@@ -342,6 +407,7 @@ class Supervisor:
             space.upstream = None
         if app is not None:
             await app.stop()
+            await self._db(state.end_run, self.setup.database, space.pk)
 
     async def _make_room(self, starting: Space) -> None:
         """At most `max_running` apps: the least recently used sleeps for a new one."""
@@ -405,6 +471,8 @@ def _fresh_start(launch: runner.Launch) -> int:
     """The run log shows this run only; the venv's marker says when it was last used. Returns
     the venv's inode: it names the venv even once a factory rebuild renamed it aside."""
     launch.log_path.unlink(missing_ok=True)
+    if launch.image is not None:
+        return -1  # a Docker space runs on no venv
     (launch.venv / venvs.READY).touch()
     return launch.venv.stat().st_ino
 

@@ -4,7 +4,7 @@ The index also serves the claim's anti-join ("no job of this key runs"): on Post
 it, and before the first ANALYZE, the planner chose a nested loop over every job ever run
 (spec/scale-out.md §2.1, item 4).
 
-Revision ID: jobs_0009_running_key
+Revision ID: 0009_jobs_running_key
 Revises: 0008_repo_refs
 Create Date: 2026-12-07 06:30:00.000000
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "jobs_0009_running_key"
+revision = "0009_jobs_running_key"
 down_revision = "0008_repo_refs"
 branch_labels = None
 depends_on = None
