@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -153,6 +154,11 @@ def test_json_logs_carry_the_access_fields(replicas: Replicas) -> None:
     assert whoami.status_code == 200
     missing = httpx.get(f"{replicas.a}/api/models/alice/no-such-repo", headers=auth)
     assert missing.status_code == 404
+    # The access line is written once the response has gone: wait for the last one.
+    deadline = time.monotonic() + 10
+    while missing.headers["x-request-id"] not in replicas.a_log.read_text():
+        assert time.monotonic() < deadline, "no access line for the 404"
+        time.sleep(0.05)
     lines = [json.loads(line) for line in replicas.a_log.read_text().splitlines() if line]
     for line in lines:  # every line, the server's own included, is one JSON object
         assert {"time", "level", "logger", "message", "request_id"} <= line.keys(), line
