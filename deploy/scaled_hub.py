@@ -379,6 +379,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("data-scaled"), help="Working folder.")
     parser.add_argument("--seed", action="store_true", help="Fill it with `hugbox demo` first.")
     args = parser.parse_args()
+    _stop_on_signals()
     workdir = args.dir.resolve()
     with scaled_hub(workdir, replicas=args.replicas, port=args.port, seed=args.seed) as hub:
         print(f"hugbox, {args.replicas} replicas behind nginx: {hub.url}")
@@ -388,11 +389,18 @@ def main() -> None:
         print(f"  S3 {hub.s3.endpoint} bucket {hub.s3.bucket}")
         print(f"  operator (site admin) token: {hub.tokens['operator']}")
         print(f"Try: HF_ENDPOINT={hub.url} HF_TOKEN={hub.tokens['operator']} hf auth whoami")
-        print("Ctrl-C stops everything.")
+        print("Ctrl-C stops everything.", flush=True)
         try:
             signal.pause()
-        except KeyboardInterrupt:
-            print("stopping")
+        except (KeyboardInterrupt, SystemExit):
+            print("stopping", flush=True)
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and `kill` both end the block, so that everything is stopped and the database
+    dropped (a shell starts a background job with SIGINT ignored: handle it anyway)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
 if __name__ == "__main__":
