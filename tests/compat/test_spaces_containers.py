@@ -211,7 +211,11 @@ def test_a_docker_space_builds_its_dockerfile_and_runs_behind_the_bridge(
     ):
         assert time.monotonic() < deadline, api.get_space_runtime(repo_id).raw
         time.sleep(0.5)
-    assert _image_exists(host, _image(container_hub, repo_id)) and not _image_exists(host, first)
+    assert _image_exists(host, _image(container_hub, repo_id))
+    deadline = time.monotonic() + 30  # removed once the old app has stopped
+    while _image_exists(host, first):
+        assert time.monotonic() < deadline, f"{first} is still there"
+        time.sleep(0.5)
     api.set_space_sleep_time(repo_id, 1)
     _wait(api, repo_id, {"SLEEPING"}, timeout=30)
     assert _containers(host, repo_id) == []

@@ -275,10 +275,12 @@ class Supervisor:
             return
         previous, space.image = space.image, image
         space.config, space.built_sha = config, sha
-        if previous is not None and previous != image:
-            await images.remove_image(previous)  # an app may still run on it: the engine keeps it
         await self._observe(space, space.stage, built_sha=sha)
         await self._start_built(space)
+        if previous is not None and previous != image:
+            # Once the app on it has stopped (_start_built stops it): the engine keeps an image
+            # that a container still uses, and would keep this one for good.
+            await images.remove_image(previous)
 
     async def _environment(
         self, space: Space, config: SpaceConfig, app_dir: Path, *, refresh: bool
