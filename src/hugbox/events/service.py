@@ -30,6 +30,11 @@ REPO_CREATED = "repo.created"  # head: the initial commit
 REPO_DELETED = "repo.deleted"  # (nothing: the event's repo_type and repo_id say which)
 REPO_MOVED = "repo.moved"  # old_id, new_id
 REPO_UPDATED = "repo.updated"  # each changed setting: {"private": [old, new], "gated": [...]}
+# Discussions and pull requests. Each carries what a consumer (webhooks, notifications) needs
+# without reading the community tables: num, title, status, is_pull_request, author (a name).
+DISCUSSION_CREATED = "discussion.created"  # + comment: {id, author, content} (the opening post)
+DISCUSSION_UPDATED = "discussion.updated"  # + changes: {"status"|"title": [old, new]}, merge_commit
+DISCUSSION_COMMENTED = "discussion.commented"  # + comment: {id, author, content, hidden, edited}
 BATCH = 100
 MAIN_REF = "refs/heads/main"
 
