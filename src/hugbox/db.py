@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 from collections.abc import Iterator
@@ -12,8 +13,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, Enum, create_engine, event, func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    Enum,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)  # fmt: skip
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
@@ -257,6 +268,23 @@ def _quiet_alembic() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
+
+
+@functools.cache
+def schema_revisions() -> tuple[str, ...]:
+    """This code's migrations, oldest first: the last one is the schema it needs."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return tuple(reversed([script.revision for script in scripts.walk_revisions()]))
+
+
+def schema_revision(connection: Connection) -> str | None:
+    """The migration a database was last brought to; None when it was never migrated."""
+    try:
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:
+        return None
 
 
 # Replicas that start together migrate one after another under this lock (migrations/env.py).

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import create_engine, text
 from webpages import api_commit, api_create
 
 from hugbox.app import create_app
@@ -140,3 +141,19 @@ def test_traces_name_spans_by_route_template(
     names = [span.name for span in exporter.get_finished_spans()]
     assert f"GET {REPO_ROUTE}" in names
     assert not any("whatever" in name for name in names)
+
+
+def test_ready_is_503_while_the_schema_lags_behind_the_code(
+    client: TestClient, settings: Settings
+) -> None:
+    engine = create_engine(settings.sqlalchemy_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    response = client.get("/ready")
+    assert response.status_code == 503
+    assert "schema at 0001," in response.json()["error"]
+    assert "run `hugbox migrate`" in response.json()["error"]
+    with engine.begin() as connection:  # a newer schema than this code knows: still ready
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999_next_release'"))
+    assert client.get("/ready").status_code == 200
+    engine.dispose()

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hugbox.context import Context
+from hugbox.db import schema_revision, schema_revisions
 from hugbox.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -33,11 +34,24 @@ def _check_database(context: Context) -> str:
     try:
         with context.database.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+            revision = schema_revision(connection)
     except SQLAlchemyError as error:
         # The answer is public: it names the kind of failure, the log has the driver's words.
         cause = getattr(error, "orig", None) or error
         log.warning("readiness: the database did not answer: %s", cause)
         return f"unreachable ({type(cause).__name__})"
+    return _check_schema(revision)
+
+
+def _check_schema(revision: str | None) -> str:
+    """A replica started without `hugbox migrate` on a database that lags behind its code would
+    fail on the first query of a new column. A revision this code does not know is newer: a
+    replica of the next release migrated it, and this one keeps serving through the rollout."""
+    known = schema_revisions()
+    if revision is None:
+        return "not migrated: run `hugbox migrate`"
+    if revision in known and revision != known[-1]:
+        return f"schema at {revision}, this hub needs {known[-1]}: run `hugbox migrate`"
     return "ok"
 
 
