@@ -161,7 +161,7 @@ def event_of_row(row: DiscussionEvent) -> ThreadEvent:
 
 def _from_commit(d: Discussion, commit: pulls.PrCommit) -> ThreadEvent:
     # A pushed commit may be older than the PR: it shows where it joined the PR at the earliest.
-    moment = max(commit.date, d.created_at.replace(microsecond=0))
+    moment = max(commit.date, d.created_at)
     return ThreadEvent(
         id=f"{int(moment.timestamp()):08x}{commit.oid[:16]}", type="commit", created_at=moment,
         author=None, author_name=commit.author_name,

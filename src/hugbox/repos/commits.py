@@ -22,7 +22,7 @@ from hugbox.errors import (
     UnprocessableEntity,
 )
 from hugbox.events import service as events
-from hugbox.repos import announce, indexer, lfs_index, objects
+from hugbox.repos import access, announce, indexer, lfs_index, objects
 from hugbox.repos.content import resolve_revision
 from hugbox.repos.gitattributes import is_lfs_path, lfs_patterns, track_line
 from hugbox.repos.models import Discussion, LfsObject, Repo
@@ -200,6 +200,19 @@ def is_own_open_pr(session: Session, caller: Caller, repo: Repo, revision: str) 
         )
     )  # fmt: skip
     return author is not None and author == caller.user.id
+
+
+def pushable_pr_refs(session: Session, caller: Caller, repo: Repo) -> list[str]:
+    """The refs of the open and draft PRs `caller` may push to: theirs, or all for writers."""
+    if caller.user is None or not caller.can_write:
+        return []
+    query = select(Discussion.num).where(
+        Discussion.repo_pk == repo.pk, Discussion.is_pull_request.is_(True),
+        Discussion.status.in_(("open", "draft")),
+    )  # fmt: skip
+    if not access.can_write(caller, repo):
+        query = query.where(Discussion.author_id == caller.user.id)
+    return [f"refs/pr/{num}" for num in session.scalars(query)]
 
 
 def _same(parent_commit: str, head: git.Commit) -> bool:
