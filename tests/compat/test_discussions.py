@@ -200,7 +200,8 @@ def test_malformed_requests_get_hf_errors(hub: Hub, alice: HfApi, repo_id: str) 
         ("POST", "", "not json"), ("POST", "/1/status", {"status": "published"}),
         ("POST", "/1/title", {}), ("POST", "/1/comment", {"comment": ""}),
         ("POST", "/1/comment/zz/edit", {"content": "x"}), ("POST", "/1/merge", None),
-        ("POST", "/99/comment", {"comment": "x"}), ("POST", "/1/comment/" + "a" * 24 + "/hide", None),
+        ("POST", "/99/comment", {"comment": "x"}),
+        ("POST", "/1/comment/" + "a" * 24 + "/hide", None),
     ]  # fmt: skip
     for method, path, body in cases:
         content = body if isinstance(body, str) else json.dumps(body) if body else None
@@ -227,7 +228,8 @@ def test_git_push_to_a_pull_request(
     hub: Hub, alice: HfApi, bob: HfApi, repo_id: str, tmp_path: Path
 ) -> None:
     env = git_env(tmp_path)
-    mine, theirs = bob.create_pull_request(repo_id, "by git"), alice.create_pull_request(repo_id, "theirs")
+    mine = bob.create_pull_request(repo_id, "by git")
+    theirs = alice.create_pull_request(repo_id, "theirs")
     host = hub.endpoint.removeprefix("http://")
     work = tmp_path / "work"
     cloned = git(tmp_path, "clone", f"http://bob:{hub.bob}@{host}/{repo_id}", str(work), env=env)

@@ -102,7 +102,7 @@ def _comment_counts(session: Session, found: list[Discussion]) -> dict[int, int]
         .where(DiscussionEvent.type == "comment")
         .group_by(DiscussionEvent.discussion_pk)
     )
-    counts: dict[int, int] = dict(rows.tuples().all())
+    counts = {row[0]: row[1] for row in rows}
     return {d.id: 1 + counts.get(d.id, 0) for d in found}  # the opening post is a comment too
 
 

@@ -420,8 +420,7 @@ def merge_base(repo: pygit2.Repository, one: str, other: str) -> str | None:
 
 def merge_trees(repo: pygit2.Repository, *, base: str | None, ours: str, theirs: str) -> Merged:
     """Merge commit `theirs` into commit `ours` from their common ancestor `base`."""
-    empty = repo.TreeBuilder().write()
-    ancestor = _commit(repo, base).tree if base else repo[empty]
+    ancestor = _commit(repo, base).tree if base else repo.TreeBuilder().write()  # empty tree
     index = repo.merge_trees(ancestor, _commit(repo, ours).tree, _commit(repo, theirs).tree)
     if index.conflicts is not None:
         paths = {e.path for entries in index.conflicts for e in entries if e is not None}
@@ -439,13 +438,13 @@ def commits_between(repo: pygit2.Repository, *, base: str | None, head: str) -> 
 
 def diff_text(repo: pygit2.Repository, *, old: str | None, new: str) -> str:
     """The unified diff (`git diff old new`) between two commits' trees."""
-    new_tree = _commit(repo, new).tree
     if old is None:
-        return str(new_tree.diff_to_tree(swap=True).patch or "")
-    return str(repo.diff(_commit(repo, old).tree, new_tree).patch or "")
+        return str(_commit(repo, new).tree.diff_to_tree(swap=True).patch or "")
+    return str(repo.diff(_commit(repo, old), _commit(repo, new)).patch or "")
 
 
 def _commit(repo: pygit2.Repository, oid: str) -> pygit2.Commit:
-    found = repo.get(oid)
-    assert isinstance(found, pygit2.Commit), oid
+    found = _peel_commit(repo, oid)
+    if found is None:
+        raise KeyError(oid)
     return found
