@@ -35,7 +35,8 @@ def test_a_pull_request_from_the_edit_page(
     page = client.get("/alice/card/discussions/1").text
     assert "Improve the card" in page and "<em>why</em>" in page
     assert '<span class="add">+# Better card</span>' in page and 'id="merge"' not in page
-    said = post_form(client, "/alice/card/discussions/1/comment", comment="<script>x</script>\n\nhi")
+    hostile = "<script>x</script>\n\nhi"
+    said = post_form(client, "/alice/card/discussions/1/comment", comment=hostile)
     assert said.status_code == 303
     page = client.get("/alice/card/discussions/1").text
     assert "<p>hi</p>" in page and "<script>x" not in page
