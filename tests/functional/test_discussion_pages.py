@@ -81,3 +81,18 @@ def test_new_discussion_close_and_reopen(client: TestClient, token: str) -> None
     page = client.get("/alice/talk/discussions/1").text
     assert "Log in</a> to comment" in page and 'id="reopen"' not in page
     assert client.get("/alice/talk/discussions/new").status_code == 401
+
+
+def test_dataset_and_space_discussions_have_their_pages(client: TestClient, token: str) -> None:
+    auth = {"authorization": f"Bearer {token}"}
+    api_create(client, token, "data", type="dataset")
+    api_create(client, token, "app", type="space", sdk="static")
+    for plural in ("datasets", "spaces"):
+        made = client.post(f"/api/{plural}/alice/{'data' if plural == 'datasets' else 'app'}"
+                           "/discussions", json={"title": "Hello there"}, headers=auth)  # fmt: skip
+        assert made.status_code == 200, made.text
+        name = "data" if plural == "datasets" else "app"
+        assert made.json()["url"].endswith(f"/{plural}/alice/{name}/discussions/1")
+        page = client.get(f"/{plural}/alice/{name}/discussions/1")
+        assert page.status_code == 200 and "Hello there" in page.text
+        assert "Hello there" in client.get(f"/{plural}/alice/{name}/discussions").text

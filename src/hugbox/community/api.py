@@ -104,7 +104,6 @@ def get_discussion(
         if d.merge_commit:
             body["changes"]["mergeCommitId"] = d.merge_commit
         body["filesWithConflicts"] = found.pr.conflicts
-        body["diffUrl"] = web_url(base, repo, num) + "/files.diff"
         # The diff shows file contents: a gated repo's only to those who may download them.
         if diff and access.can_download(session, caller, repo):
             body["diff"] = service.diff(store, repo, found)

@@ -78,7 +78,6 @@ class DiscussionWithDetails(Discussion):
     filesWithConflicts: list[str] | None = None
     diff: str | None = None
     locked: bool
-    diffUrl: str | None = None
 
 
 class NewDiscussion(WireModel):
