@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from hugbox.auth.service import Caller
 from hugbox.community.models import DiscussionEvent
 from hugbox.community.service import (
-    CLOSED,
     HIDDEN_TEXT,
     ThreadEvent,
     event_of_row,
@@ -190,5 +189,3 @@ def merge(
     _set_status(session, caller, repo, d, "merged", merge_commit=oid)
     return oid
 
-
-__all__ = ["CLOSED", "create_discussion", "merge"]

@@ -1,9 +1,7 @@
-"""Discussions and pull requests: list, read, open, comment, edit, hide, rename, close, merge.
+"""Discussions and pull requests, read: the filtered, paged list and a discussion's timeline
+(its opening post, comments, status and title changes, and a PR's commits read from git).
 
-Who may do what (HF's rules, spec §1.7): anyone who may read the repo opens and comments with
-a write token (the route's `ContributableRepo`); the author of a discussion or comment, or a
-writer of the repo, renames, closes, reopens, edits and hides; only writers merge. Every change
-records its repo event (events/service.py) in the request's transaction.
+What changes them, and who may, is `actions.py`.
 """
 
 from __future__ import annotations
