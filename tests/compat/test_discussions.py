@@ -279,3 +279,22 @@ def test_hf_discussions_cli(hub: Hub, alice: HfApi, bob: HfApi, repo_id: str) ->
     assert (details.title, details.status) == ("From the hf CLI", "open")
     assert alice.get_discussion_details(repo_id, 2).status == "merged"
     assert "cli.txt" in alice.list_repo_files(repo_id)
+
+
+def test_upload_folder_pull_request_of_a_reader(
+    alice: HfApi, bob: HfApi, repo_id: str, tmp_path: Path
+) -> None:
+    """With hf_xet, `upload_folder(create_pr=True)` opens a draft PR, then commits to its ref:
+    its author's commits, though bob may not write the repo."""
+    folder = tmp_path / "folder"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "notes.txt").write_bytes(b"notes\n")
+    (folder / "weights.safetensors").write_bytes(os.urandom(4096))
+    info = bob.upload_folder(folder_path=folder, repo_id=repo_id, create_pr=True,
+                             commit_message="Add a folder")  # fmt: skip
+    assert info.pr_num is not None
+    details = alice.get_discussion_details(repo_id, info.pr_num)
+    assert details.author == "bob" and details.is_pull_request
+    files = alice.list_repo_files(repo_id, revision=f"refs/pr/{info.pr_num}")
+    assert {"sub/notes.txt", "weights.safetensors"} <= set(files)
+    assert "sub/notes.txt" not in alice.list_repo_files(repo_id)
