@@ -188,4 +188,3 @@ def merge(
     d.merge_commit = oid
     _set_status(session, caller, repo, d, "merged", merge_commit=oid)
     return oid
-
