@@ -42,6 +42,12 @@ PINNED = {
     ("POST", API + "/discussions"),
     ("GET", API + "/discussions"),
     ("GET", API + "/discussions/{num}"),
+    ("POST", API + "/discussions/{num}/comment"),
+    ("POST", API + "/discussions/{num}/comment/{comment_id}/edit"),
+    ("POST", API + "/discussions/{num}/comment/{comment_id}/hide"),
+    ("POST", API + "/discussions/{num}/title"),
+    ("POST", API + "/discussions/{num}/status"),
+    ("POST", API + "/discussions/{num}/merge"),
     ("POST", API + "/lfs-verify"),
     ("POST", API + "/ask-access"),
     ("GET", API + "/user-access-request/{status}"),
@@ -174,6 +180,20 @@ PINNED |= {
         ("POST", "/settings/move"),
         ("POST", "/settings/delete"),
         ("POST", "/ask-access"),
+    )
+}
+# Community pages (HTML): the Community tab, a new discussion, a discussion and its forms.
+PINNED |= {
+    (method, root + path)
+    for root in (FILE, PREFIXED)
+    for method, path in (
+        ("GET", "/discussions"),
+        ("GET", "/discussions/new"),
+        ("POST", "/discussions/new"),
+        ("GET", "/discussions/{num:int}"),
+        ("POST", "/discussions/{num:int}/comment"),
+        ("POST", "/discussions/{num:int}/status"),
+        ("POST", "/discussions/{num:int}/merge"),
     )
 }
 # Space settings forms (HTML), under spaces' URLs only.

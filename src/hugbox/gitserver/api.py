@@ -11,9 +11,11 @@ from starlette.concurrency import run_in_threadpool
 
 from hugbox.auth.service import Caller
 from hugbox.deps import SessionDep, SettingsDep, StoreDep
-from hugbox.errors import BadRequest
+from hugbox.errors import BadRequest, Forbidden
 from hugbox.gitserver import service, transport
 from hugbox.openapi import BINARY, request_body
+from hugbox.repos import access
+from hugbox.repos.commits import pushable_pr_refs
 from hugbox.repos.deps import load_repo_for_git
 from hugbox.repos.models import Repo
 from hugbox.repos.service import Need
@@ -27,18 +29,26 @@ NO_CACHE = {
 
 
 def _git_repo(request: Request, session: SessionDep) -> Repo:
-    """Clone and fetch need the files (gated repos included); a push needs write rights."""
+    """Clone and fetch need the files (gated repos included); a push needs a write token of
+    someone who may open pull requests (the hook then keeps non-writers to their own PRs)."""
     pushing = request.url.path.endswith("/" + transport.RECEIVE_PACK) or (
         request.query_params.get("service") == transport.RECEIVE_PACK
     )
-    return load_repo_for_git(request, session, Need.WRITE if pushing else Need.DOWNLOAD)[0]
+    return (
+        _push_target(request, session)[0]
+        if pushing
+        else (load_repo_for_git(request, session, Need.DOWNLOAD)[0])
+    )
 
 
 GitRepo = Annotated[Repo, Depends(_git_repo)]
 
 
 def _push_target(request: Request, session: SessionDep) -> tuple[Repo, Caller]:
-    return load_repo_for_git(request, session, Need.WRITE)
+    repo, caller = load_repo_for_git(request, session, Need.CONTRIBUTE)
+    if not access.can_write(caller, repo) and not pushable_pr_refs(session, caller, repo):
+        raise Forbidden(f"You don't have the rights to write to {repo.repo_id}")
+    return repo, caller
 
 
 PushTarget = Annotated[tuple[Repo, Caller], Depends(_push_target)]
@@ -86,6 +96,8 @@ async def receive_pack(
         blob_url=settings.blob_url or "",
         database_url=settings.sqlalchemy_url,
         pusher_id=caller.user.id,
+        writer=access.can_write(caller, repo),
+        pr_refs=frozenset(pushable_pr_refs(session, caller, repo)),
     )
     with body:
         output = await run_in_threadpool(

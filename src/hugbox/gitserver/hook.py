@@ -26,6 +26,8 @@ REPORT_VAR = "HUGBOX_HOOK_REPORT"
 DATABASE_VAR = "HUGBOX_HOOK_DATABASE"
 REPO_VAR = "HUGBOX_HOOK_REPO"
 USER_VAR = "HUGBOX_HOOK_USER"
+WRITER_VAR = "HUGBOX_HOOK_WRITER"  # "1" when the pusher may write branches and tags
+PR_REFS_VAR = "HUGBOX_HOOK_PR_REFS"  # the open PRs' refs the pusher may move, space-separated
 
 
 def main() -> int:
@@ -39,6 +41,8 @@ def main() -> int:
         max_file=int(os.environ[MAX_FILE_VAR]),
         default_branch=os.environ[DEFAULT_BRANCH_VAR],
         admit=admit,
+        writer=os.environ.get(WRITER_VAR, "1") == "1",
+        pr_refs=frozenset(os.environ.get(PR_REFS_VAR, "").split()),
     )
     try:
         verdict = policy.check_push(Path(os.environ.get("GIT_DIR", ".")), updates, rules)

@@ -57,20 +57,38 @@ class Rules:
     default_branch: str
     # Which of the LFS objects that pointers name the pusher may name (repos/objects.py).
     admit: Callable[[set[str]], set[str]] = admit_all
+    writer: bool = True  # whether the pusher may write the repo's branches and tags
+    pr_refs: frozenset[str] = frozenset()  # the open PRs' refs the pusher may move
 
 
-def ref_problem(update: RefUpdate, current: str | None, default_branch: str) -> str | None:
+def ref_problem(
+    update: RefUpdate, current: str | None, default_branch: str, *, writer: bool = True,
+    pr_refs: frozenset[str] = frozenset(),
+) -> str | None:  # fmt: skip
     ref = update.ref
+    if ref in pr_refs:  # an open PR's ref: its author and writers push to it, never delete it
+        if update.deleting:
+            return f"{ref}: a pull request's ref cannot be deleted"
+        return _moved_problem(update, current)
     if ref.startswith(_HUB_REFS):
-        return f"{ref}: refs/pr/* and refs/convert/* are written by the hub; open a pull request"
+        return (
+            f"{ref}: refs/pr/* and refs/convert/* are written by the hub; open a pull request "
+            "(its author and the repo's writers push to it while it is open)"
+        )
     if not ref.startswith(("refs/heads/", "refs/tags/")):
         return f"{ref}: only branches (refs/heads/*) and tags (refs/tags/*) can be pushed"
+    if not writer:
+        return f"{ref}: you may not write to this repo: push to a pull request (refs/pr/<num>)"
     if update.deleting and ref == f"refs/heads/{default_branch}":
         return f"Cannot delete refs/heads/{default_branch}"
+    return _moved_problem(update, current)
+
+
+def _moved_problem(update: RefUpdate, current: str | None) -> str | None:
     if (current or ZERO) != update.old:
         # Also what keeps concurrent writers honest: refs only move under the repo lock.
         return (
-            f"{ref} was updated since you fetched it (by another push or an API commit): "
+            f"{update.ref} was updated since you fetched it (by another push or an API commit): "
             "fetch, merge or rebase, and push again"
         )
     return None
@@ -80,7 +98,10 @@ def check_push(git_dir: Path, updates: Sequence[RefUpdate], rules: Rules) -> Ver
     verdict = Verdict()
     current = current_refs(git_dir)
     for update in updates:
-        problem = ref_problem(update, current.get(update.ref), rules.default_branch)
+        problem = ref_problem(
+            update, current.get(update.ref), rules.default_branch, writer=rules.writer,
+            pr_refs=rules.pr_refs,
+        )  # fmt: skip
         if problem:
             verdict.problems.append(problem)
     tips = [u.new for u in updates if not u.deleting]

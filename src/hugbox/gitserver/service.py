@@ -37,6 +37,8 @@ class PushSetup:
     database_url: str  # the hook asks which LFS objects the pusher may name
     pusher_id: int
     max_file: int = LFS_SIZE_THRESHOLD
+    writer: bool = True  # may write branches and tags; else only `pr_refs`
+    pr_refs: frozenset[str] = frozenset()  # the open PRs' refs the pusher may move
 
 
 def hook_script() -> str:
@@ -84,6 +86,8 @@ def receive_pack(
             hook.DATABASE_VAR: setup.database_url,
             hook.REPO_VAR: str(repo.pk),
             hook.USER_VAR: str(setup.pusher_id),
+            hook.WRITER_VAR: "1" if setup.writer else "0",
+            hook.PR_REFS_VAR: " ".join(sorted(setup.pr_refs)),
         }
         with store.locked(repo, session):
             before = git.ref_targets(store.open(repo))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from hugbox.auth import models as _auth_models  # noqa: F401  (registers tables)
+from hugbox.community import models as _community_models  # noqa: F401  (registers tables)
 from hugbox.db import MIGRATIONS_LOCK, Base, lock_in_transaction, make_engine
 from hugbox.events import models as _event_models  # noqa: F401  (registers tables)
 from hugbox.jobs import models as _job_models  # noqa: F401  (registers tables)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -221,21 +223,7 @@ def commit_view(store: RepoStore, repo: Repo, commit_id: str) -> CommitView:
         if parent
         else commit.tree.diff_to_tree(swap=True, context_lines=3)
     )
-    files = []
-    for patch in diff:
-        if patch is None:
-            continue
-        delta = patch.delta
-        binary = bool(delta.is_binary)
-        files.append(
-            FileDiff(
-                old_path=delta.old_file.path,
-                new_path=delta.new_file.path,
-                status=_STATUS.get(delta.status_char(), "modified"),
-                binary=binary,
-                patch="" if binary else (patch.text or "")[:200_000],
-            )
-        )
+    files = _file_diffs(diff)
     title, _, body = commit.message.partition("\n")
     info = refs.GitCommitInfo(
         str(commit.id), title, body.strip(), [commit.author.name], git.commit_date(commit)
@@ -265,3 +253,38 @@ def explore(
         session, caller=caller, query=query, offset=page * page_size, page_size=page_size + 1
     )
     return found[:page_size], len(found) > page_size
+
+
+def _file_diffs(diff: Iterable[Any]) -> list[FileDiff]:
+    files = []
+    for patch in diff:
+        if patch is None:
+            continue
+        delta = patch.delta
+        binary = bool(delta.is_binary)
+        files.append(
+            FileDiff(
+                old_path=delta.old_file.path,
+                new_path=delta.new_file.path,
+                status=_STATUS.get(delta.status_char(), "modified"),
+                binary=binary,
+                patch="" if binary else (patch.text or "")[:200_000],
+            )
+        )
+    return files
+
+
+def compare_files(store: RepoStore, repo: Repo, old: str | None, new: str) -> list[FileDiff]:
+    """What changed from commit `old` (None: nothing) to commit `new`, file by file (a pull
+    request's "Files changed")."""
+    gitrepo = store.open(repo)
+    head = git.resolve(gitrepo, new)
+    if head is None:
+        raise RevisionNotFound(new)
+    base = git.resolve(gitrepo, old) if old else None
+    diff = (
+        gitrepo.diff(base, head, context_lines=3)
+        if base
+        else head.tree.diff_to_tree(swap=True, context_lines=3)
+    )
+    return _file_diffs(diff)

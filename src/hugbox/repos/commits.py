@@ -22,7 +22,7 @@ from hugbox.errors import (
     UnprocessableEntity,
 )
 from hugbox.events import service as events
-from hugbox.repos import announce, indexer, lfs_index, objects
+from hugbox.repos import access, announce, indexer, lfs_index, objects
 from hugbox.repos.content import resolve_revision
 from hugbox.repos.gitattributes import is_lfs_path, lfs_patterns, track_line
 from hugbox.repos.models import Discussion, LfsObject, Repo
@@ -151,8 +151,10 @@ def create_commit(
     """Apply `operations` on `revision` (or on a new PR from it) as one git commit."""
     if caller.user is None:
         raise Forbidden("Committing needs a token")
-    # Anyone who may read the repo may open a pull request, but only with a write token.
-    authorize(session, caller, repo, Need.CONTRIBUTE if create_pr else Need.WRITE)
+    # Anyone who may read the repo may open a pull request, but only with a write token; the
+    # author of an open PR commits to its ref as a writer would (HF's upload pipeline does).
+    own_pr = not create_pr and is_own_open_pr(session, caller, repo, revision)
+    authorize(session, caller, repo, Need.CONTRIBUTE if create_pr or own_pr else Need.WRITE)
     gitrepo = store.open(repo)
     # A new PR's ref is written with its first commit: a refused commit leaves no empty PR ref.
     pr_num, base = (
@@ -184,6 +186,33 @@ def create_commit(
     old = None if base else str(head.id)
     announce.ref_moved(session, repo, ref=ref_name, old=old, new=oid)
     return CommitInfo(oid=oid, pr_num=pr_num)
+
+
+def is_own_open_pr(session: Session, caller: Caller, repo: Repo, revision: str) -> bool:
+    """Whether `revision` is `refs/pr/<n>` of an open or draft PR that `caller` opened."""
+    num = revision.removeprefix("refs/pr/")
+    if caller.user is None or num == revision or not num.isdigit() or len(num) > 9:
+        return False
+    author = session.scalar(
+        select(Discussion.author_id).where(
+            Discussion.repo_pk == repo.pk, Discussion.num == int(num),
+            Discussion.is_pull_request.is_(True), Discussion.status.in_(("open", "draft")),
+        )
+    )  # fmt: skip
+    return author is not None and author == caller.user.id
+
+
+def pushable_pr_refs(session: Session, caller: Caller, repo: Repo) -> list[str]:
+    """The refs of the open and draft PRs `caller` may push to: theirs, or all for writers."""
+    if caller.user is None or not caller.can_write:
+        return []
+    query = select(Discussion.num).where(
+        Discussion.repo_pk == repo.pk, Discussion.is_pull_request.is_(True),
+        Discussion.status.in_(("open", "draft")),
+    )  # fmt: skip
+    if not access.can_write(caller, repo):
+        query = query.where(Discussion.author_id == caller.user.id)
+    return [f"refs/pr/{num}" for num in session.scalars(query)]
 
 
 def _same(parent_commit: str, head: git.Commit) -> bool:
@@ -245,13 +274,11 @@ def _open_pr(
         raise RevisionNotFound(revision)
     start = git.resolve(gitrepo, header.parent_commit) if header.parent_commit else None
     num = open_discussion(
-        session,
-        repo=repo,
-        caller=caller,
-        title=header.summary,
-        description=header.description,
-        is_pull_request=True,
-    )
+        session, repo=repo, caller=caller, title=header.summary,
+        description=header.description or "", is_pull_request=True,
+        status="open",  # a commit's PR is open at once (HF's upload_file(create_pr=True))
+        base_ref=f"refs/heads/{revision.removeprefix('refs/heads/')}",
+    )  # fmt: skip
     return num, start or base
 
 
@@ -263,8 +290,11 @@ def open_discussion(
     title: str,
     description: str,
     is_pull_request: bool,
+    status: str | None = None,
+    base_ref: str = events.MAIN_REF,
 ) -> int:
-    """Number a new discussion or pull request (one sequence per repo, as on HF)."""
+    """Number a new discussion or pull request (one sequence per repo, as on HF) and announce
+    it. A PR opened by `create_pull_request` starts as a draft, as on HF."""
     # On PostgreSQL openers of one repo take turns until their transactions end, so each reads
     # the last number committed; SQLite has no such lock, and a loser there takes the next one.
     lock_in_transaction(session, f"discussions:{repo.pk}")
@@ -272,7 +302,8 @@ def open_discussion(
         num = _next_num(session, repo)
         row = Discussion(
             repo_pk=repo.pk, num=num, title=title[:500] or "Untitled", description=description,
-            is_pull_request=is_pull_request, status="draft" if is_pull_request else "open",
+            is_pull_request=is_pull_request,
+            status=status or ("draft" if is_pull_request else "open"), base_ref=base_ref,
             author_id=caller.user.id if caller.user else None,
         )  # fmt: skip
         try:
@@ -280,13 +311,22 @@ def open_discussion(
             # concurrent openers all succeed. Each loss is another request's win, so few repeat.
             with session.begin_nested():
                 session.add(row)
-            return num
         except IntegrityError:
             continue
+        _announce_opened(session, repo, row)
+        return num
     raise Conflict("Too many discussions are being opened on this repo at once: try again")
 
 
 _NUMBERING_TRIES = 100
+
+
+def _announce_opened(session: Session, repo: Repo, row: Discussion) -> None:
+    opening = {"id": row.opening_comment_id, "author": row.event_fields()["author"],
+               "content": row.description}  # fmt: skip
+    announce.announce(
+        session, repo, events.DISCUSSION_CREATED, **row.event_fields(), comment=opening
+    )
 
 
 def _next_num(session: Session, repo: Repo) -> int:

@@ -64,7 +64,9 @@ def preupload(
     revision: str,
     create_pr: Annotated[bool, Query()] = False,
 ) -> Any:
-    service.authorize_upload(session, caller, repo, create_pr=create_pr)
+    # The author of an open PR uploads to its ref as a pull request's upload (spec §1.6).
+    own_pr = commits.is_own_open_pr(session, caller, repo, unquote(revision))
+    service.authorize_upload(session, caller, repo, create_pr=create_pr or own_pr)
     files = [commits.PreuploadFile(f.path, f.size, _sample(f)) for f in body.files]
     commit_oid, modes = commits.preupload(
         session, store, repo=repo, revision=unquote(revision), files=files,

@@ -123,7 +123,7 @@ def load_repo_for_git(request: Request, session: Session, need: Need) -> tuple[R
     ask for them before anything else (git pushes anonymously first)."""
     with asking_for_basic():
         caller = authenticate(session, bearer_token(request))
-        if need is Need.WRITE and caller.anonymous:
+        if need in (Need.WRITE, Need.CONTRIBUTE) and caller.anonymous:
             raise AuthenticationRequired()
         return load_repo(request, session, caller, need), caller
 

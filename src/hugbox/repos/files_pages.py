@@ -19,9 +19,10 @@ from hugbox.auth.service import Caller
 from hugbox.auth.sessions import PageCaller
 from hugbox.deps import SessionDep, StoreDep
 from hugbox.errors import BadRequest, EntryNotFound
-from hugbox.repos import browse, commits
+from hugbox.repos import access, browse, commits
 from hugbox.repos.models import Repo
 from hugbox.repos.pages import (
+    ContributingPageRepo,
     FilesRepo,
     PageRepo,
     WritablePageRepo,
@@ -116,24 +117,27 @@ def commit_page(request: Request, repo: FilesRepo, store: StoreDep, sha: str) ->
 
 def commit_ops(
     session: Session, store: RepoStore, caller: Caller, repo: Repo, revision: str,
-    operations: list[Operation], message: str,
+    operations: list[Operation], message: str, *, create_pr: bool = False, description: str = "",
 ) -> commits.CommitInfo:  # fmt: skip
     """Every browser edit goes through the one write path, `commits.create_commit`."""
-    header = CommitHeader(summary=message, description="", parent_commit=None)
+    header = CommitHeader(summary=message, description=description, parent_commit=None)
     return commits.create_commit(
         session, store, caller=caller, repo=repo, revision=revision, header=header,
-        operations=operations, create_pr=False,
+        operations=operations, create_pr=create_pr,
     )  # fmt: skip
 
 
 def commit_text(
     session: Session, store: RepoStore, caller: Caller, repo: Repo, revision: str, path: str,
-    text: str, message: str,
+    text: str, message: str, *, create_pr: bool = False, description: str = "",
 ) -> commits.CommitInfo:  # fmt: skip
     spool = Path(tempfile.mkdtemp(prefix="edit-", dir=store.tmp_dir))
     try:
         op = AddFile(path, spool_text(text, spool))
-        return commit_ops(session, store, caller, repo, revision, [op], message)
+        return commit_ops(
+            session, store, caller, repo, revision, [op], message, create_pr=create_pr,
+            description=description,
+        )  # fmt: skip
     finally:
         shutil.rmtree(spool, ignore_errors=True)
 
@@ -171,8 +175,9 @@ async def upload(
 
 @_register("/edit/{revision}/{path:path}")
 def edit_page(
-    request: Request, repo: WritablePageRepo, store: StoreDep, revision: str, path: str
-) -> Response:
+    request: Request, repo: ContributingPageRepo, store: StoreDep, caller: PageCaller,
+    revision: str, path: str,
+) -> Response:  # fmt: skip
     revision, path = unquote(revision), unquote(path)
     try:
         text = browse.file_view(store, repo, revision, path).text
@@ -181,19 +186,28 @@ def edit_page(
     if text is None:
         raise BadRequest(f"{path} is not a text file that can be edited here")
     return render(
-        request, "edit.html", repo=repo, tab="files", revision=revision, file_path=path, text=text
-    )
+        request, "edit.html", repo=repo, tab="files", revision=revision, file_path=path, text=text,
+        may_commit=access.can_write(caller, repo),
+    )  # fmt: skip
 
 
 @_register("/edit/{revision}/{path:path}", methods=("POST",))
 def edit(
-    repo: WritablePageRepo, session: SessionDep, store: StoreDep, caller: PageCaller,
+    repo: ContributingPageRepo, session: SessionDep, store: StoreDep, caller: PageCaller,
     form: CheckedForm, revision: str, path: str,
 ) -> Response:  # fmt: skip
+    """Commit the edit, or open a pull request with it: what one who may not write gets."""
     revision, path = unquote(revision), unquote(path)
     text = str(form.get("content") or "").replace("\r\n", "\n")
     message = str(form.get("message") or "").strip() or f"Update {path}"
-    commit_text(session, store, caller, repo, revision, path, text, message)
+    create_pr = form.get("create_pr") == "1" or not access.can_write(caller, repo)
+    description = str(form.get("description") or "").strip()
+    info = commit_text(
+        session, store, caller, repo, revision, path, text, message, create_pr=create_pr,
+        description=description,
+    )  # fmt: skip
+    if info.pr_num:
+        return see_other(f"{repo_path(repo)}/discussions/{info.pr_num}")
     target = "" if path == "README.md" else f"/blob/{quote(revision, safe='')}/{quote(path)}"
     return see_other(repo_path(repo) + target)
 

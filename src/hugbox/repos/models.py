@@ -207,8 +207,28 @@ class Discussion(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     author_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The branch a PR merges into, and the squash commit its merge wrote there.
+    base_ref: Mapped[str] = mapped_column(String(255), default="refs/heads/main")
+    merge_commit: Mapped[str | None] = mapped_column(String(40), default=None)
+    # The description is the opening comment: edited and hidden as any other.
+    description_edited: Mapped[bool] = mapped_column(default=False)
+    description_hidden: Mapped[bool] = mapped_column(default=False)
+    description_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     author: Mapped[Account | None] = relationship(lazy="joined")
+
+    @property
+    def opening_comment_id(self) -> str:
+        """The opening post's 24-hex id (HF's ObjectId shape: seconds, then a counter)."""
+        return f"{int(self.created_at.timestamp()):08x}{self.id:016x}"
+
+    def event_fields(self) -> dict[str, Any]:
+        """What every discussion event says about the discussion (events/service.py)."""
+        return {
+            "num": self.num, "title": self.title, "status": self.status,
+            "is_pull_request": self.is_pull_request,
+            "author": self.author.name if self.author else "deleted",
+        }  # fmt: skip
 
 
 class LfsObject(Base):

@@ -48,6 +48,7 @@ def _loader(need: Need) -> Callable[..., Repo]:
 PageRepo = Annotated[Repo, Depends(_loader(Need.READ))]
 FilesRepo = Annotated[Repo, Depends(_loader(Need.DOWNLOAD))]
 WritablePageRepo = Annotated[Repo, Depends(_loader(Need.WRITE))]
+ContributingPageRepo = Annotated[Repo, Depends(_loader(Need.CONTRIBUTE))]  # may open a PR
 
 
 def add_repo_page(

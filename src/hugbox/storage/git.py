@@ -403,3 +403,48 @@ def create_annotated_tag(
     repo.create_tag(
         name, pygit2.Oid(hex=target), pygit2.enums.ObjectType.COMMIT, signature, message
     )
+
+
+@dataclass(frozen=True)
+class Merged:
+    """A three-way merge of trees: the tree, or the paths that conflict (then no tree)."""
+
+    tree_oid: str | None
+    conflicts: list[str]
+
+
+def merge_base(repo: pygit2.Repository, one: str, other: str) -> str | None:
+    found = repo.merge_base(pygit2.Oid(hex=one), pygit2.Oid(hex=other))
+    return str(found) if found else None
+
+
+def merge_trees(repo: pygit2.Repository, *, base: str | None, ours: str, theirs: str) -> Merged:
+    """Merge commit `theirs` into commit `ours` from their common ancestor `base`."""
+    ancestor = _commit(repo, base).tree if base else repo.TreeBuilder().write()  # empty tree
+    index = repo.merge_trees(ancestor, _commit(repo, ours).tree, _commit(repo, theirs).tree)
+    if index.conflicts is not None:
+        paths = {e.path for entries in index.conflicts for e in entries if e is not None}
+        return Merged(None, sorted(paths))
+    return Merged(str(index.write_tree(repo)), [])
+
+
+def commits_between(repo: pygit2.Repository, *, base: str | None, head: str) -> list[pygit2.Commit]:
+    """The commits of `head` that `base` lacks, oldest first."""
+    walker = repo.walk(pygit2.Oid(hex=head), SortMode.TOPOLOGICAL | SortMode.REVERSE)
+    if base:
+        walker.hide(pygit2.Oid(hex=base))
+    return list(walker)
+
+
+def diff_text(repo: pygit2.Repository, *, old: str | None, new: str) -> str:
+    """The unified diff (`git diff old new`) between two commits' trees."""
+    if old is None:
+        return str(_commit(repo, new).tree.diff_to_tree(swap=True).patch or "")
+    return str(repo.diff(_commit(repo, old), _commit(repo, new)).patch or "")
+
+
+def _commit(repo: pygit2.Repository, oid: str) -> pygit2.Commit:
+    found = _peel_commit(repo, oid)
+    if found is None:
+        raise KeyError(oid)
+    return found

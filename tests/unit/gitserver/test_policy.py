@@ -45,6 +45,22 @@ def test_ref_rules() -> None:
         assert "written by the hub" in str(problem)
 
 
+def test_pull_request_refs_open_to_their_pushers() -> None:
+    zero, one, two = policy.ZERO, "1" * 40, "2" * 40
+    mine = frozenset({"refs/pr/2"})
+    push = policy.RefUpdate(one, two, "refs/pr/2")
+    assert policy.ref_problem(push, one, "main", writer=False, pr_refs=mine) is None
+    assert "updated since" in str(policy.ref_problem(push, two, "main", pr_refs=mine))
+    delete = policy.RefUpdate(one, zero, "refs/pr/2")
+    assert "cannot be deleted" in str(policy.ref_problem(delete, one, "main", pr_refs=mine))
+    other = policy.RefUpdate(one, two, "refs/pr/3")
+    assert "written by the hub" in str(policy.ref_problem(other, one, "main", pr_refs=mine))
+    branch = policy.RefUpdate(one, two, "refs/heads/main")
+    assert "push to a pull request" in str(
+        policy.ref_problem(branch, one, "main", writer=False, pr_refs=mine)
+    )
+
+
 def test_large_files_need_lfs_and_pointers_need_their_object(tmp_path: Path) -> None:
     git_dir, gitrepo, head = _repo(tmp_path)
     rules = _rules(tmp_path)

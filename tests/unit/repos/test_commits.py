@@ -253,8 +253,8 @@ def test_create_pr_opens_numbered_pull_requests_on_refs_pr(
     assert files(build, repo, "refs/pr/2").keys() == {".gitattributes", "b.txt"}
     prs = build.session.scalars(select(Discussion).where(Discussion.repo_pk == repo.pk)).all()
     assert [(d.num, d.is_pull_request, d.status) for d in prs] == [
-        (1, True, "draft"),
-        (2, True, "draft"),
+        (1, True, "open"),  # a commit's pull request is open at once, as on HF
+        (2, True, "open"),
     ]
     # More commits on the pull request go to its ref.
     more = commit(build, repo, [add(build, "c.txt", b"c")], by=build.caller(alice),
