@@ -40,6 +40,7 @@ from hugbox.spaces import wiring as spaces
 from hugbox.viewer import wiring as viewer
 from hugbox.viewer.api import DatasetsServerHostMiddleware
 from hugbox.web import pages as web_pages
+from hugbox.webhooks import wiring as webhooks
 from hugbox.wiring import Install, Wiring, wire
 from hugbox.xet import wiring as xet
 
@@ -61,6 +62,7 @@ INSTALLS: list[Install] = [
     observability.install,  # /health, /ready, /metrics
     viewer.install,
     spaces.install,
+    webhooks.install,
     cloud.install,  # last: it answers whole prefixes that huggingface.co serves and hugbox does not
 ]
 
