@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 INSTALLS: list[Install] = [
     auth.install,
     accounts.install,
+    webhooks.install,  # before repos: `/settings/webhooks` would be read as a repo's page
     repos.install,
     community.install,
     lfs.install,
@@ -62,7 +63,6 @@ INSTALLS: list[Install] = [
     observability.install,  # /health, /ready, /metrics
     viewer.install,
     spaces.install,
-    webhooks.install,
     cloud.install,  # last: it answers whole prefixes that huggingface.co serves and hugbox does not
 ]
 
