@@ -9,6 +9,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import httpx
@@ -55,11 +56,22 @@ class Deliverer:
         self.max_attempts = settings.webhook_max_attempts
         self.backoff = settings.webhook_retry_backoff
 
+    @cached_property
+    def client(self) -> httpx.Client:
+        """One client for every delivery: building one (its TLS context) costs more than a POST.
+        No connection is kept: one made for a host must not carry another's request, even where
+        both names lead to the same address (its TLS was checked for the first). Made on first
+        use: most app instances (tests, the CLI) never deliver."""
+        return httpx.Client(
+            timeout=self.timeout, follow_redirects=False, trust_env=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )  # fmt: skip
+
     def run(self, payload: dict[str, Any]) -> None:
         """The job handler: one attempt of the delivery `payload["id"]`."""
         request = self._next_request(str(payload.get("id")))
         if request is not None:
-            self._record(str(payload["id"]), request, post(request, self.allow, self.timeout))
+            self._record(str(payload["id"]), request, post(self.client, request, self.allow))
 
     def _next_request(self, delivery_id: str) -> Request | None:
         with self.database.session() as session:
@@ -96,7 +108,7 @@ def _attempt(number: int, outcome: Outcome) -> WebhookAttempt:
     )  # fmt: skip
 
 
-def post(request: Request, allow: targets.AllowList, timeout: float) -> Outcome:
+def post(client: httpx.Client, request: Request, allow: targets.AllowList) -> Outcome:
     """One POST to the address the allow-list accepted; never follows a redirect (it could
     lead anywhere) and reads only the start of the answer."""
     started = time.perf_counter()
@@ -105,26 +117,25 @@ def post(request: Request, allow: targets.AllowList, timeout: float) -> Outcome:
     except targets.TargetRefused as refused:
         return Outcome(error=f"Refused: {refused.message}")
     try:
-        status, excerpt = _send(target, request, timeout)
+        status, excerpt = _send(client, target, request)
     except httpx.HTTPError as exc:
         return Outcome(error=f"{type(exc).__name__}: {exc}", duration_ms=_ms(started), retry=True)
     return Outcome(status, response=excerpt, duration_ms=_ms(started), retry=status >= 300)
 
 
-def _send(target: targets.Target, request: Request, timeout: float) -> tuple[int, str]:
+def _send(client: httpx.Client, target: targets.Target, request: Request) -> tuple[int, str]:
     headers = {"Host": target.host, "Content-Type": "application/json", "User-Agent": USER_AGENT}
     if request.secret:
         headers["X-Webhook-Secret"] = request.secret
     extensions = {"sni_hostname": httpx.URL(request.url).host}
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-        outgoing = client.build_request(
-            "POST", target.url, content=request.body, headers=headers, extensions=extensions
-        )
-        response = client.send(outgoing, stream=True)
-        try:
-            return response.status_code, _excerpt(response)
-        finally:
-            response.close()
+    outgoing = client.build_request(
+        "POST", target.url, content=request.body, headers=headers, extensions=extensions
+    )
+    response = client.send(outgoing, stream=True)
+    try:
+        return response.status_code, _excerpt(response)
+    finally:
+        response.close()
 
 
 def _excerpt(response: httpx.Response) -> str:
