@@ -22,7 +22,7 @@ def create(client: TestClient, **fields: str) -> str:
     return location
 
 
-def wait_for(client: TestClient, path: str, text: str, timeout: float = 20) -> str:
+def wait_for(client: TestClient, path: str, text: str, timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         page = client.get(path).text

@@ -116,6 +116,8 @@ def post(client: httpx.Client, request: Request, allow: targets.AllowList) -> Ou
         target = targets.resolve(request.url, allow)
     except targets.TargetRefused as refused:
         return Outcome(error=f"Refused: {refused.message}")
+    except targets.ResolveTimeout as slow:
+        return Outcome(error=str(slow), duration_ms=_ms(started), retry=True)
     try:
         status, excerpt = _send(client, target, request)
     except httpx.HTTPError as exc:

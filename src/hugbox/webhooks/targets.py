@@ -8,7 +8,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 
 import httpx
 
@@ -16,6 +18,8 @@ from hugbox.errors import BadRequest
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+RESOLVE_S = 5.0  # at delivery; past it the attempt fails and is retried
+CREATE_RESOLVE_S = 2.0  # when a webhook is made or changed
 
 
 class TargetRefused(BadRequest):
@@ -76,14 +80,28 @@ def parse_url(url: str) -> httpx.URL:
     return parsed
 
 
-def addresses(host: str, port: int) -> list[Address]:
+class ResolveTimeout(Exception):
+    """The name server did not answer in time (worth another try later)."""
+
+
+@cache
+def _lookups() -> ThreadPoolExecutor:
+    """Where names are looked up: getaddrinfo cannot be given a timeout, so it runs here and
+    whoever asked waits only so long (a lookup left behind ends on its own)."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
+
+
+def addresses(host: str, port: int, timeout: float = RESOLVE_S) -> list[Address]:
     """The addresses `host` stands for (itself, when it is one); [] when it does not resolve."""
     try:
         return [ipaddress.ip_address(_normal(host))]
     except ValueError:
         pass
+    lookup = _lookups().submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = lookup.result(timeout)
+    except TimeoutError:
+        raise ResolveTimeout(f"{host!r} did not resolve within {timeout:.0f} s") from None
     except (OSError, UnicodeError):
         return []
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
@@ -93,7 +111,11 @@ def check_url(url: str, allow: AllowList) -> httpx.URL:
     """At creation: refuse what is sure to be refused (a bad URL, an internal address); a name
     that does not resolve now may later, and is judged again at each delivery."""
     parsed = parse_url(url)
-    for address in addresses(parsed.host, parsed.port or _default_port(parsed)):
+    try:
+        found = addresses(parsed.host, parsed.port or _default_port(parsed), CREATE_RESOLVE_S)
+    except ResolveTimeout:
+        found = []  # a slow name server must not hold the request: delivery judges it
+    for address in found:
         _check(parsed.host, address, allow)
     return parsed
 
