@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hugbox.auth.models import Account
@@ -28,6 +28,8 @@ WATCH_TYPES = ("model", "dataset", "space", "bucket", "kernel", "user", "org")
 NAMESPACE_TYPES = ("user", "org")
 MAX_WEBHOOKS = 100  # per user: each one is work for the job worker on every watched event
 RECENT = 50
+PRUNE_JOB = "webhooks.prune"
+KEEP_DELIVERIES = timedelta(days=30)
 _ID = re.compile(r"[0-9a-f]{24}")
 
 
@@ -158,6 +160,17 @@ def replay(session: Session, *, webhook: Webhook, delivery_id: str) -> WebhookDe
     session.flush()
     enqueue_delivery(session, again)
     return again
+
+
+def prune_deliveries(session: Session, *, older_than: timedelta = KEEP_DELIVERIES) -> int:
+    """Forget settled deliveries past `older_than` (their attempts go with them)."""
+    cutoff = utcnow() - older_than
+    result = session.execute(
+        delete(WebhookDelivery).where(
+            WebhookDelivery.created_at < cutoff, WebhookDelivery.status != "pending"
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def enqueue_delivery(session: Session, delivery: WebhookDelivery, delay: float = 0.0) -> None:

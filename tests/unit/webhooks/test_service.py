@@ -4,6 +4,7 @@ domains, who may hear of a private repo, and an event handed over twice."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -183,3 +184,17 @@ def test_a_disabled_webhook_gets_nothing_and_a_moved_repo_says_where(
     [made] = deliveries(session, hook, moved)
     assert made.payload["movedTo"] == {"name": "alice/m2", "owner": {"id": f"{alice.id:024x}"}}
     assert made.payload["repo"]["name"] == "alice/m"
+
+
+def test_settled_deliveries_are_forgotten_after_a_while(
+    session: Session, people: tuple[Account, Account, Repo]
+) -> None:
+    alice, _, repo = people
+    hook = webhook(session, alice, "model:alice/m")
+    old = deliveries(session, hook, record(session, repo, events.REPO_UPDATED, gated=[1, 2]))[0]
+    old.status = "succeeded"
+    pending = deliveries(session, hook, record(session, repo, events.REPO_DELETED))[0]
+    assert service.prune_deliveries(session, older_than=timedelta(0)) == 1
+    session.expire_all()
+    assert session.get(WebhookDelivery, old.id) is None
+    assert session.get(WebhookDelivery, pending.id) is not None
