@@ -184,8 +184,8 @@ def on_event(session: Session, event: RepoEvent, *, public_url: str | None) -> N
     watches its repo or namespace, in one of the payload's domains, whose owner may read the
     repo. Idempotent: an event handed over twice finds its deliveries made."""
     for webhook in _watching(session, event):
-        if not _owner_can_read(session, webhook, event):
-            continue
+        if event.created_at < webhook.created_at or not _owner_can_read(session, webhook, event):
+            continue  # a webhook hears of what happens after it was made, as on HF
         for outgoing in payloads.build(session, event, public_url or webhook.hub_url):
             if outgoing.domain in webhook.domains:
                 _add_delivery(session, webhook, event, outgoing)
