@@ -3,7 +3,7 @@ and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
      [--only download upload model_info object_access replicas inference ray git gpt2
-            viewer xet web spaces spaces_containers jobs s3 discussions]
+            viewer xet web spaces spaces_containers jobs s3 discussions webhooks]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import spaces_containers
 import upload
 import viewer
 import web
+import webhooks
 import xet
 from common import MIB, Result, Workspace, log, make_payload, remove_tree
 
@@ -53,6 +54,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "s3": s3.run,
     "spaces_containers": spaces_containers.run,
     "discussions": discussions.run,
+    "webhooks": webhooks.run,
 }
 COLUMNS = ("benchmark", "measured", "baseline (same run)", "ratio", "target", "ok")
 

@@ -40,6 +40,7 @@ from hugbox.spaces import wiring as spaces
 from hugbox.viewer import wiring as viewer
 from hugbox.viewer.api import DatasetsServerHostMiddleware
 from hugbox.web import pages as web_pages
+from hugbox.webhooks import wiring as webhooks
 from hugbox.wiring import Install, Wiring, wire
 from hugbox.xet import wiring as xet
 
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 INSTALLS: list[Install] = [
     auth.install,
     accounts.install,
+    webhooks.install,  # before repos: `/settings/webhooks` would be read as a repo's page
     repos.install,
     community.install,
     lfs.install,

@@ -301,6 +301,26 @@ class Settings(BaseSettings):
     spaces_streamlit_version: str = Field(
         default="1.67.0", description="Streamlit version of spaces whose README names none."
     )
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Webhooks: internal hosts deliveries may reach, as a JSON list of host names, "
+        'addresses or networks (["ci.internal", "10.0.0.0/8", "127.0.0.1"]). Public addresses '
+        "are always allowed; loopback, private and link-local ones only when listed here.",
+    )
+    webhook_timeout: float = Field(
+        default=10.0, gt=0, description="Webhooks: seconds one delivery attempt may take."
+    )
+    webhook_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Webhooks: POSTs a delivery gets before it is logged as failed.",
+    )
+    webhook_retry_backoff: float = Field(
+        default=1.0,
+        ge=0,
+        description="Webhooks: seconds before the first retry of a failed delivery; doubled "
+        "after each further failure.",
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

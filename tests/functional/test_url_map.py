@@ -213,6 +213,19 @@ PINNED |= {
     for rest in ("", "/{rest:path}")
     for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
 }
+# Webhooks (`create_webhook`, `list_webhooks`, ... and HF's replay), and their settings pages.
+HOOK = "/api/settings/webhooks/{webhook_id}"
+PINNED |= {
+    ("GET", "/api/settings/webhooks"), ("POST", "/api/settings/webhooks"), ("GET", HOOK),
+    ("POST", HOOK), ("DELETE", HOOK), ("POST", HOOK + "/enable"), ("POST", HOOK + "/disable"),
+    ("POST", HOOK + "/replay/{delivery_id}"),
+    ("GET", "/settings/webhooks"), ("POST", "/settings/webhooks"),
+    ("GET", "/settings/webhooks/{webhook_id}"), ("POST", "/settings/webhooks/{webhook_id}"),
+    ("POST", "/settings/webhooks/{webhook_id}/enable"),
+    ("POST", "/settings/webhooks/{webhook_id}/disable"),
+    ("POST", "/settings/webhooks/{webhook_id}/delete"),
+    ("POST", "/settings/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"),
+}  # fmt: skip
 FRAMEWORK = {"/openapi.json", "/api/docs", "/docs/oauth2-redirect"}
 
 

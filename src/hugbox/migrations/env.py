@@ -12,6 +12,7 @@ from hugbox.jobs import models as _job_models  # noqa: F401  (registers tables)
 from hugbox.repos import models as _repo_models  # noqa: F401  (registers tables)
 from hugbox.spaces import models as _space_models  # noqa: F401  (registers tables)
 from hugbox.viewer import models as _viewer_models  # noqa: F401  (registers tables)
+from hugbox.webhooks import models as _webhook_models  # noqa: F401  (registers tables)
 from hugbox.xet import models as _xet_models  # noqa: F401  (registers tables)
 
 url = context.config.get_main_option("sqlalchemy.url")
