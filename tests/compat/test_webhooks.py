@@ -238,3 +238,43 @@ def test_a_private_repo_is_heard_of_only_by_those_who_can_read_it(
     receiver.wait(bobs, lambda b: b["repo"]["name"] == public)  # bob's came after alice's
     receiver.wait(alices, lambda b: b["repo"]["name"] == public)
     assert all(r.body["repo"]["name"] != secret for r in receiver.at(bobs))
+
+
+def test_a_pull_request_comment_and_merge_are_delivered(
+    hooks_hub: HookHub, receiver: Receiver
+) -> None:
+    """The discussion events (recorded by community/) reach a webhook as HF's payloads."""
+    alice, bob = hooks_hub.api(hooks_hub.alice), hooks_hub.api(hooks_hub.bob)
+    url = receiver.hook_url()
+    repo_id = alice.create_repo(unique("pr-hooked")).repo_id
+    alice.create_webhook(url=url, watched=[{"type": "model", "name": repo_id}])
+    pr = bob.upload_file(path_or_fileobj=b"fix", path_in_repo="fix.txt", repo_id=repo_id,
+                         create_pr=True, commit_message="Fix the card")  # fmt: skip
+    assert pr.pr_num is not None
+    opened = receiver.wait(url, lambda b: b["event"] == {"action": "create", "scope": "discussion"})
+    discussion = opened.body["discussion"]
+    assert (discussion["num"], discussion["isPullRequest"]) == (pr.pr_num, True)
+    assert discussion["status"] == "open" and discussion["title"] == "Fix the card"
+    assert discussion["url"]["web"] == f"{hooks_hub.endpoint}/{repo_id}/discussions/{pr.pr_num}"
+    comment = alice.comment_discussion(repo_id, pr.pr_num, "Thanks, merging.")
+    said = receiver.wait(url, lambda b: b["event"]["scope"] == "discussion.comment"
+                         and b.get("comment", {}).get("content") == "Thanks, merging.")  # fmt: skip
+    assert said.body["event"]["action"] == "create"
+    assert said.body["comment"]["id"] == comment.id
+    assert said.body["comment"]["author"]["id"] and said.body["comment"]["hidden"] is False
+    alice.merge_pull_request(repo_id, pr.pr_num)
+    merged = alice.get_discussion_details(repo_id, pr.pr_num)
+    assert merged.merge_commit_oid is not None
+    update = receiver.wait(url, lambda b: b["event"] == {"action": "update", "scope": "discussion"}
+                           and b["discussion"]["status"] == "merged")  # fmt: skip
+    assert update.body["discussion"]["changes"]["mergeCommitId"] == merged.merge_commit_oid
+    parsed = WebhookPayload.model_validate(update.body)
+    assert parsed.discussion is not None and parsed.discussion.num == pr.pr_num
+    main = {"ref": "refs/heads/main", "newSha": merged.merge_commit_oid}
+
+    def main_moved_to_merge(body: dict[str, Any]) -> bool:
+        refs = body.get("updatedRefs") or []
+        return any({k: r[k] for k in main} == main for r in refs)
+
+    main_moved = receiver.wait(url, main_moved_to_merge)
+    assert main_moved.body["repo"]["headSha"] == merged.merge_commit_oid
