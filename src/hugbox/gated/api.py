@@ -59,7 +59,9 @@ async def ask_access(request: Request, session: SessionDep, store: StoreDep) -> 
 
 
 for _path in ASK_PATHS:
-    router.add_api_route(_path, ask_access, methods=["POST"], status_code=303)
+    router.add_api_route(
+        _path, ask_access, methods=["POST"], status_code=303, response_class=RedirectResponse
+    )
 
 
 @router.post(API + "/ask-access", **returns(AccessRequested))
