@@ -365,3 +365,14 @@ def test_the_requester_is_told_of_the_decision(hub: Hub) -> None:
         page = browser.get("/notifications")
     assert f"Your request to access model {repo_id} was rejected: too early" in page.text
     assert f'href="/{repo_id}"' in page.text
+
+
+def test_the_api_twin_takes_the_answers_too(hub: Hub) -> None:
+    repo_id = gated_repo(hub, "auto", card=CARD)
+    url = f"{hub.endpoint}/api/models/{repo_id}/ask-access"
+    assert_hub_error(httpx.post(url, headers=auth(hub.bob)), 400)  # the form asks for answers
+    assert_hub_error(httpx.post(url, headers=auth(hub.bob), json=[1]), 400)
+    answered = httpx.post(url, headers=auth(hub.bob), json=ANSWERS)
+    assert answered.json() == {"status": "accepted"}
+    [request] = client(hub, hub.alice).list_accepted_access_requests(repo_id)
+    assert request.fields == ANSWERS

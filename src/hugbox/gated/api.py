@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -66,10 +66,11 @@ for _path in ASK_PATHS:
 
 @router.post(API + "/ask-access", **returns(AccessRequested))
 def ask_access_json(
-    request: Request, repo: ReadableRepo, session: SessionDep, store: StoreDep
-) -> Any:
-    """hugbox's JSON twin of `ask-access` for callers without form fields to send."""
-    status = _ask(session, store, repo, caller_of(request, session), {})
+    request: Request, repo: ReadableRepo, session: SessionDep, store: StoreDep,
+    answers: Annotated[dict[str, Any] | None, Body()] = None,
+) -> Any:  # fmt: skip
+    """hugbox's JSON twin of `ask-access`: the answers as a JSON object, the status back."""
+    status = _ask(session, store, repo, caller_of(request, session), answers or {})
     return {"status": status}
 
 
