@@ -54,7 +54,7 @@ def gate_form(card: Mapping[str, Any]) -> GateForm:
         heading=_text(card.get("extra_gated_heading")),
         prompt=_text(card.get("extra_gated_prompt")),
         description=_text(card.get("extra_gated_description")),
-        button=_text(card.get("extra_gated_button_content")) or "Agree and ask for access",
+        button=_text(card.get("extra_gated_button_content")) or "Ask for access",
         fields=tuple(
             _field(str(label)[:MAX_LABEL], spec)
             for label, spec in list(fields.items())[:MAX_FIELDS]
