@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hugbox.auth.models import Account, AccountKind
-from hugbox.auth.service import find_account
+from hugbox.auth.models import Account, AccountKind, OrgRole
+from hugbox.auth.service import find_account, list_members
 from hugbox.db import utcnow
 from hugbox.errors import BadRequest, Conflict, Forbidden, NotFound, RepoNotGated
 from hugbox.events import service as events
@@ -142,13 +142,21 @@ def _tell_requester(session: Session, repo: Repo, grant: AccessGrant) -> None:
 
 
 def _tell_owner(session: Session, repo: Repo, requester: Account) -> None:
-    """An org's repos have no one owner to tell: its admins see the review page."""
-    owner = session.get(Account, repo.owner_id)
-    if owner is None or owner.kind != AccountKind.USER:
-        return
+    """The repo's owner hears of a request to review, or an org's admins for its repos."""
     text = f"{requester.name} asks for access to {repo.type.value} {repo.repo_id}"
     url = f"/{repo.type.url_prefix}{repo.repo_id}/access-requests"
-    notify(session, owner.id, events.ACCESS_REQUEST_CREATED, text, url)
+    for user_pk in _reviewers(session, repo):
+        notify(session, user_pk, events.ACCESS_REQUEST_CREATED, text, url)
+
+
+def _reviewers(session: Session, repo: Repo) -> list[int]:
+    owner = session.get(Account, repo.owner_id)
+    if owner is None:
+        return []
+    if owner.kind == AccountKind.USER:
+        return [owner.id]
+    members = list_members(session, org=owner)
+    return [m.user_id for m in members if m.role == OrgRole.ADMIN]
 
 
 def _find_request(

@@ -6,6 +6,7 @@ import pytest
 from builders import Builder
 from sqlalchemy import select
 
+from hugbox.auth.models import OrgRole
 from hugbox.errors import BadRequest, Conflict, Forbidden, NotFound, RepoNotGated
 from hugbox.events import service as events
 from hugbox.events.models import RepoEvent
@@ -112,3 +113,13 @@ def test_lists_page_by_offset(build: Builder) -> None:
     assert [user.name for _, user in page] == ["u2"]
     with pytest.raises(NotFound):
         gated.list_requests(build.session, repo=repo, status="granted")
+
+
+def test_an_orgs_admins_hear_of_requests_to_its_repos(build: Builder) -> None:
+    admin, reader, user = build.user("boss"), build.user("reader"), build.user("user")
+    build.org("lab", owner=admin, members={reader: OrgRole.READ})
+    repo = build.repo(admin, "m", namespace="lab", gated="manual")
+    gated.ask_access(build.session, repo=repo, user=user)
+    [note] = notifications.list_notifications(build.session, user_pk=admin.id)
+    assert note.url == "/lab/m/access-requests"
+    assert notifications.list_notifications(build.session, user_pk=reader.id) == []
