@@ -29,6 +29,7 @@ from hugbox.middleware import (
     RequestIdMiddleware,
     ResponseCheckMiddleware,
 )
+from hugbox.notifications import wiring as notifications
 from hugbox.observability import tracing
 from hugbox.observability import wiring as observability
 from hugbox.openapi import install_openapi
@@ -63,6 +64,7 @@ INSTALLS: list[Install] = [
     observability.install,  # /health, /ready, /metrics
     viewer.install,
     spaces.install,
+    notifications.install,
     cloud.install,  # last: it answers whole prefixes that huggingface.co serves and hugbox does not
 ]
 

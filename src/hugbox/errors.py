@@ -61,19 +61,40 @@ class RepoNotFound(HubError):
 class GatedRepo(HubError):
     error_code = "GatedRepo"
 
-    def __init__(self, *, repo_id: str, repo_type: str, anonymous: bool, repo_url: str):
+    def __init__(
+        self, *, repo_id: str, repo_type: str, anonymous: bool, repo_url: str,
+        request: str | None = None,
+    ):  # fmt: skip
+        """`request`: the status of the caller's access request, if any (HF words each)."""
         self.status_code = 401 if anonymous else 403
-        if anonymous:
+        what = f"{repo_type} {repo_id}"
+        template = _GATED_REQUEST_TEXTS.get(request or "")
+        if template is not None:
+            message = template.format(what=what)
+        elif anonymous:
             message = (
-                f"Access to {repo_type} {repo_id} is restricted. You must have access to it "
+                f"Access to {what} is restricted. You must have access to it "
                 "and be authenticated to access it. Please log in."
             )
         else:
             message = (
-                f"Access to {repo_type} {repo_id} is restricted and you are not in the authorized "
+                f"Access to {what} is restricted and you are not in the authorized "
                 f"list. Visit {repo_url} to ask for access."
             )
         super().__init__(message)
+
+
+_GATED_REQUEST_TEXTS = {
+    "pending": "Your request to access {what} is awaiting a review from the repo authors.",
+    "rejected": "Your request to access {what} has been rejected by the repo's authors.",
+}
+
+
+class RepoNotGated(BadRequest):
+    """Asking for access to a repo that is open to all who see it (clients take it as "fine")."""
+
+    status_code = 400
+    error_code = "RepoNotGated"
 
 
 class DisabledRepo(HubError):

@@ -23,7 +23,7 @@ RESERVED_NAMESPACES = frozenset(
         "login", "logout", "join", "new", "organizations", "collections", "static", "oauth",
         "admin", "search", "pricing", "papers", "blog", "tasks", "inference", "v1", "health",
         "info", "git", "lfs", "pipeline", "metrics", "status", "resolve", "tree", "blob",
-        "commit", "commits", "discussions", "ready",
+        "commit", "commits", "discussions", "ready", "notifications",
     }
 )  # fmt: skip
 

@@ -226,6 +226,13 @@ PINNED |= {
     ("POST", "/settings/webhooks/{webhook_id}/delete"),
     ("POST", "/settings/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"),
 }  # fmt: skip
+# Gated repos: the admins' review page and its forms; the requester's notifications.
+PINNED |= {
+    (method, f"{prefix}/{{namespace}}/{{name}}/access-requests{rest}")
+    for prefix in ("", "/{repo_type:prefixtype}")
+    for method, rest in (("GET", ""), ("POST", "/handle"), ("POST", "/grant"))
+}
+PINNED |= {("GET", "/notifications"), ("POST", "/notifications/read")}
 FRAMEWORK = {"/openapi.json", "/api/docs", "/docs/oauth2-redirect"}
 
 

@@ -101,7 +101,8 @@ class Builder:
     def access_request(self, repo: Repo, user: Account, *, status: str) -> None:
         """`user` asks for a gated repo's files, and the repo's admins set the answer."""
         gated.ask_access(self.session, repo=repo, user=user)
-        gated.set_status(self.session, repo=repo, user=user.name, request_id=None, status=status)
+        if status != "pending":
+            gated.handle_request(self.session, repo=repo, by=user, status=status, user=user.name)
 
     def spooled(self, data: bytes) -> SpooledFile:
         """File content as the commit payload parser leaves it: a temp file, its size, sha256."""

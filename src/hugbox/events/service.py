@@ -35,6 +35,10 @@ REPO_UPDATED = "repo.updated"  # each changed setting: {"private": [old, new], "
 DISCUSSION_CREATED = "discussion.created"  # + comment: {id, author, content} (the opening post)
 DISCUSSION_UPDATED = "discussion.updated"  # + changes: {"status"|"title": [old, new]}, merge_commit
 DISCUSSION_COMMENTED = "discussion.commented"  # + comment: {id, author, content, hidden, edited}
+# Access requests to gated repos: request_id, user (the requester's name), status; a decision
+# adds old_status, by (who decided: a name) and reason (a rejection's, or None).
+ACCESS_REQUEST_CREATED = "access_request.created"
+ACCESS_REQUEST_DECIDED = "access_request.decided"
 BATCH = 100
 MAIN_REF = "refs/heads/main"
 

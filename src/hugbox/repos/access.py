@@ -37,10 +37,16 @@ def can_download(session: Session | Connection, caller: Principal, repo: RepoFie
         return False
     if not repo.gated or _is_owner(caller, repo) or _member_role(caller, repo) is not None:
         return True
+    return request_status(session, caller, repo) == "accepted"
+
+
+def request_status(
+    session: Session | Connection, caller: Principal, repo: RepoFields
+) -> str | None:
+    """The status of the caller's access request to a gated repo (None: never asked)."""
     if caller.user_id is None:
-        return False
-    status = session.scalar(_GRANT_STATUS, {"repo_pk": repo.pk, "user_id": caller.user_id})
-    return status == "accepted"
+        return None
+    return session.scalar(_GRANT_STATUS, {"repo_pk": repo.pk, "user_id": caller.user_id})
 
 
 def can_write(caller: Principal, repo: RepoFields) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -179,6 +180,10 @@ class RepoRedirect(Base):
     repo: Mapped[Repo] = relationship(lazy="joined")
 
 
+def new_request_id() -> str:
+    return secrets.token_hex(12)
+
+
 class AccessGrant(Base):
     """A user's access to a gated repo's files."""
 
@@ -190,6 +195,15 @@ class AccessGrant(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16))  # pending | accepted | rejected
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # HF's `requestId`: 24 hex digits, like the ids of its other objects.
+    request_id: Mapped[str] = mapped_column(String(24), unique=True, default=new_request_id)
+    fields: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # the form's answers
+    rejection_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Set when an admin granted access without a request: then the email is not shared.
+    granted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), default=None
+    )
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class Discussion(Base):

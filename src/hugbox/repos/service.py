@@ -152,6 +152,7 @@ def authorize(
             repo_type=repo.type.value,
             anonymous=caller.anonymous,
             repo_url=repo_url,
+            request=access.request_status(session, caller, repo),
         )
     if need in _CHANGES:
         _authorize_change(caller, repo, need)

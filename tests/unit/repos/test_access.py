@@ -366,7 +366,7 @@ def test_gated_access_follows_the_request(build: Builder) -> None:
     assert gated.ask_access(build.session, repo=manual, user=user).status == "pending"
     assert outcomes(build.session, caller, auto) == "...F.F"
     assert outcomes(build.session, caller, manual) == ".G.F.F"
-    gated.set_status(build.session, repo=auto, user="user", request_id=None, status="rejected")
+    gated.handle_request(build.session, repo=auto, by=owner, user="user", status="rejected")
     assert outcomes(build.session, caller, auto) == ".G.F.F"
     with pytest.raises(BadRequest):  # an ungated repo's files are open to all who see it
         gated.ask_access(build.session, repo=build.repo(owner, "open"), user=user)
