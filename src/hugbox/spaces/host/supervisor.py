@@ -386,7 +386,7 @@ class Supervisor:
             run_dir=files.run_dir, hub_address=self.setup.hub_address,
             hub_port_inside=launch.HUB_PORT_INSIDE, log_path=files.log("run"),
             secrets=space.secrets, limits=self.setup.limits,
-            image=space.image if config.sdk == "docker" else None,
+            image=space.image if config.sdk == "docker" else None, probe_path=config.probe_path,
         )  # fmt: skip
 
     def _watch(self, space: Space, app: runner.App) -> None:
