@@ -162,7 +162,7 @@ class FakeCluster:
         env = {e["name"]: e["value"] for e in container.get("env", [])}
         env.update(dict.fromkeys(_PORT_VARIABLES, str(port)))
         env.update(GRADIO_SERVER_NAME="127.0.0.1", STREAMLIT_SERVER_ADDRESS="127.0.0.1")
-        argv = ["bwrap", "--die-with-parent", "--unshare-pid", *_root(), "--clearenv"]
+        argv = ["bwrap", "--unshare-pid", *_root(), "--clearenv"]
         for name_, value in env.items():
             argv += ["--setenv", name_, value]
         volumes = {v["name"]: v for v in spec.get("volumes", [])}
@@ -174,9 +174,10 @@ class FakeCluster:
             else:
                 argv += ["--tmpfs", mount["mountPath"]]
         argv += ["--", *container["command"]]
-        log = (self.log_dir / f"{name}.log").open("ab")
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)  # fmt: skip
+        # Not --die-with-parent: the parent is the request's thread, which ends at once.
+        with (self.log_dir / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)  # fmt: skip
         pod = Pod(process, port)
         probe = container["readinessProbe"]["httpGet"]["path"]
         threading.Thread(target=self._probe, args=(pod, probe), daemon=True).start()

@@ -9,8 +9,10 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+import httpx2
 from lightkube import ApiError, AsyncClient, ConfigError, KubeConfig
 
 from hugbox.spaces.host import runner
@@ -20,6 +22,8 @@ from hugbox.spaces.host.runner import Launch
 from hugbox.spaces.proxy.upstream import Endpoint, TcpAddress
 
 log = logging.getLogger(__name__)
+# The API refused (ApiError) or did not answer (lightkube's HTTP client is httpx2).
+_API_ERRORS = (ApiError, httpx2.HTTPError, OSError)
 WATCH_EVERY_S = 5.0  # how often a running app's Deployment is checked for having gone
 
 
@@ -37,7 +41,7 @@ def client(*, api_url: str | None, kubeconfig: str | None, namespace: str) -> As
     It connects on first use."""
     try:
         if api_url is not None:
-            config = KubeConfig.from_server(api_url, namespace=namespace)
+            config = KubeConfig.from_dict(_no_credentials(api_url, namespace))
         elif kubeconfig is not None:
             config = KubeConfig.from_file(kubeconfig)
         else:
@@ -45,6 +49,18 @@ def client(*, api_url: str | None, kubeconfig: str | None, namespace: str) -> As
     except ConfigError as error:
         raise ValueError(f"HUGBOX_SPACES_RUNNER=kubernetes: no cluster found: {error}") from None
     return AsyncClient(config, namespace=namespace, field_manager=FIELD_MANAGER)
+
+
+def _no_credentials(api_url: str, namespace: str) -> dict[str, Any]:
+    """A kubeconfig of one cluster and a user without credentials (`kubectl proxy` adds
+    them): lightkube's own `from_server` leaves the user out, which its client refuses."""
+    return {
+        "clusters": [{"name": "hugbox", "cluster": {"server": api_url}}],
+        "users": [{"name": "hugbox", "user": {}}],
+        "contexts": [{"name": "hugbox", "context": {"cluster": "hugbox", "user": "hugbox",
+                                                    "namespace": namespace}}],
+        "current-context": "hugbox",
+    }  # fmt: skip
 
 
 class KubeRunner:
@@ -71,7 +87,7 @@ class KubeRunner:
         """Why apps cannot run (the API unreachable, or refusing us), or None."""
         try:
             await self.api.state(name_of(0))
-        except (ApiError, httpx.HTTPError, OSError) as error:
+        except _API_ERRORS as error:
             return f"the Kubernetes API refused or did not answer: {error}"
         return None
 
@@ -124,7 +140,7 @@ class KubeApp:
     async def _gone(self) -> bool:
         try:
             state = await self._api.state(self.pod)
-        except (ApiError, httpx.HTTPError, OSError) as error:
+        except _API_ERRORS as error:
             log.warning("spaces: cannot read Deployment %s: %s", self.pod, error)
             return False  # the API is down, not the app: ask again later
         return state in (RunState.ABSENT, RunState.SLEEPING)

@@ -75,8 +75,11 @@ class App(Protocol):
     """A started app, whatever runs it (bubblewrap here, a container engine in containers.py).
     Call stop() even after it exits by itself: that releases its bridge."""
 
-    socket: Endpoint  # where the proxy reaches the app: a Unix socket, a Service's address
     pod: str  # what runs it, for space_runs: a container's name, a sandbox's pid
+
+    @property
+    def socket(self) -> Endpoint:
+        """Where the proxy reaches the app: its Unix socket, or its Service's address."""
 
     @property
     def returncode(self) -> int | None: ...
