@@ -7,6 +7,7 @@ Deployment to 0 and a visit scales it back to 1."""
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -117,3 +118,17 @@ def test_sleep_scales_to_zero_and_a_visit_scales_back(kube_hub: KubeHub) -> None
     assert httpx.get(f"{space_host}gradio_api/info", timeout=120).status_code == 200  # wakes it
     assert _replicas(cluster, name) == 1
     assert Client(space_host, verbose=False).predict("again", api_name="/greet") == "Hello again"
+
+
+def test_deleting_a_space_removes_its_deployment_and_service(kube_hub: KubeHub) -> None:
+    api = HfApi(endpoint=kube_hub.endpoint, token=kube_hub.token)
+    repo_id = _gradio_space(api)
+    name = f"space-{_pk(api, repo_id)}"
+    cluster = kube_hub.cluster
+    api.delete_repo(repo_id, repo_type="space")
+    deadline = time.monotonic() + 30
+    while (NAMESPACE, "deployments", name) in cluster.objects:
+        assert time.monotonic() < deadline, "the Deployment outlived its space"
+        time.sleep(0.2)
+    assert (NAMESPACE, "services", name) not in cluster.objects
+    assert not cluster.running(NAMESPACE, name)

@@ -83,6 +83,13 @@ class KubeRunner:
             raise
         return KubeApp(self.api, self.setup, name, run_log)
 
+    async def remove(self, pk: int) -> None:
+        """A deleted space: its Deployment and Service go (a sleeping one keeps both)."""
+        try:
+            await self.api.delete(name_of(pk))
+        except _API_ERRORS as error:
+            log.warning("spaces: cannot remove %s: %s", name_of(pk), error)
+
     async def problem(self) -> str | None:
         """Why apps cannot run (the API unreachable, or refusing us), or None."""
         try:

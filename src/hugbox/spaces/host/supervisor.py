@@ -20,6 +20,7 @@ from hugbox.spaces.config import ConfigProblem, SdkDefaults, SpaceConfig
 from hugbox.spaces.files import BUILDER_UID, SpaceFiles
 from hugbox.spaces.host import builder, launch, runner, runs, state, venvs
 from hugbox.spaces.host.containers import ContainerRunner
+from hugbox.spaces.host.kube import KubeRunner
 from hugbox.spaces.host.sandbox import SandboxLimits
 from hugbox.spaces.models import SpaceStage
 from hugbox.spaces.proxy.origin import Upstream
@@ -274,6 +275,8 @@ class Supervisor:
         space = self.spaces.pop(pk, None)
         if space is not None:
             await self._stop(space)
+            if isinstance(self.setup.runner, KubeRunner):  # its sleeping Deployment and Service
+                await self.setup.runner.remove(pk)
         await asyncio.to_thread(self._files_of(pk).remove)
 
     # Building
