@@ -36,5 +36,5 @@ async def unless_client_leaves(request: Request, work: Awaitable[T]) -> T:
 
 
 async def _disconnected(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
+    while (await request.receive())["type"] != "http.disconnect":  # noqa: ASYNC110 - no event
         await asyncio.sleep(0.05)  # a server that repeats empty bodies must not spin us

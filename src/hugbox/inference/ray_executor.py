@@ -280,9 +280,7 @@ def _serve_error(key: ModelKey, response: httpx.Response) -> Exception:
     return ModelFailed(f"The model server for {key.repo_id} answered {status}: {text}")
 
 
-def _cancel_if_abandoned(
-    call: asyncio.Future[Any], futures: list[asyncio.Future[Outcome]]
-) -> None:
+def _cancel_if_abandoned(call: asyncio.Future[Any], futures: list[asyncio.Future[Outcome]]) -> None:
     """Every caller of a batch has gone (a caller that leaves cancels its future): closing the
     request makes Serve cancel it in the replica, which stops the generation."""
     if not call.done() and all(future.cancelled() for future in futures):
