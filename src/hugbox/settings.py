@@ -29,6 +29,7 @@ class SpacesRunner(StrEnum):
 
     BUBBLEWRAP = "bubblewrap"
     CONTAINER = "container"
+    KUBERNETES = "kubernetes"
 
 
 class LogFormat(StrEnum):
@@ -320,6 +321,33 @@ class Settings(BaseSettings):
         ge=0,
         description="Webhooks: seconds before the first retry of a failed delivery; doubled "
         "after each further failure.",
+    )
+    kube_api_url: str | None = Field(
+        default=None,
+        description="With `HUGBOX_SPACES_RUNNER=kubernetes`: the Kubernetes API at a URL that "
+        "needs no credentials, e.g. `kubectl proxy`'s `http://127.0.0.1:8001`; wins over "
+        "`HUGBOX_KUBE_CONFIG`.",
+    )
+    kube_config: Path | None = Field(
+        default=None,
+        description="With `HUGBOX_SPACES_RUNNER=kubernetes`: the kubeconfig file of the cluster; "
+        "when unset (and no `HUGBOX_KUBE_API_URL`), the pod's service account, then "
+        "`$KUBECONFIG` or `~/.kube/config`.",
+    )
+    kube_namespace: str = Field(
+        default="hugbox-spaces",
+        description="The namespace of the spaces' Deployments and Services (one per hub).",
+    )
+    kube_image: str | None = Field(
+        default=None,
+        description="The image space pods run (their venv and code mounted read-only from the "
+        "spaces volume every node mounts at the same path); `HUGBOX_SPACES_BASE_IMAGE` when "
+        "unset.",
+    )
+    kube_hub_url: str | None = Field(
+        default=None,
+        description="The hub as space pods reach it (their `HF_ENDPOINT`), e.g. "
+        "`http://hugbox.hugbox.svc:8000`; the hub's own address when unset.",
     )
 
     @property

@@ -238,6 +238,22 @@ def test_a_stream_whose_client_leaves_stops_generating(fleet: Fleet) -> None:
     assert found and int(found[-1]) < 400
 
 
+def test_a_generation_whose_client_leaves_stops_without_a_stream(fleet: Fleet) -> None:
+    """Not streamed: the hub sees its client hang up and closes its call to the fleet; Serve
+    cancels the call in the replica, and the job stops at its next token."""
+    _ok(fleet.post(GPT2, {"inputs": "The knight", "parameters": {"max_new_tokens": 2}}))
+    body = {"inputs": "The knight", "parameters": {"max_new_tokens": 480, "do_sample": False}}
+    headers = {"Authorization": f"Bearer {fleet.token}"}
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up, and closes its connection
+        httpx.post(fleet.url(GPT2), json=body, headers=headers,
+                   timeout=httpx.Timeout(60, read=0.3))  # fmt: skip
+    _wait_until(lambda: "generation of alice/gpt2 stopped" in fleet.replica_log(),
+                "the cancelled generation's end")  # fmt: skip
+    found = re.findall(r"generation of alice/gpt2 stopped after (\d+) generated tokens",
+                       fleet.replica_log())  # fmt: skip
+    assert found and int(found[-1]) < 480
+
+
 def test_a_private_model_is_refused_to_others(fleet: Fleet) -> None:
     stranger = InferenceClient(model=fleet.url(CLASSIFIER), token=fleet.other)
     with pytest.raises(HfHubHTTPError) as refused:

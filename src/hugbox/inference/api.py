@@ -20,6 +20,7 @@ from hugbox.edge import read_json
 from hugbox.errors import BadRequest, HubError
 from hugbox.inference import calls, service
 from hugbox.inference.executor import Executor
+from hugbox.inference.leaving import unless_client_leaves
 from hugbox.inference.metrics import INFERENCE_TAG
 from hugbox.inference.schemas import (
     EndpointInfo,
@@ -141,7 +142,7 @@ async def _run(request: Request, forced_task: str | None) -> Response:
     executor: Executor = request.app.state.executor
     if body.get("stream") is True and (forced_task or model.pipeline_tag) == "text-generation":
         return await _tgi_stream(executor, model, body, presets=True)
-    answer = await service.infer(
+    inference = service.infer(
         executor,
         model,
         body,
@@ -150,6 +151,7 @@ async def _run(request: Request, forced_task: str | None) -> Response:
         cache=request.app.state.response_cache,
         use_cache=_option(request, body, "use_cache") is not False,
     )
+    answer = await unless_client_leaves(request, inference)
     headers = {
         "x-compute-type": "cpu",
         "x-compute-time": f"{answer.compute_seconds:.4f}",
@@ -236,7 +238,8 @@ async def generate(request: Request) -> dict[str, Any]:
     key = service.generation_key(model)
     # TGI's own defaults (greedy), not the model's: what its documentation promises.
     job, call = service.text_generation_job(executor, model, body, stream=False, presets=False)
-    done = service.generated_of(await executor.run(key, job, wait_for_model=None))
+    outcome = await unless_client_leaves(request, executor.run(key, job, wait_for_model=None))
+    done = service.generated_of(outcome)
     params = body.get("parameters") or {}
     full = params.get("return_full_text") is True  # TGI's /generate does not echo by default
     answer: dict[str, Any] = {"generated_text": (call.args[0] if full else "") + done.text}

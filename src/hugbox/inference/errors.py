@@ -62,3 +62,11 @@ class ModelTimeout(HubError):
             f"Model {repo_id} did not answer within {seconds:.0f} s; ask for less work (fewer "
             "inputs, a smaller max_new_tokens) or raise HUGBOX_INFERENCE_DEADLINE"
         )
+
+
+class ClientLeft(HubError):
+    """The client hung up before its answer was ready: the work was cancelled, and nobody
+    reads this (nginx's 499, in the access log)."""
+
+    status_code = 499
+    default_message = "The client closed the connection before the answer was ready"

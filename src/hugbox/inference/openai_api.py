@@ -21,6 +21,7 @@ from hugbox.errors import BadRequest, HubError
 from hugbox.inference import service
 from hugbox.inference.api import MODEL, resolve, started
 from hugbox.inference.executor import Executor
+from hugbox.inference.leaving import unless_client_leaves
 from hugbox.inference.metrics import INFERENCE_TAG
 from hugbox.inference.schemas import (
     ChatCompletionOutput,
@@ -101,7 +102,8 @@ async def chat_completions(request: Request) -> Any:
         items = await started(executor.stream(key, job, wait_for_model=None))
         events = _chat_events(items, reply_id, created, model.repo_id)
         return StreamingResponse(events, media_type="text/event-stream")
-    done = service.generated_of(await executor.run(key, job, wait_for_model=None))
+    outcome = await unless_client_leaves(request, executor.run(key, job, wait_for_model=None))
+    done = service.generated_of(outcome)
     return {
         "id": reply_id,
         "object": "chat.completion",
@@ -177,7 +179,8 @@ async def completions(request: Request) -> Any:
         items = await started(executor.stream(key, job, wait_for_model=None))
         events = _completion_events(items, reply, echo=echo, usage=_include_usage(body))
         return StreamingResponse(events, media_type="text/event-stream")
-    done = service.generated_of(await executor.run(key, job, wait_for_model=None))
+    outcome = await unless_client_leaves(request, executor.run(key, job, wait_for_model=None))
+    done = service.generated_of(outcome)
     return {
         **reply.chunk(echo + done.text, done.finish_reason),
         "usage": _usage(done),

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 
@@ -118,12 +119,20 @@ class RayServeExecutor:
     async def _send_batch(
         self, key: ModelKey, batch: list[tuple[Job, asyncio.Future[Outcome]]]
     ) -> None:
+        jobs = [job for job, _ in batch]
+        call = asyncio.ensure_future(self._call(key, jobs, wait=True))
+        futures = [future for _, future in batch]
+        for future in futures:
+            future.add_done_callback(lambda _: _cancel_if_abandoned(call, futures))
         try:
-            outcomes = await self._call(key, [job for job, _ in batch], wait=True)
+            outcomes = await call
             assert isinstance(outcomes, list)
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if not future.done():
                     future.set_result(outcome)
+        except asyncio.CancelledError:
+            if not all(future.cancelled() for future in futures):
+                raise  # this task was cancelled (the executor closes), not the call
         except Exception as exc:
             for _, future in batch:
                 if not future.done():
@@ -269,3 +278,11 @@ def _serve_error(key: ModelKey, response: httpx.Response) -> Exception:
         return ModelOverloaded(int(retry) if retry.isdigit() else 1)
     status, text = response.status_code, response.text[:200]
     return ModelFailed(f"The model server for {key.repo_id} answered {status}: {text}")
+
+
+def _cancel_if_abandoned(call: asyncio.Future[Any], futures: list[asyncio.Future[Outcome]]) -> None:
+    """Every caller of a batch has gone (a caller that leaves cancels its future): closing the
+    request makes Serve cancel it in the replica, which stops the generation."""
+    if not call.done() and all(future.cancelled() for future in futures):
+        log.info("cancelling a call of %d jobs: their clients went away", len(futures))
+        call.cancel()

@@ -82,6 +82,7 @@ class SpaceSetting(Base):
 class RunState(StrEnum):
     RUNNING = "running"
     STOPPED = "stopped"
+    WAKING = "waking"  # a spaces host that does not supervise asked the one that does
 
 
 class SpaceRun(Base):
@@ -100,3 +101,19 @@ class SpaceRun(Base):
     state: Mapped[RunState] = mapped_column(str_enum(RunState, length=16))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Where every spaces host reaches the running app (runs.encode); None when stopped.
+    upstream: Mapped[str | None] = mapped_column(Text, default=None)
+    # The last visit any spaces host saw: the supervising host puts an idle app to sleep by it.
+    visited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class SpacesLease(Base):
+    """Which spaces host supervises (builds, starts, puts to sleep) every space of the hub: the
+    one whose lease has not expired. The others serve visits to apps it runs, and ask it to
+    wake sleeping ones through `space_runs`."""
+
+    __tablename__ = "spaces_leases"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # "supervisor"
+    host: Mapped[str] = mapped_column(String(255))  # the holder's spaces URL
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -131,7 +131,14 @@ class ModelServer:
         return self._reply(Reply(dataclasses.replace(outcome, id=call.job.id), loaded_s))
 
     async def _run(self, model: Any, job: Job) -> Outcome:
-        outcome = await self.run_batch((model, dataclasses.replace(job, id=next(self.ids))))
+        """One job of a call; if the hub hangs up meanwhile, Serve cancels this, and the job
+        stops at its next token (its batch's other jobs go on)."""
+        mine = dataclasses.replace(job, id=next(self.ids))
+        try:
+            outcome = await self.run_batch((model, mine))
+        except asyncio.CancelledError:
+            self._inbox().cancelled.add(mine.id)
+            raise
         return dataclasses.replace(outcome, id=job.id)
 
     def _reply(self, reply: Reply) -> Response:
@@ -186,6 +193,7 @@ class ModelServer:
                 self.last_batch_s = time.perf_counter() - started
                 self.busy = False
                 self.run_batch.set_batch_wait_timeout_s(0.0)  # type: ignore[attr-defined]
+        _note_cancelled(outcomes, inbox)
         by_id = {outcome.id: outcome for outcome in outcomes}
         return [by_id[job.id] for job in jobs]
 
@@ -238,6 +246,17 @@ def _note_stopped(repo_id: str, running: asyncio.Future[list[Outcome]]) -> None:
     sequences = outcome.value if outcome.ok and isinstance(outcome.value, list) else []
     tokens = sum(getattr(done, "completion_tokens", 0) for done in sequences)
     log.info("stream of %s stopped after %d generated tokens", repo_id, tokens)
+
+
+def _note_cancelled(outcomes: list[Outcome], inbox: _Inbox) -> None:
+    """Log how far each job whose caller left got (the streamed ones log it themselves)."""
+    repo_id = serve.get_multiplexed_model_id().partition("@")[0]
+    for outcome in outcomes:
+        if outcome.id in inbox.cancelled and outcome.id not in inbox.streams:
+            inbox.cancelled.discard(outcome.id)
+            sequences = outcome.value if outcome.ok and isinstance(outcome.value, list) else []
+            tokens = sum(getattr(done, "completion_tokens", 0) for done in sequences)
+            log.info("generation of %s stopped after %d generated tokens", repo_id, tokens)
 
 
 def _answer(model: Any, jobs: list[Job], inbox: _Inbox) -> list[Outcome]:

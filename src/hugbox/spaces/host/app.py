@@ -13,10 +13,12 @@ from typing import Any
 from hugbox.context import build_context
 from hugbox.settings import Settings, SpacesRunner
 from hugbox.spaces.config import SdkDefaults
-from hugbox.spaces.host import runner, sandbox
+from hugbox.spaces.host import kube, runner, sandbox
 from hugbox.spaces.host.containers import ContainerRunner
 from hugbox.spaces.host.directory import SpacesDirectory
 from hugbox.spaces.host.engine import Engine, EngineError
+from hugbox.spaces.host.kube import KubeRunner
+from hugbox.spaces.host.kubeapi import KubeSpaces
 from hugbox.spaces.host.sandbox import SandboxLimits
 from hugbox.spaces.host.supervisor import Space, Supervisor, SupervisorSetup
 from hugbox.spaces.proxy.origin import SpacesProxy, create_proxy
@@ -54,12 +56,12 @@ def supervisor_for(
         max_running=max(1, settings.spaces_max_running),
         default_sleep=settings.spaces_sleep_time,
         build_timeout=settings.spaces_build_timeout,
-        **runners_for(settings),
+        **runners_for(settings, hub_address=hub_address),
     )
     return Supervisor(setup)
 
 
-def runners_for(settings: Settings) -> dict[str, Any]:
+def runners_for(settings: Settings, *, hub_address: tuple[str, int]) -> dict[str, Any]:
     """The runner of apps, and the engine of Docker spaces (the same one when apps run in
     containers too); the engine's client connects on first use."""
     engine = None
@@ -68,9 +70,23 @@ def runners_for(settings: Settings) -> dict[str, Any]:
                                  settings.spaces_dir)  # fmt: skip
     if settings.spaces_runner is SpacesRunner.BUBBLEWRAP:
         return {"runner": runner.BubblewrapRunner(), "images": engine}
+    if settings.spaces_runner is SpacesRunner.KUBERNETES:
+        return {"runner": kube_runner(settings, hub_address), "images": engine}
     if engine is None:
         raise ValueError("HUGBOX_SPACES_RUNNER=container needs HUGBOX_CONTAINER_HOST")
     return {"runner": engine, "images": engine}
+
+
+def kube_runner(settings: Settings, hub_address: tuple[str, int]) -> KubeRunner:
+    """Apps on Kubernetes (a Docker space still builds and runs on the container engine, if
+    one is configured: the cluster could not pull an image built there)."""
+    namespace = settings.kube_namespace
+    kubeconfig = str(settings.kube_config) if settings.kube_config else None
+    api = kube.client(api_url=settings.kube_api_url, kubeconfig=kubeconfig, namespace=namespace)
+    hub_url = settings.kube_hub_url or f"http://{hub_address[0]}:{hub_address[1]}"
+    setup = kube.KubeSetup(namespace=namespace, hub_url=hub_url,
+                           image=settings.kube_image or settings.spaces_base_image)  # fmt: skip
+    return KubeRunner(KubeSpaces(api), setup)
 
 
 def create_spaces_app(
@@ -119,7 +135,7 @@ async def _lifespan(
 
 
 async def _runner_problem(chosen: runner.Runner) -> str | None:
-    if isinstance(chosen, ContainerRunner):
+    if isinstance(chosen, ContainerRunner | KubeRunner):
         return await chosen.problem()
     return sandbox.available()
 

@@ -10,6 +10,8 @@ from lightkube import ApiError, AsyncClient, codecs
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Service
 
+from hugbox.spaces.proxy.upstream import TcpAddress
+
 FIELD_MANAGER = "hugbox"
 
 
@@ -47,6 +49,20 @@ class KubeSpaces:
             return RunState.SLEEPING
         ready = found.status.readyReplicas if found.status is not None else None
         return RunState.RUNNING if ready else RunState.STARTING
+
+    async def endpoint(self, name: str, namespace: str) -> TcpAddress:
+        """Where the space's Service answers: its cluster IP, or its DNS name when it has none
+        (a headless Service), at its first port."""
+        found = await self._client.get(Service, name)
+        spec = found.spec
+        if spec is None or not spec.ports:
+            raise LookupError(f"service {name} has no port")
+        ip = spec.clusterIP
+        host = ip if ip and ip != "None" else f"{name}.{namespace}.svc"
+        return TcpAddress(host, spec.ports[0].port)
+
+    async def close(self) -> None:
+        await self._client.close()
 
     async def delete(self, name: str) -> None:
         for kind in (Deployment, Service):

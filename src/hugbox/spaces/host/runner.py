@@ -32,6 +32,7 @@ from hugbox.spaces.host.sandbox import (
     processes_of,
     remove_cgroup,
 )
+from hugbox.spaces.proxy.upstream import Endpoint
 
 logger = logging.getLogger(__name__)
 
@@ -67,14 +68,18 @@ class Launch:
     secrets: tuple[str, ...]  # shown as *** in the log
     limits: SandboxLimits
     image: str | None = None  # a Docker space's own image (its command runs, not `command`)
+    probe_path: str = "/"  # what answers once the app is up (a Kubernetes readiness probe)
 
 
 class App(Protocol):
     """A started app, whatever runs it (bubblewrap here, a container engine in containers.py).
     Call stop() even after it exits by itself: that releases its bridge."""
 
-    socket: Path  # where the proxy reaches the app
     pod: str  # what runs it, for space_runs: a container's name, a sandbox's pid
+
+    @property
+    def socket(self) -> Endpoint:
+        """Where the proxy reaches the app: its Unix socket, or its Service's address."""
 
     @property
     def returncode(self) -> int | None: ...
@@ -90,7 +95,8 @@ class App(Protocol):
 
 
 class Runner(Protocol):
-    """Starts apps: `BubblewrapRunner` (the default) or `containers.ContainerRunner`."""
+    """Starts apps: `BubblewrapRunner` (the default), `containers.ContainerRunner` or
+    `kube.KubeRunner`."""
 
     kind: str  # for space_runs
 

@@ -110,12 +110,16 @@ def _repo(database: Database, pk: int) -> Repo:
         return repo
 
 
-def record_run(database: Database, pk: int, *, host: str, runner: str, pod: str) -> None:
-    """A start: this host runs the space's app as `pod`."""
+def record_run(
+    database: Database, pk: int, *, host: str, runner: str, pod: str, upstream: str
+) -> None:
+    """A start: this host runs the space's app as `pod`, every host reaches it at `upstream`
+    (runs.encode); the start counts as a visit."""
     with database.session() as session:
         run = session.get(SpaceRun, pk) or SpaceRun(repo_pk=pk)
         run.host, run.runner, run.pod, run.state = host, runner, pod, RunState.RUNNING
-        run.started_at = run.last_seen = utcnow()
+        run.upstream = upstream
+        run.started_at = run.last_seen = run.visited_at = utcnow()
         session.merge(run)
 
 
@@ -124,7 +128,7 @@ def end_run(database: Database, pk: int) -> None:
         session.execute(
             update(SpaceRun)
             .where(SpaceRun.repo_pk == pk)
-            .values(state=RunState.STOPPED, last_seen=utcnow())
+            .values(state=RunState.STOPPED, last_seen=utcnow(), upstream=None)
             .execution_options(synchronize_session=False)
         )
 

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hugbox.db import Database
-from hugbox.errors import ServiceUnavailable
+from hugbox.db import Database, utcnow
+from hugbox.errors import HubError, ServiceUnavailable
 from hugbox.repos.store import RepoStore
 from hugbox.spaces.config import ConfigProblem, SdkDefaults, SpaceConfig
 from hugbox.spaces.files import BUILDER_UID, SpaceFiles
-from hugbox.spaces.host import builder, launch, runner, state, venvs
+from hugbox.spaces.host import builder, launch, runner, runs, state, venvs
 from hugbox.spaces.host.containers import ContainerRunner
+from hugbox.spaces.host.kube import KubeRunner
 from hugbox.spaces.host.sandbox import SandboxLimits
 from hugbox.spaces.models import SpaceStage
 from hugbox.spaces.proxy.origin import Upstream
@@ -29,6 +30,7 @@ T = TypeVar("T")
 _RUNNING = (SpaceStage.RUNNING, SpaceStage.RUNNING_BUILDING, SpaceStage.RUNNING_APP_STARTING)
 _ASLEEP = (SpaceStage.SLEEPING, SpaceStage.STOPPED)
 SEEN_EVERY_S = 10.0  # how often space_runs.last_seen says a host's apps are alive
+RENEW_EVERY_S = 2.0  # how often the supervising host renews its lease (runs.LEASE_TTL_S)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,9 @@ class Supervisor:
         self.venvs = venvs.Venvs(setup.spaces_dir / "venvs")
         self._venv_locks: dict[str, asyncio.Lock] = {}
         self._staging: set[str] = set()
+        # Whether this host holds the lease: only then does it build, start and stop apps.
+        self.leading = False
+        self._renewed = 0.0
 
     # The loop
 
@@ -93,6 +98,10 @@ class Supervisor:
         while True:
             try:
                 await self.poll()
+                if not self.leading:
+                    await asyncio.sleep(self.setup.tick_s)
+                    continue
+                await self._serve_wake_requests()
                 await self._reap_idle()
                 if time.monotonic() - last_seen >= SEEN_EVERY_S:
                     last_seen = time.monotonic()
@@ -104,7 +113,10 @@ class Supervisor:
             await asyncio.sleep(self.setup.tick_s)
 
     async def poll(self) -> None:
-        """Start a reconcile of every space whose row changed or vanished."""
+        """Start a reconcile of every space whose row changed or vanished, when this host
+        supervises."""
+        if not await self._lead():
+            return
         generations = await self._db(state.generations, self.setup.database)
         for pk, generation in generations.items():
             known = self.spaces.get(pk)
@@ -112,6 +124,46 @@ class Supervisor:
                 self._schedule(pk)
         for pk in set(self.spaces) - set(generations):
             self._schedule(pk)
+
+    async def _lead(self) -> bool:
+        """Renew (or take) the lease; a host that lost it drops what it ran, so the new holder
+        finds every space as at its own start."""
+        if self.leading and time.monotonic() - self._renewed < RENEW_EVERY_S:
+            return True
+        leading = await self._db(runs.hold_lease, self.setup.database, self.setup.spaces_url)
+        self._renewed = time.monotonic()
+        if leading != self.leading:
+            log.warning("spaces: this host %s supervising", "starts" if leading else "stops")
+        if self.leading and not leading:
+            await self._resign()
+        self.leading = leading
+        return leading
+
+    async def _resign(self) -> None:
+        for task in list(self._pending.values()):
+            task.cancel()
+        spaces, self.spaces = list(self.spaces.values()), {}
+        await asyncio.gather(*(self._stop(space) for space in spaces))
+
+    async def _serve_wake_requests(self) -> None:
+        """Wake what other hosts' visitors asked for (they wait on space_runs meanwhile)."""
+        for pk in await self._db(runs.wake_requests, self.setup.database):
+            space = self.spaces.get(pk)
+            if space is None:  # nothing this host could start
+                await self._db(runs.refuse_wake, self.setup.database, pk)
+            elif not space.lock.locked():
+                task = asyncio.create_task(self._wake_for_another(space))
+                self._watchers.add(task)
+                task.add_done_callback(self._watchers.discard)
+
+    async def _wake_for_another(self, space: Space) -> None:
+        try:
+            upstream = await self.wake(space)
+        except (HubError, TimeoutError):
+            await self._db(runs.refuse_wake, self.setup.database, space.pk)
+            return
+        # Running already (a start that raced the request): say where.
+        await self._db(runs.answer_wake, self.setup.database, space.pk, runs.encode(upstream))
 
     async def settle(self) -> None:
         """Wait for the reconciles under way (start-up, tests)."""
@@ -122,6 +174,8 @@ class Supervisor:
         for task in [*self._pending.values(), *self._watchers]:
             task.cancel()
         await asyncio.gather(*(self._stop(space) for space in self.spaces.values()))
+        if self.leading:
+            await self._db(runs.release_lease, self.setup.database, self.setup.spaces_url)
         await self.setup.runner.close()
         if self.setup.images is not None and self.setup.images is not self.setup.runner:
             await self.setup.images.close()
@@ -193,6 +247,7 @@ class Supervisor:
                 space.built_sha = sha
                 if wishes.stage in (*_RUNNING, SpaceStage.APP_STARTING, *_ASLEEP):
                     await self._observe(space, SpaceStage.SLEEPING)
+                    await self._db(state.end_run, self.setup.database, space.pk)
                 return
         if wishes.requested_sha:
             await self._build(space, wishes.requested_sha, refresh=False)
@@ -220,6 +275,8 @@ class Supervisor:
         space = self.spaces.pop(pk, None)
         if space is not None:
             await self._stop(space)
+            if isinstance(self.setup.runner, KubeRunner):  # its sleeping Deployment and Service
+                await self.setup.runner.remove(pk)
         await asyncio.to_thread(self._files_of(pk).remove)
 
     # Building
@@ -334,6 +391,8 @@ class Supervisor:
         root = self._files(space).build_dir(sha) / "app"
         space.upstream = Upstream(socket=None, static_root=root, index_file=space.config.app_file)
         await self._observe(space, SpaceStage.RUNNING, built_sha=sha, running_sha=sha)
+        await self._db(state.record_run, self.setup.database, space.pk, host=self.setup.spaces_url,
+                       runner="static", pod="", upstream=runs.encode(space.upstream))  # fmt: skip
 
     # Running
 
@@ -362,7 +421,8 @@ class Supervisor:
         space.last_active = time.monotonic()
         await self._observe(space, SpaceStage.RUNNING, running_sha=space.built_sha)
         await self._db(state.record_run, self.setup.database, space.pk,
-                       host=self.setup.spaces_url, runner=chosen.kind, pod=app.pod)  # fmt: skip
+                       host=self.setup.spaces_url, runner=chosen.kind, pod=app.pod,
+                       upstream=runs.encode(space.upstream))  # fmt: skip
         self._watch(space, app)
 
     def _runner_of(self, config: SpaceConfig) -> runner.Runner:
@@ -386,7 +446,7 @@ class Supervisor:
             run_dir=files.run_dir, hub_address=self.setup.hub_address,
             hub_port_inside=launch.HUB_PORT_INSIDE, log_path=files.log("run"),
             secrets=space.secrets, limits=self.setup.limits,
-            image=space.image if config.sdk == "docker" else None,
+            image=space.image if config.sdk == "docker" else None, probe_path=config.probe_path,
         )  # fmt: skip
 
     def _watch(self, space: Space, app: runner.App) -> None:
@@ -421,6 +481,7 @@ class Supervisor:
             await self._sleep(victim)
 
     async def _reap_idle(self) -> None:
+        await self._visits_elsewhere()
         now = time.monotonic()
         for space in list(self.spaces.values()):
             sleep = space.sleep_time if space.sleep_time is not None else self.setup.default_sleep
@@ -430,6 +491,17 @@ class Supervisor:
             async with space.lock:
                 log.info("spaces: %s sleeps after %.0f s without visitors", space.repo_id, idle)
                 await self._sleep(space)
+
+    async def _visits_elsewhere(self) -> None:
+        """Visits through other spaces hosts keep an app awake as this host's own do."""
+        running = {pk: s for pk, s in self.spaces.items() if s.app is not None}
+        if not running:
+            return
+        seen = await self._db(runs.visits, self.setup.database, list(running))
+        now, wall = time.monotonic(), utcnow()
+        for pk, at in seen.items():
+            ago = max(0.0, (wall - at).total_seconds())
+            running[pk].last_active = max(running[pk].last_active, now - ago)
 
     async def _sleep(self, space: Space) -> None:
         await self._stop(space)
@@ -487,7 +559,7 @@ def _note(log_path: Path, line: str) -> None:
 
 def _upstream_or_503(space: Space) -> Upstream:
     if space.upstream is None:
-        raise ServiceUnavailable(_why_not_running(space), headers={"Retry-After": "5"})
+        raise ServiceUnavailable(why_not_running(space), headers={"Retry-After": "5"})
     return space.upstream
 
 
@@ -506,6 +578,6 @@ _WHY = {
 }
 
 
-def _why_not_running(space: Space) -> str:
+def why_not_running(space: Space) -> str:
     reason = _WHY.get(space.stage, f"The space cannot run ({space.stage.value})")
     return f"{reason}: see its page on the hub for the logs"

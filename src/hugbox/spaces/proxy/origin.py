@@ -26,7 +26,7 @@ from hugbox.spaces.proxy.inbound import (
     without_sign,
 )
 from hugbox.spaces.proxy.relay import Headers, relay_http
-from hugbox.spaces.proxy.upstream import Pools
+from hugbox.spaces.proxy.upstream import Endpoint, Pools
 from hugbox.spaces.proxy.waking import Waker, error_page, waking_page
 from hugbox.spaces.proxy.websocket import deny, relay_websocket
 from hugbox.web.csrf import SESSION_COOKIE
@@ -39,7 +39,9 @@ log = logging.getLogger(__name__)
 class Upstream:
     """Where a running space is served from."""
 
-    socket: Path | None  # the app's Unix socket (HTTP/1.1 and websockets); None when static
+    # The app's Unix socket, or its Service's TCP address (HTTP/1.1 and websockets); None when
+    # static.
+    socket: Endpoint | None
     static_root: Path | None  # static spaces: the files to serve
     index_file: str = "index.html"
     # Gradio: the prefix is stripped (GRADIO_ROOT_PATH puts it back in its URLs). Streamlit:
@@ -84,7 +86,7 @@ class Directory(Protocol[SpaceT]):
 class _AppRequest:
     """Where a request goes in its app, and with what."""
 
-    socket: Path
+    socket: Endpoint
     target: bytes  # path and query
     headers: Headers
     touch: Callable[[], None]

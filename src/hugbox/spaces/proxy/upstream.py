@@ -1,6 +1,7 @@
-"""A lean HTTP/1.1 client for the apps' Unix sockets: h11 over asyncio streams, one pool of
-keep-alive connections per socket. The proxy's cost per request is mostly its client's, and a
-general one (httpx) spends most of it on layers this path never needs."""
+"""A lean HTTP/1.1 client for the apps' Unix sockets (or, on Kubernetes, their Services' TCP
+addresses): h11 over asyncio streams, one pool of keep-alive connections per socket. The
+proxy's cost per request is mostly its client's, and a general one (httpx) spends most of it on
+layers this path never needs."""
 
 from __future__ import annotations
 
@@ -9,12 +10,29 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import h11
 
 Headers = list[tuple[bytes, bytes]]
 READ_SIZE = 64 * 1024
 KEEP_IDLE = 32  # idle connections kept per app
+
+
+class TcpAddress(NamedTuple):
+    """An app reached over TCP: a Kubernetes Service's address, from any spaces host."""
+
+    host: str
+    port: int
+
+
+Endpoint = Path | TcpAddress  # where an app answers: its Unix socket, or a TCP address
+
+
+async def open_stream(endpoint: Endpoint) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    if isinstance(endpoint, TcpAddress):
+        return await asyncio.open_connection(endpoint.host, endpoint.port, limit=READ_SIZE)
+    return await asyncio.open_unix_connection(str(endpoint), limit=READ_SIZE)
 
 
 class UpstreamClosed(Exception):
@@ -47,7 +65,7 @@ class Connection:
 
 
 class Pool:
-    def __init__(self, socket: Path):
+    def __init__(self, socket: Endpoint):
         self.socket = socket
         self._idle: list[Connection] = []
 
@@ -58,7 +76,7 @@ class Pool:
                 connection.reused = True
                 return connection
             connection.close()
-        reader, writer = await asyncio.open_unix_connection(str(self.socket), limit=READ_SIZE)
+        reader, writer = await open_stream(self.socket)
         return Connection(reader, writer)
 
     def release(self, connection: Connection) -> None:
@@ -78,9 +96,9 @@ class Pools:
     """One pool per app socket, made on first use."""
 
     def __init__(self) -> None:
-        self._pools: dict[Path, Pool] = {}
+        self._pools: dict[Endpoint, Pool] = {}
 
-    def get(self, socket: Path) -> Pool:
+    def get(self, socket: Endpoint) -> Pool:
         pool = self._pools.get(socket)
         if pool is None:
             pool = self._pools[socket] = Pool(socket)

@@ -1,19 +1,21 @@
-"""WebSocket relay to an app's Unix socket (Streamlit's stream, Gradio 3's queue)."""
+"""WebSocket relay to an app's Unix socket or TCP address (Streamlit's stream, Gradio 3's
+queue)."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
-from websockets.asyncio.client import ClientConnection, unix_connect
+from websockets.asyncio.client import ClientConnection, connect, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.frames import EXTERNAL_CLOSE_CODES
 from websockets.typing import Subprotocol
 
 from hugbox.spaces.proxy.relay import Headers, first_completed, keep_touching
+from hugbox.spaces.proxy.upstream import Endpoint, TcpAddress
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,7 @@ async def relay_websocket(
     receive: Receive,
     send: Send,
     *,
-    socket: Path,
+    socket: Endpoint,
     host: bytes,
     target: bytes,
     headers: Headers,
@@ -49,14 +51,14 @@ async def relay_websocket(
     subprotocols = [Subprotocol(value) for value in scope.get("subprotocols", [])]
     kept = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers if n not in HANDSHAKE]
     try:
-        upstream = await unix_connect(
-            str(socket),
+        upstream = await _connect(
+            socket,
             uri,
             # Order matters: Streamlit reads its XSRF token and session id by position.
             subprotocols=subprotocols or None,
             additional_headers=kept,
             user_agent_header=None,  # the client's own User-Agent is among `headers`
-            compression=None,  # a local socket: deflating would only cost CPU
+            compression=None,  # a local socket or a cluster's network: deflating costs CPU
             proxy=None,
             max_size=None,  # the app and the server facing the client set the limits
             ping_interval=None,  # a busy app must not be cut off for missing a ping
@@ -74,6 +76,14 @@ async def relay_websocket(
         await first_completed(
             _client_to_app(receive, upstream), _app_to_client(upstream, send), keep_touching(touch)
         )
+
+
+def _connect(endpoint: Endpoint, uri: str, **options: Any) -> Any:
+    """The app's websocket, opened on its Unix socket or its TCP address (the URI keeps the
+    client's Host either way)."""
+    if isinstance(endpoint, TcpAddress):
+        return connect(uri, host=endpoint.host, port=endpoint.port, **options)
+    return unix_connect(str(endpoint), uri, **options)
 
 
 def _accept(upstream: ClientConnection) -> Message:

@@ -33,6 +33,7 @@ from websockets.typing import Origin, Subprotocol
 from hugbox.errors import RepoNotFound, ServiceUnavailable
 from hugbox.spaces.proxy import relay
 from hugbox.spaces.proxy.origin import Credentials, Upstream, create_proxy
+from hugbox.spaces.proxy.upstream import TcpAddress
 
 # Real builds, sandboxed processes and servers: about half a minute together, so `make test`
 # runs them and `make test-fast` leaves them out.
@@ -95,8 +96,9 @@ class FakeDirectory:
 
 def _fake_space(repo_id: str, **entry: Any) -> FakeSpace:
     socket, root = entry.pop("socket", None), entry.pop("static_root", None)
+    address = entry.pop("address", None)  # an app on TCP, as a Kubernetes Service serves it
     upstream = Upstream(
-        socket=Path(socket) if socket else None,
+        socket=TcpAddress(*address) if address else Path(socket) if socket else None,
         static_root=Path(root) if root else None,
         strip_prefix=entry.pop("strip_prefix", True),
     )
@@ -261,6 +263,9 @@ def main(role: str, *args: str) -> None:
         uvicorn.run(fake_hub(config), host="127.0.0.1", port=int(args[0]), log_level="warning")
     elif role == "echo":
         uvicorn.run(echo_app, uds=args[0], log_level="warning", lifespan="off")
+    elif role == "echo-tcp":
+        uvicorn.run(echo_app, host="127.0.0.1", port=int(args[0]), log_level="warning",
+                    lifespan="off")  # fmt: skip
     else:
         asyncio.run(forward(args[0], int(args[1])))
 
@@ -366,11 +371,32 @@ def echo_socket(sockets: Path) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def proxy(sockets: Path, site: Path, echo_socket: Path) -> Iterator[Proxy]:
+def echo_tcp(sockets: Path) -> Iterator[int]:
+    """The plain app on a TCP port: a Kubernetes Service's stand-in."""
+    from support import free_port
+
+    port, log = free_port(), sockets / "echo-tcp.log"
+    process = _start(sys.executable, __file__, "echo-tcp", str(port), log=log)
+    _wait(lambda: _over_tcp(port, "/small").status_code == 200, process, log)
+    yield port
+    _stop(process)
+
+
+def _over_tcp(port: int, url_path: str) -> httpx.Response:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}{url_path}", timeout=2)
+    except httpx.TransportError:
+        return httpx.Response(599)
+
+
+@pytest.fixture(scope="module")
+def proxy(sockets: Path, site: Path, echo_socket: Path, echo_tcp: int) -> Iterator[Proxy]:
     from support import free_port
 
     config = sockets / "spaces.json"
-    config.write_text(json.dumps(_spaces(sockets, site)))
+    spaces = _spaces(sockets, site)
+    spaces["alice/tcp"] = {"address": ["127.0.0.1", echo_tcp]}
+    config.write_text(json.dumps(spaces))
     port, log = free_port(), sockets / "proxy.log"
     process = _start(sys.executable, __file__, "proxy", str(port), str(config), log=log)
     url = f"http://127.0.0.1:{port}"
@@ -634,6 +660,24 @@ def test_websocket_pumps_both_ways_and_passes_close_codes(proxy: Proxy, echo_soc
     while _over_socket(echo_socket, "/state").json().get("ws_close") != 4002:
         assert time.monotonic() < deadline, "the app never saw the client's close code"
         time.sleep(0.1)
+
+
+def test_an_app_on_tcp_is_relayed_as_one_on_a_socket(proxy: Proxy, echo_tcp: int) -> None:
+    """Kubernetes: the app answers at its Service's address, reached from any spaces host."""
+    answer = httpx.get(proxy.space_url("alice/tcp", "echo?x=1"))
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["path"], answer.json()["query"]) == ("/echo", "x=1")
+    with httpx.stream("GET", proxy.space_url("alice/tcp", "hang")) as response:
+        assert next(response.iter_raw()).startswith(b"tick")
+    deadline = time.monotonic() + 5
+    while _over_tcp(echo_tcp, "/state").json().get("hang") != "client gone":
+        assert time.monotonic() < deadline, "the app never saw the client go"
+        time.sleep(0.1)
+    uri = proxy.space_url("alice/tcp", "ws").replace("http", "ws", 1)
+    with ws_connect(uri, subprotocols=[Subprotocol("chat")]) as ws:
+        assert ws.subprotocol == "chat"
+        ws.send("over tcp")
+        assert ws.recv() == "over tcp"
 
 
 def test_websocket_to_a_missing_space_is_refused(proxy: Proxy) -> None:
