@@ -11,7 +11,9 @@
 
 The server is moto in this process, or the S3 server S3_ENDPOINT names (S3_ACCESS_KEY,
 S3_SECRET_KEY; `.ci/ceph-rgw.sh` starts a Ceph RGW). 256 MiB by default; HUGBOX_BENCH_S3_MIB
-sets the size (1024 for the issue's 1 GiB), HUGBOX_BENCH_S3_ROUNDS the rounds (3).
+sets the size (1024 for the issue's 1 GiB), HUGBOX_BENCH_S3_ROUNDS the rounds (3);
+HUGBOX_BENCH_S3_DIRECT=false sends the parts through the hub instead (the path before direct
+uploads).
 """
 
 from __future__ import annotations
@@ -223,7 +225,9 @@ def run(ws: Workspace) -> list[Result]:
             bucket = Bucket(f"bench-{uuid.uuid4().hex[:12]}", env)
             bucket.client().create_bucket(Bucket=bucket.name)
             token = seed_user(data_dir)
-            hub_env = {**env, "HUGBOX_BLOB_URL": f"s3://{bucket.name}/hub"}
+            direct = os.environ.get("HUGBOX_BENCH_S3_DIRECT", "true")
+            hub_env = {**env, "HUGBOX_BLOB_URL": f"s3://{bucket.name}/hub",
+                       "HUGBOX_BLOB_DIRECT_UPLOADS": direct}  # fmt: skip
             with running_hub(data_dir, env=hub_env) as hub:
                 log(f"s3: {rounds} upload rounds of {size // MIB} MiB, hub vs boto3")
                 up = _uploads(hub, bucket, token, payload, rounds)
