@@ -19,7 +19,9 @@ import re
 import resource
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -34,6 +36,10 @@ from scaled_hub import ScaledHub, nginx, scaled_hub  # deploy/ is not a package
 
 CLIENTS = 32
 TARGET = 1.6
+# Each replica keeps as many PostgreSQL connections as its reads use at once, and opens no
+# overflow ones: with the defaults (5 + 10 overflow, closed when given back) 32 clients made one
+# replica open 202 new backends in 8 s (a fork and a login each), and their CPU went unseen here.
+POOL = {"HUGBOX_DATABASE_POOL_SIZE": "15", "HUGBOX_DATABASE_POOL_OVERFLOW": "0"}
 _RATE = re.compile(rb"Requests per second:\s+([\d.]+)")
 _DONE = re.compile(rb"Complete requests:\s+(\d+)")
 _FAILED = re.compile(rb"(?:Failed requests|Non-2xx responses):\s+(\d+)")
@@ -45,6 +51,7 @@ class Run:
     requests: int
     failed: int
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by part, over the run
+    seconds: float = 0.0  # wall-clock time of the run
 
 
 def _ab(url: str, token: str, seconds: float, pin: list[str] | None = None) -> Run:
@@ -75,6 +82,13 @@ class Meters:
         return {name: meter() for name, meter in self.parts.items()}
 
 
+def _machine_cpu() -> float:
+    """CPU seconds every process on the machine has spent (/proc/stat): other work included."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def _nginx_cpu(directory: Path) -> Callable[[], float]:
     def read() -> float:
         master = int((directory / "nginx" / "nginx.pid").read_text())
@@ -103,10 +117,11 @@ def _postgres_cpu(hub: ScaledHub) -> Callable[[], float]:
 
 
 def _measured(meters: Meters, run: Callable[[], Run]) -> Run:
-    before = meters.read()
+    before, started = meters.read(), time.monotonic()
     result = run()
     after = meters.read()
     result.cpu.update({name: after[name] - before[name] for name in after})
+    result.seconds = time.monotonic() - started
     return result
 
 
@@ -155,18 +170,40 @@ def _pinned_one(hub: ScaledHub, one_dir: Path, url: str, token: str, seconds: fl
         _pin([process.pid, *nginx_pids], everything)
 
 
+def _cores_used(runs: list[Run]) -> tuple[float, float]:
+    """Cores this benchmark's processes kept busy, and the whole machine, over `runs`."""
+    seconds = sum(r.seconds for r in runs) or 1.0
+    ours = sum(v for r in runs for k, v in r.cpu.items() if k != "machine")
+    return ours / seconds, sum(r.cpu.get("machine", 0.0) for r in runs) / seconds
+
+
 def _per_request(runs: list[Run]) -> dict[str, float]:
     """Milliseconds of CPU per request, by part, over `runs`."""
     requests = sum(r.requests for r in runs) or 1
-    names = {name for r in runs for name in r.cpu}
+    names = {name for r in runs for name in r.cpu if name != "machine"}
     return {name: 1000 * sum(r.cpu.get(name, 0.0) for r in runs) / requests for name in names}
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """`values` in this process's environment, which the scaled hub's replicas inherit."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def run(ws: Workspace) -> list[Result]:
     seconds = 3.0 if ws.quick else 8.0
     rounds = 2 if ws.quick else 3
     runs: dict[str, list[Run]] = {"one": [], "two": [], "pinned": []}
-    with scaled_hub(ws.root / "replicas") as hub:
+    with _environ(POOL), scaled_hub(ws.root / "replicas") as hub:
         token = hub.create_user("bench", "pw-bench")
         headers = {"authorization": f"Bearer {token}"}
         created = httpx.post(f"{hub.url}/api/repos/create", json={"name": "tiny"}, headers=headers)
@@ -177,9 +214,10 @@ def run(ws: Workspace) -> list[Result]:
         with nginx(one_dir, free_port(), [hub.replicas[0].port]) as one:
             meters = {
                 "one": Meters({"replica": _replica_cpu(hub, 0), "nginx": _nginx_cpu(one_dir),
-                               "postgres": postgres}),
+                               "postgres": postgres, "machine": _machine_cpu}),
                 "two": Meters({"replica": lambda: _replica_cpu(hub, 0)() + _replica_cpu(hub, 1)(),
-                               "nginx": _nginx_cpu(ws.root / "replicas"), "postgres": postgres}),
+                               "nginx": _nginx_cpu(ws.root / "replicas"), "postgres": postgres,
+                               "machine": _machine_cpu}),
             }  # fmt: skip
             for name, base in [("one", one), ("two", hub.url)] * rounds:
                 _ab(base + path, token, 1.0)  # warm-up: connections, caches
@@ -206,6 +244,7 @@ def _result(runs: dict[str, list[Run]]) -> Result:
         1 / replica, cores / (replica + overhead)
     )
     pinned = max((r.rate for r in runs["pinned"]), default=0.0)
+    ours, machine = _cores_used(runs["two"])
     note = (
         f"model_info through nginx, {CLIENTS} keep-alive clients (ab), best of "
         f"{len(runs['one'])} alternating runs: one replica {one_rate:.0f} req/s, two "
@@ -213,7 +252,10 @@ def _result(runs: dict[str, list[Run]]) -> Result:
         + ", ".join(f"{k} {v:.2f} ms" for k, v in sorted(cost.items()) if k != "replica")
         + f". On {cores} cores, with ab, nginx and PostgreSQL on the same cores, two replicas "
         f"can reach at most {bound:.2f}x one (min(2/R, C/(R+X)) / min(1/R, C/(R+X))). One "
-        f"replica pinned alone on a core, ab and nginx on the other: {pinned:.0f} req/s."
+        f"replica pinned alone on a core, ab and nginx on the other: {pinned:.0f} req/s. During "
+        f"the two-replica runs this benchmark's processes kept {ours:.2f} of {cores} cores busy, "
+        f"the whole machine {machine:.2f}: whatever else runs takes the rest. Each replica keeps "
+        "15 PostgreSQL connections, no overflow (HUGBOX_DATABASE_POOL_SIZE/_OVERFLOW)."
     )
     return Result("model_info, 2 replicas vs 1", f"{two_rate:.0f} req/s",
                   f"1 replica {one_rate:.0f} req/s", ratio, f">= {TARGET:.1f}x",
