@@ -14,6 +14,11 @@ S3_SECRET_KEY; `.ci/ceph-rgw.sh` starts a Ceph RGW). 256 MiB by default; HUGBOX_
 sets the size (1024 for the issue's 1 GiB), HUGBOX_BENCH_S3_ROUNDS the rounds (3);
 HUGBOX_BENCH_S3_DIRECT=false sends the parts through the hub instead (the path before direct
 uploads).
+
+Measure uploads on a real server: moto copies the bytes in Python for CompleteMultipartUpload and
+CopyObject (4-5 s each per 256 MiB on a busy 2-core machine), where Ceph RGW copies a manifest
+(0.07 s per GiB). 1 GiB on RGW: direct 9.2 s against boto3 10.0 s (0.92x), through the hub 23.8 s
+against 10.8 s (2.2x); 256 MiB on moto's server: direct 16.5 s against 9.2 s (1.79x).
 """
 
 from __future__ import annotations
