@@ -39,7 +39,7 @@ test: install lint ## lint, type-check, then run the whole test suite
 test-fast: install ## the unit and functional tiers without the slow-marked tests (no live server)
 	$(BIN)/pytest -m "not slow" -p no:cacheprovider -n auto tests/unit tests/functional
 
-S3_TESTS := tests/unit/storage/test_blob_contract.py tests/compat/test_s3.py
+S3_TESTS := tests/unit/storage/test_blob_contract.py tests/compat/test_s3.py tests/unit/storage/test_s3_parts.py
 test-s3: install ## the blob store contract and the S3 hub against a real S3 server (S3_ENDPOINT; .ci/ceph-rgw.sh starts one)
 	S3_ENDPOINT=$${S3_ENDPOINT:-http://127.0.0.1:7480} $(BIN)/pytest -p no:cacheprovider $(S3_TESTS)
 

@@ -124,6 +124,14 @@ class Settings(BaseSettings):
         "URL of the bucket (as huggingface.co redirects to its CDN); turn off when clients cannot "
         "reach the bucket, and the hub streams the bytes itself.",
     )
+    blob_direct_uploads: bool = Field(
+        default=True,
+        description="With `blob_url`, hand LFS multipart uploads (huggingface_hub's `multipart` "
+        "transfer) presigned part URLs of the bucket, so the bytes go straight to S3; the hub "
+        "then checks their sha256 before it stores them. Turn off when clients cannot reach the "
+        "bucket: the parts then go through the hub. Needs parts of at least 5 MiB "
+        "(`lfs_multipart_chunk_size`).",
+    )
     blob_cache_bytes: ByteSize = Field(
         default=ByteSize(10 * 1024**3),
         description="With `blob_url`, local disk for copies of stored files that the dataset "

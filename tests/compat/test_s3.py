@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -334,3 +335,125 @@ def test_multipart_parts_in_any_order_or_retried(s3_hub: S3Hub, order: tuple[int
     answer = httpx.get(url, headers={"authorization": f"Bearer {s3_hub.alice}"},
                        follow_redirects=True)  # fmt: skip
     assert answer.content == data
+
+
+# Direct uploads: with parts of at least 5 MiB (what S3 accepts), huggingface_hub's multipart
+# transfer PUTs each part to a presigned URL of the bucket and the hub only completes and checks.
+PART = 5 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def direct_hub(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Hub]:
+    data_dir = tmp_path_factory.mktemp("s3-direct-hub")
+    for user in ("alice", "bob"):
+        assert run_cli(data_dir, "user", "create", user, "--password", f"pw-{user}").returncode == 0
+    token = create_token(data_dir, "alice", "write")
+    bucket = s3.new_bucket()
+    env = {**s3.env(), "HUGBOX_BLOB_URL": f"s3://{bucket}/hub",
+           "HUGBOX_LFS_MULTIPART_CHUNK_SIZE": str(PART)}  # fmt: skip
+    with running_hub(data_dir, env=env, log_path=data_dir / "server.log") as endpoint:
+        yield S3Hub(endpoint, data_dir, bucket, s3, token)
+    assert b"unhandled error" not in (data_dir / "server.log").read_bytes()
+
+
+def _put_parts(upload: dict[str, Any], data: bytes) -> list[dict[str, Any]]:
+    parts = []
+    count = len([key for key in upload["header"] if key.isdigit()])
+    for n in range(1, count + 1):
+        answer = httpx.put(upload["header"][str(n)], content=data[(n - 1) * PART : n * PART])
+        assert answer.status_code == 200, answer.text
+        parts.append({"partNumber": n, "etag": answer.headers["etag"]})
+    return parts
+
+
+def test_upload_file_sends_its_parts_straight_to_the_bucket(
+    direct_hub: S3Hub, tmp_path: Path
+) -> None:
+    hub = direct_hub
+    repo_id = hub.api().create_repo(f"alice/{unique('s3')}").repo_id
+    data = os.urandom(2 * PART + 1234)
+    (tmp_path / "multi.bin").write_bytes(data)
+    probe = _batch(hub, repo_id, _sha(data), len(data), multipart=True)["actions"]["upload"]
+    assert probe["header"]["chunk_size"] == str(PART)
+    assert [probe["header"][n].startswith(hub.s3.endpoint) for n in "123"] == [True] * 3
+    assert "/api/lfs/s3-multipart/" in probe["href"]
+    env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": hub.alice,
+           "HF_HOME": str(tmp_path / "home"), "HF_HUB_DISABLE_XET": "1"}  # fmt: skip
+    client = LFS_CLIENT.replace('("small.txt", "single.bin", "multi.bin")', '("multi.bin",)')
+    done = subprocess.run(
+        [sys.executable, "-c", client, repo_id, str(tmp_path), str(tmp_path / "cache")],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"multi.bin": _sha(data)}
+    keys = hub.object_keys()
+    assert any(key.endswith(_sha(data)) and key.startswith("hub/lfs/") for key in keys)
+    assert not list(hub.data_dir.rglob(f"multipart-{_sha(data)}"))  # no part came to the hub
+
+
+def test_a_lying_client_is_refused_and_nothing_is_registered(direct_hub: S3Hub) -> None:
+    hub = direct_hub
+    repo_id = hub.api().create_repo(f"alice/{unique('s3')}").repo_id
+    real = os.urandom(PART + 99)
+    oid = _sha(real)
+    item = _batch(hub, repo_id, oid, len(real), multipart=True)
+    upload, verify = item["actions"]["upload"], item["actions"]["verify"]
+    parts = _put_parts(upload, os.urandom(len(real)))  # other bytes, announced as `oid`
+    done = httpx.post(upload["href"], json={"oid": oid, "parts": parts}, timeout=60)
+    assert done.status_code == 400 and "sha256" in done.headers["x-error-message"]
+    assert httpx.post(verify["href"], json={"oid": oid, "size": len(real)}).status_code == 404
+    assert not [key for key in hub.object_keys() if key.endswith(oid) or "/uploads/" in key]
+    lines = [
+        {"key": "header", "value": {"summary": "lie", "description": ""}},
+        {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": oid,
+                                     "size": len(real)}},
+    ]  # fmt: skip
+    commit = httpx.post(
+        f"{hub.endpoint}/api/models/{repo_id}/commit/main",
+        content=b"\n".join(json.dumps(line).encode() for line in lines),
+        headers={"authorization": f"Bearer {hub.alice}", "content-type": "application/x-ndjson"},
+    )
+    assert 400 <= commit.status_code < 500, commit.text
+    # The same upload cannot be completed again with the right ETags: its id is spent.
+    again = httpx.post(upload["href"], json={"oid": oid, "parts": parts}, timeout=60)
+    assert again.status_code == 400
+
+
+def _with_query(url: str, **changes: str) -> str:
+    parts = urlsplit(url)
+    query = {**dict(parse_qsl(parts.query)), **changes}
+    return parts._replace(query=urlencode(query)).geturl()
+
+
+def test_a_stranger_cannot_complete_someone_elses_upload(direct_hub: S3Hub) -> None:
+    hub = direct_hub
+    bob = create_token(hub.data_dir, "bob", "write")
+    alices = hub.api().create_repo(f"alice/{unique('s3')}").repo_id
+    bobs = HfApi(endpoint=hub.endpoint, token=bob).create_repo(f"bob/{unique('s3')}").repo_id
+    data = os.urandom(PART + 7)
+    oid = _sha(data)
+    upload = _batch(hub, alices, oid, len(data), multipart=True)["actions"]["upload"]
+    parts = _put_parts(upload, data)
+    body = {"oid": oid, "parts": parts}
+    bob_hub = S3Hub(hub.endpoint, hub.data_dir, hub.bucket, hub.s3, bob)
+    own = _batch(bob_hub, bobs, oid, len(data), multipart=True)["actions"]["upload"]
+    alice_query = _query(upload["href"])
+    stolen = _with_query(own["href"], upload=alice_query["upload"], uid=alice_query["uid"])
+    forged_user = _with_query(upload["href"], user=_query(own["href"])["user"])
+    expired = _with_query(upload["href"], exp="1")
+    for url in (stolen, forged_user, expired, _with_query(upload["href"], sig="0" * 64)):
+        answer = httpx.post(url, json=body, headers={"authorization": f"Bearer {bob}"})
+        assert answer.status_code == 403 and answer.headers["x-error-message"], answer.text
+    bare = httpx.post(f"{hub.endpoint}/api/lfs/s3-multipart/{oid}", json=body)
+    assert bare.status_code in (400, 422) and bare.headers["x-error-message"]
+    assert not [key for key in hub.object_keys() if key.endswith(oid)]
+    for malformed in (b"not json", b"{}", json.dumps({"parts": parts[:0]}).encode()):
+        answer = httpx.post(upload["href"], content=malformed)
+        assert answer.status_code == 400 and answer.headers["x-error-message"]
+    done = httpx.post(upload["href"], json=body, timeout=60)  # alice's own URL still works
+    assert done.status_code == 200, done.text
+    assert done.json() == {"oid": oid, "size": len(data)}
+
+
+def _query(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query))

@@ -84,6 +84,7 @@ PINNED = {
     ("POST", "/api/lfs/objects/{oid}/verify"),
     ("PUT", "/api/lfs/multipart/{oid}/{part}"),
     ("POST", "/api/lfs/multipart/{oid}"),
+    ("POST", "/api/lfs/s3-multipart/{oid}"),  # completes a direct upload into the bucket
 }
 # Xet: token endpoints on the hub API, the CAS under its storage epoch, telemetry at the root.
 PINNED |= {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from hugbox.auth.service import Caller
 from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep, StoreDep
 from hugbox.edge import read_json
-from hugbox.errors import BadRequest, EntryNotFound
+from hugbox.errors import BadRequest, EntryNotFound, NotFound
 from hugbox.lfs import service as lfs
 from hugbox.lfs.schemas import (
     LFS_JSON,
@@ -35,6 +35,9 @@ from hugbox.signing import UrlSigner
 from hugbox.storage.blobs import is_sha256
 from hugbox.wire import returns
 
+if TYPE_CHECKING:
+    from hugbox.storage.s3_parts import S3PartUploads, StartedUpload
+
 router = APIRouter()
 PREFIXES = ("", "/{repo_type:prefixtype}")
 
@@ -42,6 +45,12 @@ PREFIXES = ("", "/{repo_type:prefixtype}")
 def _signer(request: Request) -> UrlSigner:
     signer: UrlSigner = request.app.state.signer
     return signer
+
+
+def _direct(request: Request) -> S3PartUploads | None:
+    """The bucket's direct multipart uploads, when the store is one and takes them."""
+    direct: S3PartUploads | None = getattr(request.app.state, "lfs_direct", None)
+    return direct
 
 
 def _lfs_json(body: Any) -> LfsJSONResponse:
@@ -80,6 +89,7 @@ async def batch(
     plan = _UploadPlan(
         _signer(request), base, repo, uploader,
         settings.lfs_multipart_chunk_size if multipart else None, settings.max_file_size,
+        _direct(request) if multipart else None,
     )  # fmt: skip
     if "xet" in transfers and settings.preupload_mode is PreuploadMode.XET:
         # huggingface_hub 0.3x with hf_xet offers Xet here, and uploads through the CAS when
@@ -87,7 +97,8 @@ async def batch(
         return _lfs_json({"transfer": "xet", "objects": [_xet_item(plan, o) for o in objects]})
     wanted = {o.oid for o in objects}
     held = repo_objects.admissible(session, caller=caller, repo=repo, oids=wanted)
-    items = [_upload_item(store, plan, o, held) for o in objects]
+    # Off the event loop: each item may ask the bucket (a HEAD, or starting a direct upload).
+    items = await run_in_threadpool(lambda: [_upload_item(store, plan, o, held) for o in objects])
     return _lfs_json({"transfer": "multipart" if multipart else "basic", "objects": items})
 
 
@@ -136,6 +147,7 @@ class _UploadPlan:
     uploader: int
     chunk_size: int | None  # None: single PUTs
     max_size: int
+    direct: S3PartUploads | None = None  # parts go straight to the bucket
 
     def signed(self, action: str, obj: lfs.LfsObject) -> dict[str, str | int]:
         # The PUT carries no credentials: the URL itself says for whom and for which repo.
@@ -154,10 +166,13 @@ def _upload_item(
     # git-lfs sends no credentials with it: the URL names the uploader, as the PUT's does.
     query = urlencode(plan.signed("verify", obj))
     verify = {"href": f"{plan.base}/api/lfs/objects/{obj.oid}/verify?{query}"}
+    direct = plan.direct
     if plan.chunk_size is None or obj.size <= plan.chunk_size:
         upload = {
             "href": f"{plan.base}/api/lfs/objects/{obj.oid}?{urlencode(plan.signed('put', obj))}"
         }
+    elif direct is not None and (part_size := direct.part_size(obj.size, plan.chunk_size)):
+        upload = _direct_actions(plan, obj, direct.start(obj.size, part_size))
     else:
         upload = _multipart_actions(plan, obj, plan.chunk_size)
     return {"oid": obj.oid, "size": obj.size, "actions": {"upload": upload, "verify": verify}}
@@ -183,6 +198,20 @@ def _multipart_actions(plan: _UploadPlan, obj: lfs.LfsObject, chunk_size: int) -
         header[str(part)] = f"{plan.base}/api/lfs/multipart/{obj.oid}/{part}?{query}"
     query = urlencode(plan.signed("complete", obj))
     return {"href": f"{plan.base}/api/lfs/multipart/{obj.oid}?{query}", "header": header}
+
+
+def _direct_actions(
+    plan: _UploadPlan, obj: lfs.LfsObject, started: StartedUpload
+) -> dict[str, Any]:
+    """Presigned part URLs of the bucket, and a completion URL of the hub that names (and signs)
+    this staging upload for this uploader and repo: no one else can complete it."""
+    header = {"chunk_size": str(started.part_size)}
+    header.update({str(n): url for n, url in enumerate(started.part_urls, start=1)})
+    upload = {"upload": started.token, "uid": started.upload_id, "chunk": started.part_size}
+    who = {"repo": plan.repo.pk, "user": plan.uploader, "size": obj.size}
+    signed = plan.signer.sign("direct", obj.oid, *who.values(), *upload.values())
+    query = urlencode({**who, **upload, **signed})
+    return {"href": f"{plan.base}/api/lfs/s3-multipart/{obj.oid}?{query}", "header": header}
 
 
 @dataclass(frozen=True)
@@ -280,6 +309,47 @@ async def complete_multipart(
         await run_in_threadpool(upload.complete, store.blobs, oid=obj.oid, size=obj.size)
     _record_upload(session, signed)
     return _lfs_json({"oid": obj.oid, "size": obj.size})
+
+
+@dataclass(frozen=True)
+class DirectTransfer:
+    """What a signed completion URL of a direct upload says: the transfer and its staging
+    upload in the bucket."""
+
+    signed: SignedTransfer
+    token: str
+    upload_id: str
+    part_size: int
+
+
+def _direct_signed(
+    request: Request, oid: str, size: int, repo: int, user: int, upload: str, uid: str,
+    chunk: int, exp: str, sig: str,
+) -> DirectTransfer:  # fmt: skip
+    _signer(request).check("direct", oid, repo, user, size, upload, uid, chunk, exp=exp, sig=sig)
+    return DirectTransfer(SignedTransfer(lfs.LfsObject(oid, size), repo, user), upload, uid, chunk)
+
+
+@router.post("/api/lfs/s3-multipart/{oid}", response_class=LfsJSONResponse, **returns(LfsPointer))
+async def complete_direct(
+    request: Request,
+    store: StoreDep,
+    session: SessionDep,
+    transfer: Annotated[DirectTransfer, Depends(_direct_signed)],
+) -> Any:
+    direct, signed = _direct(request), transfer.signed
+    if direct is None:  # signed by a hub that took direct uploads, sent to one that does not
+        raise NotFound("This hub takes no direct uploads: ask the LFS batch API again")
+    count = lfs.part_count(signed.obj.size, transfer.part_size)
+    parts = lfs.parse_parts(await read_json(request), count)
+    if _held(session, store, signed.repo_pk, signed.user_id, signed.obj):  # a retry
+        await run_in_threadpool(direct.abort, transfer.token, transfer.upload_id)
+    else:
+        await run_in_threadpool(
+            lfs.complete_direct, direct, transfer.token, transfer.upload_id, parts, signed.obj
+        )
+        _record_upload(session, signed)
+    return _lfs_json({"oid": signed.obj.oid, "size": signed.obj.size})
 
 
 @router.post("/api/lfs/objects/{oid}/verify", response_class=LfsJSONResponse, **returns(LfsPointer))

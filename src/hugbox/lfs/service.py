@@ -7,9 +7,13 @@ import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hugbox.errors import BadRequest
 from hugbox.storage.blobs import BlobMismatch, BlobStore, BlobWriter, start_writeback
+
+if TYPE_CHECKING:
+    from hugbox.storage.s3_parts import S3PartUploads
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,35 @@ def parse_objects(raw: object) -> list[LfsObject]:
 
 def part_count(size: int, chunk_size: int) -> int:
     return max(1, -(-size // chunk_size))
+
+
+def parse_parts(raw: object, count: int) -> list[tuple[int, str]]:
+    """A multipart completion's `parts` (huggingface_hub's `{"partNumber", "etag"}`, in order):
+    every part, numbered from 1, each with the ETag its PUT answered."""
+    parts = raw.get("parts") if isinstance(raw, dict) else None
+    if not isinstance(parts, list) or len(parts) != count:
+        raise BadRequest(f"Completion needs the `parts` list with the ETags of all {count} parts")
+    found = []
+    for number, item in enumerate(parts, start=1):
+        item = item if isinstance(item, dict) else {}
+        etag = item.get("etag")
+        if item.get("partNumber") != number or not isinstance(etag, str) or not etag:
+            raise BadRequest(f"Part {number} needs `partNumber` {number} and its `etag`")
+        found.append((number, etag))
+    return found
+
+
+def complete_direct(
+    uploads: S3PartUploads, token: str, upload_id: str, parts: list[tuple[int, str]],
+    obj: LfsObject,
+) -> None:  # fmt: skip
+    """Complete a direct upload into the bucket: stored only if its bytes hash to the oid."""
+    from hugbox.storage.s3_parts import UploadGone
+
+    try:
+        uploads.complete(token, upload_id, parts, oid=obj.oid, size=obj.size)
+    except (BlobMismatch, UploadGone) as exc:
+        raise BadRequest(f"{exc}: upload the object again") from exc
 
 
 async def receive_object(

@@ -215,6 +215,10 @@ class S3BlobStore:
     def __post_init__(self) -> None:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
+    def key(self, oid: str) -> str:
+        """The object's key in the bucket (under the store's prefix)."""
+        return _key(self.root, oid)
+
     def exists(self, oid: str) -> bool:
         return self.size(oid) is not None
 
