@@ -98,14 +98,11 @@ def test_xet_and_regular_uploads_over_quota_are_refused_at_preupload(
     api = HfApi(endpoint=quota_hub.endpoint, token=quota_hub.alice)
     before = stored(quota_hub)
     big = os.urandom(PRIVATE_QUOTA + 1)
-    refused(
-        lambda: api.upload_file(path_or_fileobj=big, path_in_repo="w.bin", repo_id=private_repo)
-    )
+    repo_id = private_repo
+    refused(lambda: api.upload_file(path_or_fileobj=big, path_in_repo="w.bin", repo_id=repo_id))
     # A regular (git-stored) file counts as much as a large one.
     text = b"x" * (PRIVATE_QUOTA + 1)
-    refused(
-        lambda: api.upload_file(path_or_fileobj=text, path_in_repo="a.txt", repo_id=private_repo)
-    )
+    refused(lambda: api.upload_file(path_or_fileobj=text, path_in_repo="a.txt", repo_id=repo_id))
     assert stored(quota_hub) == before
     assert api.list_repo_files(private_repo) == [".gitattributes"]
 

@@ -88,9 +88,11 @@ def _insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
 def _mark(session: Session, hit: Hit) -> bool:
     row = {"repo_pk": hit.repo_pk, "visitor": hit.visitor, "window": hit.window}
     stmt = _insert(session)(DownloadMark).values(row).on_conflict_do_nothing()
+    # RETURNING says whether the row went in (psycopg's rowcount does not, with ON CONFLICT).
+    stmt = stmt.returning(DownloadMark.repo_pk)
     try:
         with session.begin_nested():
-            return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+            return session.execute(stmt).first() is not None
     except Exception:  # the repo was deleted since: its download no longer matters
         log.debug("download of repo %s not counted", hit.repo_pk, exc_info=True)
         return False
@@ -118,7 +120,7 @@ def refresh_counters(session: Session, repo_pks: set[int], *, today: date) -> No
         return
     recent = dict.fromkeys(repo_pks, (0, 0, 0))
     for row in session.execute(_sums(repo_pks, today)):
-        pk, month, week, total = row.tuple()
+        pk, month, week, total = tuple(row)
         recent[pk] = (int(month or 0), int(week or 0), int(total or 0))
     likes = dict(session.execute(select(Repo.pk, Repo.likes).where(Repo.pk.in_(repo_pks))).all())
     for pk, (month, week, total) in recent.items():
