@@ -45,8 +45,9 @@ def test_transformers_model_counts_config_json(hub: Hub) -> None:
     repo_id = alice.create_repo(f"alice/{unique('dl-tf')}").repo_id
     config = {"model_type": "bert", "hidden_size": 8, "num_attention_heads": 2,
               "num_hidden_layers": 1, "intermediate_size": 8, "vocab_size": 10}  # fmt: skip
+    card = b"---\nlibrary_name: transformers\n---\n"
     files = {"config.json": json.dumps(config).encode(), "model.safetensors": b"\0" * 64,
-             "tokenizer.json": b"{}", "README.md": b"---\nlibrary_name: transformers\n---\n"}  # fmt: skip
+             "tokenizer.json": b"{}", "README.md": card}  # fmt: skip
     for path, data in files.items():
         alice.upload_file(path_or_fileobj=data, path_in_repo=path, repo_id=repo_id)
     # alice: from_pretrained's config, then a whole snapshot, in one window: one download.
