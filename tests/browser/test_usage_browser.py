@@ -45,7 +45,9 @@ def wait_for(check: object, timeout: float = 20) -> None:
 def test_storage_admin_and_chart_pages(hub: Hub, browser: Browser) -> None:
     api = HfApi(endpoint=hub.endpoint, token=hub.alice)
     repo_id = api.create_repo(f"alice/{unique('storage-page')}", private=True).repo_id
-    api.upload_file(path_or_fileobj=os.urandom(150_000), path_in_repo="weights.bin", repo_id=repo_id)
+    api.upload_file(
+        path_or_fileobj=os.urandom(150_000), path_in_repo="weights.bin", repo_id=repo_id
+    )
     api.upload_file(path_or_fileobj=b"{}", path_in_repo="config.json", repo_id=repo_id)
     hf_hub_download(repo_id, "config.json", token=hub.alice)
     wait_for(lambda: (api.model_info(repo_id, expand=["usedStorage"]).used_storage or 0) > 150_000)
@@ -61,7 +63,9 @@ def test_storage_admin_and_chart_pages(hub: Hub, browser: Browser) -> None:
     page.goto(f"{hub.endpoint}/{repo_id}")
     chart = page.locator("#downloads-chart")
     expect(chart).to_be_visible()
-    expect(chart).to_have_attribute("aria-label", "1 downloads in the last 30 days, at most 1 a day")
+    expect(chart).to_have_attribute(
+        "aria-label", "1 downloads in the last 30 days, at most 1 a day"
+    )
     page.screenshot(path=str(ARTIFACTS / "usage-chart.png"), full_page=True)
 
     page.goto(f"{hub.endpoint}/admin/usage")

@@ -4,11 +4,11 @@ site admins' usage view, and the downloads chart on a repo page; strangers are r
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from webpages import api_commit, api_create, login
 
 from hugbox import db
 from hugbox.auth import service as auth
 from hugbox.settings import Settings
-from webpages import api_commit, api_create, login
 
 
 def _add(settings: Settings, name: str, *, admin: bool = False) -> None:

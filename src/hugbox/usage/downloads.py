@@ -87,12 +87,12 @@ def _insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
 
 def _mark(session: Session, hit: Hit) -> bool:
     row = {"repo_pk": hit.repo_pk, "visitor": hit.visitor, "window": hit.window}
-    stmt = _insert(session)(DownloadMark).values(row).on_conflict_do_nothing()
+    insert = _insert(session)(DownloadMark).values(row).on_conflict_do_nothing()
     # RETURNING says whether the row went in (psycopg's rowcount does not, with ON CONFLICT).
-    stmt = stmt.returning(DownloadMark.repo_pk)
+    returning = insert.returning(DownloadMark.repo_pk)
     try:
         with session.begin_nested():
-            return session.execute(stmt).first() is not None
+            return session.execute(returning).first() is not None
     except Exception:  # the repo was deleted since: its download no longer matters
         log.debug("download of repo %s not counted", hit.repo_pk, exc_info=True)
         return False

@@ -24,8 +24,6 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("trending_score", sa.Integer(), nullable=False, server_default="0")
         )
-    # What counted before (a bare counter) is every download the hub has seen.
-    op.execute("UPDATE repos SET downloads_all_time = downloads")
     op.create_table(
         "download_marks",
         sa.Column("repo_pk", sa.Integer(), nullable=False),
@@ -44,6 +42,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("repo_pk", "day"),
     )
     op.create_index("ix_download_days_day", "download_days", ["day"])
+    _keep_old_counts()
     op.create_table(
         "repo_storage",
         sa.Column("repo_pk", sa.Integer(), nullable=False),
@@ -54,6 +53,21 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["repo_pk"], ["repos.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("repo_pk"),
     )
+
+
+# PostgreSQL wants a date typed as one; SQLite keeps dates as this text.
+_OLD_COUNTS = (
+    "INSERT INTO download_days (repo_pk, day, count) "
+    "SELECT id, {day}, downloads FROM repos WHERE downloads > 0"
+)
+
+
+def _keep_old_counts() -> None:
+    """What the bare counter counted before, on an undated day: it stays in `downloadsAllTime`
+    and leaves the 30-day `downloads` (nobody knows when those downloads were)."""
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    op.execute(_OLD_COUNTS.format(day="DATE '1970-01-01'" if postgresql else "'1970-01-01'"))
+    op.execute("UPDATE repos SET downloads_all_time = downloads")
 
 
 def downgrade() -> None:
