@@ -105,5 +105,8 @@ def test_listings_sort_by_downloads_and_trending(hub: Hub) -> None:
     hf_hub_download(quiet, "config.json", token=hub.alice)
     settled(alice, popular, 2)
     for sort in ("downloads", "trending_score"):
-        listed = [m.id for m in alice.list_models(search=tag, sort=sort)]  # type: ignore[arg-type]
-        assert listed == [popular, quiet], sort
+        listed = list(alice.list_models(search=tag, sort=sort))  # type: ignore[arg-type]
+        assert [(m.id, m.downloads, m.trending_score) for m in listed] == [
+            (popular, 2, 2),
+            (quiet, 1, 1),
+        ], sort

@@ -219,6 +219,7 @@ def repo_summary(repo: RepoFields) -> dict[str, Any]:
         "disabled": repo.disabled,
         "downloads": repo.downloads,
         "likes": repo.likes,
+        "trendingScore": repo.trending_score,
         "tags": list(repo.tags),
     }
     if repo.type is RepoType.MODEL:
@@ -248,7 +249,6 @@ def repo_info(
         # Bytes every ref's history holds (large files once), kept by the usage part.
         usedStorage=repo.used_storage,
         downloadsAllTime=repo.downloads_all_time,
-        trendingScore=repo.trending_score,
     )
     if repo.type is RepoType.MODEL:
         info["pipeline_tag"] = snap.pipeline_tag
