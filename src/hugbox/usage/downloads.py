@@ -17,9 +17,8 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, case, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -38,8 +37,7 @@ TRENDING_DAYS = 7
 LIKE_WEIGHT = 10
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):  # a tuple: made on every counted download, the cheapest to build
     repo_pk: int
     visitor: str  # "u:<user id>", or "ip:<address>" for an anonymous caller
     window: int  # epoch seconds // 300

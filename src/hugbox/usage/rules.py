@@ -9,7 +9,9 @@ when anonymous) counts once per repo and 5-minute window (`usage/downloads.py`).
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
+import fnmatch
+import re
+from functools import cache
 
 from hugbox.repos.models import RepoType
 
@@ -42,15 +44,16 @@ def counts_as_download(repo_type: RepoType, library: str | None, path: str) -> b
         return True
     if repo_type is not RepoType.MODEL:
         return False
-    if path.lower().endswith(".gguf"):
-        return True
-    patterns = LIBRARY_QUERY_FILES.get((library or "").lower(), DEFAULT_QUERY_FILES)
-    return any(_matches(path, pattern) for pattern in patterns)
+    return _query_files((library or "").lower()).match(path) is not None
 
 
-def _matches(path: str, pattern: str) -> bool:
-    # A pattern without "/" names a top-level file: "*" must not reach into folders.
-    return "/" not in path and fnmatchcase(path, pattern)
+@cache
+def _query_files(library: str) -> re.Pattern[str]:
+    """One expression per library (every download asks): its query files at the top level
+    ("*" does not cross a "/", as HF's `path:` terms), or a GGUF file anywhere."""
+    patterns = LIBRARY_QUERY_FILES.get(library, DEFAULT_QUERY_FILES)
+    top_level = "|".join(fnmatch.translate(p).replace(".*", "[^/]*") for p in patterns)
+    return re.compile(rf"(?:(?!.*/)(?:{top_level}))|(?si:.*\.gguf)\Z")
 
 
 def window_of(epoch_seconds: float) -> int:
