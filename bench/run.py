@@ -3,7 +3,7 @@ and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
      [--only download upload model_info object_access replicas inference ray git gpt2
-            viewer xet web spaces spaces_containers jobs s3 discussions webhooks]
+            viewer xet web spaces spaces_containers jobs s3 discussions webhooks usage]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import s3
 import spaces
 import spaces_containers
 import upload
+import usage
 import viewer
 import web
 import webhooks
@@ -55,6 +56,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "spaces_containers": spaces_containers.run,
     "discussions": discussions.run,
     "webhooks": webhooks.run,
+    "usage": usage.run,
 }
 COLUMNS = ("benchmark", "measured", "baseline (same run)", "ratio", "target", "ok")
 

@@ -38,6 +38,7 @@ from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_i
 from hugbox.settings import Settings
 from hugbox.signing import UrlSigner
 from hugbox.spaces import wiring as spaces
+from hugbox.usage import wiring as usage
 from hugbox.viewer import wiring as viewer
 from hugbox.viewer.api import DatasetsServerHostMiddleware
 from hugbox.web import pages as web_pages
@@ -54,6 +55,7 @@ INSTALLS: list[Install] = [
     auth.install,
     accounts.install,
     webhooks.install,  # before repos: `/settings/webhooks` would be read as a repo's page
+    usage.install,  # before repos: its pages (/settings/storage) would be a repo's path there
     repos.install,
     community.install,
     lfs.install,

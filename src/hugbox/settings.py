@@ -358,6 +358,16 @@ class Settings(BaseSettings):
         "`http://hugbox.hugbox.svc:8000`; the hub's own address when unset.",
     )
 
+    storage_quota_private: ByteSize | None = Field(
+        default=None,
+        description="Bytes of private repos each user or org may store (e.g. `100GB`, HF's free "
+        "tier); unlimited when unset. Uploads over it are refused at preupload / LFS batch.",
+    )
+    storage_quota_public: ByteSize | None = Field(
+        default=None,
+        description="Bytes of public repos each user or org may store; unlimited when unset.",
+    )
+
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'hugbox.db'}"

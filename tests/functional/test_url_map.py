@@ -234,6 +234,15 @@ PINNED |= {
     for method, rest in (("GET", ""), ("POST", "/handle"), ("POST", "/grant"))
 }
 PINNED |= {("GET", "/notifications"), ("POST", "/notifications/read")}
+# A repo's large files, to free space (`list_lfs_files`, `permanently_delete_lfs_files`), and
+# the usage pages: an account's storage, the site admins' view.
+PINNED |= {
+    ("GET", API + "/lfs-files"),
+    ("POST", API + "/lfs-files/batch"),
+    ("GET", "/settings/storage"),
+    ("GET", "/organizations/{org}/settings/storage"),
+    ("GET", "/admin/usage"),
+}
 FRAMEWORK = {"/openapi.json", "/api/docs", "/docs/oauth2-redirect"}
 
 

@@ -28,6 +28,7 @@ from hugbox.openapi import OBJECT, request_body
 from hugbox.repos import objects as repo_objects
 from hugbox.repos.deps import ReadableRepo, asking_for_basic, load_repo_for_git
 from hugbox.repos.downloads import blob_response
+from hugbox.repos.hooks import hooks_of
 from hugbox.repos.models import Repo
 from hugbox.repos.service import Need, authorize, authorize_upload
 from hugbox.settings import PreuploadMode
@@ -84,6 +85,8 @@ async def batch(
         items = _download_items(session, store, _signer(request), base, repo, caller, objects)
         return _lfs_json({"transfer": "basic", "objects": items})
     uploader = _check_upload(session, caller, repo)
+    held = repo_objects.admissible(session, caller=caller, repo=repo, oids={o.oid for o in objects})
+    hooks_of(request).check_upload(session, repo, sum(o.size for o in objects if o.oid not in held))
     transfers = body.get("transfers") or []
     multipart = "multipart" in transfers
     plan = _UploadPlan(
@@ -95,8 +98,6 @@ async def batch(
         # huggingface_hub 0.3x with hf_xet offers Xet here, and uploads through the CAS when
         # the answer picks it (1.x and later go to the CAS without asking).
         return _lfs_json({"transfer": "xet", "objects": [_xet_item(plan, o) for o in objects]})
-    wanted = {o.oid for o in objects}
-    held = repo_objects.admissible(session, caller=caller, repo=repo, oids=wanted)
     # Off the event loop: each item may ask the bucket (a HEAD, or starting a direct upload).
     items = await run_in_threadpool(lambda: [_upload_item(store, plan, o, held) for o in objects])
     return _lfs_json({"transfer": "multipart" if multipart else "basic", "objects": items})

@@ -22,6 +22,7 @@ from hugbox.openapi import BINARY, request_body
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import commits, refs, schemas, service
 from hugbox.repos.deps import ReadableRepo, WritableRepo
+from hugbox.repos.hooks import HooksDep
 from hugbox.repos.payload import CommitHeader, Operation, PayloadError, parse_commit_payload
 from hugbox.repos.schemas import CommitInfo, GitCommitInfo, GitRefs, PreuploadResult
 from hugbox.wire import Empty, returns
@@ -61,12 +62,14 @@ def preupload(
     caller: CallerDep,
     store: StoreDep,
     settings: SettingsDep,
+    hooks: HooksDep,
     revision: str,
     create_pr: Annotated[bool, Query()] = False,
 ) -> Any:
     # The author of an open PR uploads to its ref as a pull request's upload (spec §1.6).
     own_pr = commits.is_own_open_pr(session, caller, repo, unquote(revision))
     service.authorize_upload(session, caller, repo, create_pr=create_pr or own_pr)
+    hooks.check_upload(session, repo, sum(f.size for f in body.files))
     files = [commits.PreuploadFile(f.path, f.size, _sample(f)) for f in body.files]
     commit_oid, modes = commits.preupload(
         session, store, repo=repo, revision=unquote(revision), files=files,

@@ -22,7 +22,7 @@ from hugbox.edge import read_json
 from hugbox.errors import EntryNotFound
 from hugbox.openapi import BINARY, request_body
 from hugbox.pagination import decode_cursor, paginate
-from hugbox.repos import content, downloads, schemas, service
+from hugbox.repos import content, downloads, schemas
 from hugbox.repos.deps import ReadableRepo, RepoLoader
 from hugbox.repos.hooks import HooksDep, hooks_of
 from hugbox.repos.models import RepoFields
@@ -127,8 +127,7 @@ def _file_response(
     commit = content.resolve_revision(gitrepo, revision)
     file = content.get_file(gitrepo, commit, path)
     headers = downloads.file_headers(file, str(commit.id))
-    if request.method == "GET" and request.headers.get("x-hf-download-counter"):
-        service.count_download(work.connection, repo=repo, path=path)
+    hooks_of(request).download(request, repo, path)
     if file.lfs is None and request.method == "HEAD" and "range" not in request.headers:
         return downloads.size_response(file.size, headers)
     if file.lfs is None:

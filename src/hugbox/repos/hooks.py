@@ -34,6 +34,12 @@ Listing = Callable[[Request, Session, Repo, list[dict[str, Any]]], list[dict[str
 DownloadHeaders = Callable[[Request, Connection, RepoFields, str, str], dict[str, str]]
 # A section of a repo page, handed to its template under the section's name.
 PageSection = Callable[[Request, Session, Repo], Any]
+# A file of the repo served by `/resolve/` (GET or HEAD): (request, repo, path). Called on the
+# request path of every download: it must only note it (usage counts off the request path).
+Downloaded = Callable[[Request, RepoFields, str], None]
+# An upload of `size` more bytes to the repo, asked before any byte travels (preupload, LFS
+# batch, a Xet write token): raises a HubError to refuse it (a storage quota).
+UploadCheck = Callable[[Session, Repo, int], None]
 
 
 @dataclass
@@ -45,6 +51,8 @@ class RepoHooks:
     download_headers: list[DownloadHeaders] = field(default_factory=list)
     repo_page: dict[str, PageSection] = field(default_factory=dict)
     settings_page: dict[str, PageSection] = field(default_factory=dict)
+    downloaded: list[Downloaded] = field(default_factory=list)
+    upload_check: list[UploadCheck] = field(default_factory=list)
 
     def info(self, request: Request, work: Work, repo: RepoFields) -> dict[str, Any]:
         """What the hooks of the repo's type add (their ORM session is opened only for them)."""
@@ -67,6 +75,14 @@ class RepoHooks:
         for add in self.download_headers:
             headers.update(add(request, work.connection, repo, sha256, revision))
         return headers
+
+    def download(self, request: Request, repo: RepoFields, path: str) -> None:
+        for note in self.downloaded:
+            note(request, repo, path)
+
+    def check_upload(self, session: Session, repo: Repo, size: int) -> None:
+        for check in self.upload_check:
+            check(session, repo, size)
 
     def sections(
         self, page: dict[str, PageSection], request: Request, session: Session, repo: Repo

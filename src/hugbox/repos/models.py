@@ -58,6 +58,10 @@ class Repo(Base):
     downloads: Mapped[int] = mapped_column(BigInteger, default=0)
     likes: Mapped[int] = mapped_column(default=0)
     used_storage: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Kept by the usage part (src/hugbox/usage/): `downloads` is the last 30 days, these the
+    # total and the trending score, on the row so listings sort by them without a join.
+    downloads_all_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    trending_score: Mapped[int] = mapped_column(default=0)
     # Whether `repo_objects` lists every large file its history names (repos made before that
     # table existed are indexed once, at start; see repos/objects.py).
     objects_indexed: Mapped[bool] = mapped_column(default=True)
@@ -114,6 +118,12 @@ class RepoFields(Protocol):
     @property
     def likes(self) -> int: ...
     @property
+    def downloads_all_time(self) -> int: ...
+    @property
+    def trending_score(self) -> int: ...
+    @property
+    def used_storage(self) -> int: ...
+    @property
     def repo_id(self) -> str: ...
     @property
     def git_dir_name(self) -> str: ...
@@ -142,6 +152,9 @@ class RepoRecord:
     sdk: str | None
     downloads: int
     likes: int
+    downloads_all_time: int
+    trending_score: int
+    used_storage: int
 
     @property
     def repo_id(self) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -141,3 +141,15 @@ def index_unindexed(session: Session, store: RepoStore) -> int:
     for repo in repos:
         index_history(session, store, repo)
     return len(repos)
+
+
+def unlink(session: Session, *, repo_pk: int, oids: Collection[str]) -> set[str]:
+    """Forget that the repo names these objects (`permanently_delete_lfs_files`): its readers
+    lose them, and they stop counting in its storage. Those no repo names any more (nor holds
+    as an upload) are returned: the store may drop their bytes."""
+    wanted = set(oids)
+    for table in (RepoObject, ObjectUpload):
+        session.execute(delete(table).where(table.repo_pk == repo_pk, table.oid.in_(wanted)))
+    still = set(session.scalars(select(RepoObject.oid).where(RepoObject.oid.in_(wanted))))
+    still |= set(session.scalars(select(ObjectUpload.oid).where(ObjectUpload.oid.in_(wanted))))
+    return wanted - still

@@ -27,7 +27,7 @@ from hugbox.web.templates import render
 
 router = APIRouter(tags=["pages"])
 REPO_PREFIXES = ("", "/{repo_type:prefixtype}")
-SORTS = {"trending": "downloads", "downloads": "downloads", "likes": "likes",
+SORTS = {"trending": "trendingScore", "downloads": "downloads", "likes": "likes",
          "updated": "lastModified", "created": "createdAt"}  # fmt: skip
 WIDGET_TASKS = {
     "text-generation", "text2text-generation", "text-classification", "token-classification",

@@ -51,6 +51,7 @@ class RepoInfo(WireModel):
     cardData: dict[str, Any] | None = None
     siblings: list[RepoSibling] | None = None
     usedStorage: int | None = None
+    trendingScore: int | None = None
 
 
 class ModelInfo(RepoInfo):
@@ -218,6 +219,7 @@ def repo_summary(repo: RepoFields) -> dict[str, Any]:
         "disabled": repo.disabled,
         "downloads": repo.downloads,
         "likes": repo.likes,
+        "trendingScore": repo.trending_score,
         "tags": list(repo.tags),
     }
     if repo.type is RepoType.MODEL:
@@ -244,8 +246,9 @@ def repo_info(
         tags=snap.tags,
         cardData=snap.card,
         siblings=[sibling(f, blobs=blobs) for f in siblings],
-        usedStorage=sum(f.size for f in siblings),
-        downloadsAllTime=repo.downloads,
+        # Bytes every ref's history holds (large files once), kept by the usage part.
+        usedStorage=repo.used_storage,
+        downloadsAllTime=repo.downloads_all_time,
     )
     if repo.type is RepoType.MODEL:
         info["pipeline_tag"] = snap.pipeline_tag

@@ -372,8 +372,9 @@ _SORT_COLUMNS = {
     "last_modified": Repo.last_modified,
     "createdAt": Repo.created_at,
     "created_at": Repo.created_at,
-    "trendingScore": Repo.downloads,
-    "trending_score": Repo.downloads,
+    "downloadsAllTime": Repo.downloads_all_time,
+    "trendingScore": Repo.trending_score,
+    "trending_score": Repo.trending_score,
 }
 
 
@@ -447,15 +448,22 @@ def _visible(stmt: Select[Repo], caller: Caller) -> Select[Repo]:
     return stmt.where(or_(Repo.private.is_(False), Repo.owner_id.in_(owners)))
 
 
-# Like HF, count one download per "query file" fetched, not one per file of a snapshot.
-_QUERY_FILES = {RepoType.MODEL: "config.json", RepoType.DATASET: "README.md"}
+def set_counters(
+    session: Session, *, repo_pk: int, downloads: int, downloads_all_time: int,
+    trending_score: int,
+) -> None:  # fmt: skip
+    """The usage part's counters, kept on the row so that listings sort by them."""
+    session.execute(
+        update(Repo)
+        .where(Repo.pk == repo_pk)
+        .values(
+            downloads=downloads,
+            downloads_all_time=downloads_all_time,
+            trending_score=trending_score,
+        )
+    )
 
 
-_COUNT_DOWNLOAD = (
-    update(Repo).where(Repo.pk == bindparam("pk")).values(downloads=Repo.downloads + 1)
-)
-
-
-def count_download(session: Session | Connection, *, repo: RepoFields, path: str) -> None:
-    if _QUERY_FILES.get(repo.type) == path:
-        session.execute(_COUNT_DOWNLOAD, {"pk": repo.pk})
+def set_used_storage(session: Session, *, repo_pk: int, used_storage: int) -> None:
+    """The bytes the usage part measured the repo to hold (`usedStorage`, quotas)."""
+    session.execute(update(Repo).where(Repo.pk == repo_pk).values(used_storage=used_storage))

@@ -13,6 +13,7 @@ from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, get_settings
 from hugbox.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, RepoNotFound
 from hugbox.repos import service as repos_service
 from hugbox.repos.deps import DownloadableRepo, ReadableRepo
+from hugbox.repos.hooks import HooksDep
 from hugbox.repos.models import Repo, RepoFields, RepoType
 from hugbox.urls import base_url
 from hugbox.wire import returns
@@ -78,9 +79,11 @@ def xet_write_token(
     caller: CallerDep,
     storage: StorageDep,
     base: BaseUrlDep,
+    hooks: HooksDep,
     create_pr: Annotated[bool, Query()] = False,
 ) -> Response:
     grant = _issue(session, storage, caller, repo, base, write=True, create_pr=create_pr)
+    hooks.check_upload(session, repo, 0)  # an account already over its quota uploads nothing
     return _grant_response(grant)
 
 

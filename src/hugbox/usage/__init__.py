@@ -1,0 +1,1 @@
+"""Usage: storage accounting and quotas, download counters, trending, the admin view."""
