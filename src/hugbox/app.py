@@ -36,6 +36,7 @@ from hugbox.repos import wiring as repos
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
 from hugbox.settings import Settings
 from hugbox.signing import UrlSigner
+from hugbox.social import wiring as social
 from hugbox.spaces import wiring as spaces
 from hugbox.viewer import wiring as viewer
 from hugbox.viewer.api import DatasetsServerHostMiddleware
@@ -57,6 +58,7 @@ INSTALLS: list[Install] = [
     xet.install,
     gitserver.install,
     gated.install,
+    social.install,
     inference.install,
     observability.install,  # /health, /ready, /metrics
     viewer.install,
