@@ -52,13 +52,13 @@ log = logging.getLogger(__name__)
 INSTALLS: list[Install] = [
     auth.install,
     accounts.install,
+    social.install,  # before repos: its pages `/collections/{namespace}` look like a repo's
     repos.install,
     community.install,
     lfs.install,
     xet.install,
     gitserver.install,
     gated.install,
-    social.install,
     inference.install,
     observability.install,  # /health, /ready, /metrics
     viewer.install,

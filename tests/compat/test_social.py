@@ -1,5 +1,5 @@
 """Likes and collections through stock huggingface_hub against a live hub: every call of
-spec/community-plans.md §3.1–3.2 (like, unlike, likers, a user's likes, the `likes` count and
+spec/community-plans.md §3.1-3.2 (like, unlike, likers, a user's likes, the `likes` count and
 sort; create, get, update, delete and list collections, add, update and remove items)."""
 
 from __future__ import annotations
