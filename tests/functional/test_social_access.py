@@ -280,6 +280,7 @@ def test_pages_like_and_edit_with_csrf(hub: TestClient, tokens: Tokens) -> None:
     page = hub.get(f"/collections/{slug}").text
     assert "alice/public" in page and "Picks" in page
     refused(post_form(hub, f"/collections/{slug}/items", type="model", id="x", note="x" * 501), 400)
+    refused(post_form(hub, "/collections/bob", title="Nul\x00"), 400)
     assert post_form(hub, "/collections/acme", title="Theirs").status_code == 403
     assert hub.post(f"/collections/{slug}/delete", data={}).status_code == 403  # no CSRF token
     assert hub.get("/collections/bob").status_code == 200

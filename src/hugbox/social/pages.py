@@ -14,6 +14,7 @@ from hugbox.auth.service import Caller, get_account
 from hugbox.auth.sessions import PageCaller
 from hugbox.deps import SessionDep
 from hugbox.errors import AuthenticationRequired, BadRequest
+from hugbox.names import has_control
 from hugbox.repos.models import Repo
 from hugbox.repos.pages import PageRepo, add_repo_page, repo_path, see_other
 from hugbox.social import collection_items as items
@@ -24,6 +25,7 @@ from hugbox.web.templates import render
 
 router = APIRouter(tags=["pages"])
 ONE = "/collections/{namespace}/{slug}"
+LINE_BREAKS = str.maketrans("", "", "\r\n\t")
 LIMITS = {
     "title": 60,
     "description": 150,
@@ -68,6 +70,9 @@ def _text(form: FormData, name: str) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if len(text) > LIMITS[name]:
         raise BadRequest(f"The {name} is too long: at most {LIMITS[name]} characters")
+    # Forms skip the edge's check of JSON bodies: PostgreSQL's text cannot hold a NUL.
+    if has_control(text.translate(LINE_BREAKS)):
+        raise BadRequest(f"The {name} holds a control character")
     return text
 
 
