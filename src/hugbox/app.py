@@ -37,6 +37,7 @@ from hugbox.repos import wiring as repos
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
 from hugbox.settings import Settings
 from hugbox.signing import UrlSigner
+from hugbox.social import wiring as social
 from hugbox.spaces import wiring as spaces
 from hugbox.usage import wiring as usage
 from hugbox.viewer import wiring as viewer
@@ -56,6 +57,7 @@ INSTALLS: list[Install] = [
     accounts.install,
     webhooks.install,  # before repos: `/settings/webhooks` would be read as a repo's page
     usage.install,  # before repos: its pages (/settings/storage) would be a repo's path there
+    social.install,  # before repos: its pages `/collections/{namespace}` look like a repo's
     repos.install,
     community.install,
     lfs.install,

@@ -141,6 +141,17 @@ class RepoExists(Conflict):
         return {"url": f"{base_url}/{self.url_path}"}
 
 
+class CollectionExists(Conflict):
+    """Create with a title the namespace already has: `exists_ok=True` reads its `slug`."""
+
+    def __init__(self, *, slug: str):
+        super().__init__("You already have a collection with this title")
+        self.slug = slug
+
+    def extra_body(self, base_url: str) -> dict[str, Any]:
+        return {"slug": self.slug}
+
+
 class PreconditionFailed(HubError):
     status_code = 412
     default_message = (

@@ -242,6 +242,31 @@ PINNED |= {
     ("GET", "/settings/storage"),
     ("GET", "/organizations/{org}/settings/storage"),
     ("GET", "/admin/usage"),
+# Likes and collections (social/): the API huggingface_hub calls, and their pages.
+COLLECTION = "/api/collections/{namespace}/{slug}"
+PINNED |= {
+    ("POST", API + "/like"),
+    ("DELETE", API + "/like"),
+    ("GET", API + "/likers"),
+    ("GET", "/api/users/{user}/likes"),
+    ("GET", "/api/collections"),
+    ("POST", "/api/collections"),
+    ("GET", COLLECTION),
+    ("PATCH", COLLECTION),
+    ("DELETE", COLLECTION),
+    ("POST", COLLECTION + "/items"),
+    ("PATCH", COLLECTION + "/items/{item_id}"),
+    ("DELETE", COLLECTION + "/items/{item_id}"),
+    ("POST", COLLECTION + "/resource-group"),
+    ("POST", FILE + "/like"),
+    ("POST", PREFIXED + "/like"),
+    ("GET", "/collections/{namespace}"),
+    ("POST", "/collections/{namespace}"),
+    ("GET", "/collections/{namespace}/{slug}"),
+    ("POST", "/collections/{namespace}/{slug}/settings"),
+    ("POST", "/collections/{namespace}/{slug}/delete"),
+    ("POST", "/collections/{namespace}/{slug}/items"),
+    ("POST", "/collections/{namespace}/{slug}/items/{item_id}"),
 }
 FRAMEWORK = {"/openapi.json", "/api/docs", "/docs/oauth2-redirect"}
 

@@ -11,6 +11,7 @@ from hugbox.events import models as _event_models  # noqa: F401  (registers tabl
 from hugbox.jobs import models as _job_models  # noqa: F401  (registers tables)
 from hugbox.notifications import models as _notification_models  # noqa: F401  (registers tables)
 from hugbox.repos import models as _repo_models  # noqa: F401  (registers tables)
+from hugbox.social import models as _social_models  # noqa: F401  (registers tables)
 from hugbox.spaces import models as _space_models  # noqa: F401  (registers tables)
 from hugbox.usage import models as _usage_models  # noqa: F401  (registers tables)
 from hugbox.viewer import models as _viewer_models  # noqa: F401  (registers tables)
