@@ -34,6 +34,7 @@ from hugbox.observability import wiring as observability
 from hugbox.openapi import install_openapi
 from hugbox.repos import wiring as repos
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
+from hugbox.scanning import wiring as scanning
 from hugbox.settings import Settings
 from hugbox.signing import UrlSigner
 from hugbox.spaces import wiring as spaces
@@ -61,6 +62,7 @@ INSTALLS: list[Install] = [
     observability.install,  # /health, /ready, /metrics
     viewer.install,
     spaces.install,
+    scanning.install,
     cloud.install,  # last: it answers whole prefixes that huggingface.co serves and hugbox does not
 ]
 
@@ -121,6 +123,7 @@ def _set_state(app: FastAPI, context: Context, wiring: Wiring) -> None:
     app.state.signer = UrlSigner(context.secret)
     app.state.page_context = wiring.page_context
     app.state.repo_hooks = wiring.hooks
+    app.state.model_checks = wiring.model_checks
     for name, value in wiring.state.items():
         setattr(app.state, name, value)
     app.state.read_threads = read_threads()

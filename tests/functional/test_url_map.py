@@ -47,6 +47,7 @@ PINNED = {
     ("GET", API + "/user-access-request/{status}"),
     ("POST", API + "/user-access-request/handle"),
     ("POST", API + "/user-access-request/grant"),
+    ("GET", API + "/scan"),
     ("GET", FILE + "/resolve/{revision}/{path:path}"),
     ("HEAD", FILE + "/resolve/{revision}/{path:path}"),
     ("GET", PREFIXED + "/resolve/{revision}/{path:path}"),
@@ -174,6 +175,7 @@ PINNED |= {
         ("POST", "/settings/move"),
         ("POST", "/settings/delete"),
         ("POST", "/ask-access"),
+        ("POST", "/settings/security"),
     )
 }
 # Space settings forms (HTML), under spaces' URLs only.

@@ -34,6 +34,8 @@ Listing = Callable[[Request, Session, Repo, list[dict[str, Any]]], list[dict[str
 DownloadHeaders = Callable[[Request, Connection, RepoFields, str, str], dict[str, str]]
 # A section of a repo page, handed to its template under the section's name.
 PageSection = Callable[[Request, Session, Repo], Any]
+# What another part says about the files of a listing or a file page, by path (a scan's badge).
+FileBadges = Callable[[Session, list[Any]], dict[str, Any]]
 
 
 @dataclass
@@ -45,6 +47,7 @@ class RepoHooks:
     download_headers: list[DownloadHeaders] = field(default_factory=list)
     repo_page: dict[str, PageSection] = field(default_factory=dict)
     settings_page: dict[str, PageSection] = field(default_factory=dict)
+    file_badges: list[FileBadges] = field(default_factory=list)
 
     def info(self, request: Request, work: Work, repo: RepoFields) -> dict[str, Any]:
         """What the hooks of the repo's type add (their ORM session is opened only for them)."""
@@ -67,6 +70,13 @@ class RepoHooks:
         for add in self.download_headers:
             headers.update(add(request, work.connection, repo, sha256, revision))
         return headers
+
+    def badges(self, session: Session, entries: list[Any]) -> dict[str, list[Any]]:
+        found: dict[str, list[Any]] = {}
+        for badges in self.file_badges:
+            for path, badge in badges(session, entries).items():
+                found.setdefault(path, []).append(badge)
+        return found
 
     def sections(
         self, page: dict[str, PageSection], request: Request, session: Session, repo: Repo
