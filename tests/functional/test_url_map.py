@@ -195,6 +195,17 @@ PINNED |= {
     for rest in ("", "/{rest:path}")
     for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
 }
+# The audit log, for an org's admins and for site admins (API, export, pages).
+PINNED |= {
+    ("GET", "/api/organizations/{org}/audit-log"),
+    ("GET", "/api/organizations/{org}/audit-log/export"),
+    ("GET", "/api/admin/audit-log"),
+    ("GET", "/api/admin/audit-log/export"),
+    ("GET", "/organizations/{org}/settings/audit-log"),
+    ("GET", "/organizations/{org}/settings/audit-log.jsonl"),
+    ("GET", "/admin/audit-log"),
+    ("GET", "/admin/audit-log.jsonl"),
+}
 FRAMEWORK = {"/openapi.json", "/api/docs", "/docs/oauth2-redirect"}
 
 

@@ -15,7 +15,16 @@ from argon2.exceptions import VerificationError
 from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from hugbox.auth.models import Account, AccountKind, Membership, OrgRole, Token, TokenRole
+from hugbox import audit
+from hugbox.auth.models import (
+    SESSION_TOKEN_NAME,
+    Account,
+    AccountKind,
+    Membership,
+    OrgRole,
+    Token,
+    TokenRole,
+)  # fmt: skip
 from hugbox.errors import Conflict, Forbidden, InvalidCredentials, NotFound
 from hugbox.names import check_namespace
 
@@ -141,15 +150,23 @@ def _membership(session: Session, org: Account, user: Account) -> Membership | N
     )
 
 
-def add_member(session: Session, *, org: str, user: str, role: OrgRole) -> Membership:
+def add_member(
+    session: Session, *, org: str, user: str, role: OrgRole, actor: str | None = None
+) -> Membership:
+    """Add `user` to `org`, or change their role; `actor` None is the hub's operator (CLI)."""
     org_account = get_account(session, org, kind=AccountKind.ORG)
     user_account = get_account(session, user, kind=AccountKind.USER)
     membership = _membership(session, org_account, user_account)
+    old = None if membership is None else membership.role.value
     if membership is None:
         membership = Membership(org_id=org_account.id, user_id=user_account.id, role=role)
         session.add(membership)
     membership.role = role
     session.flush()
+    if old != role.value:
+        action = "org.member_add" if old is None else "org.member_role"
+        audit.record(session, action, actor=actor, namespace=org_account.name,
+                     member=user_account.name, role=[old, role.value])  # fmt: skip
     return membership
 
 
@@ -157,8 +174,12 @@ def create_token(session: Session, *, user: str, name: str, role: TokenRole) -> 
     """Create a token and return it; this is the only time its plain text exists."""
     account = get_account(session, user, kind=AccountKind.USER)
     plain = "hf_" + "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(34))
-    session.add(Token(user_id=account.id, name=name, role=role, token_hash=hash_token(plain)))
+    token = Token(user_id=account.id, name=name, role=role, token_hash=hash_token(plain))
+    session.add(token)
     session.flush()
+    if name != SESSION_TOKEN_NAME:  # a browser's session is audited as its sign-in
+        audit.record(session, "token.create", actor=account.name, namespace=account.name,
+                     token=name, token_id=token.id, role=role.value)  # fmt: skip
     return plain
 
 
@@ -246,6 +267,8 @@ def delete_token(session: Session, *, user: Account, token_id: int) -> None:
     token = session.get(Token, token_id)
     if token is None or token.user_id != user.id:
         raise NotFound("No such token")
+    audit.record(session, "token.revoke", actor=user.name, namespace=user.name,
+                 token=token.name, token_id=token.id)  # fmt: skip
     session.delete(token)
     session.flush()
 
@@ -269,12 +292,14 @@ def list_orgs(session: Session, *, user: Account) -> list[Account]:
     return sorted((m.org for m in session.scalars(stmt)), key=lambda org: org.name)
 
 
-def remove_member(session: Session, *, org: str, user: str) -> None:
+def remove_member(session: Session, *, org: str, user: str, actor: str | None = None) -> None:
     org_account = get_account(session, org, kind=AccountKind.ORG)
     user_account = get_account(session, user, kind=AccountKind.USER)
     membership = _membership(session, org_account, user_account)
     if membership is None:
         raise NotFound(f"{user} is not a member of {org}")
+    audit.record(session, "org.member_remove", actor=actor, namespace=org_account.name,
+                 member=user_account.name, role=[membership.role.value, None])  # fmt: skip
     session.delete(membership)
     session.flush()
 

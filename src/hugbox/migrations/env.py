@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from hugbox import audit as _audit  # noqa: F401  (registers tables)
 from hugbox.auth import models as _auth_models  # noqa: F401  (registers tables)
 from hugbox.db import MIGRATIONS_LOCK, Base, lock_in_transaction, make_engine
 from hugbox.events import models as _event_models  # noqa: F401  (registers tables)

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from hugbox import audit
 from hugbox.db import Database
 from hugbox.repos import content
 from hugbox.repos.models import Repo
@@ -30,7 +31,13 @@ class Scans:
             found = service.Candidate(
                 payload["path"], payload["oid"], payload["size"], payload["large"]
             )
-            service.keep(session, service.scan_candidate(self.store, self.blobs, repo, found))
+            scan = service.keep(
+                session, service.scan_candidate(self.store, self.blobs, repo, found)
+            )
+            if scan.status in service.ISSUES:
+                audit.record(session, "repo.scan_finding", actor=None, namespace=repo.namespace,
+                             repo=(repo.type.value, repo.repo_id), path=found.path,
+                             level=scan.status, imports=scan.pickle_imports)  # fmt: skip
 
     def check_weights(self, session: Session, repo: Repo, commit: str) -> None:
         """Refuse a model with a pickle the scan finds unsafe, scanning any not yet scanned
