@@ -6,14 +6,25 @@ Plain functions over an open, seekable file; nothing here touches the database o
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
+import mmap
 import struct
+import zipfile
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import BinaryIO
 
-from picklescan.scanner import SafetyLevel, scan_bytes
+from picklescan.scanner import (
+    MAGIC_NUMBER as MAGIC,
+)  # fmt: skip
+from picklescan.scanner import (
+    SafetyLevel,
+    get_magic_number,
+    scan_bytes,
+    scan_pickle_bytes,
+)
 
 # The files picklescan reads (pickles, PyTorch zips, numpy arrays, joblib dumps, zips of them).
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz",
@@ -25,6 +36,8 @@ _MAX_HEADER = 100_000_000
 # HF's levels, worst last: a file's status is the worst of its scans.
 LEVELS = ("unscanned", "queued", "safe", "caution", "suspicious", "error", "unsafe")
 _IMPORT_LEVEL = {"innocuous": "safe", "suspicious": "suspicious", "dangerous": "unsafe"}
+_7Z_MAGIC = b"7z\xbc\xaf\x27\x1c"
+_TORCH_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")  # legacy (pre-zip) torch.save files
 
 
 @dataclass(frozen=True)
@@ -51,9 +64,12 @@ def worst(levels: list[str]) -> str:
 
 
 def scan_pickle(handle: BinaryIO, path: str) -> Verdict:
-    suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path else None
+    suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path else ""
     try:
-        result = scan_bytes(handle, path, suffix)
+        if _container(handle, suffix):  # zips, 7z, numpy, legacy torch: picklescan's own way
+            result = scan_bytes(handle, path, suffix)
+        else:
+            result = scan_pickle_bytes(ArgumentSkipper(handle), path)
     except Exception as exc:  # picklescan's own parse errors: the file is not what it claims
         return Verdict("error", message=f"could not be read as a pickle: {type(exc).__name__}")
     imports = [_import(g.module, g.name, g.safety) for g in result.globals]
@@ -61,6 +77,55 @@ def scan_pickle(handle: BinaryIO, path: str) -> Verdict:
     if result.scan_err and status == "safe":
         return Verdict("error", imports, "part of the file could not be parsed")
     return Verdict(status, imports)
+
+
+def _container(handle: BinaryIO, suffix: str) -> bool:
+    """Whether the file is one of the formats picklescan unpacks itself, rather than one flat
+    pickle stream (a `.pkl`, a joblib dump, a pickled array)."""
+    try:
+        if suffix == ".npy" or zipfile.is_zipfile(handle):
+            return True
+        handle.seek(0)
+        if handle.read(6) == _7Z_MAGIC:
+            return True
+        handle.seek(0)
+        return suffix in _TORCH_SUFFIXES and get_magic_number(ArgumentSkipper(handle)) == MAGIC
+    finally:
+        handle.seek(0)
+
+
+class ArgumentSkipper:
+    """A flat pickle as the scanner reads it, with large opcode arguments skipped, not read.
+
+    Only opcodes can import anything; a tensor's bytes are one length-prefixed argument that
+    the pickle machine itself would jump over. Arguments of `SKIP_AT` bytes or more come back
+    as a zero-filled anonymous mapping of the same length (untouched pages cost no memory), so
+    a 10 GiB pickled array is scanned in milliseconds and a few MiB. Never used for archives:
+    there a "large read" is a member's bytes, which must be real."""
+
+    SKIP_AT = 1024 * 1024
+
+    def __init__(self, raw: BinaryIO):
+        self.raw = raw
+        self.size = raw.seek(0, io.SEEK_END)
+        raw.seek(0)
+
+    def read(self, n: int = -1) -> bytes | memoryview:
+        if n is None or n < self.SKIP_AT:
+            return self.raw.read(n)
+        start = self.raw.tell()
+        length = max(0, min(n, self.size - start))
+        self.raw.seek(start + length)
+        return memoryview(mmap.mmap(-1, length)) if length else b""
+
+    def readline(self, limit: int = -1) -> bytes:
+        return self.raw.readline(limit)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
 
 
 def _import(module: str, name: str, safety: SafetyLevel) -> dict[str, str]:

@@ -85,3 +85,30 @@ def test_only_pickle_bearing_and_safetensors_files_are_scanned() -> None:
     assert not scanner.scanned("config.json")
     assert scanner.worst(["safe", "unsafe", "queued"]) == "unsafe"
     assert scanner.worst([]) == "unscanned"
+
+
+def test_a_flat_pickle_is_scanned_without_reading_its_tensor_bytes() -> None:
+    import tracemalloc
+
+    big = pickle.dumps([np.zeros(32 * 1024 * 1024, dtype=np.uint8), RunsAShell()], protocol=4)
+    tracemalloc.start()
+    found = verdict(big, "training_args.bin")  # not a torch file, whatever its name
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert found.status == "unsafe"  # the import after the 32 MiB argument is still seen
+    assert {"module": "posix", "name": "system", "safety": "dangerous"} in found.imports
+    assert peak < 8 * 1024 * 1024  # the argument was skipped, not read into memory
+
+
+def test_legacy_torch_checkpoints_are_scanned() -> None:
+    for payload, expected in (({"w": torch.zeros(2)}, "safe"), ({"x": RunsAShell()}, "unsafe")):
+        buffer = io.BytesIO()
+        torch.save(payload, buffer, _use_new_zipfile_serialization=False)
+        assert verdict(buffer.getvalue(), "old.pt").status == expected
+
+
+def test_a_large_member_of_a_zip_is_read_for_real() -> None:
+    """A torch zip whose pickle is bigger than what flat pickles skip is still scanned whole."""
+    buffer = io.BytesIO()
+    torch.save({f"k{i}": "x" * 64 for i in range(40_000)} | {"z": RunsAShell()}, buffer)
+    assert verdict(buffer.getvalue(), "pytorch_model.bin").status == "unsafe"
