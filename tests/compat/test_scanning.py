@@ -18,7 +18,7 @@ from huggingface_hub import HfApi
 from sqlalchemy import create_engine, text
 
 from hugbox.settings import Settings
-from support import Hub, unique
+from support import Hub, create_token, unique
 from testdb import data_dir_env
 
 pytestmark = pytest.mark.compat
@@ -166,3 +166,41 @@ def test_scan_status_of_a_private_repo_is_not_found_to_others(hub: Hub, evil_rep
 
 def _auth(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
+
+
+def _whoami_status(hub: Hub, token: str) -> int:
+    return httpx.get(f"{hub.endpoint}/api/whoami-v2", headers=_auth(token)).status_code
+
+
+def test_a_token_published_in_a_public_repo_is_revoked(hub: Hub) -> None:
+    leaked = create_token(hub.data_dir, "carol", "write")
+    assert _whoami_status(hub, leaked) == 200
+    api = HfApi(endpoint=hub.endpoint, token=hub.alice)
+    repo_id = api.create_repo(f"alice/{unique('leak')}").repo_id
+    readme = f'---\nlicense: mit\n---\n# Demo\n\nlogin(token="{leaked}")\n'.encode()
+    api.upload_file(path_or_fileobj=readme, path_in_repo="README.md", repo_id=repo_id)
+    wait_for(lambda: _whoami_status(hub, leaked) == 401, timeout=10)
+    assert _whoami_status(hub, hub.carol) == 200  # her other tokens stay
+
+
+def test_a_token_in_a_private_repo_is_revoked_when_the_repo_turns_public(hub: Hub) -> None:
+    leaked = create_token(hub.data_dir, "carol", "read")
+    api = HfApi(endpoint=hub.endpoint, token=hub.alice)
+    repo_id = api.create_repo(f"alice/{unique('private-leak')}", private=True).repo_id
+    api.upload_file(path_or_fileobj=f"HF_TOKEN={leaked}\n".encode(), path_in_repo=".env",
+                    repo_id=repo_id)  # fmt: skip
+    [env] = api.get_paths_info(repo_id, [".env"])
+    wait_for(lambda: _secrets_checked(hub, env.blob_id))
+    assert _whoami_status(hub, leaked) == 200  # private: nobody else could read it
+    api.update_repo_settings(repo_id, private=False)
+    wait_for(lambda: _whoami_status(hub, leaked) == 401, timeout=10)
+
+
+def _secrets_checked(hub: Hub, blob_id: str) -> bool:
+    url = data_dir_env(hub.data_dir).get("HUGBOX_DATABASE_URL")
+    engine = create_engine(url or Settings(data_dir=hub.data_dir).sqlalchemy_url)
+    with engine.connect() as connection:
+        query = text("SELECT count(*) FROM secret_scans WHERE oid = :oid")
+        count = connection.execute(query, {"oid": blob_id}).scalar_one()
+    engine.dispose()
+    return bool(count)

@@ -67,3 +67,34 @@ def test_only_writers_may_let_inference_load_unsafe_weights(
     post_form(client, "/alice/evil/settings/security")  # unchecked: refused again, once the
     time.sleep(settings.inference_access_ttl + 0.1)  # caller's remembered access has expired
     assert _infer(client, token) == "UnsafeWeights"
+
+
+def test_secrets_are_listed_to_writers_and_leaked_tokens_audited(
+    client: TestClient, token: str, settings: Settings
+) -> None:
+    from hugbox.auth import service as auth
+    from hugbox.auth.models import TokenRole
+    from hugbox.db import Database
+
+    database = Database(settings.sqlalchemy_url)
+    with database.session() as session:
+        auth.create_user(session, name="root", password="pw-root", is_admin=True)
+        root = auth.create_token(session, user="root", name="t", role=TokenRole.READ)
+        leaked = auth.create_token(session, user="alice", name="notebook", role=TokenRole.WRITE)
+    database.close()
+    api_create(client, token, "app")
+    api_commit(client, token, "alice/app", {"deploy.sh": b"export AWS=AKIAIOSFODNN7EXAMPLE\n",
+                                            "notes.md": f"token: {leaked}\n".encode()})  # fmt: skip
+    headers = {"authorization": f"Bearer {root}"}
+    deadline = time.monotonic() + 20
+    while client.get("/api/whoami-v2", headers={"authorization": f"Bearer {leaked}"}).is_success:
+        assert time.monotonic() < deadline, "the leaked token was not revoked"
+        time.sleep(0.1)
+    [entry] = client.get("/api/admin/audit-log?action=token.leaked", headers=headers).json()
+    assert entry["namespace"] == "alice" and entry["data"]["found_in"] == "alice/app/notes.md"
+    login(client, "alice", "pw")
+    findings = client.get("/alice/app/settings").text
+    assert "<code>deploy.sh</code> line 1: AWS Access Key" in findings
+    assert "<code>notes.md</code> line 1: Hub token" in findings
+    client.cookies.clear()
+    assert "AWS Access Key" not in client.get("/alice/app").text

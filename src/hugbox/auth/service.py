@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import string
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ from hugbox.errors import Conflict, Forbidden, InvalidCredentials, NotFound
 from hugbox.names import check_namespace
 
 _hasher = PasswordHasher()
+
+log = logging.getLogger(__name__)
 
 
 class Principal(Protocol):
@@ -271,6 +274,21 @@ def delete_token(session: Session, *, user: Account, token_id: int) -> None:
                  token=token.name, token_id=token.id)  # fmt: skip
     session.delete(token)
     session.flush()
+
+
+def revoke_leaked(session: Session, *, token_hash: str, where: str) -> Account | None:
+    """Revoke the token whose sha256 is `token_hash`, found published at `where` (a public
+    repo's file): anyone could use it now. Returns its owner, or None when no such token."""
+    row = session.scalar(_TOKEN_BY_HASH, {"token_hash": token_hash})
+    if row is None:
+        return None
+    owner = row.user
+    audit.record(session, "token.leaked", actor=None, namespace=owner.name, token=row.name,
+                 token_id=row.id, found_in=where)  # fmt: skip
+    session.delete(row)
+    session.flush()
+    log.warning("revoked token %s of %s: it was published in %s", row.id, owner.name, where)
+    return owner
 
 
 def revoke_token(session: Session, plain: str) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hugbox.db import Base, UTCDateTime, utcnow
 
 SCAN_JOB = "scanning.scan"
+SECRETS_JOB = "scanning.secrets"
 
 
 class FileScan(Base):
@@ -37,3 +38,14 @@ class UnsafeWeightsAllowed(Base):
     )
     allowed_by: Mapped[str] = mapped_column(String(96))
     allowed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SecretScan(Base):
+    """The secrets found in one small text file's bytes (a git blob, named by its id), with
+    the sha256 of each hub token among them so it can be revoked: never the secret itself."""
+
+    __tablename__ = "secret_scans"
+
+    oid: Mapped[str] = mapped_column(String(40), primary_key=True)
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

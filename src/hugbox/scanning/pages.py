@@ -15,7 +15,7 @@ from hugbox.deps import SessionDep
 from hugbox.repos.content import RepoEntry, RepoFile
 from hugbox.repos.models import Repo
 from hugbox.repos.pages import WritablePageRepo, add_repo_page, repo_path, see_other
-from hugbox.scanning import scanner, service
+from hugbox.scanning import leaks, scanner, service
 from hugbox.web.session import CheckedForm
 
 router = APIRouter(tags=["pages"])
@@ -57,8 +57,10 @@ def security_banner(request: Request, session: Session, repo: Repo) -> list[dict
 
 
 def security_settings(request: Request, session: Session, repo: Repo) -> dict[str, Any]:
-    status = service.repo_status(session, request.app.state.store, repo)
-    return {"allowed": service.unsafe_allowed(session, repo), **status}
+    store = request.app.state.store
+    status = service.repo_status(session, store, repo)
+    secrets = leaks.findings_at_head(session, store, repo)  # the settings page: writers only
+    return {"allowed": service.unsafe_allowed(session, repo), "secrets": secrets, **status}
 
 
 def save_security(

@@ -11,7 +11,7 @@ from hugbox.db import Database
 from hugbox.repos import content
 from hugbox.repos.models import Repo
 from hugbox.repos.store import RepoStore
-from hugbox.scanning import scanner, service
+from hugbox.scanning import leaks, scanner, service
 from hugbox.scanning.models import FileScan
 from hugbox.storage.blobs import BlobStore
 
@@ -38,6 +38,10 @@ class Scans:
                 audit.record(session, "repo.scan_finding", actor=None, namespace=repo.namespace,
                              repo=(repo.type.value, repo.repo_id), path=found.path,
                              level=scan.status, imports=scan.pickle_imports)  # fmt: skip
+
+    def check_secrets(self, payload: dict[str, Any]) -> None:
+        with self.database.session() as session:
+            leaks.check_blob(self.store, session, payload)
 
     def check_weights(self, session: Session, repo: Repo, commit: str) -> None:
         """Refuse a model with a pickle the scan finds unsafe, scanning any not yet scanned

@@ -1,5 +1,6 @@
-"""file_scans, unsafe_weights_allowed and audit_entries: security scan verdicts per blob, the
-repos whose admins let inference load weights found unsafe, and the append-only audit log
+"""file_scans, unsafe_weights_allowed, secret_scans and audit_entries: security scan verdicts
+per blob, the repos whose admins let inference load weights found unsafe, the secrets found in
+text files, and the append-only audit log
 
 Revision ID: 0011_trust
 Revises: 0010_space_runs
@@ -37,6 +38,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("repo_pk"),
     )
 
+    op.create_table(
+        "secret_scans",
+        sa.Column("oid", sa.String(length=40), nullable=False),
+        sa.Column("findings", sa.JSON(), nullable=False),
+        sa.Column("scanned_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("oid"),
+    )
     op.create_table(
         "audit_entries",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -76,6 +84,7 @@ def _append_only() -> None:
 
 def downgrade() -> None:
     op.drop_table("audit_entries")
+    op.drop_table("secret_scans")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION audit_entries_append_only()")
     op.drop_table("unsafe_weights_allowed")
