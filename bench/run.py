@@ -3,7 +3,7 @@ and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
      [--only download upload model_info object_access replicas inference ray git gpt2
-            viewer xet web spaces spaces_containers jobs s3 discussions webhooks usage]
+            viewer xet web spaces spaces_containers jobs s3 discussions webhooks usage scanning]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import object_access
 import ray_serve
 import replicas
 import s3
+import scanning
 import spaces
 import spaces_containers
 import upload
@@ -57,6 +58,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "discussions": discussions.run,
     "webhooks": webhooks.run,
     "usage": usage.run,
+    "scanning": scanning.run,
 }
 COLUMNS = ("benchmark", "measured", "baseline (same run)", "ratio", "target", "ok")
 

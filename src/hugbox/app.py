@@ -35,6 +35,7 @@ from hugbox.observability import wiring as observability
 from hugbox.openapi import install_openapi
 from hugbox.repos import wiring as repos
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
+from hugbox.scanning import wiring as scanning
 from hugbox.settings import Settings
 from hugbox.signing import UrlSigner
 from hugbox.social import wiring as social
@@ -69,6 +70,7 @@ INSTALLS: list[Install] = [
     viewer.install,
     spaces.install,
     notifications.install,
+    scanning.install,
     cloud.install,  # last: it answers whole prefixes that huggingface.co serves and hugbox does not
 ]
 
@@ -129,6 +131,7 @@ def _set_state(app: FastAPI, context: Context, wiring: Wiring) -> None:
     app.state.signer = UrlSigner(context.secret)
     app.state.page_context = wiring.page_context
     app.state.repo_hooks = wiring.hooks
+    app.state.model_checks = wiring.model_checks
     for name, value in wiring.state.items():
         setattr(app.state, name, value)
     app.state.read_threads = read_threads()

@@ -14,6 +14,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hugbox import audit
 from hugbox.error_responses import error_response
 from hugbox.errors import PayloadTooLarge
 from hugbox.repos.legacy import LegacyIds
@@ -86,6 +87,8 @@ class RequestIdMiddleware:
         headers = dict(scope["headers"])
         incoming = headers.get(b"x-amzn-trace-id", b"").decode("latin-1") or None
         request_id = new_request_id(incoming)
+        client = scope.get("client")
+        audit.set_client(client[0] if client else None)  # for the audit entries it records
         started = time.perf_counter()
         status = sent = 0
         scope.setdefault("state", {})  # shared with the inner scopes: dependencies note the user

@@ -15,14 +15,19 @@ from typing import Any, Protocol
 
 from fastapi import APIRouter
 from prometheus_client import CollectorRegistry
+from sqlalchemy.orm import Session
 
 from hugbox.context import Context
 from hugbox.events.service import Subscriber
 from hugbox.jobs.worker import Handler
 from hugbox.repos.hooks import RepoHooks
+from hugbox.repos.models import Repo
 from hugbox.web.templates import ContextProcessor
 
 Hook = Callable[[], Awaitable[None]]
+# A check the Inference API makes before it loads a model at a commit (session, repo, commit id):
+# it raises a HubError to refuse (a scan found the weights unsafe).
+ModelCheck = Callable[[Session, Repo, str], None]
 
 
 @dataclass
@@ -39,6 +44,7 @@ class Wiring:
     periodic: dict[str, float] = field(default_factory=dict)  # job kind: seconds between runs
     on_start: list[Hook] = field(default_factory=list)  # in the app's lifespan, in order
     on_stop: list[Hook] = field(default_factory=list)  # in reverse order
+    model_checks: list[ModelCheck] = field(default_factory=list)  # on `app.state.model_checks`
     # Every part's Prometheus metrics, which /metrics renders (hugbox.observability).
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 

@@ -53,6 +53,7 @@ PINNED = {
     ("GET", API + "/user-access-request/{status}"),
     ("POST", API + "/user-access-request/handle"),
     ("POST", API + "/user-access-request/grant"),
+    ("GET", API + "/scan"),
     ("GET", FILE + "/resolve/{revision}/{path:path}"),
     ("HEAD", FILE + "/resolve/{revision}/{path:path}"),
     ("GET", PREFIXED + "/resolve/{revision}/{path:path}"),
@@ -181,6 +182,7 @@ PINNED |= {
         ("POST", "/settings/move"),
         ("POST", "/settings/delete"),
         ("POST", "/ask-access"),
+        ("POST", "/settings/security"),
     )
 }
 # Community pages (HTML): the Community tab, a new discussion, a discussion and its forms.
@@ -242,6 +244,7 @@ PINNED |= {
     ("GET", "/settings/storage"),
     ("GET", "/organizations/{org}/settings/storage"),
     ("GET", "/admin/usage"),
+}
 # Likes and collections (social/): the API huggingface_hub calls, and their pages.
 COLLECTION = "/api/collections/{namespace}/{slug}"
 PINNED |= {
@@ -267,6 +270,17 @@ PINNED |= {
     ("POST", "/collections/{namespace}/{slug}/delete"),
     ("POST", "/collections/{namespace}/{slug}/items"),
     ("POST", "/collections/{namespace}/{slug}/items/{item_id}"),
+}
+# The audit log, for an org's admins and for site admins (API, export, pages).
+PINNED |= {
+    ("GET", "/api/organizations/{org}/audit-log"),
+    ("GET", "/api/organizations/{org}/audit-log/export"),
+    ("GET", "/api/admin/audit-log"),
+    ("GET", "/api/admin/audit-log/export"),
+    ("GET", "/organizations/{org}/settings/audit-log"),
+    ("GET", "/organizations/{org}/settings/audit-log.jsonl"),
+    ("GET", "/admin/audit-log"),
+    ("GET", "/admin/audit-log.jsonl"),
 }
 FRAMEWORK = {"/openapi.json", "/api/docs", "/docs/oauth2-redirect"}
 

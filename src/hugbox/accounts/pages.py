@@ -4,11 +4,16 @@ They join auth with repos, so they live above both."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
+from hugbox import audit
+from hugbox.accounts import api as account_api
+from hugbox.accounts import audit_log
+from hugbox.audit import AuditQuery
 from hugbox.auth import service
 from hugbox.auth.models import Account, AccountKind
 from hugbox.auth.pages import form_field, require_user, see_other, start_session
@@ -103,3 +108,54 @@ def profile(
     return render(
         request, "profile.html", account=account, sections=sections, members=members, orgs=orgs
     )
+
+
+def _audit_page(
+    request: Request, session: Session, query: AuditQuery, *, title: str, export_url: str
+) -> Response:
+    before = request.query_params.get("before")
+    entries = audit.list_entries(
+        session, query, before=int(before) if before and before.isdigit() else None
+    )
+    params = {k: v for k, v in request.query_params.items() if k != "before"}
+    older = None
+    if len(entries) == audit.PAGE:
+        older = "?" + urlencode({**params, "before": str(entries[-1].id)})
+    return render(
+        request, "audit_log.html", title=title, entries=[audit.as_json(e) for e in entries],
+        filters=params, older=older, export_url=f"{export_url}?{urlencode(params)}",
+    )  # fmt: skip
+
+
+def _filters(request: Request) -> dict[str, str | None]:
+    return {name: request.query_params.get(name) for name in account_api.FILTERS}
+
+
+@router.get("/organizations/{org}/settings/audit-log")
+def org_audit_log_page(
+    request: Request, session: SessionDep, caller: PageCaller, org: str
+) -> Response:
+    query = audit_log.org_query(session, caller, org, _filters(request))
+    path = f"/organizations/{quote(org)}/settings/audit-log.jsonl"
+    return _audit_page(request, session, query, title=f"{org} · audit log", export_url=path)
+
+
+@router.get("/organizations/{org}/settings/audit-log.jsonl")
+def org_audit_log_export(
+    request: Request, session: SessionDep, caller: PageCaller, org: str
+) -> Response:
+    query = audit_log.org_query(session, caller, org, _filters(request))
+    return account_api.export(request, query, query.namespace or org)
+
+
+@router.get("/admin/audit-log")
+def site_audit_log_page(request: Request, session: SessionDep, caller: PageCaller) -> Response:
+    query = audit_log.site_query(caller, _filters(request))
+    return _audit_page(
+        request, session, query, title="Audit log", export_url="/admin/audit-log.jsonl"
+    )
+
+
+@router.get("/admin/audit-log.jsonl")
+def site_audit_log_export(request: Request, caller: PageCaller) -> Response:
+    return account_api.export(request, audit_log.site_query(caller, _filters(request)), "hub")

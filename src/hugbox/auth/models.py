@@ -10,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hugbox.db import Base, UTCDateTime, str_enum, utcnow
 
+# The name of the token behind a browser's session cookie (auth.sessions).
+SESSION_TOKEN_NAME = "web session"  # noqa: S105 - a token's display name, not a secret
+
 
 class AccountKind(StrEnum):
     USER = "user"

@@ -9,8 +9,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from hugbox import audit
 from hugbox.auth import service, sessions
-from hugbox.auth.models import Account, AccountKind, OrgRole, TokenRole
+from hugbox.auth.models import SESSION_TOKEN_NAME, Account, AccountKind, OrgRole, TokenRole
 from hugbox.auth.sessions import PageCaller
 from hugbox.deps import SessionDep
 from hugbox.errors import BadRequest, Forbidden, HubError
@@ -36,12 +37,10 @@ def see_other(location: str) -> RedirectResponse:
 
 def start_session(request: Request, session: SessionDep, user: str, next_url: str) -> Response:
     service.delete_old_tokens(
-        session, user=service.get_account(session, user), name=sessions.SESSION_TOKEN_NAME,
+        session, user=service.get_account(session, user), name=SESSION_TOKEN_NAME,
         before=datetime.now(UTC) - sessions.SESSION_MAX_AGE,
     )  # fmt: skip
-    token = service.create_token(
-        session, user=user, name=sessions.SESSION_TOKEN_NAME, role=TokenRole.WRITE
-    )
+    token = service.create_token(session, user=user, name=SESSION_TOKEN_NAME, role=TokenRole.WRITE)
     response = see_other(_safe_next(next_url))
     sessions.set_session_cookie(request, response, token)
     return response
@@ -62,10 +61,12 @@ def login(request: Request, session: SessionDep, caller: PageCaller, form: Check
     user = service.verify_password(session, name=username, password=str(form.get("password")))
     if user is None or user.kind != AccountKind.USER:
         limiter.fail(*keys)
+        audit.record(session, "user.login_failed", actor=None, namespace=username[:96] or None)
         return render(
             request, "login.html", status_code=401, next=_safe_next(next_url),
             error="Wrong username or password.", username=username,
         )  # fmt: skip
+    audit.record(session, "user.login", actor=user.name, namespace=user.name)
     return start_session(request, session, user.name, next_url)
 
 
@@ -95,7 +96,7 @@ def require_user(caller: PageCaller) -> Account:
 @router.get("/settings/tokens")
 def tokens_page(request: Request, session: SessionDep, caller: PageCaller) -> Response:
     user = require_user(caller)
-    tokens = service.list_tokens(session, user=user, exclude_name=sessions.SESSION_TOKEN_NAME)
+    tokens = service.list_tokens(session, user=user, exclude_name=SESSION_TOKEN_NAME)
     return render(request, "tokens.html", tokens=tokens, new_token=None, roles=list(TokenRole))
 
 
@@ -105,11 +106,11 @@ def create_token(
 ) -> Response:
     user = require_user(caller)
     name = form_field(form, "name")
-    if not name or name == sessions.SESSION_TOKEN_NAME:
+    if not name or name == SESSION_TOKEN_NAME:
         raise BadRequest("Give the token a name (not 'web session').")
     role = TokenRole(form_field(form, "role") or "read")
     plain = service.create_token(session, user=user.name, name=name[:100], role=role)
-    tokens = service.list_tokens(session, user=user, exclude_name=sessions.SESSION_TOKEN_NAME)
+    tokens = service.list_tokens(session, user=user, exclude_name=SESSION_TOKEN_NAME)
     return render(request, "tokens.html", tokens=tokens, new_token=plain, roles=list(TokenRole))
 
 
@@ -136,10 +137,10 @@ def set_member(session: SessionDep, caller: PageCaller, form: CheckedForm, org: 
     if not service.is_org_admin(caller, account):
         raise Forbidden(f"Only admins of {account.name} manage its members")
     user = form_field(form, "user")
+    actor = caller.user.name if caller.user else None
     if form.get("remove"):
-        service.remove_member(session, org=account.name, user=user)
+        service.remove_member(session, org=account.name, user=user, actor=actor)
     else:
-        service.add_member(
-            session, org=account.name, user=user, role=OrgRole(form_field(form, "role"))
-        )
+        role = OrgRole(form_field(form, "role"))
+        service.add_member(session, org=account.name, user=user, role=role, actor=actor)
     return see_other(f"/organizations/{quote(account.name)}/members")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import string
 from collections.abc import Sequence
@@ -15,11 +16,22 @@ from argon2.exceptions import VerificationError
 from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from hugbox.auth.models import Account, AccountKind, Membership, OrgRole, Token, TokenRole
+from hugbox import audit
+from hugbox.auth.models import (
+    SESSION_TOKEN_NAME,
+    Account,
+    AccountKind,
+    Membership,
+    OrgRole,
+    Token,
+    TokenRole,
+)  # fmt: skip
 from hugbox.errors import Conflict, Forbidden, InvalidCredentials, NotFound
 from hugbox.names import check_namespace
 
 _hasher = PasswordHasher()
+
+log = logging.getLogger(__name__)
 
 
 class Principal(Protocol):
@@ -141,15 +153,23 @@ def _membership(session: Session, org: Account, user: Account) -> Membership | N
     )
 
 
-def add_member(session: Session, *, org: str, user: str, role: OrgRole) -> Membership:
+def add_member(
+    session: Session, *, org: str, user: str, role: OrgRole, actor: str | None = None
+) -> Membership:
+    """Add `user` to `org`, or change their role; `actor` None is the hub's operator (CLI)."""
     org_account = get_account(session, org, kind=AccountKind.ORG)
     user_account = get_account(session, user, kind=AccountKind.USER)
     membership = _membership(session, org_account, user_account)
+    old = None if membership is None else membership.role.value
     if membership is None:
         membership = Membership(org_id=org_account.id, user_id=user_account.id, role=role)
         session.add(membership)
     membership.role = role
     session.flush()
+    if old != role.value:
+        action = "org.member_add" if old is None else "org.member_role"
+        audit.record(session, action, actor=actor, namespace=org_account.name,
+                     member=user_account.name, role=[old, role.value])  # fmt: skip
     return membership
 
 
@@ -157,8 +177,12 @@ def create_token(session: Session, *, user: str, name: str, role: TokenRole) -> 
     """Create a token and return it; this is the only time its plain text exists."""
     account = get_account(session, user, kind=AccountKind.USER)
     plain = "hf_" + "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(34))
-    session.add(Token(user_id=account.id, name=name, role=role, token_hash=hash_token(plain)))
+    token = Token(user_id=account.id, name=name, role=role, token_hash=hash_token(plain))
+    session.add(token)
     session.flush()
+    if name != SESSION_TOKEN_NAME:  # a browser's session is audited as its sign-in
+        audit.record(session, "token.create", actor=account.name, namespace=account.name,
+                     token=name, token_id=token.id, role=role.value)  # fmt: skip
     return plain
 
 
@@ -246,8 +270,25 @@ def delete_token(session: Session, *, user: Account, token_id: int) -> None:
     token = session.get(Token, token_id)
     if token is None or token.user_id != user.id:
         raise NotFound("No such token")
+    audit.record(session, "token.revoke", actor=user.name, namespace=user.name,
+                 token=token.name, token_id=token.id)  # fmt: skip
     session.delete(token)
     session.flush()
+
+
+def revoke_leaked(session: Session, *, token_hash: str, where: str) -> Account | None:
+    """Revoke the token whose sha256 is `token_hash`, found published at `where` (a public
+    repo's file): anyone could use it now. Returns its owner, or None when no such token."""
+    row = session.scalar(_TOKEN_BY_HASH, {"token_hash": token_hash})
+    if row is None:
+        return None
+    owner = row.user
+    audit.record(session, "token.leaked", actor=None, namespace=owner.name, token=row.name,
+                 token_id=row.id, found_in=where)  # fmt: skip
+    session.delete(row)
+    session.flush()
+    log.warning("revoked token %s of %s: it was published in %s", row.id, owner.name, where)
+    return owner
 
 
 def revoke_token(session: Session, plain: str) -> None:
@@ -269,12 +310,14 @@ def list_orgs(session: Session, *, user: Account) -> list[Account]:
     return sorted((m.org for m in session.scalars(stmt)), key=lambda org: org.name)
 
 
-def remove_member(session: Session, *, org: str, user: str) -> None:
+def remove_member(session: Session, *, org: str, user: str, actor: str | None = None) -> None:
     org_account = get_account(session, org, kind=AccountKind.ORG)
     user_account = get_account(session, user, kind=AccountKind.USER)
     membership = _membership(session, org_account, user_account)
     if membership is None:
         raise NotFound(f"{user} is not a member of {org}")
+    audit.record(session, "org.member_remove", actor=actor, namespace=org_account.name,
+                 member=user_account.name, role=[membership.role.value, None])  # fmt: skip
     session.delete(membership)
     session.flush()
 

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from limits.storage import Storage
 
+from hugbox.auth.models import SESSION_TOKEN_NAME
 from hugbox.auth.service import ANONYMOUS, Caller, authenticate
 from hugbox.deps import SessionDep
 from hugbox.errors import InvalidCredentials, TooManyRequests
@@ -20,7 +21,6 @@ from hugbox.ratelimit import RateLimit
 from hugbox.web.csrf import SESSION_COOKIE
 from hugbox.web.session import is_https
 
-SESSION_TOKEN_NAME = "web session"  # noqa: S105 - a token's display name, not a secret
 SESSION_MAX_AGE = timedelta(days=14)
 
 

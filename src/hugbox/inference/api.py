@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from hugbox import __version__
@@ -50,7 +51,7 @@ MODEL = "/models/{namespace}/{name}"
 T = TypeVar("T")
 
 
-def _with_model(request: Request, model: str | None, use: Callable[[Repo, str], T]) -> T:
+def _with_model(request: Request, model: str | None, use: Callable[[Session, Repo, str], T]) -> T:
     """`use(repo, revision)` after the access check, in a short transaction of its own: the
     session must not stay open while a model runs. `model` (`org/name[@rev]`) overrides the
     URL's model."""
@@ -60,23 +61,26 @@ def _with_model(request: Request, model: str | None, use: Callable[[Repo, str], 
         caller = authenticate(session, bearer_token(request))
         repo = load_repo(request, session, caller, Need.DOWNLOAD, repo_id=repo_id or None)
         request.state.inference_model = repo.repo_id  # the label of its metrics
-        return use(repo, revision or path_revision(request))
+        return use(session, repo, revision or path_revision(request))
 
 
 def target(request: Request, model: str | None = None) -> service.Target:
     """The model folder, ready to load (see `_with_model`)."""
     settings: Settings = request.app.state.settings
-    return _with_model(
-        request,
-        model,
-        lambda repo, revision: service.target_for(
+
+    def prepare(session: Session, repo: Repo, revision: str) -> service.Target:
+        found = service.target_for(
             request.app.state.store,
             repo,
             revision=revision,
             snapshots_dir=settings.data_dir / "inference" / "snapshots",
             max_model_bytes=settings.inference_max_model_bytes,
-        ),
-    )
+        )
+        for check in getattr(request.app.state, "model_checks", ()):  # a scan's verdict
+            check(session, repo, found.sha)
+        return found
+
+    return _with_model(request, model, prepare)
 
 
 async def resolve(request: Request, model: str | None = None) -> service.Target:
@@ -93,7 +97,9 @@ def facts(request: Request) -> service.ModelFacts:
     """What the URL's model is, without preparing it to load (see `_with_model`)."""
     store = request.app.state.store
     return _with_model(
-        request, None, lambda repo, revision: service.model_facts(store, repo, revision=revision)
+        request,
+        None,
+        lambda _session, repo, revision: service.model_facts(store, repo, revision=revision),
     )
 
 

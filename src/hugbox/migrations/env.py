@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from hugbox import audit as _audit  # noqa: F401  (registers tables)
 from hugbox.auth import models as _auth_models  # noqa: F401  (registers tables)
 from hugbox.community import models as _community_models  # noqa: F401  (registers tables)
 from hugbox.db import MIGRATIONS_LOCK, Base, lock_in_transaction, make_engine
@@ -11,6 +12,7 @@ from hugbox.events import models as _event_models  # noqa: F401  (registers tabl
 from hugbox.jobs import models as _job_models  # noqa: F401  (registers tables)
 from hugbox.notifications import models as _notification_models  # noqa: F401  (registers tables)
 from hugbox.repos import models as _repo_models  # noqa: F401  (registers tables)
+from hugbox.scanning import models as _scanning_models  # noqa: F401  (registers tables)
 from hugbox.social import models as _social_models  # noqa: F401  (registers tables)
 from hugbox.spaces import models as _space_models  # noqa: F401  (registers tables)
 from hugbox.usage import models as _usage_models  # noqa: F401  (registers tables)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from hugbox.auth.service import Caller
 from hugbox.deps import (
     BaseUrlDep,
     CallerDep,
@@ -225,7 +226,7 @@ def delete_repo(body: RepoRefBody, session: SessionDep, caller: CallerDep, store
     namespace = body.organization or (caller.user.name if caller.user else "")
     repo_id = body.name if "/" in body.name else f"{namespace}/{body.name}"
     repo = _writable(session, caller, body.type, repo_id)
-    service.delete_repo(session, store, repo=repo)
+    service.delete_repo(session, store, repo=repo, actor=_name(caller))
     return {}
 
 
@@ -253,12 +254,20 @@ class SettingsBody(BaseModel):
 
 
 @router.put(API + "/settings", **returns(Empty))
-def update_settings(body: SettingsBody, repo: WritableRepo, session: SessionDep) -> Any:
+def update_settings(
+    body: SettingsBody, repo: WritableRepo, session: SessionDep, caller: CallerDep
+) -> Any:
     private = body.private if body.visibility is None else body.visibility != "public"
     if body.gated is True:
         raise BadRequest("`gated` must be false, 'auto' or 'manual'")
-    service.update_settings(session, repo=repo, private=private, gated=body.gated)
+    service.update_settings(
+        session, repo=repo, private=private, gated=body.gated, actor=_name(caller)
+    )
     return {}
+
+
+def _name(caller: Caller) -> str | None:
+    return caller.user.name if caller.user else None
 
 
 @router.get(API + "/auth-check", **returns(Empty, description="The caller may download"))

@@ -20,6 +20,7 @@ from hugbox.auth.sessions import PageCaller
 from hugbox.deps import SessionDep, StoreDep
 from hugbox.errors import BadRequest, EntryNotFound
 from hugbox.repos import access, browse, commits
+from hugbox.repos.hooks import HooksDep
 from hugbox.repos.models import Repo
 from hugbox.repos.pages import (
     ContributingPageRepo,
@@ -61,8 +62,8 @@ def _crumbs(repo: Repo, revision: str, path: str) -> list[tuple[str, str]]:
 
 
 def _tree(
-    request: Request, repo: PageRepo, store: StoreDep, revision: str, path: str = "",
-    p: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    request: Request, repo: PageRepo, store: StoreDep, session: SessionDep, hooks: HooksDep,
+    revision: str, path: str = "", p: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> Response:  # fmt: skip
     revision, path = unquote(revision), unquote(path)
     switch = request.query_params.get("revision")
@@ -75,6 +76,7 @@ def _tree(
         request, "tree.html", repo=repo, tab="files", revision=revision, folder=folder,
         crumbs=_crumbs(repo, revision, path), page=p,
         more=folder.offset + len(folder.entries) < folder.total,
+        badges=hooks.badges(session, folder.entries),
     )  # fmt: skip
 
 
@@ -83,7 +85,10 @@ _register("/tree/{revision}/{path:path}")(_tree)
 
 
 @_register("/blob/{revision}/{path:path}")
-def blob(request: Request, repo: FilesRepo, store: StoreDep, revision: str, path: str) -> Response:
+def blob(
+    request: Request, repo: FilesRepo, store: StoreDep, session: SessionDep, hooks: HooksDep,
+    revision: str, path: str,
+) -> Response:  # fmt: skip
     revision, path = unquote(revision), unquote(path)
     view = browse.file_view(store, repo, revision, path)
     resolve = f"{repo_path(repo)}/resolve/{quote(view.commit_id)}/{quote(path)}"
@@ -91,6 +96,7 @@ def blob(request: Request, repo: FilesRepo, store: StoreDep, revision: str, path
         request, "blob.html", repo=repo, tab="files", revision=revision, view=view,
         highlighted=highlight_file(path, view.text) if view.text is not None else None,
         crumbs=_crumbs(repo, revision, path), raw_url=resolve,
+        badges=hooks.badges(session, [view.file]).get(view.file.path, []),
         download_url=f"{resolve}?download=true",
     )  # fmt: skip
 

@@ -40,6 +40,8 @@ Downloaded = Callable[[Request, RepoFields, str], None]
 # An upload of `size` more bytes to the repo, asked before any byte travels (preupload, LFS
 # batch, a Xet write token): raises a HubError to refuse it (a storage quota).
 UploadCheck = Callable[[Session, Repo, int], None]
+# What another part says about the files of a listing or a file page, by path (a scan's badge).
+FileBadges = Callable[[Session, list[Any]], dict[str, Any]]
 
 
 @dataclass
@@ -53,6 +55,7 @@ class RepoHooks:
     settings_page: dict[str, PageSection] = field(default_factory=dict)
     downloaded: list[Downloaded] = field(default_factory=list)
     upload_check: list[UploadCheck] = field(default_factory=list)
+    file_badges: list[FileBadges] = field(default_factory=list)
 
     def info(self, request: Request, work: Work, repo: RepoFields) -> dict[str, Any]:
         """What the hooks of the repo's type add (their ORM session is opened only for them)."""
@@ -83,6 +86,13 @@ class RepoHooks:
     def check_upload(self, session: Session, repo: Repo, size: int) -> None:
         for check in self.upload_check:
             check(session, repo, size)
+
+    def badges(self, session: Session, entries: list[Any]) -> dict[str, list[Any]]:
+        found: dict[str, list[Any]] = {}
+        for badges in self.file_badges:
+            for path, badge in badges(session, entries).items():
+                found.setdefault(path, []).append(badge)
+        return found
 
     def sections(
         self, page: dict[str, PageSection], request: Request, session: Session, repo: Repo

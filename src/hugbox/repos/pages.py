@@ -260,11 +260,14 @@ def settings_page(
 
 
 @repo_page("/settings", methods=("POST",))
-def update_settings(repo: WritablePageRepo, session: SessionDep, form: CheckedForm) -> Response:
+def update_settings(
+    repo: WritablePageRepo, session: SessionDep, caller: PageCaller, form: CheckedForm
+) -> Response:
     gated = str(form.get("gated") or "false")
     service.update_settings(
         session, repo=repo, private=form.get("visibility") == "private",
         gated=False if gated == "false" else gated,
+        actor=caller.user.name if caller.user else None,
     )  # fmt: skip
     return see_other(f"{repo_path(repo)}/settings")
 
@@ -286,7 +289,7 @@ def delete_repo(
     if str(form.get("confirm") or "").strip() != repo.repo_id:
         raise BadRequest(f"Type {repo.repo_id} to confirm the deletion")
     owner = repo.namespace
-    service.delete_repo(session, store, repo=repo)
+    service.delete_repo(session, store, repo=repo, actor=caller.user.name if caller.user else None)
     return see_other(f"/{quote(owner)}")
 
 

@@ -58,6 +58,8 @@ class ModelInfo(RepoInfo):
     pipeline_tag: str | None = None
     library_name: str | None = None
     config: ModelConfig | None = None
+    # With `?securityStatus=true` (scanning's info hook): {scansDone, filesWithIssues}.
+    securityRepoStatus: dict[str, Any] | None = None
 
 
 class DatasetInfo(RepoInfo):
@@ -113,6 +115,8 @@ class RepoFile(WireModel):
     lfs: TreeLfsInfo | None = None
     lastCommit: LastCommitInfo | None = None
     xetHash: str | None = None  # on files stored in Xet (xet's listing hook adds it)
+    # On expanded entries of scanned files (scanning's listing hook): {status, avScan, ...}.
+    securityFileStatus: dict[str, Any] | None = None
 
 
 class RepoFolder(WireModel):

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, lazyload
 
+from hugbox import audit
 from hugbox.auth.models import Account, AccountKind
 from hugbox.auth.service import (
     ANONYMOUS_BEARER,
@@ -274,13 +275,16 @@ def author_email(user: Account) -> str:
     return user.email or f"{user.name}@users.noreply.hugbox"
 
 
-def delete_repo(session: Session, store: RepoStore, *, repo: Repo) -> None:
+def delete_repo(
+    session: Session, store: RepoStore, *, repo: Repo, actor: str | None = None
+) -> None:
     # The repo's lock before its rows: a writer holds the lock while it records its change on
     # the repo's rows, so the other order could wait for a writer that waits for us. A delete
     # cut short after this finds the repo gone from disk, and ends its rows when asked again.
     # Blobs stay: other repos may share them (content-addressed); a GC job reclaims orphans.
     store.remove(repo, session)
     announce.announce(session, repo, events.REPO_DELETED)
+    audit.record(session, "repo.delete", actor=actor, namespace=repo.namespace, repo=_named(repo))
     session.delete(repo)
     session.flush()
 
@@ -302,7 +306,15 @@ def move_repo(session: Session, *, caller: Caller, repo: Repo, to_repo_id: str) 
     repo.id_lower = f"{owner.name}/{name}".lower()
     session.flush()
     announce.announce(session, repo, events.REPO_MOVED, old_id=old_id, new_id=repo.repo_id)
+    actor = caller.user.name if caller.user else None
+    for namespace in dict.fromkeys((old_id.partition("/")[0], repo.namespace)):  # both see it
+        audit.record(session, "repo.move", actor=actor, namespace=namespace, repo=_named(repo),
+                     old_id=old_id, new_id=repo.repo_id)  # fmt: skip
     return repo
+
+
+def _named(repo: Repo) -> tuple[str, str]:
+    return repo.type.value, repo.repo_id
 
 
 def add_alias(session: Session, *, repo: Repo, alias: str) -> None:
@@ -336,8 +348,9 @@ def _drop_redirect(session: Session, repo_type: RepoType, repo_id: str) -> None:
 
 
 def update_settings(
-    session: Session, *, repo: Repo, private: bool | None = None, gated: Any = None
-) -> Repo:
+    session: Session, *, repo: Repo, private: bool | None = None, gated: Any = None,
+    actor: str | None = None,
+) -> Repo:  # fmt: skip
     before = {"private": repo.private, "gated": repo.gated}
     if private is not None:
         repo.private = private
@@ -350,6 +363,8 @@ def update_settings(
     changed = {name: [old, after[name]] for name, old in before.items() if old != after[name]}
     if changed:
         announce.announce(session, repo, events.REPO_UPDATED, **changed)
+        audit.record(session, "repo.settings", actor=actor, namespace=repo.namespace,
+                     repo=_named(repo), **changed)  # fmt: skip
     return repo
 
 

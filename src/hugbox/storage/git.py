@@ -216,6 +216,23 @@ def walk(
             yield TreeItem(path, False, str(entry.id), odb.read_header(entry.id)[1])
 
 
+def new_blobs(repo: pygit2.Repository, old: str | None, new: str) -> list[TreeItem]:
+    """The files of commit `new` whose content commit `old` lacks at the same path (added or
+    changed); every file when `old` is None (a new branch)."""
+    commit = _peel_commit(repo, new)
+    if commit is None:
+        return []
+    base = _peel_commit(repo, old) if old else None
+    if base is None:
+        return [item for item in walk(repo, commit.tree, "", recursive=True) if not item.is_dir]
+    odb = repo.odb
+    return [
+        TreeItem(d.new_file.path, False, str(d.new_file.id), odb.read_header(d.new_file.id)[1])
+        for d in base.tree.diff_to_tree(commit.tree).deltas
+        if d.status_char() in ("A", "M", "R", "C", "T") and d.new_file.mode != FileMode.COMMIT
+    ]
+
+
 def write_blob(repo: pygit2.Repository, data: bytes) -> str:
     return str(repo.create_blob(data))
 
