@@ -32,6 +32,8 @@ from hugbox.middleware import (
 from hugbox.observability import tracing
 from hugbox.observability import wiring as observability
 from hugbox.openapi import install_openapi
+from hugbox.plans import wiring as plans
+from hugbox.plans.limiter import RateLimitMiddleware
 from hugbox.repos import wiring as repos
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
 from hugbox.settings import Settings
@@ -61,6 +63,7 @@ INSTALLS: list[Install] = [
     observability.install,  # /health, /ready, /metrics
     viewer.install,
     spaces.install,
+    plans.install,
     cloud.install,  # last: it answers whole prefixes that huggingface.co serves and hugbox does not
 ]
 
@@ -139,6 +142,7 @@ def _add_middleware(app: FastAPI, context: Context) -> None:
     app.add_middleware(EdgeMiddleware)  # inside the body limit, which bounds what it reads
     app.add_middleware(BodyLimitMiddleware, limit=context.settings.max_request_body)
     app.add_middleware(HubPathMiddleware, legacy_ids=LegacyIds(legacy_table))
+    app.add_middleware(RateLimitMiddleware, limiter=app.state.plan_limiter)  # before any work
     app.add_middleware(DatasetsServerHostMiddleware)
     app.add_middleware(RequestIdMiddleware, observe=app.state.request_observer)
 

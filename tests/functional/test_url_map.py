@@ -193,6 +193,8 @@ PINNED |= {
     for rest in ("", "/{rest:path}")
     for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
 }
+# Plans: the admin's page (assign plans) and each user's usage page.
+PINNED |= {("GET", "/admin/plans"), ("POST", "/admin/plans"), ("GET", "/settings/usage")}
 FRAMEWORK = {"/openapi.json", "/api/docs", "/docs/oauth2-redirect"}
 
 

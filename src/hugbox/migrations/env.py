@@ -8,6 +8,7 @@ from hugbox.auth import models as _auth_models  # noqa: F401  (registers tables)
 from hugbox.db import MIGRATIONS_LOCK, Base, lock_in_transaction, make_engine
 from hugbox.events import models as _event_models  # noqa: F401  (registers tables)
 from hugbox.jobs import models as _job_models  # noqa: F401  (registers tables)
+from hugbox.plans import models as _plan_models  # noqa: F401  (registers tables)
 from hugbox.repos import models as _repo_models  # noqa: F401  (registers tables)
 from hugbox.spaces import models as _space_models  # noqa: F401  (registers tables)
 from hugbox.viewer import models as _viewer_models  # noqa: F401  (registers tables)
