@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 INSTALLS: list[Install] = [
     auth.install,
     accounts.install,
+    plans.install,  # before repos: its pages (/admin/plans) would read as repo URLs
     repos.install,
     community.install,
     lfs.install,
@@ -63,7 +64,6 @@ INSTALLS: list[Install] = [
     observability.install,  # /health, /ready, /metrics
     viewer.install,
     spaces.install,
-    plans.install,
     cloud.install,  # last: it answers whole prefixes that huggingface.co serves and hugbox does not
 ]
 
