@@ -3,7 +3,7 @@ and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
      [--only download upload model_info object_access replicas inference ray git gpt2
-            viewer xet web spaces spaces_containers jobs s3]
+            viewer xet web spaces spaces_containers jobs s3 limits]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import inference
 import jobs
 import model_info
 import object_access
+import rate_limits
 import ray_serve
 import replicas
 import s3
@@ -51,6 +52,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "jobs": jobs.run,
     "s3": s3.run,
     "spaces_containers": spaces_containers.run,
+    "limits": rate_limits.run,
 }
 COLUMNS = ("benchmark", "measured", "baseline (same run)", "ratio", "target", "ok")
 
