@@ -34,7 +34,7 @@ from common import (
 )
 from hugbox.auth.service import hash_token
 from hugbox.plans.config import load_catalog
-from hugbox.plans.counters import Counters
+from hugbox.plans.counters import open_counters
 from hugbox.plans.limiter import Callers, Limiter, RateLimitMiddleware
 from hugbox.plans.service import Limited
 from model_info import CLIENTS, MODEL_INFO, REPO_ID, _load, _note, _rate, _write_repo
@@ -155,7 +155,7 @@ async def _cost_per_request(redis_url: str | None, requests: int = 20_000) -> fl
     callers = Callers(None, ttl=3600)  # type: ignore[arg-type]  # filled below: never reads
     plan = replace(catalog.plans["free"], api=HUGE)
     callers._known[hash_token("hf_bench")] = (time.monotonic() + 3600, Limited("bench", plan))
-    limiter = Limiter(catalog, Counters(redis_url), callers, enforce=True)
+    limiter = Limiter(catalog, open_counters(redis_url), callers, enforce=True)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})

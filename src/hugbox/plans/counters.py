@@ -1,58 +1,176 @@
-"""Request counts in fixed windows, kept by the `limits` library's storage: this process's memory
-by default, Redis when `HUGBOX_REDIS_URL` is set, so every replica sees one count.
+"""Request counts in fixed windows: in this process's memory (the `limits` library's storage) by
+default; shared by every replica through Redis when `HUGBOX_REDIS_URL` is set.
 
-Decision: a failing Redis must not fail requests (no 500s) nor hold each one for its timeout.
-On an error the counts move to this process's memory for `_RETRY_AFTER_S` (a warning is logged
-once per outage), then Redis is tried again. Limits stay roughly enforced per replica meanwhile.
+Decision: with Redis, a request never waits for it. Each process counts in its own memory and a
+background thread adds those counts to Redis's every `FLUSH_S`, reading back the totals of all
+replicas; a request is judged on the last total plus what this process added since. A round
+trip per request would cost 0.15-0.4 ms here (more across a network), over the limiter's 0.2 ms
+budget; the price is that replicas learn of each other's requests up to `FLUSH_S` late, so a
+burst may pass a quota by what the others admit in that time. (A caller new to a process in a
+window costs one read, so it starts from every replica's count.) A failing Redis fails open: the
+counts stay in this process (one warning per outage) and reach Redis once it is back.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from dataclasses import dataclass
+from typing import Protocol
 
-from limits.storage import MemoryStorage, Storage
+import redis
+from limits.storage import MemoryStorage
 from redis.exceptions import RedisError
-
-from hugbox.ratelimit import open_storage
 
 log = logging.getLogger(__name__)
 
-_RETRY_AFTER_S = 10.0
+FLUSH_S = 0.02
+_REDIS_TIMEOUT_S = 0.5
+_PREFIX = "hugbox-limits:"
 
 
-class Counters:
-    def __init__(self, redis_url: str | None):
-        self.local = MemoryStorage()
-        self.shared: Storage = open_storage(redis_url) if redis_url else self.local
-        self._down_until = 0.0
-
-    def _storage(self) -> Storage:
-        if self.shared is self.local or time.monotonic() >= self._down_until:
-            return self.shared
-        return self.local
-
+class Counters(Protocol):
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """`key`'s count after adding `amount`; a new key lives `expiry` seconds."""
-        storage = self._storage()
-        try:
-            return int(storage.incr(key, expiry, amount))
-        except (RedisError, OSError) as error:
-            self._fail(error)
-            return int(self.local.incr(key, expiry, amount))
+        ...
+
+    def get(self, key: str) -> int: ...
+
+
+def open_counters(redis_url: str | None) -> Counters:
+    return SharedCounters(redis_url) if redis_url else LocalCounters()
+
+
+class LocalCounters:
+    """This process's counts (`limits`' memory storage: keys expire on their own)."""
+
+    def __init__(self) -> None:
+        self.storage = MemoryStorage()
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        return int(self.storage.incr(key, expiry, amount))
 
     def get(self, key: str) -> int:
-        storage = self._storage()
+        return int(self.storage.get(key))
+
+
+@dataclass
+class _Count:
+    seen: int  # every replica's total, as Redis last said
+    pending: int  # added here since, not yet sent
+    expiry: int
+    ends: float  # monotonic time after which the key is dropped here
+
+
+class SharedCounters:
+    """Counts every replica shares through Redis, flushed in the background (see the module)."""
+
+    def __init__(self, redis_url: str):
+        self.redis = redis.Redis.from_url(
+            redis_url, socket_timeout=_REDIS_TIMEOUT_S, socket_connect_timeout=_REDIS_TIMEOUT_S
+        )
+        self._counts: dict[str, _Count] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing = False
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        # A key new to this process starts from Redis's total: one round trip per caller and
+        # window here, not one per request.
+        seen = None if key in self._counts else self._read(key)
+        with self._lock:
+            count = self._counts.get(key)
+            if count is None:
+                count = self._counts[key] = _Count(seen or 0, 0, expiry, time.monotonic() + expiry)
+            count.pending += amount
+            total = count.seen + count.pending
+        self._start()
+        return total
+
+    def get(self, key: str) -> int:
+        count = self._counts.get(key)
+        if count is not None:
+            return count.seen + count.pending
+        return self._read(key)
+
+    def _read(self, key: str) -> int:
+        if self._failing:
+            return 0
         try:
-            return int(storage.get(key))
+            value = self.redis.get(_PREFIX + key)
         except (RedisError, OSError) as error:
             self._fail(error)
-            return int(self.local.get(key))
+            return 0
+        return int(value) if isinstance(value, bytes | int) else 0
+
+    def _start(self) -> None:
+        self._wake.set()
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:  # one thread, also after a fork (threads do not survive one)
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._run, name="hugbox-limits", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            time.sleep(FLUSH_S)
+            if not self.flush():
+                self._wake.clear()  # nothing counted any more: sleep until a request comes
+
+    def flush(self) -> bool:
+        """Send what was counted here, read back every replica's totals; whether any key is
+        still live."""
+        with self._lock:
+            now = time.monotonic()
+            for key in [k for k, c in self._counts.items() if c.ends < now]:
+                del self._counts[key]
+            sent = {key: (c.pending, c.expiry) for key, c in self._counts.items()}
+            for count in self._counts.values():
+                count.pending = 0
+        if not sent:
+            return False
+        try:
+            totals = self._send(sent)
+        except (RedisError, OSError) as error:
+            self._fail(error)
+            self._keep(sent)
+            return True
+        self._failing = False
+        with self._lock:
+            for key, total in totals.items():
+                if key in self._counts:
+                    self._counts[key].seen = total
+        return True
+
+    def _send(self, sent: dict[str, tuple[int, int]]) -> dict[str, int]:
+        pipe = self.redis.pipeline(transaction=False)
+        for key, (amount, expiry) in sent.items():
+            if amount:
+                pipe.incrby(_PREFIX + key, amount)
+                pipe.expire(_PREFIX + key, expiry)
+            else:
+                pipe.get(_PREFIX + key)
+        replies = iter(pipe.execute())
+        totals = {}
+        for key, (amount, _) in sent.items():
+            totals[key] = int(next(replies) or 0)
+            if amount:
+                next(replies)  # EXPIRE's
+        return totals
+
+    def _keep(self, sent: dict[str, tuple[int, int]]) -> None:
+        """Redis did not take them: they stay counted here, to be sent again."""
+        with self._lock:
+            for key, (amount, _) in sent.items():
+                if key in self._counts:
+                    self._counts[key].pending += amount
 
     def _fail(self, error: Exception) -> None:
-        if time.monotonic() >= self._down_until:
-            log.warning(
-                "rate limits counted in this process for %.0f s: Redis is unreachable: %s",
-                _RETRY_AFTER_S, error,
-            )  # fmt: skip
-        self._down_until = time.monotonic() + _RETRY_AFTER_S
+        if not self._failing:
+            self._failing = True
+            log.warning("rate limits counted in this process only: Redis is unreachable: %s", error)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hugbox.context import Context
 from hugbox.plans import pages, service
 from hugbox.plans.config import load_catalog
-from hugbox.plans.counters import Counters
+from hugbox.plans.counters import open_counters
 from hugbox.plans.limiter import Callers, Limiter
 from hugbox.wiring import Wiring
 
@@ -16,7 +16,8 @@ def install(wiring: Wiring, context: Context) -> None:
     catalog = load_catalog(settings.plans_file)
     service.use_catalog(catalog)
     callers = Callers(context.database, ttl=settings.plan_cache_ttl)
-    limiter = Limiter(catalog, Counters(settings.redis_url), callers, enforce=settings.rate_limits)
+    counters = open_counters(settings.redis_url)
+    limiter = Limiter(catalog, counters, callers, enforce=settings.rate_limits)
     wiring.state["plan_limiter"] = limiter
     wiring.state["account_tiers"] = service.tiers_of  # whoami's plan fields (hugbox.auth.api)
     wiring.pages.append(pages.router)

@@ -6,13 +6,16 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import time
+import uuid
 from dataclasses import replace
 
 import pytest
+import redis
 
 from hugbox.plans.allowance import is_inference
 from hugbox.plans.config import load_catalog
-from hugbox.plans.counters import Counters
+from hugbox.plans.counters import FLUSH_S, LocalCounters, SharedCounters
 from hugbox.plans.limiter import Callers, Limiter, bucket_of, token_of
 from hugbox.plans.service import Limited
 
@@ -62,9 +65,9 @@ def test_the_credential_is_the_bearer_gits_password_or_the_session_cookie() -> N
     assert token_of({}) is None
 
 
-def _limiter(redis_url: str | None = None) -> Limiter:
+def _limiter() -> Limiter:
     catalog = load_catalog(None)
-    return Limiter(catalog, Counters(redis_url), Callers(None, ttl=30), enforce=True)  # type: ignore[arg-type]
+    return Limiter(catalog, LocalCounters(), Callers(None, ttl=30), enforce=True)  # type: ignore[arg-type]
 
 
 def test_a_window_counts_down_to_a_refusal_with_hfs_headers() -> None:
@@ -92,8 +95,32 @@ def test_limits_off_send_the_full_quota_and_count_nothing() -> None:
 def test_an_unreachable_redis_counts_in_the_process_and_warns_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    counters = Counters("redis://127.0.0.1:1/5")  # nothing listens on port 1
+    counters = SharedCounters("redis://127.0.0.1:1/5")  # nothing listens on port 1
     with caplog.at_level(logging.WARNING, logger="hugbox.plans.counters"):
         assert [counters.incr("k", 10) for _ in range(3)] == [1, 2, 3]
-        assert counters.get("k") == 3
+        assert counters.flush() and counters.flush()  # refused twice, still counted
+        assert counters.get("k") == 3 and counters.get("other") == 0
     assert len([r for r in caplog.records if "Redis is unreachable" in r.message]) == 1
+
+
+REDIS_URL = "redis://127.0.0.1:6379/5"  # the limits suite's database
+
+
+def _redis_up() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_up(), reason="needs Redis at 127.0.0.1:6379")
+def test_replicas_learn_each_others_counts_within_a_flush() -> None:
+    key = f"test/{uuid.uuid4().hex}"
+    a, b = SharedCounters(REDIS_URL), SharedCounters(REDIS_URL)
+    assert a.incr(key, 10) == 1 and a.incr(key, 10) == 2  # at once: no round trip
+    time.sleep(FLUSH_S * 10)  # a's thread has flushed
+    assert b.incr(key, 10) == 3  # new to b: read from Redis once
+    assert b.incr(key, 10) == 4  # at once: a hears of it a flush later
+    time.sleep(FLUSH_S * 10)
+    assert a.get(key) == 4 and a.incr(key, 10) == 5
+    assert 0 < redis.Redis.from_url(REDIS_URL).ttl("hugbox-limits:" + key) <= 10
