@@ -16,6 +16,7 @@ import logging
 import re
 import time
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,10 +33,12 @@ from hugbox.web.csrf import SESSION_COOKIE
 
 log = logging.getLogger(__name__)
 
-_EXEMPT = re.compile(r"^/(?:health|ready|metrics|static/|avatars/|favicon)")
-# File downloads: /resolve/ under every repo URL, and the LFS and Xet reads it leads to.
+_EXEMPT = re.compile(r"^/(?:health|ready|metrics)$|^/(?:static|avatars)/|^/favicon")
+# File downloads: /resolve/ under every repo URL (legacy ids like `gpt2` have one segment), and
+# the LFS and Xet reads it leads to.
 _RESOLVERS = re.compile(
-    r"^/(?:(?:datasets|spaces)/)?[^/]+/[^/]+/resolve/|^/api/lfs/objects/[^/]+$|^/xet/[^/]+/v\d/"
+    r"^/(?:(?:datasets|spaces)/)?(?:[^/]+/)?[^/]+/resolve/|^/api/lfs/objects/[^/]+$"
+    r"|^/xet/[^/]+/v\d/"
 )
 # Machines' routes: the JSON API, git, inference, the viewer and Xet uploads. The rest is HTML.
 _API = re.compile(
@@ -100,8 +103,12 @@ class Callers:
         return limited
 
     def _read(self, token: str) -> Limited | None:
-        with self.database.session() as session:
-            return limited_by_token(session, token)
+        try:
+            with self.database.session() as session:
+                return limited_by_token(session, token)
+        except SQLAlchemyError as error:  # the request fails its own way; the limiter does not
+            log.warning("rate limits: the plan of a token could not be read: %s", error)
+            return None
 
     def forget(self) -> None:
         """Drop every cached plan (an admin just assigned one in this process)."""

@@ -40,6 +40,8 @@ from hugbox.plans.service import Limited
         ("GET", "/a/b/tree/main", "pages"),
         ("POST", "/login", "pages"),
         ("GET", "/models", "pages"),
+        ("HEAD", "/gpt2/resolve/main/config.json", "resolvers"),  # a legacy id
+        ("GET", "/healthy-user/model", "pages"),
         ("GET", "/health", None),
         ("GET", "/metrics", None),
         ("GET", "/static/hub.css", None),
