@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 import redis
 
-from hugbox.plans.allowance import is_inference
+from hugbox.plans.allowance import _compute_time, is_inference
 from hugbox.plans.config import load_catalog
 from hugbox.plans.counters import FLUSH_S, LocalCounters, SharedCounters
 from hugbox.plans.limiter import Callers, Limiter, bucket_of, token_of
@@ -126,3 +126,17 @@ def test_replicas_learn_each_others_counts_within_a_flush() -> None:
     time.sleep(FLUSH_S * 10)
     assert a.get(key) == 4 and a.incr(key, 10) == 5
     assert 0 < redis.Redis.from_url(REDIS_URL).ttl("hugbox-limits:" + key) <= 10
+
+
+def test_an_inference_answers_compute_time_is_what_it_reports() -> None:
+    assert _compute_time({"headers": [(b"x-compute-time", b"0.2500")]}) == 0.25
+    assert _compute_time({"headers": [(b"x-compute-time", b"soon")]}) is None
+    assert _compute_time({"headers": []}) is None
+
+
+def test_local_counts_end_with_their_window() -> None:
+    counters = LocalCounters()
+    assert [counters.incr("w", 1) for _ in range(2)] == [1, 2]
+    assert counters.incr("w", 1, 5) == 7 and counters.get("w") == 7
+    time.sleep(1.05)
+    assert counters.get("w") == 0 and counters.incr("w", 1) == 1
