@@ -3,7 +3,8 @@ and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
      [--only download upload model_info object_access replicas inference ray git gpt2
-            viewer xet web spaces spaces_containers jobs s3 discussions webhooks usage scanning]
+            viewer xet web spaces spaces_containers jobs s3 discussions webhooks usage
+            scanning limits]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import inference
 import jobs
 import model_info
 import object_access
+import rate_limits
 import ray_serve
 import replicas
 import s3
@@ -59,6 +61,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "webhooks": webhooks.run,
     "usage": usage.run,
     "scanning": scanning.run,
+    "limits": rate_limits.run,
 }
 COLUMNS = ("benchmark", "measured", "baseline (same run)", "ratio", "target", "ok")
 

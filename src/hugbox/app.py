@@ -33,6 +33,8 @@ from hugbox.notifications import wiring as notifications
 from hugbox.observability import tracing
 from hugbox.observability import wiring as observability
 from hugbox.openapi import install_openapi
+from hugbox.plans import wiring as plans
+from hugbox.plans.limiter import RateLimitMiddleware
 from hugbox.repos import wiring as repos
 from hugbox.repos.legacy import LegacyIds, install_repo_not_found, load_legacy_ids
 from hugbox.scanning import wiring as scanning
@@ -59,6 +61,7 @@ INSTALLS: list[Install] = [
     webhooks.install,  # before repos: `/settings/webhooks` would be read as a repo's page
     usage.install,  # before repos: its pages (/settings/storage) would be a repo's path there
     social.install,  # before repos: its pages `/collections/{namespace}` look like a repo's
+    plans.install,  # before repos: its pages (/admin/plans) would read as repo URLs
     repos.install,
     community.install,
     lfs.install,
@@ -150,6 +153,7 @@ def _add_middleware(app: FastAPI, context: Context) -> None:
     app.add_middleware(EdgeMiddleware)  # inside the body limit, which bounds what it reads
     app.add_middleware(BodyLimitMiddleware, limit=context.settings.max_request_body)
     app.add_middleware(HubPathMiddleware, legacy_ids=LegacyIds(legacy_table))
+    app.add_middleware(RateLimitMiddleware, limiter=app.state.plan_limiter)  # before any work
     app.add_middleware(DatasetsServerHostMiddleware)
     app.add_middleware(RequestIdMiddleware, observe=app.state.request_observer)
 

@@ -195,3 +195,10 @@ class Redirect(HubError):
 
     def __init__(self, location: str):
         super().__init__("Moved", headers={"Location": location})
+
+
+class PaymentRequired(HubError):
+    """An allowance is spent (HF's Inference Providers answer spent credits with 402)."""
+
+    status_code = 402
+    default_message = "Payment required"

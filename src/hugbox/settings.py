@@ -367,6 +367,21 @@ class Settings(BaseSettings):
         default=None,
         description="Bytes of public repos each user or org may store; unlimited when unset.",
     )
+    plans_file: Path | None = Field(
+        default=None,
+        description="TOML file of the plans (rate limits, storage quotas, inference allowances, "
+        "running spaces); unset: the shipped plans, which mirror Hugging Face's tiers.",
+    )
+    rate_limits: bool = Field(
+        default=False,
+        description="Enforce the plans' rate limits and inference allowances. Off, every "
+        "response still carries the RateLimit headers (the anonymous plan's full quota).",
+    )
+    plan_cache_ttl: float = Field(
+        default=30.0,
+        description="Seconds a token's plan is cached by the rate limiter: how long a new plan "
+        "assignment may take to apply to requests.",
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -282,6 +282,8 @@ PINNED |= {
     ("GET", "/admin/audit-log"),
     ("GET", "/admin/audit-log.jsonl"),
 }
+# Plans: the admin's page (assign plans) and each user's usage page.
+PINNED |= {("GET", "/admin/plans"), ("POST", "/admin/plans"), ("GET", "/settings/usage")}
 FRAMEWORK = {"/openapi.json", "/api/docs", "/docs/oauth2-redirect"}
 
 

@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 
 from hugbox.auth.models import Account
 from hugbox.auth.schemas import WhoAmI
 from hugbox.auth.service import Caller
-from hugbox.deps import BaseUrlDep, CallerDep
+from hugbox.deps import BaseUrlDep, CallerDep, SessionDep
 from hugbox.errors import InvalidCredentials
 from hugbox.wire import returns
 
 router = APIRouter()
+# {account id: its plan's tier} of the given accounts: "free", "pro", "team", "enterprise", …
+AccountTiers = Callable[[Session, Sequence[Account]], Mapping[int, str]]
 
 
 def _avatar(base: str, account: Account) -> str:
     return f"{base}/avatars/{account.name}.svg"
 
 
-def whoami_body(caller: Caller, base: str) -> dict[str, Any]:
+def _org_plan(tier: str) -> dict[str, Any]:
+    """HF's org `plan` is absent for a free org (spec community-plans §4.5)."""
+    paid = tier in ("team", "enterprise", "plus", "academia")
+    return {"plan": tier, "isEnterprise": tier in ("enterprise", "plus")} if paid else {}
+
+
+def whoami_body(
+    caller: Caller, base: str, tiers: Mapping[int, str] | None = None
+) -> dict[str, Any]:
+    """`tiers`: each account's plan tier (hugbox.plans), by account id."""
     user, token = caller.user, caller.token
     assert user is not None
+    tiers = tiers or {}
     orgs = [
         {
             "type": "org",
@@ -35,6 +49,7 @@ def whoami_body(caller: Caller, base: str) -> dict[str, Any]:
             "avatarUrl": _avatar(base, m.org),
             "roleInOrg": m.role.value,
             "isEnterprise": False,
+            **_org_plan(tiers.get(m.org.id, "free")),
         }
         for m in user.memberships
     ]
@@ -45,7 +60,7 @@ def whoami_body(caller: Caller, base: str) -> dict[str, Any]:
         "fullname": user.fullname or user.name,
         "email": user.email,
         "emailVerified": user.email is not None,
-        "isPro": False,
+        "isPro": tiers.get(user.id) == "pro",
         "canPay": False,
         "periodEnd": None,
         "avatarUrl": _avatar(base, user),
@@ -64,7 +79,10 @@ def whoami_body(caller: Caller, base: str) -> dict[str, Any]:
 
 
 @router.get("/api/whoami-v2", **returns(WhoAmI))
-def whoami(caller: CallerDep, base: BaseUrlDep) -> Any:
+def whoami(request: Request, caller: CallerDep, session: SessionDep, base: BaseUrlDep) -> Any:
     if caller.user is None:
         raise InvalidCredentials()
-    return whoami_body(caller, base)
+    accounts = [caller.user, *(m.org for m in caller.user.memberships)]
+    # Plans tell each account's tier (hugbox.plans wires this in; auth does not import it).
+    tiers_of: AccountTiers | None = getattr(request.app.state, "account_tiers", None)
+    return whoami_body(caller, base, tiers_of(session, accounts) if tiers_of else None)

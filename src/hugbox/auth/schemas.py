@@ -18,6 +18,7 @@ class WhoAmIOrg(WireModel):
     avatarUrl: str
     roleInOrg: str
     isEnterprise: bool
+    plan: str | None = None  # absent for a free org: team, enterprise, plus or academia
 
 
 class AccessTokenInfo(WireModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hugbox.cli import accounts, content, database, infer, serve, spaces, storage, viewer
+from hugbox.cli import accounts, content, database, infer, plans, serve, spaces, storage, viewer
 
 app = typer.Typer(
     name="hugbox",
@@ -24,3 +24,4 @@ app.add_typer(storage.storage_app, name="storage")
 app.add_typer(viewer.viewer_app, name="viewer")
 app.command("worker")(viewer.worker_command)
 app.add_typer(spaces.spaces_app, name="spaces")
+app.add_typer(plans.plan_app, name="plan")

@@ -11,6 +11,7 @@ from hugbox.db import MIGRATIONS_LOCK, Base, lock_in_transaction, make_engine
 from hugbox.events import models as _event_models  # noqa: F401  (registers tables)
 from hugbox.jobs import models as _job_models  # noqa: F401  (registers tables)
 from hugbox.notifications import models as _notification_models  # noqa: F401  (registers tables)
+from hugbox.plans import models as _plan_models  # noqa: F401  (registers tables)
 from hugbox.repos import models as _repo_models  # noqa: F401  (registers tables)
 from hugbox.scanning import models as _scanning_models  # noqa: F401  (registers tables)
 from hugbox.social import models as _social_models  # noqa: F401  (registers tables)

@@ -30,6 +30,7 @@ from hugbox.repos.deps import (
     RepoLoader,
     WritableRepo,
 )
+from hugbox.repos.expand import check_expand
 from hugbox.repos.hooks import HooksDep, RepoHooks, hooks_of
 from hugbox.repos.models import Repo, RepoType
 from hugbox.repos.schemas import AgentHarnessRegistry, AnyRepoInfo, CardValidation, RepoUrl
@@ -63,7 +64,10 @@ def list_repos(
     pipeline_tag: str | None = None,
     gated: bool | None = None,
     cursor: str | None = None,
+    expand: Annotated[list[str] | None, Query()] = None,
 ) -> list[dict[str, Any]]:
+    wanted = _listable(expand)
+    check_expand(repo_type, wanted)
     query = RepoQuery(
         repo_type=repo_type,
         search=search or [],
@@ -79,7 +83,8 @@ def list_repos(
         session, caller=caller, query=query, offset=offset, page_size=page_size + 1
     )
     page = paginate(request, response, repos, offset=offset, page_size=page_size)
-    return [_summary(repo, full=full, card=cardData) for repo in page]
+    summaries = [_summary(repo, full=full, card=cardData) for repo in page]
+    return [schemas.only_expanded(summary, wanted) for summary in summaries]
 
 
 def _summary(repo: Repo, *, full: bool, card: bool) -> dict[str, Any]:
@@ -92,7 +97,9 @@ def _summary(repo: Repo, *, full: bool, card: bool) -> dict[str, Any]:
 def _repo_info(
     request: Request, load: RepoLoader, revision: str, expand: list[str], blobs: bool
 ) -> dict[str, Any]:
+    wanted = _listable(expand)
     with load() as (repo, work):
+        check_expand(repo.type, wanted)
         gitrepo = get_store(request).reader(repo)
         commit = content.resolve_revision(gitrepo, revision)
         described = indexer.describe(gitrepo, repo.type, commit)
@@ -106,7 +113,7 @@ def _repo_info(
         )
         # What other parts add (a space's `host` and `runtime`, where gradio_client finds it).
         info.update(hooks_of(request).info(request, work, repo))
-    return schemas.only_expanded(info, _listable(expand))
+    return schemas.only_expanded(info, wanted)
 
 
 # Async, with all the blocking work (the repo's row, access, git) in one `run_read`: `model_info`

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from hugbox.auth.models import Account
 from hugbox.errors import Forbidden
+from hugbox.plans import service as plans
 from hugbox.repos import objects as repo_objects
 from hugbox.repos import service as repos
 from hugbox.repos.models import Repo
@@ -75,11 +76,18 @@ def storage_used(session: Session, owner_id: int) -> StorageUse:
 
 
 def quota_for(session: Session, owner: Account, *, settings: Settings) -> StorageQuota:
-    """The one place quotas are read: the operator's defaults for now (`HUGBOX_STORAGE_QUOTA_*`);
-    with plans, the owner's plan (`private_storage` / `public_storage`)."""
+    """The one place quotas are read: the owner's plan (`private_storage` / `public_storage`),
+    capped by the operator's ceiling for every account (`HUGBOX_STORAGE_QUOTA_*`) when set."""
+    plan = plans.plan_for(session, owner)
     return StorageQuota(
-        private=settings.storage_quota_private, public=settings.storage_quota_public
+        private=_lowest(plan.private_storage, settings.storage_quota_private),
+        public=_lowest(plan.public_storage, settings.storage_quota_public),
     )
+
+
+def _lowest(*limits: int | None) -> int | None:
+    """The tightest of some limits, None (unlimited) when none is set."""
+    return min((int(limit) for limit in limits if limit is not None), default=None)
 
 
 def check_upload(session: Session, repo: Repo, size: int, *, settings: Settings) -> None:
