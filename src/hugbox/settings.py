@@ -360,12 +360,14 @@ class Settings(BaseSettings):
 
     storage_quota_private: ByteSize | None = Field(
         default=None,
-        description="Bytes of private repos each user or org may store (e.g. `100GB`, HF's free "
-        "tier); unlimited when unset. Uploads over it are refused at preupload / LFS batch.",
+        description="A ceiling over every plan: bytes of private repos any user or org may store "
+        "(e.g. `100GB`), whatever its plan allows; none when unset. Uploads over the lower of "
+        "the two are refused at preupload / LFS batch.",
     )
     storage_quota_public: ByteSize | None = Field(
         default=None,
-        description="Bytes of public repos each user or org may store; unlimited when unset.",
+        description="A ceiling over every plan: bytes of public repos any user or org may "
+        "store, whatever its plan allows; none when unset.",
     )
     plans_file: Path | None = Field(
         default=None,
