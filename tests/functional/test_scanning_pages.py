@@ -93,6 +93,8 @@ def test_secrets_are_listed_to_writers_and_leaked_tokens_audited(
     [entry] = client.get("/api/admin/audit-log?action=token.leaked", headers=headers).json()
     assert entry["namespace"] == "alice" and entry["data"]["found_in"] == "alice/app/notes.md"
     login(client, "alice", "pw")
+    notes = client.get("/notifications").text
+    assert "published in alice/app/notes.md (line 1)" in notes and "has been revoked" in notes
     findings = client.get("/alice/app/settings").text
     assert "<code>deploy.sh</code> line 1: AWS Access Key" in findings
     assert "<code>notes.md</code> line 1: Hub token" in findings

@@ -1,7 +1,7 @@
 """Secrets in commits: every new small text file of every pushed ref is checked once per blob;
-a hub token found in a public repo is revoked at once (anyone may read it there), as are those
-found in a private repo the moment it turns public. What else is found is shown to the repo's
-writers only (its settings page)."""
+a hub token found in a public repo is revoked at once (anyone may read it there) and its owner
+notified, as are those found in a private repo the moment it turns public. What else is found
+is shown to the repo's writers only (its settings page)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from hugbox.auth import service as auth
 from hugbox.errors import HubError
 from hugbox.events.models import RepoEvent
 from hugbox.jobs import service as jobs
+from hugbox.notifications.service import notify
 from hugbox.repos import content
 from hugbox.repos.models import Repo
 from hugbox.repos.store import RepoStore
@@ -116,4 +117,15 @@ def _revoke_if_public(
     for finding in findings:
         if finding.get("token_hash"):
             where = f"{repo.repo_id}/{path}"
-            auth.revoke_leaked(session, token_hash=finding["token_hash"], where=where)
+            owner = auth.revoke_leaked(session, token_hash=finding["token_hash"], where=where)
+            if owner is not None:
+                notify(session, owner.id, "token.leaked", _leaked_note(where, finding["line"]),
+                       "/settings/tokens")  # fmt: skip
+
+
+def _leaked_note(where: str, line: int) -> str:
+    return (
+        f"One of your access tokens was published in {where} (line {line}), where anyone can "
+        "read it, so it has been revoked. Create a new token, and remove the old one from the "
+        "file and from the repository's history."
+    )
