@@ -52,14 +52,19 @@ def scanned(api: HfApi, repo_id: str) -> dict[str, Any]:
     return dict(wait_for(done))
 
 
-def scan_jobs(hub: Hub, oid: str) -> int:
+def count_rows(hub: Hub, query: str, **params: str) -> int:
+    """A count from the hub's own database (jobs and verdicts have no public API)."""
     url = data_dir_env(hub.data_dir).get("HUGBOX_DATABASE_URL")
     engine = create_engine(url or Settings(data_dir=hub.data_dir).sqlalchemy_url)
     with engine.connect() as connection:
-        query = text("SELECT count(*) FROM jobs WHERE kind = 'scanning.scan' AND key = :oid")
-        count = connection.execute(query, {"oid": oid}).scalar_one()
+        count = connection.execute(text(query), params).scalar_one()
     engine.dispose()
     return int(count)
+
+
+def scan_jobs(hub: Hub, oid: str) -> int:
+    query = "SELECT count(*) FROM jobs WHERE kind = 'scanning.scan' AND key = :oid"
+    return count_rows(hub, query, oid=oid)
 
 
 @pytest.fixture
@@ -197,10 +202,4 @@ def test_a_token_in_a_private_repo_is_revoked_when_the_repo_turns_public(hub: Hu
 
 
 def _secrets_checked(hub: Hub, blob_id: str) -> bool:
-    url = data_dir_env(hub.data_dir).get("HUGBOX_DATABASE_URL")
-    engine = create_engine(url or Settings(data_dir=hub.data_dir).sqlalchemy_url)
-    with engine.connect() as connection:
-        query = text("SELECT count(*) FROM secret_scans WHERE oid = :oid")
-        count = connection.execute(query, {"oid": blob_id}).scalar_one()
-    engine.dispose()
-    return bool(count)
+    return bool(count_rows(hub, "SELECT count(*) FROM secret_scans WHERE oid = :oid", oid=blob_id))
