@@ -181,6 +181,7 @@ def test_public_repos_have_their_own_quota(quota_hub: QuotaHub, private_repo: st
     api = HfApi(endpoint=quota_hub.endpoint, token=quota_hub.alice)
     public = api.create_repo(f"alice/{unique('public')}").repo_id
     api.upload_file(path_or_fileobj=os.urandom(300_000), path_in_repo="w.bin", repo_id=public)
+    eventually(lambda: used(api, public) >= 300_000)  # measured after the commit's event
     with pytest.raises(HfHubHTTPError) as error:
         api.upload_file(
             path_or_fileobj=os.urandom(PUBLIC_QUOTA), path_in_repo="y.bin", repo_id=public

@@ -68,6 +68,10 @@ def serve(
         "proxy_headers": True,
         "forwarded_allow_ips": op.settings.forwarded_allow_ips,
         "date_header": False,  # the app writes an exact one (hugbox.middleware.http_date)
+        # Longer than clients keep an idle connection (httpx: 5 s), so a client never reuses one
+        # the server is closing at that moment: uvicorn's own 5 s raced a client that waited out
+        # a 429's Retry-After, and its next request met a reset connection.
+        "timeout_keep_alive": 15,
     }
     spaces_host = None
     if op.settings.spaces_enabled:
