@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from hugbox.errors import Forbidden, HubError
 from hugbox.events.models import RepoEvent
 from hugbox.jobs import service as jobs
-from hugbox.repos import content
+from hugbox.repos import content, indexer
 from hugbox.repos.models import Repo
 from hugbox.repos.store import RepoStore
 from hugbox.scanning import scanner
@@ -47,12 +47,14 @@ class Candidate:
     large: bool
 
 
-def candidates(gitrepo: git.Repository, commit: git.Commit) -> list[Candidate]:
-    entries = content.list_tree(gitrepo, commit, "", recursive=True)
+def candidates(gitrepo: git.Repository, repo: Repo, commit: git.Commit) -> list[Candidate]:
+    """The commit's scanned files, from repos' listing of the commit (cached by commit id: the
+    repo page, `model_info` and the inference check read the same one)."""
+    files = indexer.describe(gitrepo, repo.type, commit).files
     return [
-        Candidate(e.path, e.lfs.oid if e.lfs else e.blob_id, e.size, e.lfs is not None)
-        for e in entries
-        if isinstance(e, content.RepoFile) and scanner.scanned(e.path)
+        Candidate(f.path, f.lfs.oid if f.lfs else f.blob_id, f.size, f.lfs is not None)
+        for f in files
+        if scanner.scanned(f.path)
     ]
 
 
@@ -71,7 +73,7 @@ def on_ref_moved(store: RepoStore, session: Session, event: RepoEvent) -> None:
         return
     try:
         gitrepo = store.reader(repo)
-        found = candidates(gitrepo, content.resolve_revision(gitrepo, new))
+        found = candidates(gitrepo, repo, content.resolve_revision(gitrepo, new))
     except HubError:  # the repo or the commit went away meanwhile: nothing left to scan
         return
     known = verdicts(session, [c.oid for c in found])
@@ -138,7 +140,7 @@ def repo_status(session: Session, store: RepoStore, repo: Repo) -> dict[str, Any
     if repo.head_sha is None:
         return {"scansDone": True, "filesWithIssues": []}
     gitrepo = store.reader(repo)
-    found = candidates(gitrepo, content.resolve_revision(gitrepo, repo.head_sha))
+    found = candidates(gitrepo, repo, content.resolve_revision(gitrepo, repo.head_sha))
     scans = verdicts(session, [c.oid for c in found])
     issues = [
         {"path": c.path, "level": scans[c.oid].status}

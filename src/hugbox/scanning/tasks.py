@@ -49,7 +49,7 @@ class Scans:
         if service.unsafe_allowed(session, repo):
             return
         gitrepo = self.store.reader(repo)
-        found = service.candidates(gitrepo, content.resolve_revision(gitrepo, commit))
+        found = service.candidates(gitrepo, repo, content.resolve_revision(gitrepo, commit))
         pickles = [c for c in found if not c.path.lower().endswith(scanner.SAFETENSORS)]
         scans = service.verdicts(session, [c.oid for c in pickles])
         for c in pickles:
