@@ -21,11 +21,6 @@ from hugbox.wire import returns
 router = APIRouter()
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Before = Annotated[int | None, Query(ge=1, le=2**62)]
-FILTERS = ("actor", "repo", "action", "since", "until", "namespace")
-
-
-def _filters(request: Request) -> dict[str, str | None]:
-    return {name: request.query_params.get(name) for name in FILTERS}
 
 
 def _page(
@@ -60,7 +55,7 @@ def org_audit_log(
     request: Request, response: Response, session: SessionDep, caller: CallerDep, org: str,
     before: Before = None, limit: Limit = audit.PAGE,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    query = audit_log.org_query(session, caller, org, _filters(request))
+    query = audit_log.org_query(session, caller, org, audit_log.filters(request))
     return _page(request, response, session, query, before, limit)
 
 
@@ -68,7 +63,7 @@ def org_audit_log(
 def export_org_audit_log(
     request: Request, session: SessionDep, caller: CallerDep, org: str
 ) -> StreamingResponse:
-    query = audit_log.org_query(session, caller, org, _filters(request))
+    query = audit_log.org_query(session, caller, org, audit_log.filters(request))
     return export(request, query, query.namespace or org)
 
 
@@ -77,10 +72,10 @@ def site_audit_log(
     request: Request, response: Response, session: SessionDep, caller: CallerDep,
     before: Before = None, limit: Limit = audit.PAGE,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    query = audit_log.site_query(caller, _filters(request))
+    query = audit_log.site_query(caller, audit_log.filters(request))
     return _page(request, response, session, query, before, limit)
 
 
 @router.get("/api/admin/audit-log/export", response_class=StreamingResponse)
 def export_site_audit_log(request: Request, caller: CallerDep) -> StreamingResponse:
-    return export(request, audit_log.site_query(caller, _filters(request)), "hub")
+    return export(request, audit_log.site_query(caller, audit_log.filters(request)), "hub")

@@ -8,12 +8,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
+from starlette.requests import Request
 
 from hugbox.audit import AuditQuery
 from hugbox.auth import service as auth
 from hugbox.auth.models import AccountKind
 from hugbox.auth.service import Caller
 from hugbox.errors import BadRequest, Forbidden, NotFound
+
+FILTERS = ("actor", "repo", "action", "since", "until", "namespace")
+
+
+def filters(request: Request) -> dict[str, str | None]:
+    """The filters a request names in its query string (the API's and the pages' alike)."""
+    return {name: request.query_params.get(name) for name in FILTERS}
 
 
 def org_query(

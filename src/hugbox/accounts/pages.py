@@ -127,15 +127,11 @@ def _audit_page(
     )  # fmt: skip
 
 
-def _filters(request: Request) -> dict[str, str | None]:
-    return {name: request.query_params.get(name) for name in account_api.FILTERS}
-
-
 @router.get("/organizations/{org}/settings/audit-log")
 def org_audit_log_page(
     request: Request, session: SessionDep, caller: PageCaller, org: str
 ) -> Response:
-    query = audit_log.org_query(session, caller, org, _filters(request))
+    query = audit_log.org_query(session, caller, org, audit_log.filters(request))
     path = f"/organizations/{quote(org)}/settings/audit-log.jsonl"
     return _audit_page(request, session, query, title=f"{org} · audit log", export_url=path)
 
@@ -144,13 +140,13 @@ def org_audit_log_page(
 def org_audit_log_export(
     request: Request, session: SessionDep, caller: PageCaller, org: str
 ) -> Response:
-    query = audit_log.org_query(session, caller, org, _filters(request))
+    query = audit_log.org_query(session, caller, org, audit_log.filters(request))
     return account_api.export(request, query, query.namespace or org)
 
 
 @router.get("/admin/audit-log")
 def site_audit_log_page(request: Request, session: SessionDep, caller: PageCaller) -> Response:
-    query = audit_log.site_query(caller, _filters(request))
+    query = audit_log.site_query(caller, audit_log.filters(request))
     return _audit_page(
         request, session, query, title="Audit log", export_url="/admin/audit-log.jsonl"
     )
@@ -158,4 +154,6 @@ def site_audit_log_page(request: Request, session: SessionDep, caller: PageCalle
 
 @router.get("/admin/audit-log.jsonl")
 def site_audit_log_export(request: Request, caller: PageCaller) -> Response:
-    return account_api.export(request, audit_log.site_query(caller, _filters(request)), "hub")
+    return account_api.export(
+        request, audit_log.site_query(caller, audit_log.filters(request)), "hub"
+    )
