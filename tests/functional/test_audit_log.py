@@ -150,3 +150,13 @@ def test_entries_cannot_be_changed_or_deleted(
             connection.execute(text(statement))
     engine.dispose()
     assert len(org_log(client, tokens["alice"])) == 4
+
+
+def test_malformed_and_oversized_queries_are_refused(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    for query in ("limit=5000", "limit=0", "before=-1", "before=abc", "until=2026-13-45"):
+        response = client.get(f"/api/organizations/acme/audit-log?{query}",
+                              headers=bearer(tokens["alice"]))  # fmt: skip
+        assert 400 <= response.status_code < 500, query
+        assert response.headers.get("x-error-message"), query
