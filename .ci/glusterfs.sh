@@ -9,6 +9,7 @@ set -euo pipefail
 action=$1
 dir=$(realpath -m "$2")
 volume=hugbox-ci
+mount_options=entry-timeout=0,negative-timeout=0
 
 stop() {
     for m in "$dir/m1" "$dir/m2"; do
@@ -43,8 +44,11 @@ start)
     done
     gluster --mode=script volume set "$volume" performance.md-cache-timeout 0 >/dev/null
     gluster --mode=script volume start "$volume" >/dev/null
-    mount -t glusterfs "127.0.0.2:/$volume" "$dir/m1"
-    mount -t glusterfs "127.0.0.2:/$volume" "$dir/m2"
+    # The kernel's FUSE caches too: a name looked up through one mount stays mapped to the file
+    # it found for a second by default, so a ref that another mount replaced could be read stale.
+    for m in "$dir/m1" "$dir/m2"; do
+        mount -t glusterfs -o "$mount_options" "127.0.0.2:/$volume" "$m"
+    done
     echo "$dir/m1:$dir/m2"
     ;;
 stop) stop ;;
