@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from sqlalchemy import (
     select,
     text,
 )  # fmt: skip
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
@@ -81,7 +82,34 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engi
     handle, so the pool there only bounds the threads that use the database at once."""
     if url.startswith("sqlite"):
         return sqlite_engine(url, pool_size=20)
-    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+    event.listen(engine, "checkin", _note_idle)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+# A pooled connection idle this long is pinged before use: the server or a proxy may have closed
+# it meanwhile. A busy one is not: SQLAlchemy's pre-ping would add a round trip to each request
+# (a quarter of what `model_info` sends), and a connection that dies in use invalidates the pool.
+PING_AFTER_IDLE_S = 10.0
+_IDLE_SINCE = "hugbox.idle_since"
+
+
+def _note_idle(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    idle_since = record.info.get(_IDLE_SINCE)
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        dbapi_connection.rollback()
+    except Exception as exc:  # psycopg's errors: the pool replaces the connection and retries
+        raise DisconnectionError(str(exc)) from exc
 
 
 def is_postgresql(bind: Connection | Session) -> bool:
@@ -171,17 +199,20 @@ class Database:
 
     @contextmanager
     def work(self) -> Iterator[Work]:
-        """One `Work`: committed when the block ends cleanly, rolled back otherwise, as
-        `session`; for blocking code: a thread-pool hop, or a short read on the event loop
-        where the database allows it (`reads_on_loop`)."""
+        """One `Work` (reads): for blocking code, a thread-pool hop, or a short read on the event
+        loop where the database allows it (`reads_on_loop`)."""
         engine = self._loop_engine if self.reads_on_loop and on_event_loop() else self.engine
         with self.lost_race_is_conflict(), engine.connect() as connection:
+            # Each statement its own transaction: for reads at READ COMMITTED (PostgreSQL)
+            # that sees what one transaction would (a snapshot per statement), without BEGIN
+            # and COMMIT, two of the four round trips `model_info` sent. pysqlite began none
+            # for reads anyway.
+            connection.execution_options(isolation_level="AUTOCOMMIT")
             work = Work(connection)
             try:
                 yield work
-                work.commit()
             finally:
-                work.close()  # an uncommitted transaction rolls back as the connection closes
+                work.close()
 
     @staticmethod
     @contextmanager
@@ -196,10 +227,11 @@ class Database:
 
 
 class Work:
-    """One transaction on one pooled connection, for the most frequent read routes (repo info,
-    file downloads): their lookups run as Core statements on `connection`, and opening and
-    committing an ORM session costs several times what the connection does. `session`, on the
-    same connection and in the same transaction, is made only for what asks for one."""
+    """Reads on one pooled connection, outside any transaction, for the most frequent read
+    routes (repo info, file downloads): their lookups run as Core statements on `connection`,
+    and opening and committing an ORM session costs several times what the connection does.
+    `session`, on the same connection, is made only for what asks for one. Each statement
+    commits on its own: write through `Database.session`, never here."""
 
     def __init__(self, connection: Connection):
         self.connection = connection
@@ -210,11 +242,6 @@ class Work:
         if self._session is None:
             self._session = Session(bind=self.connection, expire_on_commit=False)
         return self._session
-
-    def commit(self) -> None:
-        if self._session is not None:
-            self._session.commit()  # flushes; the transaction stays the connection's
-        self.connection.commit()
 
     def close(self) -> None:
         if self._session is not None:

@@ -1,11 +1,14 @@
-"""The database plumbing: durable SQLite commits, lost races as 409s, and `Work` units."""
+"""The database plumbing: durable SQLite commits, lost races as 409s, `Work` reads and the pool."""
 
+import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.pool import QueuePool
+from psycopg.pq import TransactionStatus
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.pool import NullPool, QueuePool
 
+from hugbox import db
 from hugbox.auth.models import Account, AccountKind
 from hugbox.context import build_context
 from hugbox.db import Database, migrate
@@ -69,33 +72,53 @@ def _count(database: Database) -> int:
         return int(session.execute(text("SELECT count(*) FROM accounts")).scalar_one())
 
 
-def test_a_work_commits_its_connection_and_its_session_as_one(database: Database) -> None:
-    with database.work() as work:
-        work.connection.execute(text("UPDATE accounts SET fullname = 'none'"))  # begins it
-        work.session.add(_user("alice"))
-        work.session.flush()  # same connection, same transaction: the connection sees it
-        assert work.connection.execute(text("SELECT count(*) FROM accounts")).scalar() == 1
-    assert _count(database) == 1
-    with database.work() as work:
-        work.session.add(_user("bob"))  # the session begins the transaction this time
-    assert _count(database) == 2
-
-
-def test_a_work_that_fails_writes_nothing(database: Database) -> None:
-    with pytest.raises(RuntimeError), database.work() as work:
-        work.connection.execute(text("UPDATE accounts SET fullname = 'x'"))
-        work.session.add(_user("carol"))
-        work.session.flush()
-        raise RuntimeError("the handler failed")
-    assert _count(database) == 0
-
-
-def test_a_work_that_loses_a_race_is_a_conflict(database: Database) -> None:
+def test_a_work_reads_outside_any_transaction(database: Database) -> None:
     with database.session() as session:
-        session.add(_user("Alice"))
-    with pytest.raises(Conflict), database.work() as work:
-        work.session.add(_user("alice"))
-    assert _count(database) == 1
+        session.add(_user("alice"))
+    with database.work() as work:
+        assert work.connection.execute(text("SELECT count(*) FROM accounts")).scalar() == 1
+        assert work.session.scalar(select(Account.name)) == "alice"
+        driver = work.connection.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection) and not driver.in_transaction
+
+
+def test_a_postgresql_work_sends_its_reads_alone() -> None:
+    """No BEGIN before a Work's reads and no COMMIT after: one round trip per statement."""
+    with empty_postgresql() as url:
+        migrate(url)
+        database = Database(url)
+        try:
+            with database.work() as work:
+                work.connection.execute(text("SELECT count(*) FROM accounts"))
+                work.session.scalar(select(Account.name))
+                driver = work.connection.connection.driver_connection
+                assert driver.info.transaction_status == TransactionStatus.IDLE
+            with database.session() as session:  # sessions are transactions as before
+                session.execute(text("SELECT count(*) FROM accounts"))
+                driver = session.connection().connection.driver_connection
+                assert driver.info.transaction_status == TransactionStatus.INTRANS
+        finally:
+            database.close()
+
+
+def test_a_pooled_connection_the_server_closed_while_idle_is_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with empty_postgresql() as url:
+        migrate(url)
+        database = Database(url, pool_size=1, max_overflow=0)
+        try:
+            with database.work() as work:
+                pid = work.connection.execute(text("SELECT pg_backend_pid()")).scalar()
+            admin = create_engine(url, poolclass=NullPool)  # what a restart or a proxy does
+            with admin.connect() as connection:
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.dispose()
+            monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.0)  # as if it had been idle for long
+            with database.work() as work:
+                assert work.connection.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+        finally:
+            database.close()
 
 
 def test_postgresql_pools_are_sized_by_the_settings(tmp_path: Path) -> None:
