@@ -13,7 +13,7 @@ same work. Alongside wall-clock tokens/s each row reports tokens per CPU-second 
 processes, which the other processes on a shared machine disturb less.
 
 llama-cpp-python compiles (CPU only) into its own venv under ~/.cache/hugbox-bench/ the first
-time (10-30 min on 2 cores); this process never imports torch or llama_cpp.
+time (44 min on 2 busy cores); this process never imports torch or llama_cpp.
 
 Run: .venv/bin/python bench/inference_generation.py [--quick]
   or .venv/bin/python bench/run.py --only generation [--quick]
