@@ -32,9 +32,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -251,7 +252,7 @@ def _prepare(work: Path, quick: bool) -> Setup:
 def _measure(s: Setup, python: Path) -> dict[str, Runs]:
     """Rounds of every system in turn; the hubs stay up (idle) while the others run."""
     measured = {name: Runs() for name in [*HUB_VARIANTS, "llama.cpp"]}
-    with _Hubs(s) as hubs:
+    with _hubs(s) as hubs:
         for name, (url, pid) in hubs.items():  # load each model before timing anything
             run_hub(url, s.token, pid, s.texts[:1], Runs())
             log(f"  {name}: loaded")
@@ -265,30 +266,21 @@ def _measure(s: Setup, python: Path) -> dict[str, Runs]:
     return measured
 
 
-class _Hubs:
-    """One running hub per variant, all on the same data dir's copy (each gets its own)."""
-
-    def __init__(self, s: Setup):
-        self.s = s
-        self.stack: list[Any] = []
-
-    def __enter__(self) -> dict[str, tuple[str, int]]:
+@contextmanager
+def _hubs(s: Setup) -> Iterator[dict[str, tuple[str, int]]]:
+    """One running hub per variant in HUB_VARIANTS, each on its own copy of the data dir (made
+    before any starts: two servers on one SQLite dir would share a job queue)."""
+    dirs = [s.data_dir]
+    for index in range(1, len(HUB_VARIANTS)):
+        dirs.append(s.work / f"hub-{index}")
+        shutil.copytree(s.data_dir, dirs[-1])
+    with ExitStack() as stack:
         hubs = {}
-        for index, (name, env) in enumerate(HUB_VARIANTS.items()):
-            data_dir = self.s.data_dir
-            if index:  # a second server on one SQLite dir would share its job queue
-                data_dir = self.s.work / f"hub-{index}"
-                shutil.copytree(self.s.data_dir, data_dir)
-            env = {"HUGBOX_INFERENCE_THREADS": str(self.s.threads), **env}
-            context = running_hub(data_dir, env)
-            hub = context.__enter__()
-            self.stack.append(context)
+        for data_dir, (name, env) in zip(dirs, HUB_VARIANTS.items(), strict=True):
+            env = {"HUGBOX_INFERENCE_THREADS": str(s.threads), **env}
+            hub = stack.enter_context(running_hub(data_dir, env))
             hubs[name] = (f"{hub.endpoint}/models/{MODEL_ID}", hub.pid)
-        return hubs
-
-    def __exit__(self, *exc: object) -> None:
-        for context in reversed(self.stack):
-            context.__exit__(None, None, None)
+        yield hubs
 
 
 def run(ws: Workspace) -> list[Result]:
