@@ -101,12 +101,12 @@ def sso_login(request: Request, session: SessionDep, org: str, next: str = "/") 
 
 
 @router.get("/organizations/{org}/sso/callback")
-def sso_callback(request: Request, session: SessionDep, org: str) -> Response:
+def sso_callback(request: Request, session: SessionDep, caller: PageCaller, org: str) -> Response:
     """The provider's answer: a signed-in member with a web session, or a 4xx that says why
     (the failure is audited, so the transaction must commit: it is answered, not raised)."""
     account = service.get_org(session, org)
     try:
-        user, next_url = _complete(request, session, account)
+        user, next_url = _complete(request, session, account, caller.user)
     except SsoFailed as exc:
         audit.record(
             session,
@@ -126,7 +126,9 @@ def _without_state(response: Response, org: Account) -> Response:
     return response
 
 
-def _complete(request: Request, session: Session, org: Account) -> tuple[Account, str]:
+def _complete(
+    request: Request, session: Session, org: Account, current: Account | None
+) -> tuple[Account, str]:
     params = request.query_params
     if params.get("error"):
         raise SsoFailed(
@@ -145,7 +147,8 @@ def _complete(request: Request, session: Session, org: Account) -> tuple[Account
     claims = _claims(
         request, config, org, code=code, nonce=login.nonce, verifier=login.code_verifier
     )
-    return service.sign_in(session, org=org, config=config, claims=claims), login.next_url
+    user = service.sign_in(session, org=org, config=config, claims=claims, current=current)
+    return user, login.next_url
 
 
 def _claims(

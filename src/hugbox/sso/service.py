@@ -16,7 +16,7 @@ from hugbox import audit
 from hugbox.auth import service as auth
 from hugbox.auth.models import SESSION_TOKEN_NAME, Account, AccountKind, OrgRole, Token
 from hugbox.db import utcnow
-from hugbox.errors import BadRequest, Forbidden, NotFound
+from hugbox.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound
 from hugbox.names import RESERVED_NAMESPACES
 from hugbox.sso import secrets
 from hugbox.sso.models import SsoConfig, SsoIdentity, SsoLogin, SsoSession
@@ -55,7 +55,7 @@ def get_org(session: Session, org: str) -> Account:
 
 def require_admin(caller: auth.Caller, org: Account) -> None:
     if caller.anonymous:
-        raise Forbidden(f"Log in as an admin of {org.name} to configure its single sign-on")
+        raise AuthenticationRequired(f"Log in as an admin of {org.name} to configure its SSO")
     if not auth.is_org_admin(caller, org):
         raise Forbidden(f"Only admins of {org.name} configure its single sign-on")
 
@@ -196,17 +196,20 @@ def _new_user(session: Session, claims: dict[str, Any]) -> Account:
 
 
 def sign_in(
-    session: Session, *, org: Account, config: SsoConfig, claims: dict[str, Any]
-) -> Account:
-    """The account (issuer, sub) stands for, created on first sign-in, a member of the org with
-    the role the claim maps to (set again each time)."""
+    session: Session, *, org: Account, config: SsoConfig, claims: dict[str, Any],
+    current: Account | None = None,
+) -> Account:  # fmt: skip
+    """The account (issuer, sub) stands for, a member of the org with the role the claim maps to
+    (set again each time). A first sign-in links the identity to `current`, the user already
+    signed in on this browser (their password account), else creates an account: never by
+    email, which would hand an existing account to whoever the provider calls by that address."""
     identity = session.scalar(
         select(SsoIdentity).where(
             SsoIdentity.issuer == config.issuer, SsoIdentity.subject == str(claims["sub"])
         )
     )
     if identity is None:
-        user = _new_user(session, claims)
+        user = current if current is not None else _new_user(session, claims)
         identity = SsoIdentity(
             issuer=config.issuer, subject=str(claims["sub"]), user_id=user.id, org_id=org.id
         )
