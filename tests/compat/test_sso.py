@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
 
 from oidc_idp import Idp, client, running_idp, sign_in
 from support import Hub, unique
@@ -286,6 +287,10 @@ def test_require_sso_refuses_tokens_until_their_user_signs_in_through_it(
         me = httpx.get(f"{hub.endpoint}/api/whoami-v2", headers=bob).json()
         assert {o["name"]: o.get("securityRestrictions") for o in me["orgs"]}[org] == ["sso"]
         assert httpx.get(info, headers={"authorization": f"Bearer {hub.alice}"}).status_code == 403
+        assert hub.cli("org", "add-member", org, "carol", "--role", "write").returncode == 0
+        with pytest.raises(HfHubHTTPError) as deleting:  # a writer's token, no SSO: no delete
+            HfApi(endpoint=hub.endpoint, token=hub.carol).delete_repo(repo_id)
+        assert deleting.value.response.headers["x-error-code"] == "SsoRequired"
         with httpx.Client(base_url=hub.endpoint) as http:  # bob's password session, then SSO
             page = http.get("/login").text
             csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
