@@ -4,6 +4,7 @@ stopped by its process id. Skips with the reason when Node.js or the npm registr
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -30,19 +31,27 @@ def install_provider() -> Path:
     The script runs from there: Node resolves ES module imports from the script's folder."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("needs Node.js and npm for the OIDC provider (oidc-provider)")
-    package = CACHE / "node_modules" / "oidc-provider" / "package.json"
-    installed = package.exists() and json.loads(package.read_text())["version"]
-    if installed != OIDC_PROVIDER_VERSION:
-        CACHE.mkdir(parents=True, exist_ok=True)
-        (CACHE / "package.json").write_text('{"private": true}\n')
-        result = subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", f"oidc-provider@{OIDC_PROVIDER_VERSION}"],
-            cwd=CACHE, capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
-        if result.returncode != 0:
-            pytest.skip(f"npm could not install oidc-provider: {result.stderr[-300:]}")
-    shutil.copy(SCRIPT, CACHE / SCRIPT.name)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # Test workers (pytest-xdist) may start together: one installs, the others wait for it.
+    with (CACHE / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        package = CACHE / "node_modules" / "oidc-provider" / "package.json"
+        installed = package.exists() and json.loads(package.read_text())["version"]
+        if installed != OIDC_PROVIDER_VERSION:
+            _npm_install()
+        shutil.copy(SCRIPT, CACHE / SCRIPT.name)
     return CACHE
+
+
+def _npm_install() -> None:
+    (CACHE / "package.json").write_text('{"private": true}\n')
+    result = subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", f"oidc-provider@{OIDC_PROVIDER_VERSION}"],
+        cwd=CACHE, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        pytest.skip(f"npm could not install oidc-provider (registry unreachable?): "
+                    f"{result.stderr[-300:]}")  # fmt: skip
 
 
 @dataclass
