@@ -45,4 +45,5 @@ def put_sso(
         actor=caller.user.name,
         server_secret=request.app.state.context.secret,
     )
+    request.app.state.require_sso.forget(account.id)
     return service.as_json(config)

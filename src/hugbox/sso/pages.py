@@ -224,6 +224,7 @@ def save_settings(
         actor=caller.user.name,
         server_secret=_secret(request),
     )
+    request.app.state.require_sso.forget(account.id)
     return _settings(request, account, config, saved=True)
 
 

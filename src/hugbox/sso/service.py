@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from hugbox import audit
 from hugbox.auth import service as auth
 from hugbox.auth.models import SESSION_TOKEN_NAME, Account, AccountKind, OrgRole, Token
-from hugbox.db import utcnow
+from hugbox.db import UTCDateTime, utcnow
 from hugbox.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound
 from hugbox.names import RESERVED_NAMESPACES
 from hugbox.sso import secrets
@@ -237,26 +237,43 @@ def mark_session(session: Session, *, token: Token, org: Account) -> None:
 # Require SSO -----------------------------------------------------------------------------------
 
 
+# Built once: they run on the most frequent routes' access checks, where building a select
+# costs as much as running it.
+_CONFIGS, _SESSIONS, _IDENTITIES = (
+    SsoConfig.__table__,
+    SsoSession.__table__,
+    SsoIdentity.__table__,
+)
+_REQUIRES_SSO = select(_CONFIGS.c.require_sso).where(_CONFIGS.c.org_id == bindparam("org_id"))
+_SSO_SESSION = select(_SESSIONS.c.token_id).where(
+    _SESSIONS.c.token_id == bindparam("token_id"), _SESSIONS.c.org_id == bindparam("org_id"),
+    _SESSIONS.c.created_at >= bindparam("since", type_=UTCDateTime),
+)  # fmt: skip
+_SSO_SIGN_IN = (
+    select(_IDENTITIES.c.id)
+    .where(
+        _IDENTITIES.c.user_id == bindparam("user_id"),
+        _IDENTITIES.c.org_id == bindparam("org_id"),
+        _IDENTITIES.c.last_login_at >= bindparam("since", type_=UTCDateTime),
+    )
+    .limit(1)
+)
+
+
 def requires_sso(db: Session | Connection, org_id: int) -> bool:
-    table = SsoConfig.__table__
-    return bool(db.scalar(select(table.c.require_sso).where(table.c.org_id == org_id)))
+    return bool(db.scalar(_REQUIRES_SSO, {"org_id": org_id}))
 
 
 def satisfied(
-    db: Session | Connection, *, org_id: int, user_id: int, token: Token | None, max_age: timedelta
-) -> bool:
+    db: Session | Connection, *, org_id: int, user_id: int, token: Token | None,
+    max_age: timedelta,
+) -> bool:  # fmt: skip
     """Whether a member's credential passes the org's "require SSO": a web session must itself
     have come through the org's SSO, within `max_age`; an access token (or a credential read
     without its token: `Bearer`) needs its user to have signed in through it within `max_age`."""
     since = datetime.now(UTC) - max_age
     if token is not None and token.name == SESSION_TOKEN_NAME:
-        table = SsoSession.__table__
-        stmt = select(table.c.token_id).where(
-            table.c.token_id == token.id, table.c.org_id == org_id, table.c.created_at >= since
-        )
-    else:
-        table = SsoIdentity.__table__
-        stmt = select(table.c.id).where(
-            table.c.user_id == user_id, table.c.org_id == org_id, table.c.last_login_at >= since
-        )
-    return db.scalar(stmt.limit(1)) is not None
+        params = {"token_id": token.id, "org_id": org_id, "since": since}
+        return db.scalar(_SSO_SESSION, params) is not None
+    params = {"user_id": user_id, "org_id": org_id, "since": since}
+    return db.scalar(_SSO_SIGN_IN, params) is not None
