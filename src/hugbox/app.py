@@ -42,6 +42,7 @@ from hugbox.settings import Settings
 from hugbox.signing import UrlSigner
 from hugbox.social import wiring as social
 from hugbox.spaces import wiring as spaces
+from hugbox.sso import wiring as sso
 from hugbox.usage import wiring as usage
 from hugbox.viewer import wiring as viewer
 from hugbox.viewer.api import DatasetsServerHostMiddleware
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 INSTALLS: list[Install] = [
     auth.install,
     accounts.install,
+    sso.install,  # before repos: `/organizations/{org}/sso/login` would read as a repo's page
     webhooks.install,  # before repos: `/settings/webhooks` would be read as a repo's page
     usage.install,  # before repos: its pages (/settings/storage) would be a repo's path there
     social.install,  # before repos: its pages `/collections/{namespace}` look like a repo's

@@ -50,6 +50,8 @@ def error_response(request: Request, error: HubError) -> Response:
     page = _error_page(request, error)
     if page is not None:  # pages get the same error as HTML (see hugbox.web.templates)
         page.headers["X-Error-Message"] = _header_safe(error.message)
+        if error.error_code:  # a script or test tells the errors apart as a client does
+            page.headers["X-Error-Code"] = error.error_code
         return page
     headers["X-Error-Message"] = _header_safe(error.message)
     if error.error_code:

@@ -234,6 +234,13 @@ class Settings(BaseSettings):
         description="Seconds between two passes that compare every repo's refs in git with the "
         "database and record what a crash left out (0: only when the hub starts).",
     )
+    sso_max_age: float = Field(
+        default=12 * 3600.0,
+        ge=60,
+        description="Seconds a single sign-on stays recent enough for an org that requires SSO: "
+        "a member's web session (or, for access tokens, their latest SSO sign-in) older than this "
+        "is refused the org's private repos until they sign in through the org's provider again.",
+    )
     job_max_attempts: int = Field(
         default=5, description="Runs a failing job gets (with exponential backoff) before it fails."
     )

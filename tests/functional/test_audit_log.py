@@ -129,8 +129,8 @@ def test_site_admins_read_the_whole_hub(client: TestClient, tokens: dict[str, st
     assert created.status_code == 200
     entries = client.get("/api/admin/audit-log", headers=bearer(tokens["root"])).json()
     actions = [(e["action"], e["actor"], e["namespace"]) for e in entries]
-    assert actions[:3] == [("token.create", "bob", "bob"), ("user.login", "bob", "bob"),
-                           ("user.login_failed", None, "bob")]  # fmt: skip
+    assert actions[:3] == [("token.create", "bob", "bob"), ("auth.login", "bob", "bob"),
+                           ("auth.login_failed", None, "bob")]  # fmt: skip
     assert entries[0]["data"]["token"] == "ci" and entries[0]["data"]["role"] == "read"
     bobs = client.get("/api/admin/audit-log?namespace=bob", headers=bearer(tokens["root"])).json()
     assert {e["namespace"] for e in bobs} == {"bob"}

@@ -281,6 +281,14 @@ PINNED |= {
     ("GET", "/organizations/{org}/settings/audit-log.jsonl"),
     ("GET", "/admin/audit-log"),
     ("GET", "/admin/audit-log.jsonl"),
+    # single sign-on for organisations (sso/)
+    ("GET", "/api/organizations/{org}/sso"),
+    ("PUT", "/api/organizations/{org}/sso"),
+    ("GET", "/organizations/{org}/sso"),
+    ("GET", "/organizations/{org}/sso/login"),
+    ("GET", "/organizations/{org}/sso/callback"),
+    ("GET", "/organizations/{org}/settings/sso"),
+    ("POST", "/organizations/{org}/settings/sso"),
 }
 # Plans: the admin's page (assign plans) and each user's usage page.
 PINNED |= {("GET", "/admin/plans"), ("POST", "/admin/plans"), ("GET", "/settings/usage")}

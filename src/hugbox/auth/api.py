@@ -18,6 +18,9 @@ from hugbox.wire import returns
 router = APIRouter()
 # {account id: its plan's tier} of the given accounts: "free", "pro", "team", "enterprise", …
 AccountTiers = Callable[[Session, Sequence[Account]], Mapping[int, str]]
+# {org id: what the caller must still do to reach it} ("sso": sign in through the org's SSO),
+# HF's `securityRestrictions`; hugbox.sso wires this in.
+OrgRestrictions = Callable[[Session, Caller], Mapping[int, list[str]]]
 
 
 def _avatar(base: str, account: Account) -> str:
@@ -31,12 +34,14 @@ def _org_plan(tier: str) -> dict[str, Any]:
 
 
 def whoami_body(
-    caller: Caller, base: str, tiers: Mapping[int, str] | None = None
-) -> dict[str, Any]:
-    """`tiers`: each account's plan tier (hugbox.plans), by account id."""
+    caller: Caller, base: str, tiers: Mapping[int, str] | None = None,
+    restrictions: Mapping[int, list[str]] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """`tiers`: each account's plan tier (hugbox.plans), by account id; `restrictions`: each
+    org's `securityRestrictions` for this caller, by org id."""
     user, token = caller.user, caller.token
     assert user is not None
-    tiers = tiers or {}
+    tiers, restrictions = tiers or {}, restrictions or {}
     orgs = [
         {
             "type": "org",
@@ -50,6 +55,9 @@ def whoami_body(
             "roleInOrg": m.role.value,
             "isEnterprise": False,
             **_org_plan(tiers.get(m.org.id, "free")),
+            **(
+                {"securityRestrictions": restrictions[m.org.id]} if m.org.id in restrictions else {}
+            ),
         }
         for m in user.memberships
     ]
@@ -85,4 +93,8 @@ def whoami(request: Request, caller: CallerDep, session: SessionDep, base: BaseU
     accounts = [caller.user, *(m.org for m in caller.user.memberships)]
     # Plans tell each account's tier (hugbox.plans wires this in; auth does not import it).
     tiers_of: AccountTiers | None = getattr(request.app.state, "account_tiers", None)
-    return whoami_body(caller, base, tiers_of(session, accounts) if tiers_of else None)
+    restricted: OrgRestrictions | None = getattr(request.app.state, "org_restrictions", None)
+    return whoami_body(
+        caller, base, tiers_of(session, accounts) if tiers_of else None,
+        restricted(session, caller) if restricted else None,
+    )  # fmt: skip

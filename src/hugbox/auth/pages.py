@@ -61,12 +61,13 @@ def login(request: Request, session: SessionDep, caller: PageCaller, form: Check
     user = service.verify_password(session, name=username, password=str(form.get("password")))
     if user is None or user.kind != AccountKind.USER:
         limiter.fail(*keys)
-        audit.record(session, "user.login_failed", actor=None, namespace=username[:96] or None)
+        audit.record(session, "auth.login_failed", actor=None,
+                     namespace=username[:96] or None, method="password")  # fmt: skip
         return render(
             request, "login.html", status_code=401, next=_safe_next(next_url),
             error="Wrong username or password.", username=username,
         )  # fmt: skip
-    audit.record(session, "user.login", actor=user.name, namespace=user.name)
+    audit.record(session, "auth.login", actor=user.name, namespace=user.name, method="password")
     return start_session(request, session, user.name, next_url)
 
 

@@ -19,6 +19,8 @@ class WhoAmIOrg(WireModel):
     roleInOrg: str
     isEnterprise: bool
     plan: str | None = None  # absent for a free org: team, enterprise, plus or academia
+    # What the caller must still do to reach the org's resources: ["sso"] (hugbox.sso).
+    securityRestrictions: list[str] | None = None
 
 
 class AccessTokenInfo(WireModel):

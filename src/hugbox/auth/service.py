@@ -154,9 +154,11 @@ def _membership(session: Session, org: Account, user: Account) -> Membership | N
 
 
 def add_member(
-    session: Session, *, org: str, user: str, role: OrgRole, actor: str | None = None
-) -> Membership:
-    """Add `user` to `org`, or change their role; `actor` None is the hub's operator (CLI)."""
+    session: Session, *, org: str, user: str, role: OrgRole, actor: str | None = None,
+    via: str | None = None,
+) -> Membership:  # fmt: skip
+    """Add `user` to `org`, or change their role; `actor` None is the hub's operator (CLI).
+    `via` names what decided it when no admin did (`sso`: the org's provider's role claim)."""
     org_account = get_account(session, org, kind=AccountKind.ORG)
     user_account = get_account(session, user, kind=AccountKind.USER)
     membership = _membership(session, org_account, user_account)
@@ -168,8 +170,9 @@ def add_member(
     session.flush()
     if old != role.value:
         action = "org.member_add" if old is None else "org.member_role"
+        extra: dict[str, Any] = {"via": via} if via else {}
         audit.record(session, action, actor=actor, namespace=org_account.name,
-                     member=user_account.name, role=[old, role.value])  # fmt: skip
+                     member=user_account.name, role=[old, role.value], **extra)  # fmt: skip
     return membership
 
 

@@ -16,6 +16,7 @@ from hugbox.repos import models as _repo_models  # noqa: F401  (registers tables
 from hugbox.scanning import models as _scanning_models  # noqa: F401  (registers tables)
 from hugbox.social import models as _social_models  # noqa: F401  (registers tables)
 from hugbox.spaces import models as _space_models  # noqa: F401  (registers tables)
+from hugbox.sso import models as _sso_models  # noqa: F401  (registers tables)
 from hugbox.usage import models as _usage_models  # noqa: F401  (registers tables)
 from hugbox.viewer import models as _viewer_models  # noqa: F401  (registers tables)
 from hugbox.webhooks import models as _webhook_models  # noqa: F401  (registers tables)

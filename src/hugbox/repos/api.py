@@ -221,18 +221,24 @@ class RepoRefBody(BaseModel):
     type: RepoType = RepoType.MODEL
 
 
-def _writable(session: SessionDep, caller: CallerDep, repo_type: RepoType, repo_id: str) -> Repo:
+def _writable(
+    request: Request, session: SessionDep, caller: CallerDep, repo_type: RepoType, repo_id: str
+) -> Repo:
     found = service.find_repo(session, repo_type, repo_id)
     if not isinstance(found, Repo):
         raise RepoNotFound(anonymous=caller.anonymous)
-    return service.authorize(session, caller, found, Need.WRITE)
+    service.authorize(session, caller, found, Need.WRITE)
+    request.app.state.repo_hooks.check_access(session, caller, found)  # an org's "require SSO"
+    return found
 
 
 @router.delete("/api/repos/delete", **returns(Empty))
-def delete_repo(body: RepoRefBody, session: SessionDep, caller: CallerDep, store: StoreDep) -> Any:
+def delete_repo(
+    request: Request, body: RepoRefBody, session: SessionDep, caller: CallerDep, store: StoreDep
+) -> Any:
     namespace = body.organization or (caller.user.name if caller.user else "")
     repo_id = body.name if "/" in body.name else f"{namespace}/{body.name}"
-    repo = _writable(session, caller, body.type, repo_id)
+    repo = _writable(request, session, caller, body.type, repo_id)
     service.delete_repo(session, store, repo=repo, actor=_name(caller))
     return {}
 
@@ -246,8 +252,8 @@ class MoveBody(BaseModel):
 
 
 @router.post("/api/repos/move", **returns(Empty))
-def move_repo(body: MoveBody, session: SessionDep, caller: CallerDep) -> Any:
-    repo = _writable(session, caller, body.type, body.from_repo)
+def move_repo(request: Request, body: MoveBody, session: SessionDep, caller: CallerDep) -> Any:
+    repo = _writable(request, session, caller, body.type, body.from_repo)
     service.move_repo(session, caller=caller, repo=repo, to_repo_id=body.to_repo)
     return {}
 

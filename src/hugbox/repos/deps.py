@@ -95,7 +95,9 @@ def load_repo(
         raise Redirect(_moved_location(request, repo_id, found.repo.repo_id))
     # Only a gated repo's 403 names its URL; building it costs as much as the access check.
     url = repo_url(request, found) if found.gated else ""
-    return service.authorize(session, caller, found, need, repo_url=url)
+    service.authorize(session, caller, found, need, repo_url=url)
+    request.app.state.repo_hooks.check_access(session, caller, found)
+    return found
 
 
 # git and git-lfs send credentials only after a 401 that offers Basic auth (user: anything,
@@ -156,7 +158,9 @@ class RepoLoader:
         if found is None:  # no such repo, or an old id: `load_repo` answers as it does
             return load_repo(self.request, work.session, caller, self.need)
         url = repo_url(self.request, found) if found.gated else ""
-        return service.authorize(work.connection, caller, found, self.need, repo_url=url)
+        service.authorize(work.connection, caller, found, self.need, repo_url=url)
+        self.request.app.state.repo_hooks.check_access(work.connection, caller, found)
+        return found
 
     def _granted(self, work: Work, token: str, repo_type: RepoType, repo_id: str) -> RepoFields:
         """A service token (`auth.grants`) reads its one repo at its one commit, whoever owns

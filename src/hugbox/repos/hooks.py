@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from hugbox.auth.service import Principal
 from hugbox.db import Work
 from hugbox.repos.models import Repo, RepoFields, RepoType
 
@@ -42,6 +43,10 @@ Downloaded = Callable[[Request, RepoFields, str], None]
 UploadCheck = Callable[[Session, Repo, int], None]
 # What another part says about the files of a listing or a file page, by path (a scan's badge).
 FileBadges = Callable[[Session, list[Any]], dict[str, Any]]
+# A further condition on reaching a repo the caller may otherwise reach (an org's "require SSO"):
+# raises a HubError to refuse. Called on every repo a route loads: it must be cheap when it
+# does not apply.
+AccessCheck = Callable[[Session | Connection, Principal, RepoFields], None]
 
 
 @dataclass
@@ -56,6 +61,11 @@ class RepoHooks:
     downloaded: list[Downloaded] = field(default_factory=list)
     upload_check: list[UploadCheck] = field(default_factory=list)
     file_badges: list[FileBadges] = field(default_factory=list)
+    access_check: list[AccessCheck] = field(default_factory=list)
+
+    def check_access(self, db: Session | Connection, caller: Principal, repo: RepoFields) -> None:
+        for check in self.access_check:
+            check(db, caller, repo)
 
     def info(self, request: Request, work: Work, repo: RepoFields) -> dict[str, Any]:
         """What the hooks of the repo's type add (their ORM session is opened only for them)."""

@@ -118,7 +118,9 @@ def load_dataset_repo(request: Request, session: Session) -> Repo:
         repo = found.repo if isinstance(found, Moved) else found
         if repo is None:
             raise ExternalAuthenticated()
-        return repos.authorize(session, caller, repo, Need.DOWNLOAD)
+        repos.authorize(session, caller, repo, Need.DOWNLOAD)
+        request.app.state.repo_hooks.check_access(session, caller, repo)  # an org's "require SSO"
+        return repo
     except HubError as exc:
         if token is None or exc.status_code == 401:
             raise ExternalUnauthenticated() from exc
