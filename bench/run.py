@@ -4,7 +4,7 @@ and the target. A report, not a test: it exits 0 even when a target is missed.
 Run: .venv/bin/python bench/run.py [--quick]
      [--only download upload model_info object_access replicas inference generation ray git gpt2
             viewer xet web spaces spaces_containers jobs s3 discussions webhooks usage
-            scanning limits]
+            scanning limits fine_grained]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import discussions
 import download
+import fine_grained
 import git_clone
 import gpt2_text
 import inference
@@ -64,6 +65,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "usage": usage.run,
     "scanning": scanning.run,
     "limits": rate_limits.run,
+    "fine_grained": fine_grained.run,
 }
 COLUMNS = ("benchmark", "measured", "baseline (same run)", "ratio", "target", "ok")
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from hugbox import __version__, cloud, malloc
 from hugbox.accounts import wiring as accounts
 from hugbox.auth import wiring as auth
+from hugbox.auth.last_use import TokenUses
 from hugbox.community import wiring as community
 from hugbox.context import Context, build_context
 from hugbox.deps import read_threads
@@ -28,6 +29,7 @@ from hugbox.middleware import (
     HubPathMiddleware,
     RequestIdMiddleware,
     ResponseCheckMiddleware,
+    TokenUseMiddleware,
 )
 from hugbox.notifications import wiring as notifications
 from hugbox.observability import tracing
@@ -155,6 +157,8 @@ def _add_middleware(app: FastAPI, context: Context) -> None:
     app.add_middleware(EdgeMiddleware)  # inside the body limit, which bounds what it reads
     app.add_middleware(BodyLimitMiddleware, limit=context.settings.max_request_body)
     app.add_middleware(HubPathMiddleware, legacy_ids=LegacyIds(legacy_table))
+    # Outside all that authenticates: it writes each token's last use once the answer is sent.
+    app.add_middleware(TokenUseMiddleware, uses=TokenUses(context.database))
     app.add_middleware(RateLimitMiddleware, limiter=app.state.plan_limiter)  # before any work
     app.add_middleware(DatasetsServerHostMiddleware)
     app.add_middleware(RequestIdMiddleware, observe=app.state.request_observer)

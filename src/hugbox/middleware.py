@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hugbox import audit
+from hugbox.auth import last_use
 from hugbox.error_responses import error_response
 from hugbox.errors import PayloadTooLarge
 from hugbox.repos.legacy import LegacyIds
@@ -227,3 +228,24 @@ async def _release(
     log.error("%s %s sent what its declared model refuses: %s", scope["method"], route, problem)
     drift = ResponseDrift(f"response does not match its model: {problem}")
     await error_response(Request(scope), drift)(scope, receive, send)
+
+
+class TokenUseMiddleware:
+    """Gives each request its list of used tokens, and writes their use once it is answered."""
+
+    def __init__(self, app: ASGIApp, uses: last_use.TokenUses):
+        self.app = app
+        self.uses = uses
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        used = last_use.start_request()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            client = scope.get("client")
+            ip = client[0] if client else "unknown"
+            for token_id in {t for t in used if self.uses.due(t, ip)}:
+                await run_in_threadpool(self.uses.write, token_id, ip)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
-from hugbox.auth.models import Account
+from hugbox.auth import scopes
+from hugbox.auth.models import Account, Token
 from hugbox.auth.schemas import WhoAmI
 from hugbox.auth.service import Caller
 from hugbox.deps import BaseUrlDep, CallerDep, SessionDep
@@ -75,15 +77,26 @@ def whoami_body(
         "orgs": orgs,
     }
     if token is not None:
-        body["auth"] = {
-            "type": "access_token",
-            "accessToken": {
-                "displayName": token.name,
-                "role": token.role.value,
-                "createdAt": token.created_at.isoformat().replace("+00:00", "Z"),
-            },
-        }
+        body["auth"] = {"type": "access_token", "accessToken": _access_token(token)}
     return body
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _access_token(token: Token) -> dict[str, Any]:
+    """whoami's `auth.accessToken`: `expiration` and `fineGrained` only when the token has them."""
+    info: dict[str, Any] = {
+        "displayName": token.name,
+        "role": token.role.value,
+        "createdAt": _iso(token.created_at),
+    }
+    if token.expires_at is not None:
+        info["expiration"] = _iso(token.expires_at)
+    if token.scope:
+        info["fineGrained"] = scopes.load(token.scope).as_json()
+    return info
 
 
 @router.get("/api/whoami-v2", **returns(WhoAmI))

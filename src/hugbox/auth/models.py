@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hugbox.db import Base, UTCDateTime, str_enum, utcnow
@@ -35,6 +35,7 @@ class OrgRole(StrEnum):
 class TokenRole(StrEnum):
     READ = "read"
     WRITE = "write"
+    FINE_GRAINED = "fineGrained"  # only what its scope lists (auth.scopes)
 
 
 class Account(Base):
@@ -84,5 +85,23 @@ class Token(Base):
     role: Mapped[TokenRole] = mapped_column(str_enum(TokenRole))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A fine-grained token's permissions, whoami's `fineGrained` object as JSON (auth.scopes).
+    scope: Mapped[str | None] = mapped_column(Text, default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Written at most once a minute per token and address (auth.usage), not on every request.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_used_ip: Mapped[str | None] = mapped_column(String(64), default=None)
 
     user: Mapped[Account] = relationship(lazy="joined")
+
+
+class TokenAddress(Base):
+    """An address a token was used from; a new one is audited (`token.used_from_new_address`)."""
+
+    __tablename__ = "token_addresses"
+
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("tokens.id", ondelete="CASCADE"), primary_key=True
+    )
+    ip: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

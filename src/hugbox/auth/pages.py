@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import quote
 
@@ -10,8 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from hugbox import audit
-from hugbox.auth import service, sessions
+from hugbox.auth import scopes, service, sessions
 from hugbox.auth.models import SESSION_TOKEN_NAME, Account, AccountKind, OrgRole, TokenRole
+from hugbox.auth.scopes import Permission
 from hugbox.auth.sessions import PageCaller
 from hugbox.deps import SessionDep
 from hugbox.errors import BadRequest, Forbidden, HubError
@@ -94,11 +95,22 @@ def require_user(caller: PageCaller) -> Account:
     return caller.user
 
 
+# Rows of the form's fine-grained part: each an entity and the permissions on it.
+SCOPE_ROWS = 3
+
+
+def _tokens_page(request: Request, session: SessionDep, user: Account, new: str | None) -> Response:
+    tokens = service.list_tokens(session, user=user, exclude_name=SESSION_TOKEN_NAME)
+    views = [(token, scopes.load(token.scope) if token.scope else None) for token in tokens]
+    return render(
+        request, "tokens.html", tokens=views, new_token=new, roles=list(TokenRole),
+        permissions=list(Permission), entity_types=scopes.ENTITY_TYPES, rows=range(SCOPE_ROWS),
+    )  # fmt: skip
+
+
 @router.get("/settings/tokens")
 def tokens_page(request: Request, session: SessionDep, caller: PageCaller) -> Response:
-    user = require_user(caller)
-    tokens = service.list_tokens(session, user=user, exclude_name=SESSION_TOKEN_NAME)
-    return render(request, "tokens.html", tokens=tokens, new_token=None, roles=list(TokenRole))
+    return _tokens_page(request, session, require_user(caller), None)
 
 
 @router.post("/settings/tokens")
@@ -109,10 +121,38 @@ def create_token(
     name = form_field(form, "name")
     if not name or name == SESSION_TOKEN_NAME:
         raise BadRequest("Give the token a name (not 'web session').")
-    role = TokenRole(form_field(form, "role") or "read")
-    plain = service.create_token(session, user=user.name, name=name[:100], role=role)
-    tokens = service.list_tokens(session, user=user, exclude_name=SESSION_TOKEN_NAME)
-    return render(request, "tokens.html", tokens=tokens, new_token=plain, roles=list(TokenRole))
+    try:
+        role = TokenRole(form_field(form, "role") or "read")
+    except ValueError:
+        raise BadRequest("A token's role is read, write or fineGrained") from None
+    scope = _form_scope(form) if role == TokenRole.FINE_GRAINED else None
+    plain = service.create_token(session, user=user.name, name=name[:100], role=role,
+                                 scope=scope, expires_at=_form_expiry(form))  # fmt: skip
+    return _tokens_page(request, session, user, plain)
+
+
+def _form_scope(form: Any) -> scopes.Scope:
+    """The fine-grained part of the form: global permissions, gated repos, and each row's
+    entity with the permissions ticked for it (rows without a name are left out)."""
+    lines = []
+    for row in range(SCOPE_ROWS):
+        name = form_field(form, f"entity_name_{row}")
+        if name:
+            kind, ticked = form_field(form, f"entity_type_{row}"), form.getlist(f"perm_{row}")
+            lines.append(f"{kind}:{name}={','.join(str(p) for p in ticked)}")
+    glob = [str(p) for p in form.getlist("global")]
+    return scopes.from_lines(lines, global_=glob, gated=form.get("gated") == "1")
+
+
+def _form_expiry(form: Any) -> datetime | None:
+    """The last second (UTC) of the day the form names; none: the token never expires."""
+    day = form_field(form, "expires")
+    if not day:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(day), time(23, 59, 59), tzinfo=UTC)
+    except ValueError:
+        raise BadRequest("An expiry date is written YYYY-MM-DD") from None
 
 
 @router.post("/settings/tokens/{token_id}/delete")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from hugbox.wire import WireModel
 
 
@@ -23,10 +25,31 @@ class WhoAmIOrg(WireModel):
     securityRestrictions: list[str] | None = None
 
 
+class FineGrainedEntity(WireModel):
+    type: Literal["user", "org", "model", "dataset", "space"]
+    name: str
+
+
+class FineGrainedScoped(WireModel):
+    entity: FineGrainedEntity
+    permissions: list[str]
+
+
+class FineGrained(WireModel):
+    """A fine-grained token's permissions: global, and per namespace or repo (auth.scopes)."""
+
+    canReadGatedRepos: bool
+    # `global` is a Python keyword: the field keeps the wire's name through its alias.
+    global_: list[str] = Field(alias="global")
+    scoped: list[FineGrainedScoped]
+
+
 class AccessTokenInfo(WireModel):
     displayName: str
-    role: str
+    role: Literal["read", "write", "fineGrained"]
     createdAt: str
+    expiration: str | None = None  # absent for a token that never expires
+    fineGrained: FineGrained | None = None  # a fine-grained token's only
 
 
 class WhoAmIAuth(WireModel):

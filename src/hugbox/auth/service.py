@@ -8,7 +8,7 @@ import secrets
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from argon2 import PasswordHasher
@@ -17,6 +17,7 @@ from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from hugbox import audit
+from hugbox.auth import last_use, scopes
 from hugbox.auth.models import (
     SESSION_TOKEN_NAME,
     Account,
@@ -26,7 +27,8 @@ from hugbox.auth.models import (
     Token,
     TokenRole,
 )  # fmt: skip
-from hugbox.errors import Conflict, Forbidden, InvalidCredentials, NotFound
+from hugbox.auth.scopes import Permission, Scope, Target
+from hugbox.errors import BadRequest, Conflict, Forbidden, InvalidCredentials, NotFound
 from hugbox.names import check_namespace
 
 _hasher = PasswordHasher()
@@ -44,7 +46,10 @@ class Principal(Protocol):
     @property
     def is_admin(self) -> bool: ...
     @property
-    def can_write(self) -> bool: ...
+    def token_role(self) -> str | None: ...
+    @property
+    def scope(self) -> Scope | None: ...
+    def allows(self, permission: str, target: Target | None) -> bool: ...
     def org_role(self, org_id: int) -> OrgRole | None: ...
 
 
@@ -68,9 +73,17 @@ class Caller:
         return self.user is not None and self.user.is_admin
 
     @property
-    def can_write(self) -> bool:
-        """Whether the credential allows writes at all (a read token never does)."""
-        return self.token is None or self.token.role == TokenRole.WRITE
+    def token_role(self) -> str | None:
+        return None if self.token is None else self.token.role.value
+
+    @property
+    def scope(self) -> Scope | None:
+        token = self.token
+        return scopes.load(token.scope) if token is not None and token.scope else None
+
+    def allows(self, permission: str, target: Target | None) -> bool:
+        """Whether the credential allows `permission` on `target`, whatever its user may do."""
+        return scopes.token_allows(self.token_role, self.scope, permission, target)
 
     def org_role(self, org_id: int) -> OrgRole | None:
         if self.user is None:
@@ -81,13 +94,19 @@ class Caller:
 ANONYMOUS = Caller()
 
 
-def require_write_token(caller: Principal, action: str) -> None:
-    """A read token only reads (HF's rule), whatever its user may do: every change, a pull
-    request or a discussion included, needs a write token."""
-    if not caller.can_write:
+def require(caller: Principal, permission: str, target: Target | None, action: str) -> None:
+    """The token must allow `permission` on `target`, whatever its user may do: a read token
+    only reads (HF's rule: a pull request or a discussion needs a write token), a fine-grained
+    token does only what it lists."""
+    if caller.allows(permission, target):
+        return
+    if caller.token_role == TokenRole.READ:
         raise Forbidden(
             f"You don't have the rights to {action}: this is a read token, use a write token"
         )
+    raise Forbidden(
+        f"You don't have the rights to {action}: this fine-grained token lacks `{permission}`"
+    )
 
 
 def hash_token(token: str) -> str:
@@ -176,16 +195,26 @@ def add_member(
     return membership
 
 
-def create_token(session: Session, *, user: str, name: str, role: TokenRole) -> str:
-    """Create a token and return it; this is the only time its plain text exists."""
+def create_token(
+    session: Session, *, user: str, name: str, role: TokenRole, scope: Scope | None = None,
+    expires_at: datetime | None = None,
+) -> str:  # fmt: skip
+    """Create a token and return it; this is the only time its plain text exists. A
+    fine-grained token needs its `scope`; other roles take none."""
+    if (role == TokenRole.FINE_GRAINED) != (scope is not None):
+        raise BadRequest("A fine-grained token needs its permissions; other roles take none")
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise BadRequest("A token's expiry date must be in the future")
     account = get_account(session, user, kind=AccountKind.USER)
     plain = "hf_" + "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(34))
-    token = Token(user_id=account.id, name=name, role=role, token_hash=hash_token(plain))
+    token = Token(user_id=account.id, name=name, role=role, token_hash=hash_token(plain),
+                  scope=scopes.dump(scope) if scope else None, expires_at=expires_at)  # fmt: skip
     session.add(token)
     session.flush()
     if name != SESSION_TOKEN_NAME:  # a browser's session is audited as its sign-in
         audit.record(session, "token.create", actor=account.name, namespace=account.name,
-                     token=name, token_id=token.id, role=role.value)  # fmt: skip
+                     token=name, token_id=token.id, role=role.value,
+                     scope=scope.as_json() if scope else None)  # fmt: skip
     return plain
 
 
@@ -203,7 +232,23 @@ def authenticate(session: Session, token: str | None) -> Caller:
     row = session.scalar(_TOKEN_BY_HASH, {"token_hash": hash_token(token)})
     if row is None:
         raise InvalidCredentials()
+    check_expiry(row.expires_at)
+    last_use.note(row.id)
     return Caller(user=row.user, token=row)
+
+
+class ExpiredToken(InvalidCredentials):
+    default_message = (
+        "Invalid credentials in Authorization header: this token has expired; "
+        "create a new one at /settings/tokens"
+    )
+
+
+def check_expiry(expires_at: datetime | None) -> None:
+    """An expired token is the 401 of any bad token (what every client understands), with a
+    message that says why and where to make a new one."""
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise ExpiredToken()
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,16 +258,17 @@ class Bearer:
 
     user_id: int | None = None
     is_admin: bool = False
-    token_role: TokenRole | None = None
+    token_role: str | None = None
     roles: tuple[tuple[int, OrgRole], ...] = ()  # (org id, role) of each of the user's orgs
+    token_id: int | None = None
+    scope: Scope | None = None  # a fine-grained token's
 
     @property
     def anonymous(self) -> bool:
         return self.user_id is None
 
-    @property
-    def can_write(self) -> bool:
-        return self.token_role is None or self.token_role == TokenRole.WRITE
+    def allows(self, permission: str, target: Target | None) -> bool:
+        return scopes.token_allows(self.token_role, self.scope, permission, target)
 
     def org_role(self, org_id: int) -> OrgRole | None:
         return next((role for org, role in self.roles if org == org_id), None)
@@ -237,6 +283,9 @@ BEARER_BY_HASH = (
         _TOKENS.c.role,
         _MEMBERSHIPS.c.org_id,
         _MEMBERSHIPS.c.role.label("org_role"),
+        _TOKENS.c.id.label("token_id"),
+        _TOKENS.c.scope,
+        _TOKENS.c.expires_at,
     )
     .select_from(_TOKENS.join(_ACCOUNTS, _ACCOUNTS.c.id == _TOKENS.c.user_id))
     .outerjoin(_MEMBERSHIPS, _MEMBERSHIPS.c.user_id == _ACCOUNTS.c.id)
@@ -254,13 +303,20 @@ def find_bearer(connection: Connection, token: str | None) -> Bearer:
 
 
 def bearer_of(rows: Sequence[Sequence[Any]]) -> Bearer:
-    """The `Bearer` of `BEARER_BY_HASH`'s rows (user id, admin, token role, org id, org role);
-    none, or one of nulls (an outer join's), is a token that does not exist."""
+    """The `Bearer` of `BEARER_BY_HASH`'s rows (user id, admin, token role, org id, org role,
+    token id, scope, expiry); none, or one of nulls (an outer join's), is a token that does
+    not exist."""
     if not rows or rows[0][0] is None:
         raise InvalidCredentials()
     user_id, is_admin, role = rows[0][:3]
+    token_id, scope, expires_at = rows[0][5:8]
+    check_expiry(expires_at)
+    last_use.note(token_id)
     roles = tuple((row[3], row[4]) for row in rows if row[3] is not None)
-    return Bearer(user_id=user_id, is_admin=is_admin, token_role=role, roles=roles)
+    return Bearer(
+        user_id=user_id, is_admin=is_admin, token_role=str(role), roles=roles, token_id=token_id,
+        scope=scopes.load(scope) if scope else None,
+    )  # fmt: skip
 
 
 def list_tokens(session: Session, *, user: Account, exclude_name: str | None = None) -> list[Token]:
@@ -326,7 +382,8 @@ def remove_member(session: Session, *, org: str, user: str, actor: str | None = 
 
 
 def is_org_admin(caller: Caller, org: Account) -> bool:
-    if caller.user is None or not caller.can_write:
+    # A fine-grained token administers an org only if it may write there.
+    if caller.user is None or not caller.allows(Permission.REPO_WRITE, Target(org.name)):
         return False
     return caller.user.is_admin or caller.org_role(org.id) == OrgRole.ADMIN
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import typer
 
-from hugbox.auth import service
+from hugbox.auth import scopes, service
 from hugbox.auth.models import OrgRole, TokenRole
 from hugbox.cli.context import DataDirOption, err, operator, unit_of_work
+from hugbox.db import utcnow
 from hugbox.repos.service import check_not_legacy_id
 
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
@@ -61,13 +64,25 @@ def add_member(
 @token_app.command("create")
 def create_token(
     name: str = typer.Argument(..., help="The user the token acts for."),
-    role: TokenRole = typer.Option(TokenRole.WRITE, help="read or write."),
+    role: TokenRole = typer.Option(TokenRole.WRITE, help="read, write or fineGrained."),
     token_name: str = typer.Option("hugbox-cli", "--name", help="A label for the token."),
+    permission: list[str] = typer.Option(
+        [], help="fineGrained: `type:name=perm,perm`, e.g. model:alice/bert=repo.content.read."
+    ),
+    global_permission: list[str] = typer.Option([], "--global", help="e.g. discussion.write."),
+    gated: bool = typer.Option(False, "--gated", help="fineGrained: reads granted gated repos."),
+    expires_in_days: int | None = typer.Option(None, min=1, help="Expire after this many days."),
     data_dir: DataDirOption = None,
 ) -> None:
     """Create an access token; it is printed once, alone on the last line of stdout."""
     op = operator(data_dir)
+    expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     with unit_of_work(op) as session:
-        token = service.create_token(session, user=name, name=token_name, role=role)
+        scope = None
+        if role == TokenRole.FINE_GRAINED:
+            scope = scopes.from_lines(permission, global_=global_permission, gated=gated)
+        token = service.create_token(
+            session, user=name, name=token_name, role=role, scope=scope, expires_at=expires
+        )
     err.print(f"Token for {name} ({role.value}); store it now, it is not shown again:")
     typer.echo(token)

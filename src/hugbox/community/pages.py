@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from hugbox.auth.scopes import Permission
 from hugbox.auth.sessions import PageCaller
 from hugbox.community import actions, service
 from hugbox.deps import SessionDep, StoreDep
@@ -102,7 +103,7 @@ def discussion_page(
     return render(
         request, "discussion.html", repo=repo, tab="community", d=d, thread=found, files=files,
         html={e.id: render_markdown(e.content) for e in found.events if e.type == "comment"},
-        may_comment=not caller.anonymous and caller.can_write,
+        may_comment=access.may(caller, Permission.DISCUSSION_WRITE, repo) and not caller.anonymous,
         may_moderate=writer or mine, may_merge=writer and d.status == "open" and bool(
             found.pr and found.pr.commits and not found.pr.conflicts),
     )  # fmt: skip

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from hugbox.auth.service import Caller, require_write_token
+from hugbox.auth.scopes import Permission
+from hugbox.auth.service import Caller, require
 from hugbox.deps import CallerDep, SessionDep, StoreDep, caller_of
 from hugbox.errors import AuthenticationRequired
 from hugbox.gated import service as gated
@@ -19,6 +20,7 @@ from hugbox.gated.answers import read_answers
 from hugbox.gated.form import repo_gate_form
 from hugbox.gated.schemas import AccessRequest, AccessRequested, request_json
 from hugbox.pagination import decode_cursor, paginate
+from hugbox.repos import access
 from hugbox.repos.deps import ReadableRepo, WritableRepo, load_repo
 from hugbox.repos.models import Repo
 from hugbox.repos.service import Need
@@ -39,7 +41,9 @@ def _ask(
 ) -> str:
     if caller.user is None:
         raise AuthenticationRequired("Log in (pass a token) to ask for access")
-    require_write_token(caller, f"ask for access to {repo.repo_id}")
+    # Asking is a message to the repo's owners: as a discussion, it needs `discussion.write`.
+    action = f"ask for access to {repo.repo_id}"
+    require(caller, Permission.DISCUSSION_WRITE, access.target(repo), action)
     form = repo_gate_form(store, repo)
     request = gated.ask_access(session, repo=repo, user=caller.user, form=form, answers=answers)
     return request.status

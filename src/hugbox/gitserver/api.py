@@ -16,9 +16,9 @@ from hugbox.gitserver import service, transport
 from hugbox.openapi import BINARY, request_body
 from hugbox.repos import access
 from hugbox.repos.commits import pushable_pr_refs
-from hugbox.repos.deps import load_repo_for_git
+from hugbox.repos.deps import asking_for_basic, load_repo_for_git
 from hugbox.repos.models import Repo
-from hugbox.repos.service import Need
+from hugbox.repos.service import Need, authorize
 
 router = APIRouter()
 NO_CACHE = {
@@ -45,8 +45,13 @@ GitRepo = Annotated[Repo, Depends(_git_repo)]
 
 
 def _push_target(request: Request, session: SessionDep) -> tuple[Repo, Caller]:
-    repo, caller = load_repo_for_git(request, session, Need.CONTRIBUTE)
-    if not access.can_write(caller, repo) and not pushable_pr_refs(session, caller, repo):
+    repo, caller = load_repo_for_git(request, session, Need.READ)
+    # A writer pushes anywhere (a fine-grained token's `repo.write` is enough); others only to
+    # their pull requests, which needs what opening one needs.
+    writer = access.can_write(caller, repo)
+    with asking_for_basic():
+        authorize(session, caller, repo, Need.WRITE if writer else Need.CONTRIBUTE)
+    if not writer and not pushable_pr_refs(session, caller, repo):
         raise Forbidden(f"You don't have the rights to write to {repo.repo_id}")
     return repo, caller
 

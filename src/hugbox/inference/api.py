@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from hugbox import __version__
-from hugbox.auth.service import authenticate
+from hugbox.auth.scopes import Permission, Target
+from hugbox.auth.service import Caller, authenticate, require
 from hugbox.db import Database
 from hugbox.deps import bearer_token
 from hugbox.edge import read_json
@@ -34,6 +35,7 @@ from hugbox.inference.shapes import tgi_details
 from hugbox.inference.targets import TargetCache
 from hugbox.inference.worker.process import Outcome
 from hugbox.openapi import request_body
+from hugbox.repos import access
 from hugbox.repos.deps import load_repo, path_revision
 from hugbox.repos.models import Repo
 from hugbox.repos.service import Need
@@ -60,8 +62,18 @@ def _with_model(request: Request, model: str | None, use: Callable[[Session, Rep
     with database.session() as session:
         caller = authenticate(session, bearer_token(request))
         repo = load_repo(request, session, caller, Need.DOWNLOAD, repo_id=repo_id or None)
+        _require_inference(caller, repo)
         request.state.inference_model = repo.repo_id  # the label of its metrics
         return use(session, repo, revision or path_revision(request))
+
+
+def _require_inference(caller: Caller, repo: Repo) -> None:
+    """A fine-grained token calls the Inference API with `inference.serverless.write`, which
+    HF scopes to the user (a hugbox token may also scope it to the model or its namespace)."""
+    own = Target(caller.user.name) if caller.user else None
+    if own is not None and caller.allows(Permission.INFERENCE, own):
+        return
+    require(caller, Permission.INFERENCE, access.target(repo), f"run {repo.repo_id}")
 
 
 def target(request: Request, model: str | None = None) -> service.Target:

@@ -6,8 +6,25 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from hugbox.auth.models import Account, AccountKind, OrgRole
+from hugbox.auth.scopes import Permission, Target
 from hugbox.auth.service import Caller, Principal
 from hugbox.repos.models import AccessGrant, RepoFields
+
+
+def target(repo: RepoFields) -> Target:
+    """The repo as a token's scope names it: its type and id, under its namespace."""
+    return Target(repo.namespace, repo.type.value, repo.repo_id)
+
+
+def may(caller: Principal, permission: str, repo: RepoFields) -> bool:
+    """The one question every route asks: may this caller do `permission` on `repo`? The
+    token must allow it (a read token reads, a write token does anything, a fine-grained one
+    what it lists) and the user must be allowed it (owner, org role, a public repo)."""
+    if permission == Permission.REPO_CONTENT_READ:
+        return can_read(caller, repo)
+    if permission == Permission.REPO_WRITE:
+        return can_write(caller, repo)
+    return can_read(caller, repo) and caller.allows(permission, target(repo))
 
 
 def _member_role(caller: Principal, repo: RepoFields) -> OrgRole | None:
@@ -19,9 +36,13 @@ def _is_owner(caller: Principal, repo: RepoFields) -> bool:
 
 
 def can_read(caller: Principal, repo: RepoFields) -> bool:
+    """Anyone reads a public repo; a private one needs its user's access and a token that
+    allows `repo.content.read` on it (else it stays as unseen as for a stranger)."""
     if not repo.private:
         return True
-    return _is_owner(caller, repo) or _member_role(caller, repo) is not None
+    if not (_is_owner(caller, repo) or _member_role(caller, repo) is not None):
+        return False
+    return caller.allows(Permission.REPO_CONTENT_READ, target(repo))
 
 
 # Built once, as the other lookups of the most frequent routes.
@@ -37,7 +58,16 @@ def can_download(session: Session | Connection, caller: Principal, repo: RepoFie
         return False
     if not repo.gated or _is_owner(caller, repo) or _member_role(caller, repo) is not None:
         return True
-    return request_status(session, caller, repo) == "accepted"
+    return _reads_gated(caller, repo) and request_status(session, caller, repo) == "accepted"
+
+
+def _reads_gated(caller: Principal, repo: RepoFields) -> bool:
+    """A fine-grained token reads others' gated repos (once granted) only with
+    `canReadGatedRepos`, or `repo.content.read` on that repo."""
+    scope = caller.scope
+    if scope is None:  # not a fine-grained token
+        return True
+    return scope.can_read_gated or scope.allows(Permission.REPO_CONTENT_READ, target(repo))
 
 
 def request_status(
@@ -50,7 +80,7 @@ def request_status(
 
 
 def can_write(caller: Principal, repo: RepoFields) -> bool:
-    if not caller.can_write or caller.user_id is None:
+    if caller.user_id is None or not caller.allows(Permission.REPO_WRITE, target(repo)):
         return False
     if _is_owner(caller, repo):
         return True
@@ -63,7 +93,7 @@ def can_write(caller: Principal, repo: RepoFields) -> bool:
 
 
 def can_create_in(caller: Caller, namespace: Account) -> bool:
-    if not caller.can_write or caller.user is None:
+    if caller.user is None or not caller.allows(Permission.REPO_WRITE, Target(namespace.name)):
         return False
     if caller.user.id == namespace.id or caller.user.is_admin:
         return True

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hugbox.auth.scopes import Permission
 from hugbox.auth.service import Caller
 from hugbox.db import lock_in_transaction
 from hugbox.errors import (
@@ -204,13 +205,16 @@ def is_own_open_pr(session: Session, caller: Caller, repo: Repo, revision: str) 
 
 def pushable_pr_refs(session: Session, caller: Caller, repo: Repo) -> list[str]:
     """The refs of the open and draft PRs `caller` may push to: theirs, or all for writers."""
-    if caller.user is None or not caller.can_write:
+    if caller.user is None:
+        return []
+    writer = access.can_write(caller, repo)
+    if not (writer or access.may(caller, Permission.DISCUSSION_WRITE, repo)):
         return []
     query = select(Discussion.num).where(
         Discussion.repo_pk == repo.pk, Discussion.is_pull_request.is_(True),
         Discussion.status.in_(("open", "draft")),
     )  # fmt: skip
-    if not access.can_write(caller, repo):
+    if not writer:
         query = query.where(Discussion.author_id == caller.user.id)
     return [f"refs/pr/{num}" for num in session.scalars(query)]
 

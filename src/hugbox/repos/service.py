@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, defer, lazyload
 
 from hugbox import audit
 from hugbox.auth.models import Account, AccountKind
+from hugbox.auth.scopes import Permission, Target
 from hugbox.auth.service import (
     ANONYMOUS_BEARER,
     BEARER_BY_HASH,
@@ -32,7 +33,7 @@ from hugbox.auth.service import (
     bearer_of,
     find_account,
     hash_token,
-    require_write_token,
+    require,
 )
 from hugbox.errors import (
     AuthenticationRequired,
@@ -166,10 +167,12 @@ def authorize_upload(session: Session, caller: Caller, repo: Repo, *, create_pr:
     if caller.anonymous and access.can_read(caller, repo):
         raise AuthenticationRequired(f"Log in (pass a write token) to upload to {repo.repo_id}")
     authorize(session, caller, repo, Need.READ)  # a repo one may not see stays unseen
-    require_write_token(caller, f"upload files to {repo.repo_id}")
-    # What a pull request needs (a readable, enabled repo and a write token) comes first.
+    if not create_pr and access.can_write(caller, repo):
+        authorize(session, caller, repo, Need.WRITE)  # a disabled repo takes no commit
+        return
+    # What a pull request needs (a readable, enabled repo and a token for it) comes first.
     authorize(session, caller, repo, Need.CONTRIBUTE)
-    if not create_pr and not access.can_write(caller, repo):
+    if not create_pr:
         raise Forbidden(
             f"You don't have the rights to write to {repo.repo_id}: "
             "pass `create_pr=1` as a query parameter to create a Pull Request"
@@ -182,7 +185,8 @@ def _authorize_change(caller: Principal, repo: RepoFields, need: Need) -> None:
     action = f"{_CHANGES[need]} {repo.repo_id}"
     if caller.anonymous and need is Need.CONTRIBUTE:
         raise AuthenticationRequired(f"Log in (pass a token) to {action}")
-    require_write_token(caller, action)
+    permission = Permission.REPO_WRITE if need is Need.WRITE else Permission.DISCUSSION_WRITE
+    require(caller, permission, access.target(repo), action)
     if need is Need.WRITE and not access.can_write(caller, repo):
         raise Forbidden(f"You don't have the rights to {action}")
 
@@ -244,7 +248,8 @@ def _insert(session: Session, repo: Repo) -> None:
 
 
 def _namespace_account(session: Session, caller: Caller, namespace: str) -> Account:
-    require_write_token(caller, f"create a repo under {namespace!r}")
+    action = f"create a repo under {namespace!r}"
+    require(caller, Permission.REPO_WRITE, Target(namespace), action)
     owner = find_account(session, namespace)
     if owner is None or not access.can_create_in(caller, owner):
         raise Forbidden(f"You don't have the rights to create a repo under {namespace!r}")

@@ -11,7 +11,8 @@ from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from hugbox.auth.models import Account, AccountKind, OrgRole
-from hugbox.auth.service import Caller, find_account, require_write_token
+from hugbox.auth.scopes import Permission, Target
+from hugbox.auth.service import Caller, find_account, require
 from hugbox.db import utcnow
 from hugbox.errors import AuthenticationRequired, BadRequest, CollectionExists, Forbidden, NotFound
 from hugbox.social.models import THEMES, Collection, CollectionItem
@@ -71,7 +72,7 @@ def editable_collection(session: Session, *, caller: Caller, slug: str) -> Colle
     if caller.user is None:
         raise AuthenticationRequired("Log in (pass a token) to change a collection")
     found = get_collection(session, caller=caller, slug=slug)
-    require_write_token(caller, "change this collection")
+    require(caller, Permission.COLLECTION_WRITE, Target(found.owner.name), "change this collection")
     if not can_edit(caller, found.owner):
         raise Forbidden(f"You cannot edit the collections of {found.owner.name}")
     return found
@@ -100,10 +101,10 @@ def create_collection(
 def _creator_namespace(session: Session, caller: Caller, namespace: str | None) -> Account:
     if caller.user is None:
         raise AuthenticationRequired("Log in (pass a token) to create a collection")
-    require_write_token(caller, "create a collection")
     owner = caller.user if namespace is None else find_account(session, namespace)
     if owner is None:
         raise NotFound(f"No user or organization named {namespace!r}")
+    require(caller, Permission.COLLECTION_WRITE, Target(owner.name), "create a collection")
     if not can_edit(caller, owner):
         raise Forbidden(f"You cannot create collections in {owner.name}")
     return owner

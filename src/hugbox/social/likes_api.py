@@ -7,11 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from hugbox.auth.models import Account
-from hugbox.auth.service import Caller, require_write_token
+from hugbox.auth.scopes import Permission
+from hugbox.auth.service import Caller, require
 from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep
 from hugbox.errors import AuthenticationRequired
 from hugbox.pagination import decode_cursor, paginate
+from hugbox.repos import access
 from hugbox.repos.deps import ReadableRepo
+from hugbox.repos.models import Repo
 from hugbox.settings import Settings
 from hugbox.social import likes, schemas
 from hugbox.wire import returns
@@ -20,23 +23,24 @@ router = APIRouter()
 API = "/api/{repo_type:repotype}/{namespace}/{name}"
 
 
-def _liker(caller: Caller, action: str) -> Account:
-    """Liking is a user's own act: a logged-in user, with a write token."""
+def _liker(caller: Caller, repo: Repo, action: str) -> Account:
+    """Liking is a user's own act: a logged-in user, with a write token (a fine-grained one
+    with `discussion.write` on the repo: hugbox counts a like as an interaction with it)."""
     if caller.user is None:
         raise AuthenticationRequired(f"Log in (pass a token) to {action} a repo")
-    require_write_token(caller, f"{action} a repo")
+    require(caller, Permission.DISCUSSION_WRITE, access.target(repo), f"{action} a repo")
     return caller.user
 
 
 @router.post(API + "/like", **returns(schemas.LikeCount))
 def like(repo: ReadableRepo, session: SessionDep, caller: CallerDep) -> Any:
-    count = likes.like(session, repo=repo, user=_liker(caller, "like"))
+    count = likes.like(session, repo=repo, user=_liker(caller, repo, "like"))
     return {"likes": count, "isLikedByUser": True}
 
 
 @router.delete(API + "/like", **returns(schemas.LikeCount))
 def unlike(repo: ReadableRepo, session: SessionDep, caller: CallerDep) -> Any:
-    count = likes.unlike(session, repo=repo, user=_liker(caller, "unlike"))
+    count = likes.unlike(session, repo=repo, user=_liker(caller, repo, "unlike"))
     return {"likes": count, "isLikedByUser": False}
 
 

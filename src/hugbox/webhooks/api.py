@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hugbox.auth.models import Account
-from hugbox.auth.service import require_write_token
+from hugbox.auth.scopes import Permission, Target
+from hugbox.auth.service import require
 from hugbox.deps import CallerDep, SessionDep, SettingsDep
 from hugbox.errors import AuthenticationRequired
 from hugbox.repos.schemas import iso
@@ -26,12 +27,13 @@ API = "/api/settings/webhooks"
 async def _reader(caller: CallerDep) -> Account:
     if caller.user is None:
         raise AuthenticationRequired("Log in (pass a token) to manage webhooks")
+    require(caller, Permission.WEBHOOKS_READ, Target(caller.user.name), "read webhooks")
     return caller.user
 
 
 async def _writer(caller: CallerDep) -> Account:
     user = await _reader(caller)
-    require_write_token(caller, "change webhooks")
+    require(caller, Permission.WEBHOOKS_WRITE, Target(user.name), "change webhooks")
     return user
 
 

@@ -22,7 +22,8 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hugbox.auth.service import Caller, require_write_token
+from hugbox.auth.scopes import Permission
+from hugbox.auth.service import Caller, require
 from hugbox.errors import AuthenticationRequired, BadRequest, Forbidden, HubError, NotFound
 from hugbox.repos import access
 from hugbox.repos import objects as repo_objects
@@ -525,7 +526,11 @@ def duplicate_files(
         raise AuthenticationRequired()
     if not access.can_read(caller, target):
         raise Forbidden(f"You don't have access to {target.repo_id}")
-    require_write_token(caller, f"copy files into {target.repo_id}")
+    # A writer's copy, or a pull request's.
+    scope = access.target(target)
+    writer = caller.allows(Permission.REPO_WRITE, scope)
+    need = Permission.REPO_WRITE if writer else Permission.DISCUSSION_WRITE
+    require(caller, need, scope, f"copy files into {target.repo_id}")
     failed = []
     for item in files:
         name = item.xet_hash.lower()
