@@ -1,7 +1,7 @@
 """fine-grained tokens: a token's scope, expiry, last use, and the addresses it was used from
 
-Revision ID: 0019_fine_grained_tokens
-Revises: 0018_plans
+Revision ID: 0020_fine_grained_tokens
+Revises: 0019_sso
 Create Date: 2026-12-07 12:50:00.000000
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_fine_grained_tokens"
-down_revision = "0018_plans"
+revision = "0020_fine_grained_tokens"
+down_revision = "0019_sso"
 branch_labels = None
 depends_on = None
 
