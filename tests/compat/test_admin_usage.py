@@ -20,7 +20,13 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 from playwright.sync_api import expect, sync_playwright
 
-from support import create_token, run_cli, running_hub, unique
+from hugbox.auth import service as auth
+from hugbox.auth.models import TokenRole
+from hugbox.db import Database
+from hugbox.plans import service as plans
+from hugbox.plans.config import load_catalog
+from support import cheap_password_hashing, running_hub, unique
+from testdb import data_dir_env
 
 pytestmark = pytest.mark.compat
 
@@ -72,19 +78,29 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UsageHub]:
     plans_file.write_text(PLANS)
     env = {"HUGBOX_PLANS_FILE": str(plans_file), "HUGBOX_RATE_LIMITS": "true",
            "HUGBOX_PLAN_CACHE_TTL": "0.5", "HUGBOX_SPACES_ENABLED": "false"}  # fmt: skip
-    for user in USERS:
-        admin = ["--admin"] if user == "root" else []
-        created = run_cli(data_dir, "user", "create", user, "--password", f"pw-{user}-pw", *admin)
-        assert created.returncode == 0, created.stderr
-    assert run_cli(data_dir, "org", "create", "acme", "--owner", "root").returncode == 0
-    tokens = {user: create_token(data_dir, user, "write") for user in USERS}
-    with pytest.MonkeyPatch.context() as patch, running_hub(data_dir, env=env) as endpoint:
-        patch.setenv("HUGBOX_PLANS_FILE", str(plans_file))  # the CLI reads it as the hub does
-        for user, plan in (("root", "pro"), ("tiny", "tiny")):
-            assigned = run_cli(data_dir, "plan", "assign", user, plan)
-            assert assigned.returncode == 0, assigned.stderr
-        yield UsageHub(endpoint, data_dir, tokens, create_token(data_dir, "bob", "read"),
-                       create_token(data_dir, "root", "read"))  # fmt: skip
+    with running_hub(data_dir, env=env) as endpoint:
+        yield _seed(endpoint, data_dir, plans_file)
+
+
+def _seed(endpoint: str, data_dir: Path, plans_file: Path) -> UsageHub:
+    """The accounts, in process on the hub's migrated database (a CLI process per account
+    takes seconds on a busy machine): root a site admin on plan pro, tiny on plan tiny."""
+    url = data_dir_env(data_dir).get("HUGBOX_DATABASE_URL") or f"sqlite:///{data_dir}/hugbox.db"
+    plans.use_catalog(load_catalog(plans_file))
+    database = Database(url)
+    with cheap_password_hashing(), database.session() as session:
+        for user in USERS:
+            auth.create_user(session, name=user, password=f"pw-{user}-pw", is_admin=user == "root")
+        auth.create_org(session, name="acme", owner="root")
+        plans.assign_plan(session, account="root", plan="pro")
+        plans.assign_plan(session, account="tiny", plan="tiny")
+        tokens = {u: auth.create_token(session, user=u, name="t", role=TokenRole.WRITE)
+                  for u in USERS}  # fmt: skip
+        reads = [auth.create_token(session, user=u, name="r", role=TokenRole.READ)
+                 for u in ("bob", "root")]  # fmt: skip
+    database.close()
+    plans.use_catalog(load_catalog(None))
+    return UsageHub(endpoint, data_dir, tokens, *reads)
 
 
 def _eventually(read: Callable[[], Any], check: Callable[[Any], bool], timeout: float = 15) -> Any:
