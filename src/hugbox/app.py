@@ -148,7 +148,10 @@ def _observe_all(observers: list[Observe]) -> Observe:
 
     def observe(scope: Scope, status: int, seconds: float, sent: int) -> None:
         for observer in observers:
-            observer(scope, status, seconds, sent)
+            try:
+                observer(scope, status, seconds, sent)
+            except Exception:  # the answer is sent: raising now would only reset the connection
+                log.exception("a request observer failed on %s %s", scope["method"], scope["path"])
 
     return observe
 

@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.base import instance_state
 from starlette.types import Scope
 
 from hugbox.plans.limiter import is_exempt
@@ -55,11 +56,21 @@ def note_request(batch: Batch[RequestHit], scope: Scope, status: int, seconds: f
 def caller_of(scope: Scope) -> str:
     state = scope.get("state") or {}
     for key in _CALLER_STATE:
-        user_id = getattr(state.get(key), "user_id", None)
+        user_id = _user_id(state.get(key))
         if user_id is not None:
             return f"u:{user_id}"
     client = scope.get("client")
     return f"ip:{client[0] if client else '-'}"
+
+
+def _user_id(principal: object) -> int | None:
+    """A `Bearer`'s user id, or a `Caller`'s from its account's identity: the request's
+    session is closed by now, and an account it expired (a rollback) cannot load its `id`."""
+    user = getattr(principal, "user", None)
+    if user is None:
+        return getattr(principal, "user_id", None)
+    identity = instance_state(user).key
+    return int(identity[1][0]) if identity is not None else None
 
 
 def _repo_of(params: dict[str, Any] | None) -> tuple[str | None, str | None]:

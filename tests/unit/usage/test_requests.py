@@ -10,10 +10,14 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from builders import Builder
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import DetachedInstanceError
 
+from hugbox.auth import service as auth
+from hugbox.auth.service import Caller
 from hugbox.db import Database
 from hugbox.repos.models import RepoType
 from hugbox.usage import ranking, requests
@@ -99,3 +103,20 @@ def test_rankings_by_today_seven_and_thirty_days(session: Session, build: Builde
     requests.prune(session)
     assert session.scalar(select(CallerRequestDay.requests).where(
         CallerRequestDay.caller == "ip:10.0.0.1")) is None  # fmt: skip
+
+
+def test_a_callers_account_expired_by_its_closed_session_still_names_it(
+    database: Database,
+) -> None:
+    """A page's 403 rolls its session back, expiring the caller's account before the request
+    is counted: its id comes from the identity, with no session to load it from."""
+    with database.session() as session:
+        alice = auth.create_user(session, name="alice", password="pw")
+        session.flush()
+        user_id = alice.id
+        session.expire(alice)
+    with pytest.raises(DetachedInstanceError):
+        _ = alice.id  # what reading a `Caller`'s `user_id` would do
+    scope = {"path": "/admin/plans", "client": ("10.0.0.2", 1), "state": {"caller": Caller(alice)}}
+    assert requests.caller_of(scope) == f"u:{user_id}"
+    assert requests.caller_of({"path": "/", "state": {"caller": Caller()}}) == "ip:-"
