@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import Scope
 
 from hugbox import __version__, cloud, malloc
 from hugbox.accounts import wiring as accounts
@@ -27,6 +28,7 @@ from hugbox.lfs import wiring as lfs
 from hugbox.middleware import (
     BodyLimitMiddleware,
     HubPathMiddleware,
+    Observe,
     RequestIdMiddleware,
     ResponseCheckMiddleware,
     TokenUseMiddleware,
@@ -98,7 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
     web_pages.install(app, secret=context.secret, domain_pages=wiring.pages + wiring.fallback_pages)
     install_repo_not_found(app)
     install_openapi(app)
-    _add_middleware(app, context)
+    _add_middleware(app, context, _observe_all([app.state.request_observer, *wiring.observers]))
     tracing.instrument(app)
     return app
 
@@ -144,7 +146,21 @@ def _set_state(app: FastAPI, context: Context, wiring: Wiring) -> None:
     app.state.read_threads = read_threads()
 
 
-def _add_middleware(app: FastAPI, context: Context) -> None:
+def _observe_all(observers: list[Observe]) -> Observe:
+    if len(observers) == 1:
+        return observers[0]
+
+    def observe(scope: Scope, status: int, seconds: float, sent: int) -> None:
+        for observer in observers:
+            try:
+                observer(scope, status, seconds, sent)
+            except Exception:  # the answer is sent: raising now would only reset the connection
+                log.exception("a request observer failed on %s %s", scope["method"], scope["path"])
+
+    return observe
+
+
+def _add_middleware(app: FastAPI, context: Context, observe: Observe) -> None:
     """Outermost last: the request id first, then hosts, raw paths, body limit, edge checks."""
 
     def legacy_table() -> dict[tuple[str, str], str]:
@@ -161,7 +177,7 @@ def _add_middleware(app: FastAPI, context: Context) -> None:
     app.add_middleware(TokenUseMiddleware, uses=TokenUses(context.database))
     app.add_middleware(RateLimitMiddleware, limiter=app.state.plan_limiter)  # before any work
     app.add_middleware(DatasetsServerHostMiddleware)
-    app.add_middleware(RequestIdMiddleware, observe=app.state.request_observer)
+    app.add_middleware(RequestIdMiddleware, observe=observe)
 
 
 def create_app_from_env() -> FastAPI:

@@ -25,6 +25,9 @@ from hugbox.repos.models import Repo
 from hugbox.web.templates import ContextProcessor
 
 Hook = Callable[[], Awaitable[None]]
+# Called once per answered request with its scope, status, seconds and response body bytes
+# (the same as `hugbox.middleware.Observe`): usage counts each request's caller and repo.
+Observer = Callable[[Any, int, float, int], None]
 # A check the Inference API makes before it loads a model at a commit (session, repo, commit id):
 # it raises a HubError to refuse (a scan found the weights unsafe).
 ModelCheck = Callable[[Session, Repo, str], None]
@@ -45,6 +48,8 @@ class Wiring:
     on_start: list[Hook] = field(default_factory=list)  # in the app's lifespan, in order
     on_stop: list[Hook] = field(default_factory=list)  # in reverse order
     model_checks: list[ModelCheck] = field(default_factory=list)  # on `app.state.model_checks`
+    # Told of each answered request after observability's own observer (metrics, access line).
+    observers: list[Observer] = field(default_factory=list)
     # Every part's Prometheus metrics, which /metrics renders (hugbox.observability).
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 

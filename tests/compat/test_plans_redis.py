@@ -1,5 +1,6 @@
 """Two hub processes on one data dir count one rate limit through one Redis (db 5: this suite's
-own, emptied first); a hub whose Redis is unreachable keeps answering (fail open, logged)."""
+own, emptied first), and both show the site admin who it refused; a hub whose Redis is
+unreachable keeps answering (fail open, logged)."""
 
 from __future__ import annotations
 
@@ -45,8 +46,10 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ...]
     redis.Redis.from_url(REDIS_URL).flushdb()  # counts of an earlier run of this suite
     data_dir = tmp_path_factory.mktemp("plans-redis")
     (data_dir / "plans.toml").write_text(PLANS)
-    assert run_cli(data_dir, "user", "create", "alice", "--password", "pw-alice").returncode == 0
-    token = create_token(data_dir, "alice", "write")
+    for user, admin in (("alice", []), ("root", ["--admin"])):
+        created = run_cli(data_dir, "user", "create", user, "--password", "pw-x", *admin)
+        assert created.returncode == 0, created.stderr
+    token, root = create_token(data_dir, "alice", "write"), create_token(data_dir, "root", "read")
     env = {
         "HUGBOX_PLANS_FILE": str(data_dir / "plans.toml"),
         "HUGBOX_RATE_LIMITS": "true",
@@ -60,7 +63,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ...]
         running_hub(data_dir, env={**env, "HUGBOX_REDIS_URL": REDIS_URL}) as b,
         running_hub(data_dir, env=down, log_path=down_log) as unreachable,
     ):
-        yield a, b, unreachable, str(down_log), token
+        yield a, b, unreachable, str(down_log), token, root
 
 
 def _remaining(response: httpx.Response) -> tuple[int, int]:
@@ -69,7 +72,7 @@ def _remaining(response: httpx.Response) -> tuple[int, int]:
 
 
 def test_two_hubs_share_one_limit_through_redis(shared: tuple[str, ...]) -> None:
-    a, b, _, _, token = shared
+    a, b, _, _, token, _ = shared
     bearer = {"authorization": f"Bearer {token}"}
     first = httpx.get(f"{a}/api/models", headers=bearer)
     if _remaining(first)[1] < 10:  # too near the window's end: start in the next one
@@ -90,7 +93,7 @@ def test_two_hubs_share_one_limit_through_redis(shared: tuple[str, ...]) -> None
 
 
 def test_an_unreachable_redis_fails_open(shared: tuple[str, ...]) -> None:
-    _, _, unreachable, down_log, token = shared
+    _, _, unreachable, down_log, token, _ = shared
     bearer = {"authorization": f"Bearer {token}"}
     answers = [httpx.get(f"{unreachable}/api/models", headers=bearer) for _ in range(3)]
     assert [r.status_code for r in answers] == [200, 200, 200]
@@ -99,3 +102,22 @@ def test_an_unreachable_redis_fails_open(shared: tuple[str, ...]) -> None:
     while "Redis is unreachable" not in Path(down_log).read_text():
         assert time.monotonic() < deadline, "no warning logged"
         time.sleep(0.1)
+
+
+def test_both_hubs_show_the_site_admin_who_is_rate_limited(shared: tuple[str, ...]) -> None:
+    """Each hub refuses alice at least once; each hub's admin view shows every refusal."""
+    a, b, _, _, token, root = shared
+    bearer = {"authorization": f"Bearer {token}"}
+    if _remaining(httpx.get(f"{a}/api/models", headers=bearer))[1] < 15:
+        time.sleep(15)  # too near the window's end: the next one
+    refused = {a: 0, b: 0}
+    for hub in (a, b) * (QUOTA + 1):
+        time.sleep(0.1)
+        refused[hub] += httpx.get(f"{hub}/api/models", headers=bearer).status_code == 429
+    assert refused[a] and refused[b]
+    time.sleep(0.5)  # each replica's counts reach Redis within a flush
+    admin = {"authorization": f"Bearer {root}"}
+    views = [httpx.get(f"{hub}/api/admin/usage", headers=admin).json() for hub in (a, b)]
+    seen = [[(r["name"], r["bucket"], r["refused"]) for r in v["rateLimited"]] for v in views]
+    assert seen[0] == seen[1] and seen[0][0][:2] == ("alice", "api")
+    assert seen[0][0][2] >= refused[a] + refused[b]  # the earlier test's refusals may count too

@@ -244,6 +244,7 @@ PINNED |= {
     ("GET", "/settings/storage"),
     ("GET", "/organizations/{org}/settings/storage"),
     ("GET", "/admin/usage"),
+    ("GET", "/api/admin/usage"),
 }
 # Likes and collections (social/): the API huggingface_hub calls, and their pages.
 COLLECTION = "/api/collections/{namespace}/{slug}"

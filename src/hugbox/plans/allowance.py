@@ -47,13 +47,14 @@ class Usage:
         return over_requests or (seconds is not None and self.seconds >= seconds)
 
 
-def _keys(key: str) -> tuple[str, str]:
+def keys_of(key: str) -> tuple[str, str]:
+    """Today's counters of a caller's inference (`*`: every caller's, to scan)."""
     day = int(time.time()) // DAY
     return f"inference-requests/{key}/{day}", f"inference-ms/{key}/{day}"
 
 
 def usage(limiter: Limiter, who: Limited) -> Usage:
-    requests, ms = (limiter.counters.get(k) for k in _keys(who.key))
+    requests, ms = (limiter.counters.get(k) for k in keys_of(who.key))
     return Usage(requests, ms / 1000, who.plan, DAY - int(time.time()) % DAY)
 
 
@@ -76,7 +77,7 @@ async def metered(
     if today.exhausted:
         await answer(scope, receive, send, refusal(today), headers)
         return
-    requests_key, ms_key = _keys(who.key)
+    requests_key, ms_key = keys_of(who.key)
     limiter.counters.incr(requests_key, 2 * DAY)
     started = time.perf_counter()
     reported: float | None = None

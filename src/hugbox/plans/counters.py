@@ -9,15 +9,20 @@ budget; the price is that replicas learn of each other's requests up to `FLUSH_S
 burst may pass a quota by what the others admit in that time. (A caller new to a process in a
 window costs one read, so it starts from every replica's count.) A failing Redis fails open: the
 counts stay in this process (one warning per outage) and reach Redis once it is back.
+
+Marks (who was refused in a window, and since when: the admin view's "rate limited now") travel
+the same way: a sorted set per window in Redis, each member sent once per process with ZADD NX,
+so its score is the first refusal any replica saw.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import redis
 from redis.exceptions import RedisError
@@ -37,6 +42,20 @@ class Counters(Protocol):
 
     def get(self, key: str) -> int: ...
 
+    def scan(self, pattern: str) -> dict[str, int]:
+        """Every live key matching the glob `pattern`, with its count (the admin view's reads:
+        not on any request's path)."""
+        ...
+
+    def mark(self, key: str, member: str, at: float, expiry: int) -> None:
+        """Note `member` in the set `key` at time `at`, unless it is there already (its first
+        time stays); a new set lives `expiry` seconds."""
+        ...
+
+    def marks(self, key: str) -> dict[str, float]:
+        """The members of the set `key`, each with the first time it was marked."""
+        ...
+
 
 def open_counters(redis_url: str | None) -> Counters:
     return SharedCounters(redis_url) if redis_url else LocalCounters()
@@ -51,6 +70,7 @@ class LocalCounters:
 
     def __init__(self) -> None:
         self._counts: dict[str, list[float]] = {}  # key: [count, monotonic end]
+        self._marks: dict[str, tuple[float, dict[str, float]]] = {}  # key: (end, members)
         self._sweep_at = 0.0
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
@@ -67,10 +87,36 @@ class LocalCounters:
         entry = self._counts.get(key)
         return int(entry[0]) if entry is not None and entry[1] > time.monotonic() else 0
 
+    def scan(self, pattern: str) -> dict[str, int]:
+        now = time.monotonic()
+        return {key: int(count) for key, (count, ends) in list(self._counts.items())
+                if ends > now and fnmatch.fnmatchcase(key, pattern)}  # fmt: skip
+
+    def mark(self, key: str, member: str, at: float, expiry: int) -> None:
+        now = time.monotonic()
+        entry = self._marks.get(key)
+        if entry is None or entry[0] <= now:
+            entry = self._marks[key] = (now + expiry, {})
+        entry[1].setdefault(member, at)
+
+    def marks(self, key: str) -> dict[str, float]:
+        entry = self._marks.get(key)
+        return dict(entry[1]) if entry is not None and entry[0] > time.monotonic() else {}
+
     def _sweep(self, now: float) -> None:
         self._sweep_at = now + _SWEEP_S
         for key in [k for k, (_, ends) in self._counts.items() if ends <= now]:
             del self._counts[key]
+        for key in [k for k, (ends, _) in self._marks.items() if ends <= now]:
+            del self._marks[key]
+
+
+@dataclass(frozen=True)
+class _Mark:
+    key: str
+    member: str
+    at: float
+    expiry: int
 
 
 @dataclass
@@ -89,6 +135,10 @@ class SharedCounters:
             redis_url, socket_timeout=_REDIS_TIMEOUT_S, socket_connect_timeout=_REDIS_TIMEOUT_S
         )
         self._counts: dict[str, _Count] = {}
+        # Marks made here: sent once each (ZADD NX keeps every replica's first), kept till their
+        # set expires so that the next refusal of the same caller sends nothing.
+        self._marked: dict[tuple[str, str], float] = {}  # (key, member): monotonic end
+        self._marks_pending: list[_Mark] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -112,6 +162,47 @@ class SharedCounters:
         if count is not None:
             return count.seen + count.pending
         return self._read(key)
+
+    def scan(self, pattern: str) -> dict[str, int]:
+        with self._lock:
+            local = {key: (c.seen, c.pending) for key, c in self._counts.items()
+                     if fnmatch.fnmatchcase(key, pattern)}  # fmt: skip
+        try:
+            keys = list(self.redis.scan_iter(match=_PREFIX + pattern, count=1000))
+            values = cast(list[bytes | None], self.redis.mget(keys)) if keys else []
+        except (RedisError, OSError) as error:
+            self._fail(error)
+            return {key: seen + pending for key, (seen, pending) in local.items()}
+        totals = {
+            key.decode()[len(_PREFIX) :]: int(value or 0)
+            for key, value in zip(keys, values, strict=True)
+        }
+        for key, (_, pending) in local.items():  # not sent yet
+            totals[key] = totals.get(key, 0) + pending
+        return totals
+
+    def mark(self, key: str, member: str, at: float, expiry: int) -> None:
+        if (key, member) in self._marked:
+            return
+        with self._lock:
+            self._marked[(key, member)] = time.monotonic() + expiry
+            self._marks_pending.append(_Mark(key, member, at, expiry))
+        self._start()
+
+    def marks(self, key: str) -> dict[str, float]:
+        with self._lock:
+            found = {m.member: m.at for m in self._marks_pending if m.key == key}
+        try:
+            sent = cast(
+                list[tuple[bytes, float]], self.redis.zrange(_PREFIX + key, 0, -1, withscores=True)
+            )
+        except (RedisError, OSError) as error:
+            self._fail(error)
+            return found
+        for member, at in sent:
+            name = member.decode()
+            found[name] = min(found.get(name, at), at)
+        return found
 
     def _read(self, key: str) -> int:
         if self._failing:
@@ -141,22 +232,25 @@ class SharedCounters:
                 self._wake.clear()  # nothing counted any more: sleep until a request comes
 
     def flush(self) -> bool:
-        """Send what was counted here, read back every replica's totals; whether any key is
-        still live."""
+        """Send what was counted and marked here, read back every replica's totals; whether
+        any key is still live."""
         with self._lock:
             now = time.monotonic()
             for key in [k for k, c in self._counts.items() if c.ends < now]:
                 del self._counts[key]
+            for mark in [m for m, ends in self._marked.items() if ends < now]:
+                del self._marked[mark]
             sent = {key: (c.pending, c.expiry) for key, c in self._counts.items()}
             for count in self._counts.values():
                 count.pending = 0
-        if not sent:
+            marks, self._marks_pending = self._marks_pending, []
+        if not sent and not marks:
             return False
         try:
-            totals = self._send(sent)
+            totals = self._send(sent, marks)
         except (RedisError, OSError) as error:
             self._fail(error)
-            self._keep(sent)
+            self._keep(sent, marks)
             return True
         self._failing = False
         with self._lock:
@@ -165,7 +259,7 @@ class SharedCounters:
                     self._counts[key].seen = total
         return True
 
-    def _send(self, sent: dict[str, tuple[int, int]]) -> dict[str, int]:
+    def _send(self, sent: dict[str, tuple[int, int]], marks: list[_Mark]) -> dict[str, int]:
         pipe = self.redis.pipeline(transaction=False)
         for key, (amount, expiry) in sent.items():
             if amount:
@@ -173,6 +267,9 @@ class SharedCounters:
                 pipe.expire(_PREFIX + key, expiry)
             else:
                 pipe.get(_PREFIX + key)
+        for mark in marks:
+            pipe.zadd(_PREFIX + mark.key, {mark.member: mark.at}, nx=True)
+            pipe.expire(_PREFIX + mark.key, mark.expiry)
         replies = iter(pipe.execute())
         totals = {}
         for key, (amount, _) in sent.items():
@@ -181,9 +278,11 @@ class SharedCounters:
                 next(replies)  # EXPIRE's
         return totals
 
-    def _keep(self, sent: dict[str, tuple[int, int]]) -> None:
+    def _keep(self, sent: dict[str, tuple[int, int]], marks: list[_Mark]) -> None:
         """Redis did not take them: they stay counted here, to be sent again."""
         with self._lock:
+            live = [m for m in marks if m.at + m.expiry > time.time()]  # an outage's old ones go
+            self._marks_pending[:0] = live
             for key, (amount, _) in sent.items():
                 if key in self._counts:
                     self._counts[key].pending += amount

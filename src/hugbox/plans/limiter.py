@@ -46,11 +46,17 @@ _API = re.compile(
     r"|/(?:info/refs|git-upload-pack|git-receive-pack)$|^/models/[^/]+/[^/]+/"
 )
 _CACHE_SIZE = 10_000
+REFUSAL_FIELDS = "\t"  # between a refusal mark's fields: in no bucket, key or user name
+
+
+def is_exempt(path: str) -> bool:
+    """The health probes and static files: no bucket, nobody's request (usage counts skip them)."""
+    return _EXEMPT.match(path) is not None
 
 
 def bucket_of(method: str, path: str) -> str | None:
     """Which bucket a request counts in; None for the health probes and static files."""
-    if _EXEMPT.match(path):
+    if is_exempt(path):
         return None
     if method in ("GET", "HEAD") and _RESOLVERS.search(path):
         return "resolvers"
@@ -134,7 +140,8 @@ class RateLimitMiddleware:
         remaining, reset = limiter.count(bucket, who, plan)
         headers = limiter.headers(bucket, plan, remaining, reset)
         if remaining < 0:
-            await limiter.refuse(scope, receive, send, bucket, plan, reset, headers)
+            assert who is not None  # only a counted request goes over
+            await limiter.refuse(scope, receive, send, bucket, who, reset, headers)
             return
         if who is not None and allowance.is_inference(scope):
             await allowance.metered(self.app, limiter, who, scope, receive, send, headers)
@@ -194,14 +201,24 @@ class Limiter:
         return [(b"ratelimit", state), (b"ratelimit-policy", policy)]
 
     async def refuse(
-        self, scope: Scope, receive: Receive, send: Send, bucket: str, plan: Plan, reset: int,
+        self, scope: Scope, receive: Receive, send: Send, bucket: str, who: Limited, reset: int,
         headers: list[tuple[bytes, bytes]],
     ) -> None:  # fmt: skip
+        plan = who.plan
+        self.note_refusal(bucket, who)
         log.info("rate limited: %s %s (%s bucket, plan %s), retry in %d s",
                  scope["method"], scope["path"], bucket, plan.name, reset)  # fmt: skip
         error = TooManyRequests(self.message(bucket, plan))
         retry_after = (b"retry-after", b"%d" % reset)
         await allowance.answer(scope, receive, send, error, [*headers, retry_after])
+
+    def note_refusal(self, bucket: str, who: Limited) -> None:
+        """Who was refused in this window, for the admin view (`plans/watch.py`): a set
+        insert, sent once per caller and window. How many were refused is read from the
+        window's count itself, less the quota the member carries."""
+        window, now = self.catalog.window, time.time()
+        member = REFUSAL_FIELDS.join((bucket, who.key, who.user or "", str(who.plan.quota(bucket))))
+        self.counters.mark(f"refused/{int(now) // window}", member, now, window + 1)
 
     def message(self, bucket: str, plan: Plan) -> str:
         window = self.catalog.window

@@ -1,6 +1,6 @@
-"""Download counting off the request path: a download only joins an in-memory set; a task
-writes the set every second in one transaction (`DownloadCounter.flush`), where the 5-minute
-dedup marks (shared by every hub process through the database) decide what counts.
+"""Download counting off the request path: a download only joins an in-memory batch
+(`usage/batches.py`), written every second in one transaction (`DownloadCounter.flush`), where
+the 5-minute dedup marks (shared by every hub process through the database) decide what counts.
 
 Counters on the repo row, recomputed after each flush for the repos it touched and hourly for
 all (days leave the 30-day window, likes change):
@@ -14,20 +14,19 @@ all (days leave the 30-day window, likes change):
 from __future__ import annotations
 
 import logging
-import threading
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, case, delete, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hugbox.db import Database
 from hugbox.repos import service as repos
 from hugbox.repos.models import Repo
 from hugbox.usage import rules
+from hugbox.usage.batches import Batch, upsert
 from hugbox.usage.models import DownloadDay, DownloadMark
 
 log = logging.getLogger(__name__)
@@ -43,27 +42,15 @@ class Hit(NamedTuple):  # a tuple: made on every counted download, the cheapest 
     window: int  # epoch seconds // 300
 
 
-class DownloadCounter:
-    """Downloads this process saw and has not written yet (a set: a burst of one visitor's
-    fetches in one window is one entry before it reaches the database)."""
+class DownloadCounter(Batch[Hit]):
+    """Downloads this process saw and has not written yet (a burst of one visitor's fetches in
+    one window is one entry before it reaches the database)."""
 
     def __init__(self, database: Database):
-        self.database = database
-        self._pending: set[Hit] = set()
-        self._lock = threading.Lock()
+        super().__init__(database, record_hits)
 
     def note(self, repo_pk: int, visitor: str, at: float) -> None:
-        with self._lock:
-            self._pending.add(Hit(repo_pk, visitor, rules.window_of(at)))
-
-    def flush(self) -> int:
-        """Write what is pending; the number of downloads that counted."""
-        with self._lock:
-            hits, self._pending = self._pending, set()
-        if not hits:
-            return 0
-        with self.database.session() as session:
-            return record_hits(session, hits)
+        self.add(Hit(repo_pk, visitor, rules.window_of(at)))
 
 
 def record_hits(session: Session, hits: Iterable[Hit]) -> int:
@@ -78,14 +65,9 @@ def record_hits(session: Session, hits: Iterable[Hit]) -> int:
     return sum(days.values())
 
 
-def _insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert  # type: ignore[return-value]
-
-
 def _mark(session: Session, hit: Hit) -> bool:
     row = {"repo_pk": hit.repo_pk, "visitor": hit.visitor, "window": hit.window}
-    insert = _insert(session)(DownloadMark).values(row).on_conflict_do_nothing()
+    insert = upsert(session)(DownloadMark).values(row).on_conflict_do_nothing()
     # RETURNING says whether the row went in (psycopg's rowcount does not, with ON CONFLICT).
     returning = insert.returning(DownloadMark.repo_pk)
     try:
@@ -97,7 +79,7 @@ def _mark(session: Session, hit: Hit) -> bool:
 
 
 def _add_to_day(session: Session, repo_pk: int, day: date, count: int) -> None:
-    stmt = _insert(session)(DownloadDay).values(repo_pk=repo_pk, day=day, count=count)
+    stmt = upsert(session)(DownloadDay).values(repo_pk=repo_pk, day=day, count=count)
     stmt = stmt.on_conflict_do_update(
         index_elements=["repo_pk", "day"], set_={"count": DownloadDay.count + count}
     )

@@ -1,5 +1,5 @@
-"""Usage tables: downloads counted per day (and the marks that deduplicate them), and what each
-repo's storage is made of."""
+"""Usage tables: downloads counted per day (and the marks that deduplicate them), requests per
+caller and per repo per day, and what each repo's storage is made of."""
 
 from __future__ import annotations
 
@@ -37,6 +37,30 @@ class DownloadDay(Base):
     )
     day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CallerRequestDay(Base):
+    """Requests of one caller on one UTC day, every bucket together. A caller is `u:<user id>`,
+    or `ip:<address>` for an anonymous one (the download visitors' form). Kept 30 days."""
+
+    __tablename__ = "caller_request_days"
+
+    caller: Mapped[str] = mapped_column(String(80), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RepoRequestDay(Base):
+    """Requests whose URL named a repo (its API, files, pages, git, inference) on one UTC day;
+    an org's requests are those of its repos. Kept 30 days."""
+
+    __tablename__ = "repo_request_days"
+
+    repo_pk: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class RepoStorage(Base):

@@ -1,5 +1,6 @@
 """Usage pages: an account's storage (largest repos and files, how to free space), the site
-admins' view of the top accounts and repos, and the downloads chart of each repo page."""
+admins' view of the top accounts and repos (storage, downloads, requests, inference) and of who
+is rate limited now, and the downloads chart of each repo page."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from hugbox.auth.service import Caller, get_account
 from hugbox.auth.sessions import PageCaller
 from hugbox.deps import SessionDep, SettingsDep
 from hugbox.errors import AuthenticationRequired, Forbidden
+from hugbox.plans.watch import limiter_of
 from hugbox.repos.models import Repo
-from hugbox.usage import downloads, ranking, storage
+from hugbox.usage import admin, downloads, ranking, storage
+from hugbox.usage.api import Days
 from hugbox.web.templates import render
 
 router = APIRouter(tags=["pages"])
@@ -70,10 +73,13 @@ def _storage(request: Request, session: Session, settings: SettingsDep, owner: A
 
 
 @router.get("/admin/usage")
-def admin_page(request: Request, session: SessionDep, caller: PageCaller) -> Response:
+def admin_page(
+    request: Request, session: SessionDep, caller: PageCaller, days: Days = 30
+) -> Response:
     if not _viewer(caller).is_admin:
         raise Forbidden("Only site admins can see the usage of the whole hub")
-    return render(request, "usage/admin.html", top=ranking.top(session))
+    view = admin.read_view(session, limiter_of(request), days=days, limit=ranking.TOP)
+    return render(request, "usage/admin.html", view=view, top=view.top, periods=ranking.PERIODS)
 
 
 def _viewer(caller: Caller) -> Account:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from hugbox.wire import WireModel
@@ -31,3 +33,50 @@ class LfsFilesBatch(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     deletions: LfsDeletions
+
+
+class RequestCount(WireModel):
+    """Requests of a caller, org or repo: today, the last 7 days, the last 30 (UTC days)."""
+
+    name: str
+    today: int
+    week: int
+    month: int
+
+
+class RankedValue(WireModel):
+    name: str
+    value: int
+
+
+class InferenceCaller(WireModel):
+    """A caller's inference today, as the allowance counted it."""
+
+    name: str
+    kind: Literal["user", "ip"]
+    requests: int
+    computeSeconds: float
+
+
+class RateLimitedCaller(WireModel):
+    """A caller refused (429) in the current window of one bucket."""
+
+    name: str
+    kind: Literal["user", "ip"]
+    bucket: str
+    since: str  # the first refusal in this window, ISO 8601 UTC
+    refused: int
+    quota: int
+
+
+class AdminUsage(WireModel):
+    """`GET /api/admin/usage`: the site admins' usage view (the `/admin/usage` page's data)."""
+
+    days: int
+    rateLimitsEnforced: bool
+    window: int
+    requests: dict[Literal["users", "anonymous", "orgs", "repos"], list[RequestCount]]
+    storage: dict[Literal["users", "orgs", "repos"], list[RankedValue]]
+    downloads: dict[Literal["users", "orgs", "repos"], list[RankedValue]]
+    inference: list[InferenceCaller]
+    rateLimited: list[RateLimitedCaller]

@@ -1,30 +1,29 @@
-"""What the usage part adds to a hub process: download counting on `/resolve/` (written off the
-request path), storage measured after each change of a repo's refs, quotas checked before
-uploads, the storage and admin pages and each repo page's downloads chart."""
+"""What the usage part adds to a hub process: download counting on `/resolve/` and request
+counting on every route (both written off the request path), storage measured after each change
+of a repo's refs, quotas checked before uploads, the storage and admin pages, the admin's JSON
+view and each repo page's downloads chart."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from functools import partial
 
 from fastapi import Request
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from hugbox.context import Context
 from hugbox.events import service as events
 from hugbox.events.models import RepoEvent
 from hugbox.repos.models import Repo, RepoFields
 from hugbox.repos.store import RepoStore
-from hugbox.usage import api, downloads, pages, rules, storage
+from hugbox.usage import api, downloads, pages, requests, rules, storage
+from hugbox.usage.batches import Batch, install_flusher
 from hugbox.usage.downloads import DownloadCounter
+from hugbox.usage.requests import RequestHit
 from hugbox.wiring import Wiring
 
 log = logging.getLogger(__name__)
-FLUSH_SECONDS = 1.0
 ROLL_UP_JOB = "usage.roll_up"
 # A repo deleted, moved or made private needs no work here: accounts' use is summed from the
 # repo rows as they are now. The subscriber still follows them, to re-measure a repo whose
@@ -37,16 +36,18 @@ STORAGE_EVENTS = {
 
 def install(wiring: Wiring, context: Context) -> None:
     counter = DownloadCounter(context.database)
+    requested = Batch[RequestHit](context.database, requests.record_requests)
     wiring.api.append(api.router)
     wiring.pages.append(pages.router)
     wiring.hooks.downloaded.append(partial(note_download, counter))
+    wiring.observers.append(partial(requests.note_request, requested))
     wiring.hooks.upload_check.append(partial(storage.check_upload, settings=context.settings))
     wiring.hooks.repo_page["downloads_chart"] = pages.downloads_chart
     wiring.subscribers.append(
         events.Subscriber("usage.storage", STORAGE_EVENTS, partial(on_repo_event, context.store))
     )
     wiring.job(ROLL_UP_JOB, lambda _payload: _roll_up(context), every=3600)
-    _install_flusher(wiring, counter)
+    install_flusher(wiring, [counter, requested])
 
 
 def note_download(counter: DownloadCounter, request: Request, repo: RepoFields, path: str) -> None:
@@ -74,29 +75,5 @@ def on_repo_event(store: RepoStore, session: Session, event: RepoEvent) -> None:
 
 def _roll_up(context: Context) -> None:
     downloads.roll_up(context.database)
-
-
-def _install_flusher(wiring: Wiring, counter: DownloadCounter) -> None:
-    task: asyncio.Task[None] | None = None
-
-    async def flush_forever() -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            try:
-                await run_in_threadpool(counter.flush)
-            except Exception:  # a database hiccup loses a second's counts, not the counting
-                log.exception("writing download counts failed")
-
-    async def start() -> None:
-        nonlocal task
-        task = asyncio.create_task(flush_forever())
-
-    async def stop() -> None:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await run_in_threadpool(counter.flush)  # what the last second saw
-
-    wiring.on_start.append(start)
-    wiring.on_stop.append(stop)
+    with context.database.session() as session:
+        requests.prune(session)
