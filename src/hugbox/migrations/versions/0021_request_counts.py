@@ -1,7 +1,7 @@
 """caller_request_days, repo_request_days: requests per caller and per repo per day
 
-Revision ID: 0019_request_counts
-Revises: 0018_plans
+Revision ID: 0021_request_counts
+Revises: 0020_fine_grained_tokens
 Create Date: 2026-12-07 12:50:00.000000
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_request_counts"
-down_revision = "0018_plans"
+revision = "0021_request_counts"
+down_revision = "0020_fine_grained_tokens"
 branch_labels = None
 depends_on = None
 
