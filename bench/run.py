@@ -2,7 +2,7 @@
 and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
-     [--only download upload model_info object_access replicas inference ray git gpt2
+     [--only download upload model_info object_access replicas inference inference_onnx ray git gpt2
             viewer xet web spaces spaces_containers jobs s3 discussions webhooks usage
             scanning limits]
 """
@@ -22,6 +22,7 @@ import download
 import git_clone
 import gpt2_text
 import inference
+import inference_onnx
 import jobs
 import model_info
 import object_access
@@ -47,6 +48,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "object_access": object_access.run,
     "replicas": replicas.run,
     "inference": inference.run,
+    "inference_onnx": inference_onnx.run,
     "ray": ray_serve.run,
     "git": git_clone.run,
     "gpt2": gpt2_text.run,

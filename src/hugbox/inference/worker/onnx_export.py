@@ -28,7 +28,8 @@ def export(model_dir: Path, class_name: str, output: Path) -> None:
 
     model = getattr(transformers, class_name).from_pretrained(model_dir).eval()
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
-    sample = dict(tokenizer(SAMPLE_TEXTS, padding=True, return_tensors="pt"))
+    sample = dict(tokenizer(SAMPLE_TEXTS, padding=True, truncation=True, max_length=16,
+                            return_tensors="pt"))  # fmt: skip
     names = [name for name in sample if name in _forward_parameters(model)]
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     program = torch.onnx.export(
