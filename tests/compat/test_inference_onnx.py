@@ -31,7 +31,8 @@ from transformers import (
 from support import create_token, run_cli, running_hub
 from tiny_models import wordpiece_tokenizer
 
-pytestmark = pytest.mark.compat
+# Exports take tens of seconds each on 2 busy cores: more than the default 600 s per test.
+pytestmark = [pytest.mark.compat, pytest.mark.timeout(1500)]
 
 TEXT = ["The knight rode to the castle.", "A story about a brave knight.", "Write a story."]
 SENTENCE = "A story about a brave knight."
@@ -162,31 +163,35 @@ def _assert_same(onnx: dict[str, Any], reference: dict[str, Any]) -> None:
     np.testing.assert_allclose(_scores(tagged), _scores(expected), atol=1e-5)
 
 
+@dataclass(frozen=True)
+class Switched:
+    before: dict[str, Any]  # answered by transformers, while the exports ran
+    after: dict[str, Any]  # answered by ONNX Runtime
+    log: str
+
+
 @pytest.fixture(scope="module")
-def reference(library: Library) -> dict[str, Any]:
-    """What transformers answers: a hub with ONNX Runtime off."""
-    with live_hub(library, "transformers", {"HUGBOX_INFERENCE_ONNX": "false"}) as hub:
-        return {**_calls(hub), "bf16": hub.client(BF16).text_classification(SENTENCE)}
+def switched(library: Library) -> Switched:
+    """One call per task before and after the workers moved to ONNX Runtime. The first answers
+    come from transformers: a worker reports ready, answers, and only then exports."""
+    with live_hub(library, "onnx", ONNX_ON) as hub:
+        before = _calls(hub)
+        hub.wait_for_log("now runs on ONNX Runtime: fp32", count=4)
+        return Switched(before, _calls(hub), hub.log())
 
 
 def test_onnx_answers_equal_transformers_on_every_task(
-    library: Library, reference: dict[str, Any]
+    library: Library, switched: Switched
 ) -> None:
-    with live_hub(library, "onnx", ONNX_ON) as hub:
-        first = _calls(hub)  # answered by transformers while the exports run
-        _assert_same(first, reference)
-        hub.wait_for_log("now runs on ONNX Runtime: fp32", count=4)
-        _assert_same(_calls(hub), reference)
-        assert hub.log().count(" exported Bert") == 4  # sentence-similarity shares the embedder's
+    _assert_same(switched.after, switched.before)
+    assert switched.log.count(" exported Bert") == 4  # sentence-similarity shares the embedder's
     exports = list(library.data_dir.rglob("*.onnx/*.agreement.json"))
     agreements = [json.loads(path.read_text()) for path in exports]
     assert len(agreements) == 4
     assert all(a["ok"] and a["cosine"] >= 0.99999 for a in agreements), agreements
 
 
-def test_export_cache_is_reused_after_a_restart(
-    library: Library, reference: dict[str, Any]
-) -> None:
+def test_export_cache_is_reused_after_a_restart(library: Library, switched: Switched) -> None:
     exports = {path: path.stat().st_mtime_ns for path in library.data_dir.rglob("*.onnx/*.onnx")}
     with live_hub(library, "restart", ONNX_ON) as hub:
         hub.client(EMBEDDER).feature_extraction(SENTENCE)
@@ -194,30 +199,28 @@ def test_export_cache_is_reused_after_a_restart(
         assert "reuses its export" in hub.log()
         assert " exported Bert" not in hub.log()
         vector = hub.client(EMBEDDER).feature_extraction(SENTENCE)
-        np.testing.assert_allclose(vector, reference["feature-extraction"], atol=1e-5)
+        np.testing.assert_allclose(vector, switched.before["feature-extraction"], atol=1e-5)
     assert exports, "the first test left no exports"
     assert {path: path.stat().st_mtime_ns for path in exports} == exports
 
 
-def test_a_model_onnx_runtime_cannot_run_stays_on_transformers(
-    library: Library, reference: dict[str, Any]
-) -> None:
+def test_a_model_onnx_runtime_cannot_run_stays_on_transformers(library: Library) -> None:
     with live_hub(library, "bf16", ONNX_ON) as hub:
-        hub.client(BF16).text_classification(SENTENCE)
+        first = hub.client(BF16).text_classification(SENTENCE)
         hub.wait_for_log("stays on transformers")
         reason = hub.log().split("stays on transformers:")[1].splitlines()[0]
         assert "ONNX Runtime" in reason or "export failed" in reason, reason
         answer = hub.client(BF16).text_classification(SENTENCE)
-    assert [(a.label, a.score) for a in answer] == [(a.label, a.score) for a in reference["bf16"]]
+    assert [(a.label, a.score) for a in answer] == [(a.label, a.score) for a in first]
 
 
 def test_int8_is_served_with_its_agreement_and_refused_below_the_threshold(
-    library: Library, reference: dict[str, Any]
+    library: Library, switched: Switched
 ) -> None:
     with live_hub(library, "int8", ONNX_ON) as hub:
         vector = np.array(hub.client(INT8).feature_extraction(SENTENCE)).ravel()
         assert "now runs on ONNX Runtime: int8 ONNX agrees with transformers at cosine" in hub.log()
-    expected = np.array(reference["feature-extraction"]).ravel()
+    expected = np.array(switched.before["feature-extraction"]).ravel()
     cosine = vector @ expected / np.linalg.norm(vector) / np.linalg.norm(expected)
     assert cosine > 0.99  # INT8 is a copy of the embedder
     strict = {**ONNX_ON, "HUGBOX_INFERENCE_INT8_MIN_COSINE": "0.99999999"}
