@@ -47,8 +47,8 @@ if TYPE_CHECKING:
 
 INFINITY_VERSION = "0.0.78"
 INFINITY_VENV = Path.home() / ".cache" / "hugbox-bench" / f"infinity-{INFINITY_VERSION}"
-INFINITY_PACKAGES = [f"infinity-emb[server,optimum]=={INFINITY_VERSION}", "optimum-onnx",
-                     "torch==2.13.0"]  # fmt: skip
+INFINITY_PACKAGES = [f"infinity-emb[server,optimum]=={INFINITY_VERSION}", "optimum-onnx==0.1.0",
+                     "onnxruntime==1.31.1", "torch==2.13.0"]  # fmt: skip
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 MINILM_ID = f"{BENCH_USER}/all-MiniLM-L6-v2"
 TARGET_VS_INFINITY, TARGET_INT8, EXACT_COSINE = 1.1, 2.0, 0.99999
