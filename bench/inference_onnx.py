@@ -15,7 +15,6 @@ Run alone: `python bench/run.py --only inference_onnx [--quick]`.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -99,13 +98,16 @@ def infinity_python() -> Path:
 
 
 def infinity_folder(minilm: Path, work: Path) -> Path:
-    """The model folder (hard links) plus the ONNX file infinity-emb's optimum engine loads."""
+    """A copy of the model folder plus, at its top, the ONNX file infinity-emb's optimum engine
+    loads (in a subfolder, optimum 2.1 does not find it: "only found: onnx/model.onnx")."""
     folder = work / "minilm-infinity"
-    shutil.copytree(minilm, folder, copy_function=os.link)
+    shutil.copytree(minilm, folder)  # copies: the export writes config files where it exports
     cli = INFINITY_VENV / "bin" / "optimum-cli"
     command = [str(cli), "export", "onnx", "--model", ".", "--task", "feature-extraction",
-               "--library-name", "transformers", "onnx"]  # fmt: skip
+               "--library-name", "transformers", "onnx-export"]  # fmt: skip
     subprocess.run(command, cwd=folder, env=clean_env(OFFLINE), check=True, capture_output=True)
+    (folder / "onnx-export" / "model.onnx").rename(folder / "model.onnx")
+    shutil.rmtree(folder / "onnx-export")
     return folder
 
 
