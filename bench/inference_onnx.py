@@ -142,11 +142,11 @@ def _infinity_vectors(url: str, texts: list[str]) -> list[list[float]]:
 
 def _hub_vectors(url: str, token: str, texts: list[str]) -> list[list[float]]:
     headers = {"authorization": f"Bearer {token}", "x-use-cache": "false"}
-    response = httpx.post(url, json={"inputs": texts, "normalize": False}, headers=headers,
-                          timeout=300)  # fmt: skip
-    response.raise_for_status()
-    vectors: list[list[float]] = response.json()
-    return vectors
+    with httpx.Client(headers=headers, timeout=300) as client:
+        responses = [client.post(url, json={"inputs": text}) for text in texts]
+    for response in responses:
+        response.raise_for_status()
+    return [response.json() for response in responses]
 
 
 def _min_cosine(a: list[list[float]], b: list[list[float]]) -> float:
