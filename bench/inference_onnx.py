@@ -143,10 +143,22 @@ def _infinity_vectors(url: str, texts: list[str]) -> list[list[float]]:
 def _hub_vectors(url: str, token: str, texts: list[str]) -> list[list[float]]:
     headers = {"authorization": f"Bearer {token}", "x-use-cache": "false"}
     with httpx.Client(headers=headers, timeout=300) as client:
+        _wait_loaded(client, url, texts[0])
         responses = [client.post(url, json={"inputs": text}) for text in texts]
     for response in responses:
         response.raise_for_status()
     return [response.json() for response in responses]
+
+
+def _wait_loaded(client: httpx.Client, url: str, text: str) -> None:
+    """Until the model answers: an int8 load quantises first and may outlast the load timeout
+    (503)."""
+    deadline = time.monotonic() + SWITCH_TIMEOUT_S
+    while (response := client.post(url, json={"inputs": text})).status_code == 503:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    response.raise_for_status()
 
 
 def _min_cosine(a: list[list[float]], b: list[list[float]]) -> float:
