@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[ml,test]'
+	$(PY) -m pip install -q -e '.[ml,onnx,test]'
 	touch $@
 
 install: $(VENV)/.installed ## create .venv and install hugbox with everything the tests need

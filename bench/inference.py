@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+import inference_onnx
 from common import (
     BENCH_USER,
     PYTHON,
@@ -415,7 +416,9 @@ def _measure_baselines(s: Setup, m: Measured, threads: int) -> None:
 
 
 def _measure_hub(s: Setup, m: Measured, threads: int) -> None:
-    with running_hub(s.data_dir, {"HUGBOX_INFERENCE_THREADS": str(threads)}) as hub:
+    # The transformers path: ONNX Runtime's own rows come from inference_onnx.
+    env = {"HUGBOX_INFERENCE_THREADS": str(threads), "HUGBOX_INFERENCE_ONNX": "false"}
+    with running_hub(s.data_dir, env) as hub:
         url = f"{hub.endpoint}/models/{MINILM_ID}"
         m.hub[threads] = embed_load(url, s.token, s.texts, hub.pid, s.plan)
         log(f"  hugbox: {m.hub[threads].describe()}")
@@ -440,9 +443,16 @@ def run(ws: Workspace) -> list[Result]:
             "model_dir": str(setup.gpt2), "threads": 1, "prompts": setup.prompts,
             "kwargs": PIPELINE_KWARGS, "rounds": setup.plan.rounds,
         })  # fmt: skip
+        onnx = _measure_onnx(setup, ws.quick)
     finally:
         remove_tree(work)
-    return results(m)
+    return [*results(m), *inference_onnx.rows(onnx)]
+
+
+def _measure_onnx(setup: Setup, quick: bool) -> inference_onnx.OnnxMeasured:
+    """ONNX Runtime and infinity-emb, side by side (bench/inference_onnx.py)."""
+    onnx_setup = inference_onnx.prepare(setup.work, setup.minilm, setup.texts)
+    return inference_onnx.measure(onnx_setup, setup.plan, 1 if quick else 3)
 
 
 # --- rows -------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 and the target. A report, not a test: it exits 0 even when a target is missed.
 
 Run: .venv/bin/python bench/run.py [--quick]
-     [--only download upload model_info object_access replicas inference generation ray git gpt2
+     [--only download upload model_info object_access replicas inference inference_onnx generation
+            ray git gpt2
             viewer xet web spaces spaces_containers jobs s3 discussions webhooks usage
             scanning limits fine_grained]
 """
@@ -24,6 +25,7 @@ import git_clone
 import gpt2_text
 import inference
 import inference_generation
+import inference_onnx
 import jobs
 import model_info
 import object_access
@@ -49,6 +51,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], list[Result]]] = {
     "object_access": object_access.run,
     "replicas": replicas.run,
     "inference": inference.run,
+    "inference_onnx": inference_onnx.run,
     "generation": inference_generation.run,
     "ray": ray_serve.run,
     "git": git_clone.run,

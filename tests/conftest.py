@@ -36,6 +36,9 @@ os.environ.update(
 os.environ.pop("HF_TOKEN", None)
 # Every JSON response a test sees is checked against its route's declared model (hugbox.wire).
 os.environ["HUGBOX_CHECK_RESPONSES"] = "1"
+# Encoder workers stay on transformers unless a test asks for ONNX Runtime: a background export
+# per tiny model would cost CPU the rest of the suite needs (tests/compat/test_inference_onnx.py).
+os.environ.setdefault("HUGBOX_INFERENCE_ONNX", "false")
 # Space builds share one wheel cache across test runs: gradio and streamlit download once.
 os.environ.setdefault(
     "HUGBOX_SPACES_UV_CACHE", str(Path.home() / ".cache" / "hugbox-tests" / "uv-cache")

@@ -147,6 +147,24 @@ class Settings(BaseSettings):
         description="Models with larger weights are refused (HF: 10 GB).",
     )
     inference_threads: int = Field(default=1, description="Torch threads per model worker.")
+    inference_onnx: bool = Field(
+        default=True,
+        description="Run encoder models (feature-extraction, sentence-similarity, text- and "
+        "token-classification, fill-mask) on ONNX Runtime once an export of their commit, made "
+        "in the background and cached beside the snapshot, matches transformers (cosine >= "
+        "0.99999 on a probe batch); otherwise they stay on transformers. Needs `hugbox[onnx]`.",
+    )
+    inference_int8: bool = Field(
+        default=False,
+        description="Serve every encoder model on ONNX Runtime with int8 weights (dynamic, "
+        "per-channel), as a repo's README can ask with `inference: {quantization: int8}`. "
+        "Prepared when the model loads; refused below `inference_int8_min_cosine`.",
+    )
+    inference_int8_min_cosine: float = Field(
+        default=0.99,
+        description="Lowest cosine agreement with transformers, on the probe batch, at which an "
+        "int8 model is served; below it the model does not load (400, with the measured value).",
+    )
     inference_max_batch: int = Field(
         default=32, description="Most concurrent requests one model runs as one batch."
     )

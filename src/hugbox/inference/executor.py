@@ -27,6 +27,7 @@ from hugbox.inference.errors import (
 )
 from hugbox.inference.metrics import ExecutorEvents, NoEvents
 from hugbox.inference.worker.generation import Chunk, Generated
+from hugbox.inference.worker.onnx_runtime import OnnxOptions
 from hugbox.inference.worker.process import Batch, Cancel, Job, Outcome, WorkerSpec, main
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class ExecutorLimits:
     deadline_s: float = 300.0  # a request still unanswered after this is given up (504)
     # Batches running at once across all models: workers x threads never exceed the cores.
     compute_slots: int = 1
+    onnx: OnnxOptions | None = None  # None: encoders stay on transformers
 
 
 @dataclass
@@ -205,7 +207,7 @@ class ProcessExecutor:
     def _start(self, key: ModelKey) -> _Worker:
         self._make_room(key)
         parent, child = self._context.Pipe()
-        spec = WorkerSpec(model_dir=key.model_dir, task=key.task, threads=self.limits.threads)
+        spec = WorkerSpec(key.model_dir, key.task, self.limits.threads, self.limits.onnx)
         process = self._context.Process(target=main, args=(child, spec), daemon=True)
         process.start()
         child.close()

@@ -14,6 +14,7 @@ from hugbox.inference.metrics import ExecutorEvents, MeteredExecutor, Metrics
 from hugbox.inference.pinned import load_pinned
 from hugbox.inference.ray_executor import RayServeExecutor
 from hugbox.inference.targets import TargetCache
+from hugbox.inference.worker.onnx_runtime import OnnxOptions
 from hugbox.settings import InferenceBackend, Settings
 from hugbox.wiring import Wiring
 
@@ -82,4 +83,11 @@ def _limits(settings: Settings) -> ExecutorLimits:
         load_timeout_s=settings.inference_load_timeout,
         deadline_s=settings.inference_deadline,
         compute_slots=max(1, cores // threads),
+        onnx=_onnx_options(settings, threads),
     )
+
+
+def _onnx_options(settings: Settings, threads: int) -> OnnxOptions | None:
+    if not settings.inference_onnx:
+        return None
+    return OnnxOptions(settings.inference_int8, settings.inference_int8_min_cosine, threads)

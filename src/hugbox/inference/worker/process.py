@@ -17,7 +17,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
-from hugbox.inference.worker import generation
+from hugbox.inference.worker import generation, onnx_runtime
 from hugbox.inference.worker.generation import Chunk, Generated
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,8 @@ class WorkerSpec:
     model_dir: Path
     task: str
     threads: int
+    # Encoder tasks move to ONNX Runtime when exact (onnx_runtime); None keeps transformers.
+    onnx: onnx_runtime.OnnxOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,9 @@ class Cancel:
 
 def main(conn: Connection, spec: WorkerSpec) -> None:
     """Process entry point: load, report, then run batches until told to stop (None)."""
+    # The worker's own notes (which backend serves the model, and why) reach the server's log.
+    logging.basicConfig(format="%(levelname)s:     worker %(process)d %(name)s: %(message)s")
+    logging.getLogger("hugbox").setLevel(logging.INFO)
     try:
         model = _load(spec)
     except Exception as exc:
@@ -276,7 +281,10 @@ def _load(spec: WorkerSpec) -> _Model:
         # `pipeline` is overloaded on literal task names; ours is a runtime string.
         factory: Any = transformers.pipeline
         pipe = factory(spec.task, model=str(spec.model_dir), device="cpu")
-    return _Model(pipe=pipe, tokenizer=getattr(pipe, "tokenizer", None), encoder=pipe.model)
+    model = _Model(pipe=pipe, tokenizer=getattr(pipe, "tokenizer", None), encoder=pipe.model)
+    if spec.onnx is not None:
+        onnx_runtime.start(model, spec.model_dir, spec.task, spec.onnx)
+    return model
 
 
 def _inputs(value: Any) -> Any:
