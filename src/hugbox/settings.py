@@ -161,7 +161,7 @@ class Settings(BaseSettings):
         "Prepared when the model loads; refused below `inference_int8_min_cosine`.",
     )
     inference_int8_min_cosine: float = Field(
-        default=0.99,
+        default=0.97,
         description="Lowest cosine agreement with transformers, on the probe batch, at which an "
         "int8 model is served; below it the model does not load (400, with the measured value).",
     )

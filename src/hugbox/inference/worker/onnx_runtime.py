@@ -49,7 +49,7 @@ class OnnxUnavailable(Exception):
 @dataclass(frozen=True)
 class OnnxOptions:
     int8: bool = False
-    int8_min_cosine: float = 0.99
+    int8_min_cosine: float = 0.97
     threads: int = 1
 
 
