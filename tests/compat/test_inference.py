@@ -221,3 +221,17 @@ def test_text_generation_streams_tokens(hub: Hub, gpt2_id: str) -> None:
         )
     )[-1]
     assert final.details is not None and final.details.generated_tokens <= 6
+
+
+def test_a_batch_larger_than_the_worker_s_batch_is_answered_whole(hub: Hub, minilm_id: str) -> None:
+    """One request may carry more texts than the worker runs at once (HUGBOX_INFERENCE_MAX_BATCH):
+    every text gets its vector, in order."""
+    texts = [f"sentence number {i} " * (1 + i % 5) for i in range(64)]
+    response = httpx.post(
+        _url(hub, minilm_id), json={"inputs": texts, "normalize": False}, timeout=120
+    )
+    assert response.status_code == 200, response.text
+    vectors = response.json()
+    assert len(vectors) == 64 and all(len(v) == 384 for v in vectors)
+    single = InferenceClient(model=_url(hub, minilm_id)).feature_extraction(texts[7])
+    assert np.allclose(vectors[7], single, atol=1e-4)

@@ -8,6 +8,7 @@ import contextlib
 import itertools
 import logging
 import multiprocessing
+import os
 import pickle
 import threading
 import time
@@ -218,6 +219,11 @@ class ProcessExecutor:
                 older.pinned, worker.pinned = False, True
         self._workers[key] = worker
         loop.add_reader(parent.fileno(), self._on_readable, worker)
+        # uvloop's add_reader makes the socket non-blocking, so a message bigger than its buffer
+        # (an answer of 64 vectors of 384 floats) stopped recv midway with BlockingIOError, which
+        # read as the worker's death. A message is read once it starts to arrive, and its sender
+        # writes all of it at once: blocking waits out the rest.
+        os.set_blocking(parent.fileno(), True)
         worker.dispatcher = loop.create_task(self._dispatch(worker))
         log.info("loading %s (%s) in worker %s", key.repo_id, key.task, process.pid)
         return worker
