@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 from hugbox.errors import BadRequest
 
@@ -26,6 +27,12 @@ RESERVED_NAMESPACES = frozenset(
         "commit", "commits", "discussions", "ready", "notifications",
     }
 )  # fmt: skip
+
+
+def repo_id(namespace: str, name: str) -> str:
+    """`namespace/name` from a URL's path segments (percent-encoded as routes receive them); a
+    pinned revision (`name@sha`) is not part of the id."""
+    return f"{unquote(str(namespace))}/{unquote(str(name)).partition('@')[0]}"
 
 
 def check_name(name: str, *, what: str) -> str:

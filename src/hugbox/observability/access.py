@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import unquote
 
 from starlette.types import Scope
 
+from hugbox import names
 from hugbox.observability.metrics import UNMATCHED, HttpMetrics
 
 log = logging.getLogger("hugbox.access")
@@ -77,5 +77,4 @@ def _user(state: dict[str, Any]) -> str | None:
 def _repo(params: dict[str, Any]) -> str | None:
     if "namespace" not in params or "name" not in params:
         return None
-    name = unquote(str(params["name"])).partition("@")[0]
-    return f"{unquote(str(params['namespace']))}/{name}"
+    return names.repo_id(params["namespace"], params["name"])

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 
+from hugbox import names
 from hugbox.auth import grants
 from hugbox.auth.service import Caller, Principal, authenticate
 from hugbox.db import Database, Work
@@ -55,9 +56,7 @@ def path_repo_type(request: Request) -> RepoType:
 
 def path_repo_id(request: Request) -> str:
     """`namespace/name` from the URL; a pinned revision (`name@sha`) is not part of the id."""
-    params = request.path_params
-    name = unquote(params["name"]).partition("@")[0]
-    return f"{unquote(params['namespace'])}/{name}"
+    return names.repo_id(request.path_params["namespace"], request.path_params["name"])
 
 
 def path_revision(request: Request, default: str = "main") -> str:

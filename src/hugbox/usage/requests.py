@@ -17,13 +17,13 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
-from urllib.parse import unquote
 
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.base import instance_state
 from starlette.types import Scope
 
+from hugbox import names
 from hugbox.plans.limiter import is_exempt
 from hugbox.repos.models import Repo, RepoType
 from hugbox.usage.batches import Batch, upsert
@@ -81,8 +81,7 @@ def _repo_of(params: dict[str, Any] | None) -> tuple[str | None, str | None]:
 
 @lru_cache(maxsize=4096)  # the same few repos, again and again: a dict lookup, not a parse
 def _repo_key(repo_type: RepoType | str, namespace: str, name: str) -> tuple[str, str]:
-    name = unquote(str(name)).partition("@")[0]
-    return RepoType(repo_type).value, f"{unquote(str(namespace))}/{name}".lower()
+    return RepoType(repo_type).value, names.repo_id(namespace, name).lower()
 
 
 def record_requests(session: Session, hits: Counter[RequestHit]) -> int:
