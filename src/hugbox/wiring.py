@@ -20,14 +20,12 @@ from sqlalchemy.orm import Session
 from hugbox.context import Context
 from hugbox.events.service import Subscriber
 from hugbox.jobs.worker import Handler
+from hugbox.middleware import Observe
 from hugbox.repos.hooks import RepoHooks
 from hugbox.repos.models import Repo
 from hugbox.web.templates import ContextProcessor
 
 Hook = Callable[[], Awaitable[None]]
-# Called once per answered request with its scope, status, seconds and response body bytes
-# (the same as `hugbox.middleware.Observe`): usage counts each request's caller and repo.
-Observer = Callable[[Any, int, float, int], None]
 # A check the Inference API makes before it loads a model at a commit (session, repo, commit id):
 # it raises a HubError to refuse (a scan found the weights unsafe).
 ModelCheck = Callable[[Session, Repo, str], None]
@@ -48,8 +46,9 @@ class Wiring:
     on_start: list[Hook] = field(default_factory=list)  # in the app's lifespan, in order
     on_stop: list[Hook] = field(default_factory=list)  # in reverse order
     model_checks: list[ModelCheck] = field(default_factory=list)  # on `app.state.model_checks`
-    # Told of each answered request after observability's own observer (metrics, access line).
-    observers: list[Observer] = field(default_factory=list)
+    # Told of each answered request (scope, status, seconds, body bytes) after observability's
+    # own observer (metrics, access line): usage counts each request's caller and repo.
+    observers: list[Observe] = field(default_factory=list)
     # Every part's Prometheus metrics, which /metrics renders (hugbox.observability).
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
