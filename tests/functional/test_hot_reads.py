@@ -21,6 +21,8 @@ from hugbox.auth import service as auth
 from hugbox.auth.models import OrgRole, TokenRole
 from hugbox.db import Database
 from hugbox.deps import run_read
+from hugbox.events import service as events
+from hugbox.jobs import service as jobs
 from hugbox.loop import leave_loop
 from hugbox.settings import Settings
 
@@ -200,6 +202,17 @@ nested: {a: [1, 2.5, null, true], "é": "\\u2028"}
 """
 
 
+def _wait_for_event_delivery(client: TestClient, timeout: float = 30) -> None:
+    database: Database = client.app.state.database  # type: ignore[attr-defined]
+    deadline = time.monotonic() + timeout
+    while True:
+        with database.session() as session:
+            if not jobs.pending(session, kind=events.DELIVER_JOB, key="all"):
+                return
+        assert time.monotonic() < deadline, "repo events still undelivered"
+        time.sleep(0.05)
+
+
 def test_model_info_sends_the_bytes_fastapi_would(
     client: TestClient, token: str, repo: str
 ) -> None:
@@ -207,6 +220,7 @@ def test_model_info_sends_the_bytes_fastapi_would(
     its bytes are still Starlette's JSONResponse of the same content, and the same with a query
     string (which takes FastAPI's path)."""
     api_commit(client, token, repo, {"README.md": CARD.encode(), "config.json": b'{"x": 1e-07}'})
+    _wait_for_event_delivery(client)  # usedStorage is measured by a subscriber of the commit
     plain = client.get(INFO.format(repo), headers=_bearer(token))
     assert plain.status_code == 200, plain.text
     assert plain.json()["cardData"]["learning_rate"] == 1e-05
