@@ -210,6 +210,24 @@ def test_whoami_has_hfs_fine_grained_shape(database: Database, hub: Hub, private
     assert hf.returncode == 0 and "alice" in hf.stdout, hf.stderr
 
 
+def test_listings_show_only_the_private_repos_the_token_reads(database: Database, hub: Hub) -> None:
+    """A private repo a token may not read stays as unseen in listings as for a stranger."""
+    api = HfApi(endpoint=hub.endpoint, token=hub.alice)
+    one, two = (api.create_repo(unique("alice/fgl"), private=True).repo_id for _ in range(2))
+    public = api.create_repo(unique("alice/pub")).repo_id
+
+    def listed(token: str) -> set[str]:
+        found = HfApi(endpoint=hub.endpoint, token=token).list_models(author="alice")
+        return {m.id for m in found} & {one, two, public}
+
+    assert listed(hub.alice_read) == {one, two, public}
+    assert listed(fine_grained(database, f"model:{one}=repo.content.read")) == {one, public}
+    assert listed(fine_grained(database, f"model:{two}=repo.write")) == {two, public}
+    assert listed(fine_grained(database, "user:alice=repo.content.read")) == {one, two, public}
+    assert listed(fine_grained(database, "user:alice=discussion.write")) == {public}
+    assert listed(fine_grained(database)) == {public}
+
+
 def _env(hub: Hub) -> dict[str, str]:
     import os
 

@@ -278,12 +278,16 @@ def test_require_sso_refuses_tokens_until_their_user_signs_in_through_it(
     assert hub.cli("org", "add-member", org, "bob", "--role", "read").returncode == 0
     info = f"{hub.endpoint}/api/models/{repo_id}"
     bob = {"authorization": f"Bearer {hub.bob}"}
+    bob_api = HfApi(endpoint=hub.endpoint, token=hub.bob)
     assert httpx.get(info, headers=bob).status_code == 200
+    assert repo_id in {m.id for m in bob_api.list_models(author=org)}
     assert configure(hub, org, {**settings(idp), "requireSso": True}).status_code == 200
     try:
         refused = httpx.get(info, headers=bob)
         assert refused.status_code == 403 and refused.headers["x-error-code"] == "SsoRequired"
         assert f"/organizations/{org}/sso" in refused.headers["x-error-message"]
+        assert repo_id not in {m.id for m in bob_api.list_models(author=org)}  # nor its name
+        assert repo_id not in httpx.get(f"{hub.endpoint}/{org}", headers=bob).text
         me = httpx.get(f"{hub.endpoint}/api/whoami-v2", headers=bob).json()
         assert {o["name"]: o.get("securityRestrictions") for o in me["orgs"]}[org] == ["sso"]
         assert httpx.get(info, headers={"authorization": f"Bearer {hub.alice}"}).status_code == 403
@@ -301,6 +305,7 @@ def test_require_sso_refuses_tokens_until_their_user_signs_in_through_it(
             assert whoami(hub, http)["name"] == "bob"  # linked to the signed-in account
             assert http.get(f"/{repo_id}").status_code == 200
         assert httpx.get(info, headers=bob).status_code == 200  # bob signed in through SSO now
+        assert repo_id in {m.id for m in bob_api.list_models(author=org)}
         me = httpx.get(f"{hub.endpoint}/api/whoami-v2", headers=bob).json()
         assert "securityRestrictions" not in {o["name"]: o for o in me["orgs"]}[org]
     finally:

@@ -79,15 +79,21 @@ def create_org(
 
 
 def _profile_sections(
-    session: SessionDep, caller: PageCaller, account: Account, page_size: int
+    request: Request, session: SessionDep, caller: PageCaller, account: Account, page_size: int
 ) -> dict[RepoType, list[Repo]]:
     sections = {}
+    hidden = request.app.state.repo_hooks.unreachable_orgs(session, caller)
     for repo_type in RepoType:
         query = repos.RepoQuery(
             repo_type=repo_type, search=[], author=account.name, sort="lastModified"
         )
         sections[repo_type] = repos.list_repos(
-            session, caller=caller, query=query, offset=0, page_size=page_size
+            session,
+            caller=caller,
+            hidden_owners=hidden,
+            query=query,
+            offset=0,
+            page_size=page_size,
         )
     return sections
 
@@ -101,7 +107,7 @@ def profile(
     namespace: str,
 ) -> Response:
     account = service.get_account(session, namespace)
-    sections = _profile_sections(session, caller, account, settings.list_page_size)
+    sections = _profile_sections(request, session, caller, account, settings.list_page_size)
     is_org = account.kind == AccountKind.ORG
     members = service.list_members(session, org=account) if is_org else []
     orgs = [] if is_org else service.list_orgs(session, user=account)

@@ -294,9 +294,12 @@ async def model_for_url(request: Request) -> Any:
 
 
 @router.get("/v1/models", **returns(ModelList))
-def list_models(session: SessionDep, caller: CallerDep) -> Any:
+def list_models(request: Request, session: SessionDep, caller: CallerDep) -> Any:
     query = repos.RepoQuery(repo_type=RepoType.MODEL, search=[])
-    found = repos.list_repos(session, caller=caller, query=query, offset=0, page_size=1000)
+    hidden = request.app.state.repo_hooks.unreachable_orgs(session, caller)
+    found = repos.list_repos(
+        session, caller=caller, hidden_owners=hidden, query=query, offset=0, page_size=1000
+    )
     data = [
         {
             "id": repo.repo_id,

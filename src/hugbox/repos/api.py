@@ -79,8 +79,14 @@ def list_repos(
     )
     offset = decode_cursor(cursor)
     page_size = max(1, min(limit or settings.list_page_size, settings.list_page_size))
+    hidden = request.app.state.repo_hooks.unreachable_orgs(session, caller)
     repos = service.list_repos(
-        session, caller=caller, query=query, offset=offset, page_size=page_size + 1
+        session,
+        caller=caller,
+        hidden_owners=hidden,
+        query=query,
+        offset=offset,
+        page_size=page_size + 1,
     )
     page = paginate(request, response, repos, offset=offset, page_size=page_size)
     summaries = [_summary(repo, full=full, card=cardData) for repo in page]

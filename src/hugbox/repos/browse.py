@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -246,11 +246,22 @@ def facets(session: Session, repo_type: RepoType) -> Facets:
 
 
 def explore(
-    session: Session, *, caller: Caller, query: service.RepoQuery, page: int, page_size: int
+    session: Session,
+    *,
+    caller: Caller,
+    hidden_owners: Collection[int],
+    query: service.RepoQuery,
+    page: int,
+    page_size: int,
 ) -> tuple[list[Repo], bool]:
     """One page of repos, and whether another follows."""
     found = service.list_repos(
-        session, caller=caller, query=query, offset=page * page_size, page_size=page_size + 1
+        session,
+        caller=caller,
+        hidden_owners=hidden_owners,
+        query=query,
+        offset=page * page_size,
+        page_size=page_size + 1,
     )
     return found[:page_size], len(found) > page_size
 

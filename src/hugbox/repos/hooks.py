@@ -9,7 +9,7 @@ hear about afterwards goes through repo events instead (`repos/announce.py`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from hugbox.auth.service import Principal
+from hugbox.auth.service import Caller, Principal
 from hugbox.db import Work
 from hugbox.repos.models import Repo, RepoFields, RepoType
 
@@ -47,6 +47,9 @@ FileBadges = Callable[[Session, list[Any]], dict[str, Any]]
 # raises a HubError to refuse. Called on every repo a route loads: it must be cheap when it
 # does not apply.
 AccessCheck = Callable[[Session | Connection, Principal, RepoFields], None]
+# The orgs whose private repos the caller may not reach although a member (an org's "require
+# SSO" not yet satisfied): listings leave them out, as `access_check` refuses them.
+Unreachable = Callable[[Session, Caller], Collection[int]]
 
 
 @dataclass
@@ -62,10 +65,14 @@ class RepoHooks:
     upload_check: list[UploadCheck] = field(default_factory=list)
     file_badges: list[FileBadges] = field(default_factory=list)
     access_check: list[AccessCheck] = field(default_factory=list)
+    unreachable: list[Unreachable] = field(default_factory=list)
 
     def check_access(self, db: Session | Connection, caller: Principal, repo: RepoFields) -> None:
         for check in self.access_check:
             check(db, caller, repo)
+
+    def unreachable_orgs(self, session: Session, caller: Caller) -> set[int]:
+        return {org for find in self.unreachable for org in find(session, caller)}
 
     def info(self, request: Request, work: Work, repo: RepoFields) -> dict[str, Any]:
         """What the hooks of the repo's type add (their ORM session is opened only for them)."""

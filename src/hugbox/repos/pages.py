@@ -78,12 +78,13 @@ def see_other(location: str) -> RedirectResponse:
 
 
 @router.get("/")
-def home(request: Request, session: SessionDep, caller: PageCaller) -> Response:
+def home(request: Request, session: SessionDep, caller: PageCaller, hooks: HooksDep) -> Response:
     sections = {}
+    hidden = hooks.unreachable_orgs(session, caller)
     for repo_type in RepoType:
         query = RepoQuery(repo_type=repo_type, search=[], sort="downloads")
         sections[repo_type] = browse.explore(
-            session, caller=caller, query=query, page=0, page_size=6
+            session, caller=caller, hidden_owners=hidden, query=query, page=0, page_size=6
         )[0]
     return render(request, "home.html", sections=sections)
 
@@ -92,6 +93,7 @@ def _explore(
     request: Request,
     session: SessionDep,
     caller: PageCaller,
+    hooks: HooksDep,
     search: str = "",
     task: str = "",
     library: str = "",
@@ -108,7 +110,10 @@ def _explore(
         filters=tuple(filters + ([library] if library else [])),
         sort=SORTS.get(sort, "downloads"), pipeline_tag=task or None,
     )  # fmt: skip
-    repos, more = browse.explore(session, caller=caller, query=query, page=p, page_size=PAGE_SIZE)
+    hidden = hooks.unreachable_orgs(session, caller)
+    repos, more = browse.explore(
+        session, caller=caller, hidden_owners=hidden, query=query, page=p, page_size=PAGE_SIZE
+    )
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "p" and v]
     return render(
         request, "explore.html", repo_type=repo_type, repos=repos, page=p,

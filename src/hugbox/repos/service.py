@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Select,
+    and_,
     bindparam,
+    false,
     func,
     literal_column,
     or_,
@@ -22,8 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, lazyload
 
 from hugbox import audit
-from hugbox.auth.models import Account, AccountKind
-from hugbox.auth.scopes import Permission, Target
+from hugbox.auth.models import Account, AccountKind, TokenRole
+from hugbox.auth.scopes import Permission, Scope, Target
 from hugbox.auth.service import (
     ANONYMOUS_BEARER,
     BEARER_BY_HASH,
@@ -399,9 +403,17 @@ _SORT_COLUMNS = {
 
 
 def list_repos(
-    session: Session, *, caller: Caller, query: RepoQuery, offset: int, page_size: int
+    session: Session,
+    *,
+    caller: Caller,
+    hidden_owners: Collection[int],
+    query: RepoQuery,
+    offset: int,
+    page_size: int,
 ) -> list[Repo]:
-    stmt = _visible(select(Repo).where(Repo.type == query.repo_type), caller)
+    """One page of the repos the caller may see that match `query`. `hidden_owners`: orgs whose
+    private repos stay out although the caller is a member (`RepoHooks.unreachable_orgs`)."""
+    stmt = _visible(select(Repo).where(Repo.type == query.repo_type), caller, hidden_owners)
     for term in query.search:
         stmt = stmt.where(Repo.id_lower.contains(term.lower(), autoescape=True))
     if query.author:
@@ -459,13 +471,26 @@ def _settings_owner(session: Session, caller: Caller, namespace: str | None) -> 
     return org
 
 
-def _visible(stmt: Select[Repo], caller: Caller) -> Select[Repo]:
-    if caller.user is not None and caller.user.is_admin:
-        return stmt
+def _visible(stmt: Select[Repo], caller: Caller, hidden_owners: Collection[int]) -> Select[Repo]:
+    """The repos `access.can_read` lets the caller see: public ones, and private ones of its
+    user or orgs (all for an admin) that its token reads, except the orgs in `hidden_owners`."""
     if caller.user is None:
         return stmt.where(Repo.private.is_(False))
-    owners = [caller.user.id] + [m.org_id for m in caller.user.memberships]
-    return stmt.where(or_(Repo.private.is_(False), Repo.owner_id.in_(owners)))
+    reachable: list[ColumnElement[bool]] = []
+    if not caller.user.is_admin:
+        owners = [caller.user.id] + [m.org_id for m in caller.user.memberships]
+        reachable.append(Repo.owner_id.in_(set(owners) - set(hidden_owners)))
+    if caller.token_role == TokenRole.FINE_GRAINED:
+        reachable.append(_scope_reads(caller.scope))
+    return stmt.where(or_(Repo.private.is_(False), and_(true(), *reachable)))
+
+
+def _scope_reads(scope: Scope | None) -> ColumnElement[bool]:
+    """The private repos a fine-grained token may read: those its scope names, by namespace or
+    one by one."""
+    namespaces, repos = scope.readable() if scope is not None else (frozenset(), frozenset())
+    named = [and_(Repo.type == RepoType(kind), Repo.id_lower == repo_id) for kind, repo_id in repos]
+    return or_(false(), func.lower(Repo.namespace).in_(namespaces), *named)
 
 
 def set_counters(

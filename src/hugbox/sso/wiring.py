@@ -23,6 +23,7 @@ def install(wiring: Wiring, context: Context) -> None:
     wiring.pages.append(pages.router)
     require = RequireSso(max_age=timedelta(seconds=context.settings.sso_max_age))
     wiring.hooks.access_check.append(require.check_repo)
+    wiring.hooks.unreachable.append(require.restrictions)  # listings leave their repos out
     wiring.state["org_restrictions"] = require.restrictions  # whoami (auth.api)
     wiring.state["require_sso"] = require  # told when an org's settings change
     wiring.page_context.append(login_choices)

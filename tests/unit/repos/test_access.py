@@ -280,7 +280,9 @@ def test_listings_show_exactly_the_repos_one_may_read(world: World, caller: str)
     every = world.session.scalars(select(Repo).where(Repo.type == RepoType.DATASET)).all()
     readable = {repo.repo_id for repo in every if _outcome(_reader(world, who, repo), who) == "."}
     query = RepoQuery(repo_type=RepoType.DATASET, search=[])
-    listed = service.list_repos(world.session, caller=who, query=query, offset=0, page_size=100)
+    listed = service.list_repos(
+        world.session, caller=who, hidden_owners=(), query=query, offset=0, page_size=100
+    )
     assert {repo.repo_id for repo in listed} == readable
 
 
