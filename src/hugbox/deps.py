@@ -141,6 +141,8 @@ def caller_of(request: Request, session: Session) -> Caller:
     caller: Caller | None = getattr(request.state, "bearer_caller", None)
     if caller is None:
         caller = request.state.bearer_caller = authenticate(session, bearer_token(request))
+        # The access line's name, read now: a refusal's rollback expires the account row.
+        request.state.user_name = caller.user.name if caller.user else None
     return caller
 
 

@@ -64,12 +64,12 @@ def _fields(
 
 
 def _user(state: dict[str, Any]) -> str | None:
-    """The API caller (its bearer token) or the page's logged-in user, once either was read.
-    The most frequent reads know only the user's id (`id:42`): they read no name."""
-    for key in ("bearer_caller", "caller"):
-        user = getattr(state.get(key), "user", None)
-        if user is not None:
-            return str(user.name)
+    """The API caller (its bearer token) or the page's logged-in user, once either was read,
+    by the names hugbox.deps and auth.sessions noted (the ORM rows may be expired by now). The
+    most frequent reads know only the user's id (`id:42`): they read no name."""
+    name = state.get("user_name") or getattr(state.get("viewer"), "name", None)
+    if name is not None:
+        return str(name)
     user_id = getattr(state.get("bearer"), "user_id", None)
     return None if user_id is None else f"id:{user_id}"
 
