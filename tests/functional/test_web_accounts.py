@@ -11,6 +11,7 @@ from hugbox.app import create_app
 from hugbox.auth import service
 from hugbox.db import Database
 from hugbox.settings import Settings
+from hugbox.sso.wiring import SSO_STARTS
 
 
 def test_pages_carry_security_headers(client: TestClient) -> None:
@@ -157,3 +158,12 @@ def test_create_an_organization_in_the_browser(client: TestClient) -> None:
     taken = post_form(client, "/organizations/new", name="guild")
     assert taken.status_code == 409 and "already taken" in taken.text
     assert TestClient(client.app).get("/organizations/new").status_code == 401
+
+
+def test_starting_sso_sign_ins_is_rate_limited_per_client(client: TestClient) -> None:
+    """Each start stores a row and asks the provider: a flood from one address gets a 429."""
+    for _ in range(SSO_STARTS):
+        assert client.get("/organizations/nowhere/sso/login").status_code == 404
+    limited = client.get("/organizations/nowhere/sso/login")
+    assert limited.status_code == 429
+    assert "Too many SSO sign-ins started" in limited.text

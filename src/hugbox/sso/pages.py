@@ -20,7 +20,8 @@ from hugbox.auth.pages import form_field, see_other
 from hugbox.auth.sessions import PageCaller
 from hugbox.deps import SessionDep
 from hugbox.error_responses import error_response
-from hugbox.errors import BadRequest
+from hugbox.errors import BadRequest, TooManyRequests
+from hugbox.ratelimit import RateLimit
 from hugbox.sso import oidc, service
 from hugbox.sso.models import SsoConfig
 from hugbox.sso.oidc import SsoFailed
@@ -67,6 +68,7 @@ def sso_page(
 @router.get("/organizations/{org}/sso/login")
 def sso_login(request: Request, session: SessionDep, org: str, next: str = "/") -> Response:
     """To the provider, with a fresh state, nonce and PKCE challenge kept for the callback."""
+    _count_start(request)
     account = service.get_org(session, org)
     config = service.get_config(session, account)
     with httpx.Client(timeout=oidc.TIMEOUT_S) as client:
@@ -98,6 +100,16 @@ def sso_login(request: Request, session: SessionDep, org: str, next: str = "/") 
         path=_sso_path(account),
     )
     return response
+
+
+def _count_start(request: Request) -> None:
+    """Each start stores a sign-in row and asks the provider: a client that starts too many
+    (a script, a flood) gets a 429 until its window has room (`wiring.SSO_STARTS`)."""
+    starts: RateLimit = request.app.state.sso_starts
+    client = f"ip:{request.client.host if request.client else '?'}"
+    if not starts.allows(client):
+        raise TooManyRequests("Too many SSO sign-ins started: wait a few minutes and try again")
+    starts.hit(client)
 
 
 @router.get("/organizations/{org}/sso/callback")

@@ -12,10 +12,15 @@ from sqlalchemy import select
 from hugbox.auth.models import Account
 from hugbox.context import Context
 from hugbox.db import Database
+from hugbox.ratelimit import RateLimit, open_storage
 from hugbox.sso import api, pages
 from hugbox.sso.access import RequireSso
 from hugbox.sso.models import SsoConfig
 from hugbox.wiring import Wiring
+
+# SSO sign-ins one client address may start in 5 minutes: a person needs a few, even with
+# several orgs and tabs; each start costs a stored row and a request to the provider.
+SSO_STARTS = 30
 
 
 def install(wiring: Wiring, context: Context) -> None:
@@ -27,6 +32,8 @@ def install(wiring: Wiring, context: Context) -> None:
     wiring.state["org_restrictions"] = require.restrictions  # whoami (auth.api)
     wiring.state["require_sso"] = require  # told when an org's settings change
     wiring.page_context.append(login_choices)
+    starts = open_storage(context.settings.redis_url)  # shared by replicas through Redis
+    wiring.state["sso_starts"] = RateLimit(starts, "sso-starts", attempts=SSO_STARTS, window=300)
 
 
 _SSO_ORGS = (
