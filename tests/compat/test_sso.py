@@ -138,6 +138,30 @@ def test_malformed_settings_are_a_4xx(hub: Hub, idp: Idp, org: str) -> None:
     assert httpx.get(f"{hub.endpoint}/organizations/{fresh}/sso/login").status_code == 404
 
 
+def test_an_admin_turns_sso_off_and_only_an_admin(hub: Hub, idp: Idp) -> None:
+    fresh = unique("ssooff")
+    assert hub.cli("org", "create", fresh, "--owner", "alice").returncode == 0
+    assert hub.cli("org", "add-member", fresh, "carol", "--role", "write").returncode == 0
+    repo_id = f"{fresh}/{unique('private')}"
+    HfApi(endpoint=hub.endpoint, token=hub.alice).create_repo(repo_id, private=True)
+    assert configure(hub, fresh, {**settings(idp), "requireSso": True}).status_code == 200
+    url = f"{hub.endpoint}/api/organizations/{fresh}/sso"
+    carol = {"authorization": f"Bearer {hub.carol}"}
+    assert httpx.get(f"{hub.endpoint}/api/models/{repo_id}", headers=carol).status_code == 403
+    assert httpx.delete(url).status_code == 401
+    for token in (hub.carol, hub.bob, hub.alice_read):  # a writer, an outsider, a read token
+        refused = httpx.delete(url, headers={"authorization": f"Bearer {token}"})
+        assert refused.status_code == 403 and refused.headers["x-error-message"]
+    alice = {"authorization": f"Bearer {hub.alice}"}
+    assert httpx.delete(url, headers=alice).status_code == 204
+    assert httpx.get(url, headers=alice).status_code == 404
+    assert httpx.delete(url, headers=alice).status_code == 404
+    assert httpx.get(f"{hub.endpoint}/organizations/{fresh}/sso/login").status_code == 404
+    assert httpx.get(f"{hub.endpoint}/api/models/{repo_id}", headers=carol).status_code == 200
+    (entry,) = audit(hub, fresh, "sso.removed")
+    assert entry["actor"] == "alice"
+
+
 def test_settings_are_audited_without_the_secret(hub: Hub, org: str) -> None:
     entries = audit(hub, org, "sso.configured")
     assert entries and entries[-1]["actor"] == "alice"

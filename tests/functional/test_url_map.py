@@ -285,6 +285,7 @@ PINNED |= {
     # single sign-on for organisations (sso/)
     ("GET", "/api/organizations/{org}/sso"),
     ("PUT", "/api/organizations/{org}/sso"),
+    ("DELETE", "/api/organizations/{org}/sso"),
     ("GET", "/organizations/{org}/sso"),
     ("GET", "/organizations/{org}/sso/login"),
     ("GET", "/organizations/{org}/sso/callback"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from hugbox.auth.models import OrgRole
 from hugbox.deps import CallerDep, SessionDep
@@ -20,6 +20,16 @@ def get_sso(session: SessionDep, caller: CallerDep, org: str) -> Any:
     account = service.get_org(session, org)
     service.require_admin(caller, account)
     return service.as_json(service.get_config(session, account))
+
+
+@router.delete("/api/organizations/{org}/sso", status_code=204)
+def delete_sso(request: Request, session: SessionDep, caller: CallerDep, org: str) -> Response:
+    account = service.get_org(session, org)
+    service.require_admin(caller, account)
+    assert caller.user is not None
+    service.remove(session, org=account, actor=caller.user.name)
+    request.app.state.require_sso.forget(account.id)
+    return Response(status_code=204)
 
 
 @router.put("/api/organizations/{org}/sso", **returns(SsoSettings))

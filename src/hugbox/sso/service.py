@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from hugbox import audit
@@ -110,6 +110,16 @@ def configure(
         secret_changed=bool(values.client_secret),
     )
     return config
+
+
+def remove(session: Session, *, org: Account, actor: str) -> None:
+    """Turn the org's single sign-on off: its provider, and the sign-ins under way, are gone;
+    members keep their accounts and roles (and sign in with a password or a token)."""
+    config = get_config(session, org)
+    session.execute(delete(SsoLogin).where(SsoLogin.org_id == org.id))
+    session.delete(config)
+    session.flush()
+    audit.record(session, "sso.removed", actor=actor, namespace=org.name, issuer=config.issuer)
 
 
 def client_secret(config: SsoConfig, server_secret: bytes) -> str:
