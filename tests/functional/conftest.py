@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from webpages import new_token
 
 from hugbox.app import create_app
-from hugbox.auth import service as auth
-from hugbox.auth.models import TokenRole
-from hugbox.db import Database
 from hugbox.settings import Settings
 from support import cheap_password_hashing
 from testdb import Template
@@ -33,12 +31,7 @@ def settings(tmp_path: Path, migrated_template: Template) -> Iterator[Settings]:
 
 @pytest.fixture
 def token(settings: Settings) -> str:
-    database = Database(settings.sqlalchemy_url)
-    with database.session() as session:
-        auth.create_user(session, name="alice", password="pw")
-        plain = auth.create_token(session, user="alice", name="t", role=TokenRole.WRITE)
-    database.close()
-    return plain
+    return new_token(settings.sqlalchemy_url, "alice")
 
 
 @pytest.fixture

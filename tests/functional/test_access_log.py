@@ -7,12 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from webpages import api_create
+from webpages import api_create, new_token
 
 from hugbox.app import create_app
-from hugbox.auth import service as auth
-from hugbox.auth.models import TokenRole
-from hugbox.db import Database
 from hugbox.settings import LogFormat, Settings
 
 
@@ -23,20 +20,11 @@ def json_client(settings: Settings, token: str) -> Iterator[TestClient]:
         yield test_client
 
 
-def _read_token(settings: Settings) -> str:
-    database = Database(settings.sqlalchemy_url)
-    with database.session() as session:
-        auth.create_user(session, name="bob", password="pw")
-        plain = auth.create_token(session, user="bob", name="t", role=TokenRole.WRITE)
-    database.close()
-    return plain
-
-
 def test_a_refused_write_is_logged_with_its_caller(
     json_client: TestClient, settings: Settings, token: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     api_create(json_client, token, "m")
-    bob = {"authorization": f"Bearer {_read_token(settings)}"}
+    bob = {"authorization": f"Bearer {new_token(settings.sqlalchemy_url, 'bob')}"}
     with caplog.at_level("INFO", logger="hugbox.access"):
         refused = json_client.request(
             "DELETE", "/api/repos/delete", json={"name": "m", "organization": "alice"}, headers=bob

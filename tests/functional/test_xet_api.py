@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from webpages import new_token
 
-from hugbox.auth import service as auth
 from hugbox.auth.models import TokenRole
 from hugbox.db import Database
 from hugbox.settings import Settings
@@ -38,16 +38,6 @@ def _cas(grant: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return f"/{path}", _headers(grant["accessToken"])
 
 
-def _new_token(settings: Settings, user: str, role: TokenRole) -> str:
-    database = Database(settings.sqlalchemy_url)
-    with database.session() as session:
-        if auth.find_account(session, user) is None:
-            auth.create_user(session, name=user, password="pw")
-        plain = auth.create_token(session, user=user, name="t", role=role)
-    database.close()
-    return plain
-
-
 def test_write_tokens_need_write_access_or_a_pull_request(
     client: TestClient, token: str, settings: Settings
 ) -> None:
@@ -60,11 +50,11 @@ def test_write_tokens_need_write_access_or_a_pull_request(
     assert response.headers["x-xet-token-expiration"] == str(body["exp"])
     # A read token only reads, even its repo owner's; a write token of someone who may only
     # read the repo uploads for a pull request.
-    reader = _new_token(settings, "alice", TokenRole.READ)
+    reader = new_token(settings.sqlalchemy_url, "alice", TokenRole.READ)
     assert _grant(client, reader, "write").status_code == 403
     assert _grant(client, reader, "write", "?create_pr=1").status_code == 403
     assert _grant(client, reader, "read").status_code == 200
-    stranger = _new_token(settings, "bob", TokenRole.WRITE)
+    stranger = new_token(settings.sqlalchemy_url, "bob", TokenRole.WRITE)
     assert _grant(client, stranger, "write").status_code == 403
     assert _grant(client, stranger, "write", "?create_pr=1").status_code == 200
     missing = client.get("/api/models/alice/nope/xet-read-token/main", headers=_headers(token))

@@ -1,4 +1,5 @@
-"""Helpers for page tests: read the CSRF token, log in through the form, commit files."""
+"""Helpers for functional tests: make a user's token, read the CSRF token, log in through the
+form, commit files."""
 
 from __future__ import annotations
 
@@ -9,7 +10,23 @@ import re
 import httpx
 from fastapi.testclient import TestClient
 
+from hugbox.auth import service as auth
+from hugbox.auth.models import TokenRole
+from hugbox.db import Database
+
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def new_token(database_url: str, user: str, role: TokenRole = TokenRole.WRITE) -> str:
+    """A token of `role` for `user`, created (password "pw") if the hub lacks them."""
+    database = Database(database_url)
+    try:
+        with database.session() as session:
+            if auth.find_account(session, user) is None:
+                auth.create_user(session, name=user, password="pw")
+            return auth.create_token(session, user=user, name="t", role=role)
+    finally:
+        database.close()
 
 
 def csrf(client: TestClient, path: str = "/") -> str:
