@@ -138,7 +138,12 @@ def test_resolve_redirects_to_a_presigned_url(s3_hub: S3Hub) -> None:
         assert answer.headers["x-linked-size"] == str(len(data))
         assert answer.headers["x-linked-etag"] == f'"{_sha(data)}"'
     location = httpx.head(url, headers=auth).headers["location"]
-    assert httpx.get(location).content == data  # no token: the URL is the credential
+    fetched = httpx.get(location)
+    assert fetched.content == data  # no token: the URL is the credential
+    assert fetched.headers["content-disposition"] == "inline; filename*=UTF-8''w.safetensors"
+    button = httpx.get(url + "?download=true", headers=auth, follow_redirects=True)
+    assert button.content == data
+    assert button.headers["content-disposition"] == "attachment; filename*=UTF-8''w.safetensors"
     part = httpx.get(location, headers={"range": "bytes=10-19"})
     assert part.status_code == 206 and part.content == data[10:20]
     # A multi-range request is answered by the hub: S3 servers get those wrong.

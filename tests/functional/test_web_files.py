@@ -53,6 +53,22 @@ def test_upload_browse_history_and_diff(client: TestClient, token: str) -> None:
     assert '<span class="add">+def train():</span>' in diff and "src/model.safetensors" in diff
 
 
+def test_the_download_button_saves_the_file_under_its_name(client: TestClient, token: str) -> None:
+    api_create(client, token, "dl")
+    api_commit(client, token, "alice/dl", {"src/notes é.txt": b"hello\n"})
+    page = client.get("/alice/dl/blob/main/src/notes%20%C3%A9.txt").text
+    button = re.search(r'href="([^"]+\?download=true)"', page)
+    assert button, page
+    saved = client.get(button[1].replace("&amp;", "&"))
+    assert saved.status_code == 200 and saved.content == b"hello\n"
+    assert saved.headers["content-disposition"] == "attachment; filename*=UTF-8''notes%20%C3%A9.txt"
+    shown = client.get("/alice/dl/resolve/main/src/notes%20%C3%A9.txt")
+    assert shown.headers["content-disposition"] == "inline; filename*=UTF-8''notes%20%C3%A9.txt"
+    for other in ("false", "0", ""):
+        kept = client.get(f"/alice/dl/resolve/main/src/notes%20%C3%A9.txt?download={other}")
+        assert kept.headers["content-disposition"].startswith("inline;")
+
+
 def test_edit_the_card_and_delete_a_file(client: TestClient, token: str) -> None:
     api_create(client, token, "editable")
     api_commit(client, token, "alice/editable", {"old.txt": b"bye\n"})

@@ -19,12 +19,14 @@ class BlobFileResponse(FileResponse):
     chunk_size = 1024 * 1024
 
 
-def file_headers(file: RepoFile, commit: str) -> dict[str, str]:
+def file_headers(file: RepoFile, commit: str, *, attachment: bool = False) -> dict[str, str]:
+    """`attachment`: the browser saves the file rather than shows it (`?download=true`)."""
+    disposition = "attachment" if attachment else "inline"
     headers = {
         "X-Repo-Commit": commit,
         "ETag": f'"{file.lfs.oid if file.lfs else file.blob_id}"',
         "Accept-Ranges": "bytes",
-        "Content-Disposition": f"inline; filename*=UTF-8''{_quote_name(file.path)}",
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{_quote_name(file.path)}",
         "Cache-Control": "private, max-age=0, must-revalidate",
     }
     if file.lfs:
@@ -46,7 +48,8 @@ def blob_response(
     hold it."""
     # A multi-range request stays here: S3 servers answer one wrongly (RGW: the first range).
     multi_range = "," in request.headers.get("range", "")
-    if redirect and not multi_range and (url := blobs.download_url(oid)) is not None:
+    disposition = headers.get("Content-Disposition")  # the bucket answers with the file's name
+    if redirect and not multi_range and (url := blobs.download_url(oid, disposition)) is not None:
         return redirect_response(url, headers)
     path = blobs.local_path(oid)
     if path is not None and request.method == "HEAD" and "range" not in request.headers:

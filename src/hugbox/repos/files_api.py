@@ -126,7 +126,9 @@ def _file_response(
     gitrepo = store.reader(repo)
     commit = content.resolve_revision(gitrepo, revision)
     file = content.get_file(gitrepo, commit, path)
-    headers = downloads.file_headers(file, str(commit.id))
+    # A query string is rare here (clients send none): parse it only when there is one.
+    attachment = bool(request.scope["query_string"]) and _asks_download(request)
+    headers = downloads.file_headers(file, str(commit.id), attachment=attachment)
     hooks_of(request).download(request, repo, path)
     if file.lfs is None and request.method == "HEAD" and "range" not in request.headers:
         return downloads.size_response(file.size, headers)
@@ -140,6 +142,11 @@ def _file_response(
     if response is None:
         raise EntryNotFound(f"The content of {path} is missing from storage", commit=str(commit.id))
     return response
+
+
+def _asks_download(request: Request) -> bool:
+    """`?download=true`: the web page's download button (HF's parameter)."""
+    return request.query_params.get("download", "").lower() in ("1", "true")
 
 
 BYTES = {"application/octet-stream": {"schema": BINARY}}

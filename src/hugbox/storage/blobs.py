@@ -42,8 +42,9 @@ class BlobStore(Protocol):
         remote one (for readers that need a path: the viewer, git, inference)."""
         ...
 
-    def download_url(self, oid: str) -> str | None:
-        """A URL clients can fetch the bytes from directly (presigned), if the store has one."""
+    def download_url(self, oid: str, disposition: str | None = None) -> str | None:
+        """A URL clients can fetch the bytes from directly (presigned), if the store has one;
+        answered with `disposition` as its Content-Disposition (the file's name), if given."""
         ...
 
     def open(self, oid: str) -> BinaryIO: ...
@@ -171,7 +172,7 @@ class LocalBlobStore:
     def cached_path(self, oid: str) -> Path | None:
         return self.local_path(oid)
 
-    def download_url(self, oid: str) -> str | None:
+    def download_url(self, oid: str, disposition: str | None = None) -> str | None:
         return None
 
     def open(self, oid: str) -> BinaryIO:

@@ -14,7 +14,7 @@ import io
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -55,6 +55,20 @@ def open_bucket(url: str) -> S3Store:
         config["client_options"] = {"allow_http": True}
     prefix = parts.path.strip("/") or None
     return S3Store(parts.netloc, prefix=prefix, **config)
+
+
+def boto3_client() -> Any:
+    """A boto3 S3 client configured from the same AWS_* variables as `open_bucket`, for what
+    obstore 0.12 cannot do (sign `upload_part` or response-header URLs, complete a multipart
+    upload it did not stream). Thread-safe: keep one."""
+    import boto3  # loads only where a bucket is used
+    from botocore.config import Config
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT")
+    style = "path" if endpoint else "auto"  # self-hosted servers rarely resolve bucket names
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    config = Config(signature_version="s3v4", s3={"addressing_style": style})
+    return boto3.client("s3", endpoint_url=endpoint, region_name=region, config=config)
 
 
 def _key(root: str, oid: str) -> str:
@@ -211,6 +225,7 @@ class S3BlobStore:
     tmp_dir: Path
     cache: ReadThroughCache
     remote = True
+    _signer: Any = field(default=None, init=False, repr=False)  # boto3, made on first use
 
     def __post_init__(self) -> None:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -263,9 +278,22 @@ class S3BlobStore:
         obstore.delete(self.bucket, _key(self.root, oid))
         self.cache.forget(oid)
 
-    def download_url(self, oid: str) -> str | None:
-        """A presigned GET (single ranges work; never hand it a multi-range request)."""
-        return str(obstore.sign(self.bucket, "GET", _key(self.root, oid), PRESIGN_TTL))
+    def download_url(self, oid: str, disposition: str | None = None) -> str | None:
+        """A presigned GET (single ranges work; never hand it a multi-range request). With a
+        `disposition` the URL asks S3 to answer with it (`response-content-disposition`, as
+        HF's CDN URLs do), which obstore cannot sign: boto3 signs those."""
+        key = _key(self.root, oid)
+        if disposition is None:
+            return str(obstore.sign(self.bucket, "GET", key, PRESIGN_TTL))
+        prefix, bucket = self.bucket.prefix, self.bucket.config["bucket"]
+        params = {"Bucket": bucket, "Key": f"{prefix}/{key}" if prefix else key,
+                  "ResponseContentDisposition": disposition}  # fmt: skip
+        expires = int(PRESIGN_TTL.total_seconds())
+        if self._signer is None:
+            self._signer = boto3_client()
+        url: str = self._signer.generate_presigned_url("get_object", Params=params,
+                                                       ExpiresIn=expires)  # fmt: skip
+        return url
 
 
 class S3Shelf:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from urllib.parse import urlsplit
 import obstore
 
 from hugbox.storage.blobs import BlobMismatch
-from hugbox.storage.s3 import STREAM_CHUNK, S3BlobStore
+from hugbox.storage.s3 import STREAM_CHUNK, S3BlobStore, boto3_client
 
 MIN_PART = 5 * 1024 * 1024  # S3 refuses smaller parts (all but the last)
 MAX_PARTS = 10_000
@@ -179,13 +178,5 @@ def open_part_uploads(url: str, store: S3BlobStore, url_ttl: timedelta = URL_TTL
     """Direct uploads into the bucket of `s3://bucket/prefix`, through boto3 (obstore 0.12
     cannot sign `upload_part` URLs nor complete a multipart upload it did not stream itself),
     configured from the same AWS_* variables as the store."""
-    import boto3  # loads only where a bucket takes direct uploads
-    from botocore.config import Config
-
     parts = urlsplit(url)
-    endpoint = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT")
-    style = "path" if endpoint else "auto"  # self-hosted servers rarely resolve bucket names
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    config = Config(signature_version="s3v4", s3={"addressing_style": style})
-    client = boto3.client("s3", endpoint_url=endpoint, region_name=region, config=config)
-    return S3PartUploads(client, parts.netloc, parts.path.strip("/"), store, url_ttl)
+    return S3PartUploads(boto3_client(), parts.netloc, parts.path.strip("/"), store, url_ttl)

@@ -131,11 +131,11 @@ class XetBlobStore:
             return self._cache.path(oid, self)
         return path
 
-    def download_url(self, oid: str) -> str | None:
+    def download_url(self, oid: str, disposition: str | None = None) -> str | None:
         """A direct URL for a plain object (a recipe's bytes exist only as decoded here)."""
         if not self.remote:  # on disk: no stat on the download path, the hub sends the file
             return None
-        return self.plain.download_url(oid) if self.plain.exists(oid) else None
+        return self.plain.download_url(oid, disposition) if self.plain.exists(oid) else None
 
     def open(self, oid: str) -> BinaryIO:
         if self.plain.exists(oid) or (recipe := self.recipe(oid)) is None:
