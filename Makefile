@@ -33,8 +33,12 @@ scaled-demo: install ## the demo on 2 replicas behind nginx, on PostgreSQL, S3 (
 serve: install ## serve the hub on :8000 without seeding
 	$(BIN)/hugbox serve --host 127.0.0.1 --port 8000
 
+# The in-process tiers over every core (they share nothing but a template database, as in
+# test-fast), then the live-server tiers one at a time (each module's hubs, browsers and sandboxes
+# would fight over 2 cores).
 test: install lint ## lint, type-check, then run the whole test suite
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto tests/unit tests/functional
+	$(BIN)/pytest --ignore=tests/unit --ignore=tests/functional
 
 test-fast: install ## the unit and functional tiers without the slow-marked tests (no live server)
 	$(BIN)/pytest -m "not slow" -p no:cacheprovider -n auto tests/unit tests/functional
