@@ -42,7 +42,7 @@ from common import (
 )
 
 if TYPE_CHECKING:
-    from inference import Plan
+    from inference import Latency, Plan
 
 INFINITY_VERSION = "0.0.78"
 INFINITY_VENV = Path.home() / ".cache" / "hugbox-bench" / f"infinity-{INFINITY_VERSION}"
@@ -51,6 +51,7 @@ INFINITY_PACKAGES = [f"infinity-emb[server,optimum]=={INFINITY_VERSION}", "optim
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 MINILM_ID = f"{BENCH_USER}/all-MiniLM-L6-v2"
 TARGET_VS_INFINITY, TARGET_INT8, EXACT_COSINE = 1.1, 2.0, 0.99999
+TARGET_ADDED_MS, LATENCY_CALLS = 3.0, 200  # one sentence at a time, p50 of the added time
 SWITCH_TIMEOUT_S = 900.0
 # Patches ONNX Runtime's sessions in the infinity-emb process to the bench's thread count.
 SITECUSTOMIZE = """
@@ -77,6 +78,7 @@ class OnnxMeasured:
     rates: dict[tuple[str, int], list[float]] = field(default_factory=dict)  # (server, threads)
     cosines: dict[str, float] = field(default_factory=dict)  # server -> min cosine to torch
     vectors: dict[str, list[list[float]]] = field(default_factory=dict)  # server -> 64 vectors
+    latencies: dict[int, list[Latency]] = field(default_factory=dict)  # threads -> hugbox onnx
 
     def add(self, server: str, threads: int, rate: float) -> None:
         self.rates.setdefault((server, threads), []).append(rate)
@@ -206,9 +208,29 @@ def _measure_hub(s: OnnxSetup, m: OnnxMeasured, name: str, threads: int, plan: P
             _wait_for_switch(s.data_dir, "int8" if name == "hugbox int8" else "fp32")
             vectors = _hub_vectors(url, s.token, s.texts[:64])
         load = embed_load(url, s.token, s.texts, hub.pid, plan)
+        if name == "hugbox onnx":
+            _measure_latency(s, m, url, threads, hub.pid)
     m.add(name, threads, load.rate)
     _keep_vectors(m, name, vectors)
     log(f"  {name}, {threads} thread(s): {load.describe()}")
+
+
+def _measure_latency(s: OnnxSetup, m: OnnxMeasured, url: str, threads: int, pid: int) -> None:
+    """One sentence at a time: the hub's round trip against the worker's own time on it
+    (x-inference-time), request by request."""
+    from inference import http_latency
+
+    latency = http_latency(url, s.token, s.texts[3], LATENCY_CALLS, pid)
+    m.latencies.setdefault(threads, []).append(latency)
+    log(f"  hugbox onnx, {threads} thread(s), 1 at a time: {_describe(latency)}")
+
+
+def _describe(latency: Latency) -> str:
+    worker = latency.median - latency.added
+    return (
+        f"p50 {latency.median * 1000:.2f} ms a request, {worker * 1000:.2f} ms of it in the "
+        f"worker, {latency.added * 1000:.2f} ms added (p50 of each request's own difference)"
+    )
 
 
 def _keep_vectors(m: OnnxMeasured, name: str, vectors: list[list[float]]) -> None:
@@ -265,6 +287,7 @@ def rows(m: OnnxMeasured) -> list[Result]:
         out.append(Result(f"{tag}: hugbox int8 vs hugbox ONNX fp32", f"{int8:.0f} sent/s",
                           f"{onnx:.0f} sent/s", int8 / onnx, f">= {TARGET_INT8}x",
                           int8 >= TARGET_INT8 * onnx))  # fmt: skip
+    out += [_latency_row(threads, values) for threads, values in sorted(m.latencies.items())]
     for name, cosine in sorted(m.cosines.items()):
         if name == "hugbox torch":
             continue
@@ -274,6 +297,17 @@ def rows(m: OnnxMeasured) -> list[Result]:
                           f">= {EXACT_COSINE}" if exact else "(info: int8)",
                           cosine >= EXACT_COSINE if exact else None))  # fmt: skip
     return out
+
+
+def _latency_row(threads: int, values: list[Latency]) -> Result:
+    latency = sorted(values, key=lambda v: v.added)[len(values) // 2]  # the median round
+    worker = latency.median - latency.added
+    return Result(f"embedding, 1 request at a time, ONNX fp32, {threads} thread"
+                  f"{'s' * (threads > 1)}: added latency", f"{latency.added * 1000:.2f} ms",
+                  f"worker {worker * 1000:.2f} ms", latency.median / worker,
+                  f"<= {TARGET_ADDED_MS:.0f} ms", latency.added * 1000 <= TARGET_ADDED_MS,
+                  note=f"latency, {threads} thread(s): {_describe(latency)}; "
+                       f"{latency.cpu.describe()}")  # fmt: skip
 
 
 def prepare(work: Path, minilm: Path, texts: list[str]) -> OnnxSetup:
