@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -42,7 +42,7 @@ from common import (
 )
 
 if TYPE_CHECKING:
-    from inference import Plan
+    from inference import Latency, Plan
 
 INFINITY_VERSION = "0.0.78"
 INFINITY_VENV = Path.home() / ".cache" / "hugbox-bench" / f"infinity-{INFINITY_VERSION}"
@@ -51,6 +51,7 @@ INFINITY_PACKAGES = [f"infinity-emb[server,optimum]=={INFINITY_VERSION}", "optim
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 MINILM_ID = f"{BENCH_USER}/all-MiniLM-L6-v2"
 TARGET_VS_INFINITY, TARGET_INT8, EXACT_COSINE = 1.1, 2.0, 0.99999
+TARGET_ADDED_MS, LATENCY_CALLS = 3.0, 200  # one sentence at a time, p50 of the added time
 SWITCH_TIMEOUT_S = 900.0
 # Patches ONNX Runtime's sessions in the infinity-emb process to the bench's thread count.
 SITECUSTOMIZE = """
@@ -77,6 +78,7 @@ class OnnxMeasured:
     rates: dict[tuple[str, int], list[float]] = field(default_factory=dict)  # (server, threads)
     cosines: dict[str, float] = field(default_factory=dict)  # server -> min cosine to torch
     vectors: dict[str, list[list[float]]] = field(default_factory=dict)  # server -> 64 vectors
+    latencies: dict[int, list[Latency]] = field(default_factory=dict)  # threads -> hugbox onnx
 
     def add(self, server: str, threads: int, rate: float) -> None:
         self.rates.setdefault((server, threads), []).append(rate)
@@ -206,9 +208,79 @@ def _measure_hub(s: OnnxSetup, m: OnnxMeasured, name: str, threads: int, plan: P
             _wait_for_switch(s.data_dir, "int8" if name == "hugbox int8" else "fp32")
             vectors = _hub_vectors(url, s.token, s.texts[:64])
         load = embed_load(url, s.token, s.texts, hub.pid, plan)
+        if name == "hugbox onnx":
+            _measure_latency(s, m, url, threads, hub.pid)
     m.add(name, threads, load.rate)
     _keep_vectors(m, name, vectors)
     log(f"  {name}, {threads} thread(s): {load.describe()}")
+
+
+def _measure_latency(s: OnnxSetup, m: OnnxMeasured, url: str, threads: int, pid: int) -> None:
+    """One sentence at a time: the hub's round trip against the worker's own time on it
+    (x-inference-time), request by request; from a bare socket (what the hub adds), and from
+    httpx (what a Python client sees: httpx's own time is in it)."""
+    from inference import http_latency
+
+    latency = _socket_latency(url, s.token, s.texts[3], LATENCY_CALLS, pid)
+    m.latencies.setdefault(threads, []).append(latency)
+    log(f"  hugbox onnx, {threads} thread(s), 1 at a time, bare socket: {_describe(latency)}")
+    seen = http_latency(url, s.token, s.texts[3], LATENCY_CALLS, pid)
+    log(f"  hugbox onnx, {threads} thread(s), 1 at a time, httpx: {_describe(seen)}")
+
+
+def _socket_latency(url: str, token: str, text: str, calls: int, pid: int) -> Latency:
+    """`http_latency` from one keep-alive socket and a few lines of HTTP/1.1: no client
+    library's time in the difference."""
+    import socket
+    import statistics
+
+    from inference import Cpu, Latency, _cpu_now
+
+    parsed = httpx.URL(url)
+    body = json.dumps({"inputs": text}).encode()
+    head = (f"POST {parsed.raw_path.decode()} HTTP/1.1\r\nhost: {parsed.netloc.decode()}\r\n"
+            f"authorization: Bearer {token}\r\nx-use-cache: false\r\n"
+            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n")  # fmt: skip
+    request = head.encode() + body
+    totals, computes, added = [], [], []
+    with socket.create_connection((parsed.host, parsed.port or 80)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reader = sock.makefile("rb")
+        _exchange(sock, reader, request)  # warm
+        started, before = time.perf_counter(), _cpu_now(pid)
+        for _ in range(calls):
+            sent = time.perf_counter()
+            headers = _exchange(sock, reader, request)
+            totals.append(time.perf_counter() - sent)
+            computes.append(float(headers["x-compute-time"]))
+            added.append(totals[-1] - float(headers["x-inference-time"]) / 1000)
+        after, seconds = _cpu_now(pid), time.perf_counter() - started
+    cpu = Cpu(*((b - a) / seconds for a, b in zip(before, after, strict=True)))
+    return Latency(
+        statistics.median(totals), statistics.median(computes), statistics.median(added), cpu
+    )
+
+
+def _exchange(sock: Any, reader: Any, request: bytes) -> dict[str, str]:
+    """Send `request`, read its answer whole; the answer's headers (a 200 is required)."""
+    sock.sendall(request)
+    status = reader.readline().split()[1]
+    headers = {}
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    reader.read(int(headers["content-length"]))
+    if status != b"200":
+        raise RuntimeError(f"the hub answered {status.decode()}")
+    return headers
+
+
+def _describe(latency: Latency) -> str:
+    worker = latency.median - latency.added
+    return (
+        f"p50 {latency.median * 1000:.2f} ms a request, {worker * 1000:.2f} ms of it in the "
+        f"worker, {latency.added * 1000:.2f} ms added (p50 of each request's own difference)"
+    )
 
 
 def _keep_vectors(m: OnnxMeasured, name: str, vectors: list[list[float]]) -> None:
@@ -265,6 +337,7 @@ def rows(m: OnnxMeasured) -> list[Result]:
         out.append(Result(f"{tag}: hugbox int8 vs hugbox ONNX fp32", f"{int8:.0f} sent/s",
                           f"{onnx:.0f} sent/s", int8 / onnx, f">= {TARGET_INT8}x",
                           int8 >= TARGET_INT8 * onnx))  # fmt: skip
+    out += [_latency_row(threads, values) for threads, values in sorted(m.latencies.items())]
     for name, cosine in sorted(m.cosines.items()):
         if name == "hugbox torch":
             continue
@@ -274,6 +347,17 @@ def rows(m: OnnxMeasured) -> list[Result]:
                           f">= {EXACT_COSINE}" if exact else "(info: int8)",
                           cosine >= EXACT_COSINE if exact else None))  # fmt: skip
     return out
+
+
+def _latency_row(threads: int, values: list[Latency]) -> Result:
+    latency = sorted(values, key=lambda v: v.added)[len(values) // 2]  # the median round
+    worker = latency.median - latency.added
+    return Result(f"embedding, 1 request at a time, ONNX fp32, {threads} thread"
+                  f"{'s' * (threads > 1)}: added latency", f"{latency.added * 1000:.2f} ms",
+                  f"worker {worker * 1000:.2f} ms", latency.median / worker,
+                  f"<= {TARGET_ADDED_MS:.0f} ms", latency.added * 1000 <= TARGET_ADDED_MS,
+                  note=f"latency, {threads} thread(s): {_describe(latency)}; "
+                       f"{latency.cpu.describe()}")  # fmt: skip
 
 
 def prepare(work: Path, minilm: Path, texts: list[str]) -> OnnxSetup:

@@ -129,8 +129,9 @@ class Metrics:
         if outcome is None or running is None:
             return
         self.inference_duration.labels(key.repo_id, key.task).observe(time.perf_counter() - running)
-        sequences = outcome.value if outcome.ok and isinstance(outcome.value, list) else []
-        for done in sequences:
+        if not (job.generate and outcome.ok and isinstance(outcome.value, list)):
+            return  # an embedding's list holds hundreds of floats: not worth a look each
+        for done in outcome.value:
             if isinstance(done, Generated):
                 self.input_length.labels(key.repo_id).observe(done.prompt_tokens)
                 self.generated_tokens.labels(key.repo_id).observe(done.completion_tokens)

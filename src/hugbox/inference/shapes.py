@@ -33,11 +33,21 @@ def to_plain(value: object) -> Any:
     if isinstance(value, dict):
         return {str(key): to_plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
+        if _all_floats(value):  # a vector: checked in C, not float by float in Python
+            return list(value)
         return [to_plain(item) for item in value]
     tolist = getattr(value, "tolist", None)
     if callable(tolist):
         return to_plain(tolist())
     return value
+
+
+def _all_floats(values: list[Any] | tuple[Any, ...]) -> bool:
+    return bool(values) and set(map(type, values)) == {float}
+
+
+def _all_numbers(values: list[Any]) -> bool:
+    return bool(values) and all(isinstance(x, int | float) for x in values)
 
 
 def _unexpected(call: PipelineCall, raw: object) -> TypeError:
@@ -175,7 +185,7 @@ def _embeddings(call: PipelineCall, raw: Any) -> Any:
 
 
 def _rows(call: PipelineCall, raw: Any) -> list[list[float]]:
-    if isinstance(raw, list) and raw and all(isinstance(x, int | float) for x in raw):
+    if isinstance(raw, list) and (_all_floats(raw) or _all_numbers(raw)):
         return [raw]  # one bare vector
     if isinstance(raw, list) and raw and all(isinstance(row, list) for row in raw):
         return raw
