@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 
 from hugbox.auth.models import OrgRole
 from hugbox.deps import CallerDep, SessionDep
 from hugbox.sso import service
 from hugbox.sso.schemas import SsoSettings, SsoSettingsUpdate
-from hugbox.wire import returns
+from hugbox.wire import Empty, returns
 
 router = APIRouter()
 
@@ -22,14 +22,14 @@ def get_sso(session: SessionDep, caller: CallerDep, org: str) -> Any:
     return service.as_json(service.get_config(session, account))
 
 
-@router.delete("/api/organizations/{org}/sso", status_code=204)
-def delete_sso(request: Request, session: SessionDep, caller: CallerDep, org: str) -> Response:
+@router.delete("/api/organizations/{org}/sso", **returns(Empty))
+def delete_sso(request: Request, session: SessionDep, caller: CallerDep, org: str) -> Any:
     account = service.get_org(session, org)
     service.require_admin(caller, account)
     assert caller.user is not None
     service.remove(session, org=account, actor=caller.user.name)
     request.app.state.require_sso.forget(account.id)
-    return Response(status_code=204)
+    return {}
 
 
 @router.put("/api/organizations/{org}/sso", **returns(SsoSettings))
