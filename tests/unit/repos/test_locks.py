@@ -30,10 +30,18 @@ def repo_id(database: Database, store: RepoStore) -> int:
         return build.repo(build.user("alice"), "m").pk
 
 
-def _waiting_for_advisory_lock(database: Database) -> bool:
-    with database.session() as session:
-        query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-        return bool(session.execute(text(query)).scalar())
+def _waiting_for_advisory_lock(database: Database, timeout: float = 10.0) -> bool:
+    """Whether another transaction comes to wait for an advisory lock within `timeout` (a thread
+    just started may take a while to get there on a loaded machine)."""
+    query = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    deadline = time.monotonic() + timeout
+    while True:
+        with database.session() as session:
+            if session.execute(query).scalar():
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 def _second_writer(
@@ -68,9 +76,10 @@ def test_two_concurrent_openers_of_discussions_get_numbers_of_their_own(
     with database.session() as first:
         assert _open(first, repo_id, "first") == 1
         thread, second = _second_writer(database, lambda s: _open(s, repo_id, "second"))
-        time.sleep(0.3)  # the second opener reads the numbers while the first is uncommitted
         if POSTGRESQL:  # it waits for the first opener's turn to end, not for a unique key
             assert _waiting_for_advisory_lock(database)
+        else:
+            time.sleep(0.3)  # the second opener reads the numbers while the first is uncommitted
     thread.join(timeout=30)
     assert second == [2]
 
@@ -87,8 +96,7 @@ def test_the_repo_lock_lasts_until_the_writer_commits(
     with database.session() as first:
         branch(first, "one")  # the ref moved; what it recorded is not committed yet
         thread, second = _second_writer(database, lambda s: branch(s, "two"))
-        time.sleep(0.3)
-        assert second == [] and _waiting_for_advisory_lock(database)
+        assert _waiting_for_advisory_lock(database) and second == []
     thread.join(timeout=30)
     assert second == [None]
 
