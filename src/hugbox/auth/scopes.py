@@ -93,7 +93,7 @@ class Scope:
     def readable(self) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
         """Where the token reads repo contents, for listings: the namespaces (lowercased) and
         the repos, as (repo type, lowercased id), whose permissions allow it."""
-        reads = {Permission.REPO_CONTENT_READ, Permission.REPO_WRITE}
+        reads = {Permission.REPO_CONTENT_READ, _IMPLIED_BY[Permission.REPO_CONTENT_READ]}
         covered = [key for key, perms in (self.scoped or {}).items() if perms & reads]
         namespaces = frozenset(name for kind, name in covered if kind in ("user", "org"))
         return namespaces, frozenset(key for key in covered if key[0] not in ("user", "org"))

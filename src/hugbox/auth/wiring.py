@@ -12,4 +12,7 @@ from hugbox.wiring import Wiring
 def install(wiring: Wiring, context: Context) -> None:
     wiring.api.append(api.router)
     wiring.pages.append(pages.router)
-    wiring.state["login_limiter"] = LoginLimiter(open_storage(context.settings.redis_url))
+    # Where every sign-in limit counts (Redis, shared by replicas, when configured): one
+    # connection pool for the process; sso's limit counts here too.
+    storage = wiring.state["limit_storage"] = open_storage(context.settings.redis_url)
+    wiring.state["login_limiter"] = LoginLimiter(storage)

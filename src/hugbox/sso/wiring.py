@@ -12,7 +12,7 @@ from sqlalchemy import select
 from hugbox.auth.models import Account
 from hugbox.context import Context
 from hugbox.db import Database
-from hugbox.ratelimit import RateLimit, open_storage
+from hugbox.ratelimit import RateLimit
 from hugbox.sso import api, pages
 from hugbox.sso.access import RequireSso
 from hugbox.sso.models import SsoConfig
@@ -32,7 +32,7 @@ def install(wiring: Wiring, context: Context) -> None:
     wiring.state["org_restrictions"] = require.restrictions  # whoami (auth.api)
     wiring.state["require_sso"] = require  # told when an org's settings change
     wiring.page_context.append(login_choices)
-    starts = open_storage(context.settings.redis_url)  # shared by replicas through Redis
+    starts = wiring.state["limit_storage"]  # auth's (installed first): Redis when configured
     wiring.state["sso_starts"] = RateLimit(starts, "sso-starts", attempts=SSO_STARTS, window=300)
 
 
