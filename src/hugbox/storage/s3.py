@@ -234,6 +234,12 @@ class S3BlobStore:
         """The object's key in the bucket (under the store's prefix)."""
         return _key(self.root, oid)
 
+    def bucket_key(self, oid: str) -> str:
+        """The object's whole key in the bucket, the bucket URL's prefix included (what clients
+        that do not know the prefix, boto3, are given)."""
+        prefix = self.bucket.prefix
+        return f"{prefix}/{self.key(oid)}" if prefix else self.key(oid)
+
     def exists(self, oid: str) -> bool:
         return self.size(oid) is not None
 
@@ -282,11 +288,9 @@ class S3BlobStore:
         """A presigned GET (single ranges work; never hand it a multi-range request). With a
         `disposition` the URL asks S3 to answer with it (`response-content-disposition`, as
         HF's CDN URLs do), which obstore cannot sign: boto3 signs those."""
-        key = _key(self.root, oid)
         if disposition is None:
-            return str(obstore.sign(self.bucket, "GET", key, PRESIGN_TTL))
-        prefix, bucket = self.bucket.prefix, self.bucket.config["bucket"]
-        params = {"Bucket": bucket, "Key": f"{prefix}/{key}" if prefix else key,
+            return str(obstore.sign(self.bucket, "GET", self.key(oid), PRESIGN_TTL))
+        params = {"Bucket": self.bucket.config["bucket"], "Key": self.bucket_key(oid),
                   "ResponseContentDisposition": disposition}  # fmt: skip
         expires = int(PRESIGN_TTL.total_seconds())
         if self._signer is None:

@@ -94,7 +94,7 @@ class S3PartUploads:
         try:
             self._check(token, oid=oid, size=size)
             if not self.store.exists(oid):
-                self._copy(key, self._final(oid), size)
+                self._copy(key, self.store.bucket_key(oid), size)
         finally:
             self._client.delete_object(Bucket=self._bucket, Key=key)
 
@@ -166,9 +166,6 @@ class S3PartUploads:
         if not _TOKEN.match(token):
             raise UploadGone("Unknown upload")
         return self._full(f"uploads/{token}")
-
-    def _final(self, oid: str) -> str:
-        return self._full(self.store.key(oid))
 
     def _full(self, key: str) -> str:
         return f"{self._prefix}/{key}" if self._prefix else key
