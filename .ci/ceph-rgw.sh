@@ -36,7 +36,7 @@ mon allow pool size one = true
 mon warn on pool no redundancy = false
 mon data avail warn = 5
 osd objectstore = memstore
-memstore device bytes = 4294967296
+memstore device bytes = $((${RGW_MEMSTORE_GIB:-4} * 1024 * 1024 * 1024))
 osd pool default pg num = 8
 osd pool default pgp num = 8
 osd pool default pg autoscale mode = off
@@ -48,6 +48,10 @@ mon data = $D/mon/\$cluster-\$id
 osd data = $D/osd/\$cluster-\$id
 keyring = /dev/null
 [client.admin]
+# Deleted objects' RADOS data is freed by RGW's garbage collector, by default two hours later:
+# the memstore (RAM, RGW_MEMSTORE_GIB) would fill up and stall writes across benchmark rounds.
+rgw gc obj min wait = 5
+rgw gc processor period = 5
 rgw frontends = beast endpoint=127.0.0.1:$PORT
 CONF
     local C="-c $D/ceph.conf"
