@@ -334,3 +334,38 @@ def test_require_sso_refuses_tokens_until_their_user_signs_in_through_it(
         assert "securityRestrictions" not in {o["name"]: o for o in me["orgs"]}[org]
     finally:
         assert configure(hub, org, settings(idp)).status_code == 200
+
+
+def test_require_sso_hides_the_orgs_private_repos_in_collections_and_likes(
+    hub: Hub, idp: Idp
+) -> None:
+    team = unique("ssolists")  # an org of its own: bob never signs in through its SSO
+    assert hub.cli("org", "create", team, "--owner", "alice").returncode == 0
+    assert hub.cli("org", "add-member", team, "bob", "--role", "read").returncode == 0
+    repo_id = f"{team}/{unique('private')}"
+    alice = HfApi(endpoint=hub.endpoint, token=hub.alice)
+    alice.create_repo(repo_id, private=True)
+    bob = HfApi(endpoint=hub.endpoint, token=hub.bob)
+    like = f"{hub.endpoint}/api/models/{repo_id}/like"
+    assert httpx.post(like, headers={"authorization": f"Bearer {hub.bob}"}).status_code == 200
+    picks = bob.create_collection(unique("picks"), private=True)
+    bob.add_collection_item(picks.slug, repo_id, "model")
+    spare = bob.create_collection(unique("spare"))
+
+    def shown() -> tuple[bool, bool]:
+        liked = repo_id in bob.list_liked_repos("bob").models
+        items = {item.item_id for item in bob.get_collection(picks.slug).items}
+        return liked, repo_id in items
+
+    assert shown() == (True, True)
+    assert configure(hub, team, {**settings(idp), "requireSso": True}).status_code == 200
+    try:
+        assert shown() == (False, False)  # nor its name, as in the repo listings
+        with pytest.raises(HfHubHTTPError) as adding:
+            bob.add_collection_item(spare.slug, repo_id, "model")
+        assert adding.value.response.status_code == 404
+        stranger = HfApi(endpoint=hub.endpoint, token=hub.carol)
+        assert repo_id not in stranger.list_liked_repos("bob").models
+    finally:
+        assert configure(hub, team, settings(idp)).status_code == 200
+    assert shown() == (True, True)  # the requirement lifted, they come back

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import secrets
 import string
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -89,6 +89,19 @@ class Caller:
         if self.user is None:
             return None
         return next((m.role for m in self.user.memberships if m.org_id == org_id), None)
+
+    def without_orgs(self, org_ids: Collection[int]) -> Caller:
+        """This caller as a stranger to `org_ids` (orgs whose "require SSO" it has not met):
+        what it lists leaves out what only their members see."""
+        return _OutsideOrgs(self.user, self.token, frozenset(org_ids)) if org_ids else self
+
+
+@dataclass(frozen=True)
+class _OutsideOrgs(Caller):
+    outside: frozenset[int] = frozenset()
+
+    def org_role(self, org_id: int) -> OrgRole | None:
+        return None if org_id in self.outside else super().org_role(org_id)
 
 
 ANONYMOUS = Caller()

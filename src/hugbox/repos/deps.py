@@ -17,7 +17,7 @@ from hugbox import names
 from hugbox.auth import grants
 from hugbox.auth.service import Caller, Principal, authenticate
 from hugbox.db import Database, Work
-from hugbox.deps import SessionDep, bearer_token, caller_of
+from hugbox.deps import CallerDep, SessionDep, bearer_token, caller_of
 from hugbox.errors import AuthenticationRequired, HubError, Redirect, RepoNotFound
 from hugbox.repos import service
 from hugbox.repos.models import Repo, RepoFields, RepoType
@@ -189,3 +189,12 @@ ReadableRepo = Annotated[Repo, Depends(_loader(Need.READ))]
 DownloadableRepo = Annotated[Repo, Depends(_loader(Need.DOWNLOAD))]
 ContributableRepo = Annotated[Repo, Depends(_loader(Need.CONTRIBUTE))]
 WritableRepo = Annotated[Repo, Depends(_loader(Need.WRITE))]
+
+
+def _listing_caller(request: Request, session: SessionDep, caller: CallerDep) -> Caller:
+    return request.app.state.repo_hooks.reader(session, caller)  # type: ignore[no-any-return]
+
+
+# The caller as a listing of repos outside this domain judges it (collections, likes): a
+# stranger to the orgs whose private repos it may not reach although a member (require SSO).
+ListingCaller = Annotated[Caller, Depends(_listing_caller)]

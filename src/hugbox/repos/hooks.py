@@ -74,6 +74,11 @@ class RepoHooks:
     def unreachable_orgs(self, session: Session, caller: Caller) -> set[int]:
         return {org for find in self.unreachable for org in find(session, caller)}
 
+    def reader(self, session: Session, caller: Caller) -> Caller:
+        """The caller as listings outside this domain judge it (collections, likes): a stranger
+        to the orgs it may not reach although a member."""
+        return caller.without_orgs(self.unreachable_orgs(session, caller))
+
     def info(self, request: Request, work: Work, repo: RepoFields) -> dict[str, Any]:
         """What the hooks of the repo's type add (their ORM session is opened only for them)."""
         fields: dict[str, Any] = {}

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep
 from hugbox.errors import BadRequest
 from hugbox.pagination import MAX_OFFSET, decode_cursor, paginate
+from hugbox.repos.deps import ListingCaller
 from hugbox.social import collection_items as items
 from hugbox.social import collections, schemas
 from hugbox.social.collections import CollectionQuery
@@ -24,7 +25,7 @@ LISTED_ITEMS = 4  # the list shows a collection's first items only, as HF's does
 
 @router.get("/api/collections", **returns(list[schemas.CollectionSummary]))
 def list_collections(
-    request: Request, response: Response, session: SessionDep, caller: CallerDep,
+    request: Request, response: Response, session: SessionDep, caller: ListingCaller,
     settings: SettingsDep, base: BaseUrlDep,
     owner: Annotated[list[str] | None, Query()] = None,
     item: Annotated[list[str] | None, Query()] = None,
@@ -49,7 +50,7 @@ def _summary(base: str, session: SessionDep, caller: CallerDep, found: Collectio
 
 @router.get(ONE, **returns(schemas.CollectionModel))
 def get_collection(
-    namespace: str, slug: str, session: SessionDep, caller: CallerDep, base: BaseUrlDep
+    namespace: str, slug: str, session: SessionDep, caller: ListingCaller, base: BaseUrlDep
 ) -> Any:
     found = collections.get_collection(session, caller=caller, slug=f"{namespace}/{slug}")
     shown = items.visible_items(session, caller=caller, collection=found)
@@ -90,13 +91,13 @@ class CollectionChanges(BaseModel):
 @router.patch(ONE, **returns(schemas.UpdatedCollection))
 def update_collection_metadata(
     namespace: str, slug: str, body: CollectionChanges, session: SessionDep, caller: CallerDep,
-    base: BaseUrlDep,
+    reader: ListingCaller, base: BaseUrlDep,
 ) -> Any:  # fmt: skip
     found = collections.editable_collection(session, caller=caller, slug=f"{namespace}/{slug}")
     collections.update_collection(
         session, collection=found, changes=body.model_dump(exclude_none=True)
     )
-    shown = items.visible_items(session, caller=caller, collection=found)
+    shown = items.visible_items(session, caller=reader, collection=found)
     return {"data": schemas.collection_body(base, found, shown)}
 
 
@@ -124,14 +125,14 @@ class NewItem(BaseModel):
 @router.post(ONE + "/items", **returns(schemas.CollectionModel))
 def add_collection_item(
     namespace: str, slug: str, body: NewItem, session: SessionDep, caller: CallerDep,
-    base: BaseUrlDep,
+    reader: ListingCaller, base: BaseUrlDep,
 ) -> Any:  # fmt: skip
     found = collections.editable_collection(session, caller=caller, slug=f"{namespace}/{slug}")
     items.add_item(
-        session, caller=caller, collection=found, item_type=body.item.type,
+        session, caller=reader, collection=found, item_type=body.item.type,
         item_id=body.item.id, note=body.note,
     )  # fmt: skip
-    shown = items.visible_items(session, caller=caller, collection=found)
+    shown = items.visible_items(session, caller=reader, collection=found)
     return schemas.collection_body(base, found, shown)
 
 

@@ -13,7 +13,7 @@ from hugbox.deps import BaseUrlDep, CallerDep, SessionDep, SettingsDep
 from hugbox.errors import AuthenticationRequired
 from hugbox.pagination import decode_cursor, paginate
 from hugbox.repos import access
-from hugbox.repos.deps import ReadableRepo
+from hugbox.repos.deps import ListingCaller, ReadableRepo
 from hugbox.repos.models import Repo
 from hugbox.settings import Settings
 from hugbox.social import likes, schemas
@@ -61,7 +61,7 @@ def list_repo_likers(
 
 @router.get("/api/users/{user}/likes", **returns(list[schemas.UserLike]))
 def list_liked_repos(
-    request: Request, response: Response, user: str, session: SessionDep, caller: CallerDep,
+    request: Request, response: Response, user: str, session: SessionDep, caller: ListingCaller,
     settings: SettingsDep, limit: int | None = None, cursor: str | None = None,
 ) -> Any:  # fmt: skip
     offset, size = decode_cursor(cursor), _page_size(settings, limit)

@@ -115,9 +115,10 @@ def show_collection(
     found = collections.get_collection(session, caller=caller, slug=f"{namespace}/{slug}")
     if f"{namespace}/{slug}" != collections.slug_of(found):  # an old slug: show the current one
         return see_other(f"/collections/{collections.slug_of(found)}")
+    reader = request.app.state.repo_hooks.reader(session, caller)
     return render(
         request, "social/collection.html", collection=found, slug=collections.slug_of(found),
-        items=items.visible_items(session, caller=caller, collection=found),
+        items=items.visible_items(session, caller=reader, collection=found),
         can_edit=collections.can_edit(caller, found.owner), themes=THEMES,
         item_types=ITEM_TYPES, slug_of=collections.slug_of,
     )  # fmt: skip
@@ -158,11 +159,13 @@ def delete_collection(
 
 @router.post(ONE + "/items")
 def add_item(
-    namespace: str, slug: str, session: SessionDep, caller: PageCaller, form: CheckedForm
-) -> Response:
+    request: Request, namespace: str, slug: str, session: SessionDep, caller: PageCaller,
+    form: CheckedForm,
+) -> Response:  # fmt: skip
     found = _editable(session, caller, namespace, slug)
+    reader = request.app.state.repo_hooks.reader(session, caller)
     items.add_item(
-        session, caller=caller, collection=found, item_type=_text(form, "type"),
+        session, caller=reader, collection=found, item_type=_text(form, "type"),
         item_id=_text(form, "id"), note=_text(form, "note") or None,
     )  # fmt: skip
     return _back(found)
