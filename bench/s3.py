@@ -14,7 +14,8 @@
 
 The server is moto in this process, or the S3 server S3_ENDPOINT names (S3_ACCESS_KEY,
 S3_SECRET_KEY; `.ci/ceph-rgw.sh` starts a Ceph RGW). 256 MiB by default; HUGBOX_BENCH_S3_MIB
-sets the size (1024 for the issue's 1 GiB), HUGBOX_BENCH_S3_ROUNDS the rounds (3);
+sets the size (1024 for the issue's 1 GiB), HUGBOX_BENCH_S3_ROUNDS the upload rounds (3),
+HUGBOX_BENCH_S3_DOWNLOAD_ROUNDS the download rounds (5);
 HUGBOX_BENCH_S3_DIRECT=false sends the parts through the hub instead (the path before direct
 uploads).
 
@@ -53,7 +54,7 @@ from common import (
 REPO_ID = f"{BENCH_USER}/s3-model"
 FILENAME = "model.bin"  # LFS by the default .gitattributes
 UPLOAD_TARGET, DOWNLOAD_TARGET, CPU_TARGET = 1.5, 0.9, 0.02
-IDLE_S = 5.0
+IDLE_S, SETTLE_S = 5.0, 2.0
 UPLOAD = """
 import json, sys, time
 from huggingface_hub import HfApi
@@ -162,34 +163,41 @@ def _uploads(hub: Hub, bucket: Bucket, token: str, payload: Path, rounds: int) -
 
 
 def _idle_cpu_rate(hub: Hub, seconds: float = IDLE_S) -> float:
-    """The hub's CPU seconds per second while nothing calls it."""
+    """The hub's CPU seconds per second while nothing calls it, once what the last calls left
+    (a counter's flush, say) has settled."""
+    time.sleep(SETTLE_S)
     before = cpu_seconds(hub.pid, children=True)
     time.sleep(seconds)
     return (cpu_seconds(hub.pid, children=True) - before) / seconds
 
 
 def _downloads(hub: Hub, bucket: Bucket, size: int, rounds: int) -> tuple[dict, float]:
-    """Seconds per download through the hub and straight from a presigned URL, and the hub's
-    CPU seconds over its downloads, beyond what it spends idle in that time."""
+    """Seconds per download through the hub and straight from a presigned URL, which goes
+    first alternating round by round (the page cache's writeback of one round's gigabyte
+    slows whatever comes next), and the hub's CPU seconds over its downloads beyond what it
+    spends idle in that time."""
     client = {**bucket.env, "HF_ENDPOINT": hub.endpoint}
     repo = f"{REPO_ID}-0"
     url = _presigned(bucket, hub, repo)
-    idle_rate = _idle_cpu_rate(hub)
     times: dict[str, list[float]] = {"hub": [], "direct": []}
-    cpu, idle = 0.0, 0.0
+    cpu, busy = 0.0, 0.0
     for index in range(rounds):
-        home = {**client, "HF_HOME": str(hub.data_dir / f"hf-home-{index}")}
-        before, started = cpu_seconds(hub.pid, children=True), time.perf_counter()
-        times["hub"].append(_seconds(DOWNLOAD, [repo, FILENAME], home, size))
-        cpu += cpu_seconds(hub.pid, children=True) - before
-        idle += (time.perf_counter() - started) * idle_rate
-        remove_tree(hub.data_dir / f"hf-home-{index}")
-        target = str(hub.data_dir / "direct.bin")
-        times["direct"].append(_seconds(DIRECT, [url, target], client, size))
+        for side in ("hub", "direct") if index % 2 == 0 else ("direct", "hub"):
+            if side == "direct":
+                target = str(hub.data_dir / "direct.bin")
+                times["direct"].append(_seconds(DIRECT, [url, target], client, size))
+                continue
+            home = {**client, "HF_HOME": str(hub.data_dir / f"hf-home-{index}")}
+            before, started = cpu_seconds(hub.pid, children=True), time.perf_counter()
+            times["hub"].append(_seconds(DOWNLOAD, [repo, FILENAME], home, size))
+            cpu += cpu_seconds(hub.pid, children=True) - before
+            busy += time.perf_counter() - started
+            remove_tree(hub.data_dir / f"hf-home-{index}")
         log(f"  download round {index + 1}: hub {mib_per_s(size, times['hub'][-1]):.0f} MiB/s, "
             f"direct {mib_per_s(size, times['direct'][-1]):.0f} MiB/s")  # fmt: skip
+    idle = busy * _idle_cpu_rate(hub)
     log(f"  hub CPU over the downloads {cpu:.3f} s, of which idle {idle:.3f} s "
-        f"({idle_rate * 1000:.0f} ms a second)")  # fmt: skip
+        f"({idle / busy * 1000:.0f} ms a second)")  # fmt: skip
     return {**times, "cpu_total": [cpu]}, max(cpu - idle, 0.0)
 
 
@@ -202,7 +210,8 @@ def _presigned(bucket: Bucket, hub: Hub, repo: str) -> str:
     return head.headers["location"]
 
 
-def _results(size: int, up: dict, down: dict, cpu: dict[str, float]) -> list[Result]:
+def _results(size: int, up: dict, down: dict, per_gib: dict[str, float]) -> list[Result]:
+    """The table's rows; `per_gib`: the hub's CPU seconds per GiB downloaded (less idle)."""
     label = f"{size // MIB} MiB"
     server = "S3_ENDPOINT" if os.environ.get("S3_ENDPOINT") else "moto server"
     note = (
@@ -212,9 +221,7 @@ def _results(size: int, up: dict, down: dict, cpu: dict[str, float]) -> list[Res
     )
     up_ratio = min(up["hub"]) / min(up["boto3"])
     down_ratio = min(down["direct"]) / min(down["hub"])
-    gib = size / 1024**3 * len(down["hub"])
-    per_gib = {mode: seconds / gib for mode, seconds in cpu.items()}
-    total = down["cpu_total"][0] / gib
+    total = per_gib["redirect_total"]
     cpu_ratio = per_gib["redirect"] / per_gib["stream"] if per_gib["stream"] else None
     return [
         Result(
@@ -241,6 +248,7 @@ def _results(size: int, up: dict, down: dict, cpu: dict[str, float]) -> list[Res
 def run(ws: Workspace) -> list[Result]:
     size = int(os.environ.get("HUGBOX_BENCH_S3_MIB", "128" if ws.quick else "256")) * MIB
     rounds = int(os.environ.get("HUGBOX_BENCH_S3_ROUNDS", "3"))
+    down_rounds = int(os.environ.get("HUGBOX_BENCH_S3_DOWNLOAD_ROUNDS", "5"))
     data_dir = ws.root / "s3-hub"
     data_dir.mkdir()
     payload = ws.root / "s3-payload.bin"
@@ -256,27 +264,30 @@ def run(ws: Workspace) -> list[Result]:
             with running_hub(data_dir, env=hub_env) as hub:
                 log(f"s3: {rounds} upload rounds of {size // MIB} MiB, hub vs boto3")
                 up = _uploads(hub, bucket, token, payload, rounds)
-                down, redirect_cpu = _downloads(hub, bucket, size, rounds)
+                down, redirect_cpu = _downloads(hub, bucket, size, down_rounds)
             with running_hub(data_dir, env={**hub_env, "HUGBOX_BLOB_REDIRECTS": "false"}) as hub:
-                _, stream_cpu = _downloads_streamed(hub, bucket, size, rounds)
+                streamed, stream_cpu = _downloads_streamed(hub, bucket, size, rounds)
             bucket.empty()
     finally:
         remove_tree(data_dir)
         payload.unlink(missing_ok=True)
-    return _results(size, up, down, {"redirect": redirect_cpu, "stream": stream_cpu})
+    gib = size / 1024**3
+    cpu = {"redirect": redirect_cpu / (gib * len(down["hub"])),
+           "stream": stream_cpu / (gib * len(streamed["hub"])),
+           "redirect_total": down["cpu_total"][0] / (gib * len(down["hub"]))}  # fmt: skip
+    return _results(size, up, down, cpu)
 
 
 def _downloads_streamed(hub: Hub, bucket: Bucket, size: int, rounds: int) -> tuple[dict, float]:
     """As `_downloads`, through a hub that streams the bytes itself (idle CPU taken off alike)."""
     client = {**bucket.env, "HF_ENDPOINT": hub.endpoint}
-    idle_rate = _idle_cpu_rate(hub)
     times: list[float] = []
     cpu = 0.0
     for index in range(rounds):
         home = {**client, "HF_HOME": str(hub.data_dir / f"hf-stream-{index}")}
         before = cpu_seconds(hub.pid, children=True)
         times.append(_seconds(DOWNLOAD, [f"{REPO_ID}-0", FILENAME], home, size))
-        cpu += cpu_seconds(hub.pid, children=True) - before - times[-1] * idle_rate
+        cpu += cpu_seconds(hub.pid, children=True) - before
         remove_tree(hub.data_dir / f"hf-stream-{index}")
         log(f"  streamed round {index + 1}: {mib_per_s(size, times[-1]):.0f} MiB/s")
-    return {"hub": times}, cpu
+    return {"hub": times}, max(cpu - sum(times) * _idle_cpu_rate(hub), 0.0)

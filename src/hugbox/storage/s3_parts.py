@@ -9,10 +9,11 @@ are dead (the upload id is gone), so the client holds no way to write the stagin
 the check and the copy. A final key that already holds the oid is left alone: it was verified
 when it was written, and the copy would only write the same bytes again.
 
-Measured (1 GiB, Ceph RGW 16.2): read-back 1.4 s; CopyObject 0.07 s (RGW copies the manifest,
-not the data); a multipart copy completed with If-None-Match 3.5 s, and RGW ignores that
-condition anyway (moto honours it; neither honours it on CopyObject). So: HEAD, then CopyObject,
-and the multipart copy only past CopyObject's 5 GiB limit.
+Measured (1 GiB, Ceph RGW 16.2): read-back 1.4 s (1.8 s hashed, the next chunk fetched
+meanwhile); CopyObject 0.07 s (RGW copies the manifest, not the data); a multipart copy completed
+with If-None-Match 3.5 s, and RGW ignores that condition anyway (moto honours it; neither honours
+it on CopyObject). So: HEAD, then CopyObject, and the multipart copy only past CopyObject's 5 GiB
+limit.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 
 import obstore
 
+from hugbox.prefetch import Prefetch
 from hugbox.storage.blobs import BlobMismatch
 from hugbox.storage.s3 import STREAM_CHUNK, S3BlobStore, boto3_client
 
@@ -122,9 +124,11 @@ class S3PartUploads:
             reader = obstore.get(self.store.bucket, f"uploads/{token}")
         except FileNotFoundError as exc:  # a server that completed another key's upload id
             raise UploadGone("The upload cannot be completed (NoSuchKey)") from exc
-        for chunk in reader.stream(min_chunk_size=8 * STREAM_CHUNK):
-            digest.update(chunk)
-            received += len(chunk)
+        # Fetched ahead while the last chunk is hashed: 2.0 -> 1.8 s a GiB on Ceph RGW.
+        with Prefetch(reader.stream(min_chunk_size=8 * STREAM_CHUNK), depth=4) as chunks:
+            for chunk in chunks:
+                digest.update(chunk)
+                received += len(chunk)
         if digest.hexdigest() != oid or received != size:
             raise BlobMismatch(
                 f"The uploaded parts have sha256 {digest.hexdigest()} and size {received}, "

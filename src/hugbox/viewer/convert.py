@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import gc
 import json
-import queue
-import threading
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from hugbox.prefetch import Prefetch
 
 TARGET_ROW_GROUP_BYTES = 256 * 1024  # a /rows page decodes one or two groups (spec A.3)
 MIN_ROW_GROUP, MAX_ROW_GROUP, MEDIA_ROW_GROUP = 100, 10_000, 100
@@ -95,7 +94,7 @@ def _write_split(
 ) -> SplitExport:
     result = SplitExport(split)
     features = stream.features
-    batches = _Prefetch(stream.with_format("arrow").iter(batch_size=READ_BATCH))
+    batches = Prefetch(stream.with_format("arrow").iter(batch_size=READ_BATCH))
     try:
         writer = _write_batches(batches, result, folder, max_bytes, export, features)
     finally:
@@ -205,51 +204,6 @@ def _narrow(schema: Any) -> Any:
         return kind
 
     return pa.schema([f.with_type(narrow(f.type)) for f in schema], metadata=None)
-
-
-class _Prefetch:
-    """Batches read by a thread of their own, so parsing overlaps parquet writing."""
-
-    def __init__(self, source: Iterator[Any], depth: int = 8):
-        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, args=(source,), daemon=True)
-        self._thread.start()
-
-    def _read(self, source: Iterator[Any]) -> None:
-        try:
-            for item in source:
-                if not self._put(("batch", item)):
-                    break
-            self._put(("end", None))
-        except BaseException as exc:  # handed to the reader, which raises it
-            self._put(("error", exc))
-        finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()
-
-    def _put(self, message: tuple[str, Any]) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(message, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> Iterator[Any]:
-        while True:
-            kind, value = self._queue.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 class _ShardWriter:
