@@ -27,4 +27,4 @@ def _direct_uploads(context: Context) -> S3PartUploads | None:
     from hugbox.storage.s3_parts import open_part_uploads
 
     plain = context.blobs.plain
-    return open_part_uploads(settings.blob_url, plain) if isinstance(plain, S3BlobStore) else None
+    return open_part_uploads(plain) if isinstance(plain, S3BlobStore) else None

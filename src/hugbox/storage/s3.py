@@ -234,11 +234,19 @@ class S3BlobStore:
         """The object's key in the bucket (under the store's prefix)."""
         return _key(self.root, oid)
 
-    def bucket_key(self, oid: str) -> str:
-        """The object's whole key in the bucket, the bucket URL's prefix included (what clients
-        that do not know the prefix, boto3, are given)."""
+    @property
+    def bucket_name(self) -> str:
+        return str(self.bucket.config["bucket"])
+
+    def bucket_path(self, key: str) -> str:
+        """`key`, relative to the bucket URL as obstore takes it, as the bucket itself names it:
+        the URL's prefix included (what clients that do not know the prefix, boto3, are given)."""
         prefix = self.bucket.prefix
-        return f"{prefix}/{self.key(oid)}" if prefix else self.key(oid)
+        return f"{prefix}/{key}" if prefix else key
+
+    def bucket_key(self, oid: str) -> str:
+        """The object's whole key in the bucket."""
+        return self.bucket_path(self.key(oid))
 
     def exists(self, oid: str) -> bool:
         return self.size(oid) is not None
@@ -290,7 +298,7 @@ class S3BlobStore:
         HF's CDN URLs do), which obstore cannot sign: boto3 signs those."""
         if disposition is None:
             return str(obstore.sign(self.bucket, "GET", self.key(oid), PRESIGN_TTL))
-        params = {"Bucket": self.bucket.config["bucket"], "Key": self.bucket_key(oid),
+        params = {"Bucket": self.bucket_name, "Key": self.bucket_key(oid),
                   "ResponseContentDisposition": disposition}  # fmt: skip
         expires = int(PRESIGN_TTL.total_seconds())
         if self._signer is None:

@@ -25,7 +25,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import obstore
 
@@ -57,12 +56,12 @@ class StartedUpload:
 class S3PartUploads:
     """Staged, verified multipart uploads into the bucket of one `S3BlobStore`."""
 
-    def __init__(
-        self, client: Any, bucket: str, prefix: str, store: S3BlobStore,
-        url_ttl: timedelta = URL_TTL,
-    ):  # fmt: skip
-        self._client, self._bucket, self._prefix, self.store = client, bucket, prefix, store
-        self._url_ttl = url_ttl
+    def __init__(self, client: Any, store: S3BlobStore, url_ttl: timedelta = URL_TTL):
+        self._client, self.store, self._url_ttl = client, store, url_ttl
+
+    @property
+    def _bucket(self) -> str:
+        return self.store.bucket_name
 
     def part_size(self, size: int, wanted: int) -> int | None:
         """The part size for an object of `size` bytes, or None when it should not go in parts
@@ -169,15 +168,11 @@ class S3PartUploads:
     def _staging(self, token: str) -> str:
         if not _TOKEN.match(token):
             raise UploadGone("Unknown upload")
-        return self._full(f"uploads/{token}")
-
-    def _full(self, key: str) -> str:
-        return f"{self._prefix}/{key}" if self._prefix else key
+        return self.store.bucket_path(f"uploads/{token}")
 
 
-def open_part_uploads(url: str, store: S3BlobStore, url_ttl: timedelta = URL_TTL) -> S3PartUploads:
-    """Direct uploads into the bucket of `s3://bucket/prefix`, through boto3 (obstore 0.12
+def open_part_uploads(store: S3BlobStore, url_ttl: timedelta = URL_TTL) -> S3PartUploads:
+    """Direct uploads into `store`'s bucket, under its prefix, through boto3 (obstore 0.12
     cannot sign `upload_part` URLs nor complete a multipart upload it did not stream itself),
     configured from the same AWS_* variables as the store."""
-    parts = urlsplit(url)
-    return S3PartUploads(boto3_client(), parts.netloc, parts.path.strip("/"), store, url_ttl)
+    return S3PartUploads(boto3_client(), store, url_ttl)

@@ -36,7 +36,7 @@ def _uploads(
     store = open_blob_store(tmp_path / "lfs", tmp_path / "xet", blob_url=url,
                             cache_dir=tmp_path / "cache", cache_bytes=0).plain  # fmt: skip
     assert isinstance(store, S3BlobStore)
-    return open_part_uploads(url, store, *([ttl] if ttl else [])), bucket
+    return open_part_uploads(store, *([ttl] if ttl else [])), bucket
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def _keys(s3: S3Server, bucket: str) -> list[str]:
 
 
 def test_part_sizes() -> None:
-    sizer = S3PartUploads(None, "b", "", None)  # type: ignore[arg-type]
+    sizer = S3PartUploads(None, None)  # type: ignore[arg-type]
     assert sizer.part_size(10 * PART, PART - 1) is None  # below what S3 accepts
     assert sizer.part_size(PART, PART) is None  # one part: a plain PUT does
     assert sizer.part_size(PART + 1, PART) == PART
