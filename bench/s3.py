@@ -162,6 +162,18 @@ def _uploads(hub: Hub, bucket: Bucket, token: str, payload: Path, rounds: int) -
     return times
 
 
+@dataclass(frozen=True)
+class HubCpu:
+    """The hub's CPU seconds over a set of downloads, and what it would have spent idle."""
+
+    total: float
+    idle: float
+
+    @property
+    def net(self) -> float:
+        return max(self.total - self.idle, 0.0)
+
+
 def _idle_cpu_rate(hub: Hub, seconds: float = IDLE_S) -> float:
     """The hub's CPU seconds per second while nothing calls it, once what the last calls left
     (a counter's flush, say) has settled."""
@@ -171,11 +183,12 @@ def _idle_cpu_rate(hub: Hub, seconds: float = IDLE_S) -> float:
     return (cpu_seconds(hub.pid, children=True) - before) / seconds
 
 
-def _downloads(hub: Hub, bucket: Bucket, size: int, rounds: int) -> tuple[dict, float]:
+def _downloads(
+    hub: Hub, bucket: Bucket, size: int, rounds: int
+) -> tuple[dict[str, list[float]], HubCpu]:
     """Seconds per download through the hub and straight from a presigned URL, which goes
-    first alternating round by round (the page cache's writeback of one round's gigabyte
-    slows whatever comes next), and the hub's CPU seconds over its downloads beyond what it
-    spends idle in that time."""
+    first alternating round by round (so that neither side always follows the other's
+    gigabyte written and deleted), and the hub's CPU over its downloads."""
     client = {**bucket.env, "HF_ENDPOINT": hub.endpoint}
     repo = f"{REPO_ID}-0"
     url = _presigned(bucket, hub, repo)
@@ -198,7 +211,7 @@ def _downloads(hub: Hub, bucket: Bucket, size: int, rounds: int) -> tuple[dict, 
     idle = busy * _idle_cpu_rate(hub)
     log(f"  hub CPU over the downloads {cpu:.3f} s, of which idle {idle:.3f} s "
         f"({idle / busy * 1000:.0f} ms a second)")  # fmt: skip
-    return {**times, "cpu_total": [cpu]}, max(cpu - idle, 0.0)
+    return times, HubCpu(cpu, idle)
 
 
 def _presigned(bucket: Bucket, hub: Hub, repo: str) -> str:
@@ -272,13 +285,15 @@ def run(ws: Workspace) -> list[Result]:
         remove_tree(data_dir)
         payload.unlink(missing_ok=True)
     gib = size / 1024**3
-    cpu = {"redirect": redirect_cpu / (gib * len(down["hub"])),
-           "stream": stream_cpu / (gib * len(streamed["hub"])),
-           "redirect_total": down["cpu_total"][0] / (gib * len(down["hub"]))}  # fmt: skip
+    cpu = {"redirect": redirect_cpu.net / (gib * len(down["hub"])),
+           "stream": stream_cpu.net / (gib * len(streamed)),
+           "redirect_total": redirect_cpu.total / (gib * len(down["hub"]))}  # fmt: skip
     return _results(size, up, down, cpu)
 
 
-def _downloads_streamed(hub: Hub, bucket: Bucket, size: int, rounds: int) -> tuple[dict, float]:
+def _downloads_streamed(
+    hub: Hub, bucket: Bucket, size: int, rounds: int
+) -> tuple[list[float], HubCpu]:
     """As `_downloads`, through a hub that streams the bytes itself (idle CPU taken off alike)."""
     client = {**bucket.env, "HF_ENDPOINT": hub.endpoint}
     times: list[float] = []
@@ -290,4 +305,4 @@ def _downloads_streamed(hub: Hub, bucket: Bucket, size: int, rounds: int) -> tup
         cpu += cpu_seconds(hub.pid, children=True) - before
         remove_tree(hub.data_dir / f"hf-stream-{index}")
         log(f"  streamed round {index + 1}: {mib_per_s(size, times[-1]):.0f} MiB/s")
-    return {"hub": times}, max(cpu - sum(times) * _idle_cpu_rate(hub), 0.0)
+    return times, HubCpu(cpu, sum(times) * _idle_cpu_rate(hub))
