@@ -145,12 +145,21 @@ class Database:
         self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self._sessions, "after_begin", _note_connection)
+        self._closed = False
+        event.listen(self.engine, "checkin", self._close_if_closed)
 
     def close(self) -> None:
-        """Close the pooled connections (psycopg warns about connections left to the GC)."""
+        """Close the pooled connections, and each connection in use as it comes back: a job
+        thread that outlives the server's stop gives its connection back to a disposed pool,
+        where the GC would find it open (psycopg warns, the server keeps a backend)."""
+        self._closed = True
         self.engine.dispose()
         if "_loop_engine" in self.__dict__:
             self._loop_engine.dispose()
+
+    def _close_if_closed(self, dbapi_connection: Any, record: Any) -> None:
+        if self._closed and dbapi_connection is not None:
+            record.close()  # the pool reconnects it should a late user check it out again
 
     @property
     def reads_on_loop(self) -> bool:

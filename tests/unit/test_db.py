@@ -146,3 +146,20 @@ def test_hugbox_migrate_brings_the_schema_up_to_date(tmp_path: Path) -> None:
             assert session.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
     finally:
         database.close()
+
+
+def test_a_connection_in_use_when_the_database_closes_is_closed_as_it_comes_back() -> None:
+    """A job thread that outlives the server's stop gives its connection back after `close`: to
+    a disposed pool, where the GC would find it open (psycopg warns, and the server keeps a
+    backend), unless it is closed on its way back."""
+    with empty_postgresql() as url:
+        migrate(url)
+        database = Database(url)
+        with database.session() as session:
+            driver = session.connection().connection.driver_connection
+            database.close()
+        assert driver.closed
+        with database.session() as session:  # a late user still gets a working connection
+            late = session.connection().connection.driver_connection
+            assert session.execute(text("SELECT 1")).scalar() == 1
+        assert late.closed
