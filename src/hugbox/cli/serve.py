@@ -13,7 +13,7 @@ import typer
 import uvicorn
 
 from hugbox import malloc
-from hugbox.app import create_app
+from hugbox.app import create_app, served
 from hugbox.cli.context import DataDirOption, err, operator
 from hugbox.observability.logs import logging_config
 from hugbox.repos import reconcile
@@ -81,7 +81,7 @@ def serve(
     try:
         if workers == 1:
             malloc.tune()  # workers tune themselves (create_app_from_env)
-            uvicorn.run(create_app(Settings()), **options)
+            uvicorn.run(served(create_app(Settings())), **options)
         else:
             uvicorn.run("hugbox.app:create_app_from_env", factory=True, workers=workers, **options)
     finally:
