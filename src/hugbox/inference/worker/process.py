@@ -7,6 +7,7 @@ A slow or crashing model never stalls the hub, and evicting a model frees its me
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import resource
 import time
@@ -89,6 +90,10 @@ def main(conn: Connection, spec: WorkerSpec) -> None:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", _rss_bytes()))
+    # The ~380,000 objects of torch, transformers and the model live as long as the process:
+    # out of the collector's sight, a full collection takes 0.2 ms instead of 197 (measured
+    # with all-MiniLM-L6-v2), time a batch in flight would otherwise wait.
+    gc.freeze()
     inbox = _Inbox(conn)
     while (jobs := inbox.next_batch()) is not None:
         for outcome in answer(model, jobs, inbox):
