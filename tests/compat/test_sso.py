@@ -336,7 +336,7 @@ def test_require_sso_refuses_tokens_until_their_user_signs_in_through_it(
         assert configure(hub, org, settings(idp)).status_code == 200
 
 
-def test_require_sso_hides_the_orgs_private_repos_in_collections_and_likes(
+def test_require_sso_hides_the_orgs_private_repos_in_collections_likes_and_settings(
     hub: Hub, idp: Idp
 ) -> None:
     team = unique("ssolists")  # an org of its own: bob never signs in through its SSO
@@ -352,15 +352,24 @@ def test_require_sso_hides_the_orgs_private_repos_in_collections_and_likes(
     bob.add_collection_item(picks.slug, repo_id, "model")
     spare = bob.create_collection(unique("spare"))
 
+    storage = f"{hub.endpoint}/api/organizations/{team}/settings/repositories"
+    as_bob = {"authorization": f"Bearer {hub.bob}"}
+
     def shown() -> tuple[bool, bool]:
         liked = repo_id in bob.list_liked_repos("bob").models
         items = {item.item_id for item in bob.get_collection(picks.slug).items}
         return liked, repo_id in items
 
     assert shown() == (True, True)
+    assert repo_id in {r["id"] for r in httpx.get(storage, headers=as_bob).json()}
     assert configure(hub, team, {**settings(idp), "requireSso": True}).status_code == 200
     try:
         assert shown() == (False, False)  # nor its name, as in the repo listings
+        refused = httpx.get(storage, headers=as_bob)  # the org's storage settings list them all
+        assert refused.status_code == 403 and repo_id not in refused.text
+        assert f"/organizations/{team}/sso" in refused.headers["x-error-message"]
+        owner = {"authorization": f"Bearer {hub.alice}"}  # nor its owner, without SSO either
+        assert httpx.get(storage, headers=owner).status_code == 403
         with pytest.raises(HfHubHTTPError) as adding:
             bob.add_collection_item(spare.slug, repo_id, "model")
         assert adding.value.response.status_code == 404
@@ -369,3 +378,4 @@ def test_require_sso_hides_the_orgs_private_repos_in_collections_and_likes(
     finally:
         assert configure(hub, team, settings(idp)).status_code == 200
     assert shown() == (True, True)  # the requirement lifted, they come back
+    assert repo_id in {r["id"] for r in httpx.get(storage, headers=as_bob).json()}

@@ -448,17 +448,21 @@ class OwnedRepos:
 
 
 def list_owned_repos(
-    session: Session, *, caller: Caller, namespace: str | None, offset: int, page_size: int
-) -> OwnedRepos:
-    """A namespace's own repos, private ones included, for its settings: its members only."""
-    owner = _settings_owner(session, caller, namespace)
+    session: Session, *, caller: Caller, namespace: str | None, unreachable: Collection[int],
+    offset: int, page_size: int,
+) -> OwnedRepos:  # fmt: skip
+    """A namespace's own repos, private ones included, for its settings: its members only, and
+    not those that may not reach the org's private repos (`unreachable`: require SSO)."""
+    owner = _settings_owner(session, caller, namespace, unreachable)
     owned = select(Repo).where(Repo.owner_id == owner.id)
     stmt = owned.order_by(Repo.last_modified.desc(), Repo.pk.desc()).offset(offset)
     total = select(func.coalesce(func.sum(Repo.used_storage), 0)).where(Repo.owner_id == owner.id)
     return OwnedRepos(list(session.scalars(stmt.limit(page_size))), session.scalar(total) or 0)
 
 
-def _settings_owner(session: Session, caller: Caller, namespace: str | None) -> Account:
+def _settings_owner(
+    session: Session, caller: Caller, namespace: str | None, unreachable: Collection[int]
+) -> Account:
     if caller.user is None:
         raise AuthenticationRequired("Log in (pass a token) to list your repositories")
     if namespace is None:
@@ -468,6 +472,11 @@ def _settings_owner(session: Session, caller: Caller, namespace: str | None) -> 
         raise NotFound(f"No organization named {namespace!r}")
     if caller.org_role(org.id) is None and not caller.user.is_admin:
         raise Forbidden(f"Only members of {org.name} can list its repositories")
+    if org.id in unreachable:
+        raise Forbidden(
+            f"{org.name} requires single sign-on: sign in with {org.name} SSO at "
+            f"/organizations/{org.name}/sso to list its repositories"
+        )
     return org
 
 

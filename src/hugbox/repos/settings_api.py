@@ -39,9 +39,11 @@ def _page(
     settings: SettingsDep, namespace: str | None, cursor: str | None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     offset, size = decode_cursor(cursor), settings.list_page_size
+    unreachable = request.app.state.repo_hooks.unreachable_orgs(session, caller)
     owned = service.list_owned_repos(
-        session, caller=caller, namespace=namespace, offset=offset, page_size=size + 1
-    )
+        session, caller=caller, namespace=namespace, unreachable=unreachable, offset=offset,
+        page_size=size + 1,
+    )  # fmt: skip
     page = paginate(request, response, owned.repos, offset=offset, page_size=size)
     return [_storage_info(repo, owned.total_storage) for repo in page]
 
