@@ -24,6 +24,14 @@ class InferenceBackend(StrEnum):
     RAY = "ray"  # a Ray Serve application shared by every hub process (docs/deployment.md)
 
 
+class InferenceDtype(StrEnum):
+    """What dtype model workers compute in (inference/worker/precision.py)."""
+
+    AUTO = "auto"  # the checkpoint's, but float32 for half precision the CPU has no kernels for
+    CHECKPOINT = "checkpoint"  # the checkpoint's, always: half the memory of float32
+    FLOAT32 = "float32"
+
+
 class SpacesRunner(StrEnum):
     """What runs space apps (docs/deployment.md, "Spaces in containers")."""
 
@@ -147,6 +155,13 @@ class Settings(BaseSettings):
         description="Models with larger weights are refused (HF: 10 GB).",
     )
     inference_threads: int = Field(default=1, description="Torch threads per model worker.")
+    inference_dtype: InferenceDtype = Field(
+        default=InferenceDtype.AUTO,
+        description="What models compute in: `auto` loads a checkpoint in its own dtype, except "
+        "bfloat16 or float16 weights on a CPU without instructions for them (every AVX2 CPU), "
+        "which run in float32, twice as fast there at twice the memory; `checkpoint` always "
+        "keeps the saved dtype; `float32` always upcasts.",
+    )
     inference_onnx: bool = Field(
         default=True,
         description="Run encoder models (feature-extraction, sentence-similarity, text- and "

@@ -30,6 +30,7 @@ from hugbox.inference.metrics import ExecutorEvents, NoEvents
 from hugbox.inference.worker.generation import Chunk, Generated
 from hugbox.inference.worker.onnx_runtime import OnnxOptions
 from hugbox.inference.worker.process import Batch, Cancel, Job, Outcome, WorkerSpec, main
+from hugbox.settings import InferenceDtype
 
 log = logging.getLogger(__name__)
 _WORKER_BASELINE = 400 * 1024**2  # a Python process with torch and transformers imported
@@ -73,6 +74,7 @@ class ExecutorLimits:
     # Batches running at once across all models: workers x threads never exceed the cores.
     compute_slots: int = 1
     onnx: OnnxOptions | None = None  # None: encoders stay on transformers
+    dtype: InferenceDtype = InferenceDtype.AUTO
 
 
 @dataclass
@@ -208,7 +210,8 @@ class ProcessExecutor:
     def _start(self, key: ModelKey) -> _Worker:
         self._make_room(key)
         parent, child = self._context.Pipe()
-        spec = WorkerSpec(key.model_dir, key.task, self.limits.threads, self.limits.onnx)
+        limits = self.limits
+        spec = WorkerSpec(key.model_dir, key.task, limits.threads, limits.onnx, limits.dtype)
         process = self._context.Process(target=main, args=(child, spec), daemon=True)
         process.start()
         child.close()

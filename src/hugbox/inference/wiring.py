@@ -87,6 +87,7 @@ def _limits(settings: Settings) -> ExecutorLimits:
         deadline_s=settings.inference_deadline,
         compute_slots=max(1, cores // threads),
         onnx=_onnx_options(settings, threads),
+        dtype=settings.inference_dtype,
     )
 
 

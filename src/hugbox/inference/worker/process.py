@@ -18,8 +18,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
-from hugbox.inference.worker import generation, onnx_runtime
+from hugbox.inference.worker import generation, onnx_runtime, precision
 from hugbox.inference.worker.generation import Chunk, Generated
+from hugbox.settings import InferenceDtype
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class WorkerSpec:
     threads: int
     # Encoder tasks move to ONNX Runtime when exact (onnx_runtime); None keeps transformers.
     onnx: onnx_runtime.OnnxOptions | None = None
+    dtype: InferenceDtype = InferenceDtype.AUTO
 
 
 @dataclass(frozen=True)
@@ -280,12 +282,13 @@ def _load(spec: WorkerSpec) -> _Model:
     from hugbox.inference.worker import runners
 
     torch.set_num_threads(spec.threads)
+    dtype = precision.load_dtype(spec.model_dir, spec.dtype)
     # transformers 5 has no pipeline for some tasks: our runners stand in for those.
-    pipe: Any = runners.load(spec.task, spec.model_dir)
+    pipe: Any = runners.load(spec.task, spec.model_dir, dtype)
     if pipe is None:
         # `pipeline` is overloaded on literal task names; ours is a runtime string.
         factory: Any = transformers.pipeline
-        pipe = factory(spec.task, model=str(spec.model_dir), device="cpu")
+        pipe = factory(spec.task, model=str(spec.model_dir), device="cpu", dtype=dtype)
     model = _Model(pipe=pipe, tokenizer=getattr(pipe, "tokenizer", None), encoder=pipe.model)
     if spec.onnx is not None:
         onnx_runtime.start(model, spec.model_dir, spec.task, spec.onnx)

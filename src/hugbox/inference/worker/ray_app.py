@@ -29,7 +29,7 @@ from hugbox.inference import fleet
 from hugbox.inference.fleet import FleetCall, LoadFailed, Loading, Reply
 from hugbox.inference.worker import process
 from hugbox.inference.worker.process import Job, Outcome, WorkerSpec
-from hugbox.settings import Settings
+from hugbox.settings import InferenceDtype, Settings
 
 # Serve writes this logger to each replica's log file (`logs/serve/replica_*.log`).
 log = logging.getLogger("ray.serve")
@@ -44,6 +44,7 @@ class FleetOptions:
 
     key: bytes  # fleet.fleet_key(secret)
     threads: int = 1
+    dtype: InferenceDtype = InferenceDtype.AUTO  # decided on each replica's own CPU
     max_batch: int = 32
     models_per_replica: int = 4
     cache_dir: str | None = None  # where replicas keep snapshots (the HF cache by default)
@@ -175,7 +176,8 @@ class ModelServer:
         repo_id, revision, task = fleet.parse_model_id(model_id)
         hub_url, grant = self.sources[model_id]
         folder = download(hub_url, grant, repo_id, revision, self.options.cache_dir)
-        return process.load(WorkerSpec(folder, task, self.options.threads))
+        options = self.options
+        return process.load(WorkerSpec(folder, task, options.threads, dtype=options.dtype))
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.0)
     async def run_batch(self, calls: list[tuple[Any, Job]]) -> list[Outcome]:
@@ -329,6 +331,7 @@ def deploy(settings: Settings, secret: bytes) -> None:
     options = FleetOptions(
         key=fleet.fleet_key(secret),
         threads=max(1, settings.inference_threads),
+        dtype=settings.inference_dtype,
         max_batch=settings.inference_max_batch,
     )
     cpus, max_queue = settings.ray_replica_cpus, settings.inference_max_queue

@@ -34,19 +34,20 @@ class TaskRunner(Protocol):
     def __call__(self, inputs: Any, batch_size: int | None = None, **kwargs: Any) -> Any: ...
 
 
-def load(task: str, model_dir: Path) -> TaskRunner | None:
-    """The runner for `task`, or None when transformers still has a pipeline for it."""
+def load(task: str, model_dir: Path, dtype: Any = "auto") -> TaskRunner | None:
+    """The runner for `task`, or None when transformers still has a pipeline for it; `dtype` as
+    transformers' loaders take it."""
     import transformers
 
     if task in _RESULT_KEYS:
         tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
-        model = transformers.AutoModelForSeq2SeqLM.from_pretrained(model_dir)
+        model = transformers.AutoModelForSeq2SeqLM.from_pretrained(model_dir, dtype=dtype)
         return Seq2SeqRunner(task, model.eval(), tokenizer)
     if task == "question-answering":
         tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
         if not tokenizer.is_fast:
             raise TypeError("question-answering needs a fast (tokenizers-backed) tokenizer")
-        model = transformers.AutoModelForQuestionAnswering.from_pretrained(model_dir)
+        model = transformers.AutoModelForQuestionAnswering.from_pretrained(model_dir, dtype=dtype)
         return answering.QuestionAnsweringRunner(model.eval(), tokenizer)
     return None
 
