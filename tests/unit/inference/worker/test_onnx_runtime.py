@@ -62,3 +62,35 @@ def test_a_failed_export_keeps_the_exception_not_the_advice_after_it() -> None:
 def test_exports_live_beside_the_snapshot_keyed_by_commit(tmp_path: Path) -> None:
     folder = tmp_path / "snapshots" / ("a" * 40)
     assert onnx_runtime.cache_dir(folder) == tmp_path / "snapshots" / f"{'a' * 40}.onnx"
+
+
+def _row_model(path: Path) -> Path:
+    """A graph whose output row i is input row i plus its mask, as floats: [batch, sequence]."""
+    from onnx import TensorProto, helper, save
+
+    inputs = [helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "sequence"])
+              for name in ("input_ids", "attention_mask")]  # fmt: skip
+    output = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", "sequence"])
+    nodes = [
+        helper.make_node("Add", ["input_ids", "attention_mask"], ["sum"]),
+        helper.make_node("Cast", ["sum"], ["output"], to=TensorProto.FLOAT),
+    ]
+    graph = helper.make_graph(nodes, "rows", inputs, [output])
+    opsets = [helper.make_opsetid("", 17)]
+    save(helper.make_model(graph, opset_imports=opsets, ir_version=8), path)  # ORT reads <= 13
+    return path
+
+
+@pytest.mark.parametrize("rows", [1, 2, 5, 32])
+def test_a_batch_split_across_threads_comes_back_whole_and_in_order(
+    tmp_path: Path, rows: int
+) -> None:
+    from transformers.modeling_outputs import BaseModelOutput
+
+    path = _row_model(tmp_path / "rows.onnx")
+    ids = torch.arange(rows * 7).reshape(rows, 7)
+    mask = torch.ones_like(ids)
+    for threads in (1, 2, 3):
+        model = onnx_runtime.OrtModel(None, path, threads, BaseModelOutput, "last_hidden_state")
+        got = model(input_ids=ids, attention_mask=mask, token_type_ids=mask).last_hidden_state
+        assert torch.equal(got, (ids + 1).float()), threads
