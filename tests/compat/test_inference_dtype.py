@@ -1,10 +1,12 @@
 """What dtype a model computes in (inference/worker/precision.py), on a live hub with the stock
 InferenceClient: a bfloat16 checkpoint runs in float32 on a CPU without bf16 instructions and in
 bfloat16 where the CPU has them (`auto`), and always in bfloat16 with
-HUGBOX_INFERENCE_DTYPE=checkpoint. The scores tell which: bf16 arithmetic rounds them visibly."""
+HUGBOX_INFERENCE_DTYPE=checkpoint (`hugbox infer` too). The scores tell which: bf16 arithmetic
+rounds them visibly."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +53,9 @@ def _hub_scores(data_dir: Path, token: str, env: dict[str, str]) -> list[float]:
         return sorted(item.score for item in client.text_classification(TEXT, top_k=4))
 
 
-def test_a_bf16_checkpoint_computes_in_what_the_cpu_runs_well(model: Path, tmp_path: Path) -> None:
+def test_a_bf16_checkpoint_computes_in_what_the_cpu_runs_well(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert run_cli(tmp_path, "user", "create", "alice", "--password", "pw-alice").returncode == 0
     token = create_token(tmp_path, "alice", "write")
     imported = run_cli(tmp_path, "import", str(model), REPO_ID)
@@ -64,3 +68,9 @@ def test_a_bf16_checkpoint_computes_in_what_the_cpu_runs_well(model: Path, tmp_p
     np.testing.assert_allclose(auto, in_bf16 if native else in_fp32, atol=1e-6)
     kept = _hub_scores(tmp_path, token, {"HUGBOX_INFERENCE_DTYPE": "checkpoint"})
     np.testing.assert_allclose(kept, in_bf16, atol=1e-6)
+    # `hugbox infer` loads the model the way the server does.
+    monkeypatch.setenv("HUGBOX_INFERENCE_DTYPE", "checkpoint")
+    result = run_cli(tmp_path, "infer", REPO_ID, TEXT, "--parameters", '{"top_k": 4}')
+    assert result.returncode == 0, result.stderr
+    [answers] = json.loads(result.stdout)
+    np.testing.assert_allclose(sorted(a["score"] for a in answers), in_bf16, atol=1e-6)

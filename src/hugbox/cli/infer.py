@@ -87,6 +87,7 @@ async def _run(
         memory_budget=settings.inference_memory_budget,
         threads=settings.inference_threads,
         load_timeout_s=settings.inference_load_timeout,
+        dtype=settings.inference_dtype,
     )
     executor = ProcessExecutor(limits)
     try:
