@@ -19,14 +19,14 @@ PRESET_KEYS = frozenset(
 
 def text_generation_presets(model_dir: Path) -> dict[str, Any]:
     """The model's text-generation defaults among `PRESET_KEYS`; {} when it sets none."""
-    generation_config = _json_object(model_dir / "generation_config.json")
-    task_params = _json_object(model_dir / "config.json").get("task_specific_params")
+    generation_config = json_object(model_dir / "generation_config.json")
+    task_params = json_object(model_dir / "config.json").get("task_specific_params")
     own = task_params.get("text-generation") if isinstance(task_params, dict) else None
     merged = {**generation_config, **(own if isinstance(own, dict) else {})}
     return {key: value for key, value in merged.items() if key in PRESET_KEYS}
 
 
-def _json_object(path: Path) -> dict[str, Any]:
+def json_object(path: Path) -> dict[str, Any]:
     """A JSON object file's content; a missing or broken file sets nothing (loading the model
     is where such a file gets its clear error)."""
     try:

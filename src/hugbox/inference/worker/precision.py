@@ -10,11 +10,11 @@ which costs twice the weights' memory and rounds nothing away (the upcast is exa
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
+from hugbox.inference.presets import json_object
 from hugbox.settings import InferenceDtype
 
 log = logging.getLogger(__name__)
@@ -23,12 +23,7 @@ log = logging.getLogger(__name__)
 def checkpoint_dtype(model_dir: Path) -> str | None:
     """The dtype config.json says the weights were saved in (`dtype`, or transformers 4's
     `torch_dtype`), or None when it does not say."""
-    try:
-        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(config, dict):
-        return None
+    config = json_object(model_dir / "config.json")
     value = config.get("dtype") or config.get("torch_dtype")
     return value if isinstance(value, str) else None
 
